@@ -1,0 +1,14 @@
+//! Database schema, shared by SQLite and PostgreSQL. Migrations run at start-up
+//! (`serve`, `demo`) and on demand (`migrate`).
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,7 @@
+//! Operators' surface: the admin API (bearer JWT) and seeding, which share one store.
+pub mod routes;
+pub mod seed;
+pub mod spec;
+pub mod store;
+
+pub use routes::configure;

@@ -1,0 +1,321 @@
+//! The admin API under `/admin/v1`: bearer JWT with scopes, problem+json errors.
+use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::admin::spec::*;
+use crate::admin::store::{self, StoreError, Upserted};
+use crate::assessment::State;
+use crate::auth::admin::{AdminAuth, Scope};
+use crate::config::Environment;
+use crate::entity::{assessment, candidate, integrator};
+use crate::error::{ApiError, Problem};
+use crate::extract::json_body;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_lenses)
+        .service(get_lens)
+        .service(put_lens)
+        .service(list_integrators)
+        .service(get_integrator)
+        .service(put_integrator)
+        .service(list_organizations)
+        .service(get_organization)
+        .service(put_organization)
+        .service(get_locales)
+        .service(put_locales)
+        .service(list_assessments);
+}
+
+fn status_for(outcome: Upserted) -> actix_web::HttpResponseBuilder {
+    match outcome {
+        Upserted::Created => HttpResponse::Created(),
+        Upserted::Updated => HttpResponse::Ok(),
+    }
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::invalid("id", "must be a UUID"))
+}
+
+// ------------------------------------------------------------------ lenses
+
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])),
+    responses((status = 200, body = [LensView]), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/v1/lenses")]
+#[instrument(skip_all)]
+async fn list_lenses(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::LensesRead)?;
+    Ok(HttpResponse::Ok().json(store::list_lenses(&state.db, None).await?))
+}
+
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = LensView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/v1/lenses/{id}")]
+#[instrument(skip_all)]
+async fn get_lens(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::LensesRead)?;
+    let id = parse_id(&path)?;
+    let lens = store::list_lenses(&state.db, Some(id)).await?.pop().ok_or_else(|| ApiError::NotFound(format!("No lens {id}.")))?;
+    Ok(HttpResponse::Ok().json(lens))
+}
+
+/// Creates or replaces a lens (the seed file's lens shape).
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)), request_body = LensSpec,
+    responses((status = 201, body = LensView), (status = 200, body = LensView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[put("/admin/v1/lenses/{id}")]
+#[instrument(skip_all, fields(lens_id = %path))]
+async fn put_lens(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::LensesWrite)?;
+    let id = parse_id(&path)?;
+    let (_, spec): (_, LensSpec) = json_body(&req, payload, state.max_body_bytes).await?;
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let outcome = store::upsert_lens(&txn, id, &spec, now).await?;
+    txn.commit().await?;
+    let view = store::list_lenses(&state.db, Some(id)).await?.pop();
+    Ok(status_for(outcome).json(view))
+}
+
+// ------------------------------------------------------------------ integrators
+
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])),
+    responses((status = 200, body = [IntegratorView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/v1/integrators")]
+#[instrument(skip_all)]
+async fn list_integrators(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::IntegratorsRead)?;
+    let rows = integrator::Entity::find().order_by_asc(integrator::Column::Name).all(&state.db).await?;
+    let views = rows.into_iter().map(|m| store::integrator_view(&state.vault, m)).collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = IntegratorView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/v1/integrators/{id}")]
+#[instrument(skip_all)]
+async fn get_integrator(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::IntegratorsRead)?;
+    let id = parse_id(&path)?;
+    let model = integrator::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::NotFound(format!("No integrator {id}.")))?;
+    Ok(HttpResponse::Ok().json(store::integrator_view(&state.vault, model)?))
+}
+
+/// Creates or updates an integrator. `secret` and the callback credentials are write-only.
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)), request_body = IntegratorSpec,
+    responses((status = 201, body = IntegratorView), (status = 200, body = IntegratorView),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[put("/admin/v1/integrators/{id}")]
+#[instrument(skip_all, fields(integrator_id = %path))]
+async fn put_integrator(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::IntegratorsWrite)?;
+    let id = parse_id(&path)?;
+    let (_, spec): (_, IntegratorSpec) = json_body(&req, payload, state.max_body_bytes).await?;
+    let txn = state.db.begin().await?;
+    let outcome = store::upsert_integrator(&txn, &state.vault, id, &spec, state.clock.now(), state.env == Environment::Development).await?;
+    txn.commit().await?;
+    let model = integrator::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("integrator vanished")))?;
+    Ok(status_for(outcome).json(store::integrator_view(&state.vault, model)?))
+}
+
+// ------------------------------------------------------------------ organizations
+
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])),
+    responses((status = 200, body = [OrganizationView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/v1/organizations")]
+#[instrument(skip_all)]
+async fn list_organizations(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::OrganizationsRead)?;
+    Ok(HttpResponse::Ok().json(store::list_organizations(&state.db, None).await?))
+}
+
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = OrganizationView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/v1/organizations/{id}")]
+#[instrument(skip_all)]
+async fn get_organization(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::OrganizationsRead)?;
+    let id = parse_id(&path)?;
+    let org = store::list_organizations(&state.db, Some(id)).await?.pop().ok_or_else(|| ApiError::NotFound(format!("No organization {id}.")))?;
+    Ok(HttpResponse::Ok().json(org))
+}
+
+/// Creates or updates an organisation. Keys left out on create are generated and returned once
+/// (`generatedProviderKey`, `generatedPartnerApiKey`); left out on update they stay as they are.
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)), request_body = OrganizationSpec,
+    responses((status = 201, body = OrganizationView), (status = 200, body = OrganizationView),
+        (status = 409, description = "A key belongs to another organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[put("/admin/v1/organizations/{id}")]
+#[instrument(skip_all, fields(organization_id = %path))]
+async fn put_organization(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::OrganizationsWrite)?;
+    let id = parse_id(&path)?;
+    let (_, spec): (_, OrganizationSpec) = json_body(&req, payload, state.max_body_bytes).await?;
+    let txn = state.db.begin().await?;
+    let (outcome, keys) = store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now()).await?;
+    txn.commit().await?;
+    let mut view = store::list_organizations(&state.db, Some(id)).await?.pop().ok_or_else(|| ApiError::internal(anyhow::anyhow!("organization vanished")))?;
+    view.generated_provider_key = keys.provider_key;
+    view.generated_partner_api_key = keys.partner_api_key;
+    Ok(status_for(outcome).json(view))
+}
+
+// ------------------------------------------------------------------ locales
+
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])),
+    responses((status = 200, body = [String], example = json!(["en-US", "sv-SE"]))))]
+#[get("/admin/v1/locales")]
+#[instrument(skip_all)]
+async fn get_locales(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::OrganizationsRead)?;
+    Ok(HttpResponse::Ok().json(store::list_locales(&state.db).await?))
+}
+
+/// Sets the offered locales to exactly this list (scope `organizations.write`).
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), request_body = Vec<String>,
+    responses((status = 200, body = [String]), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[put("/admin/v1/locales")]
+#[instrument(skip_all)]
+async fn put_locales(state: web::Data<AppState>, auth: AdminAuth, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::OrganizationsWrite)?;
+    let (_, codes): (_, Vec<String>) = json_body(&req, payload, state.max_body_bytes).await?;
+    let txn = state.db.begin().await?;
+    store::replace_locales(&txn, &codes).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(store::list_locales(&state.db).await?))
+}
+
+// ------------------------------------------------------------------ assessments
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AssessmentFilter {
+    pub organization_id: Option<Uuid>,
+    /// invited, started, completed, cancelled, expired or declined
+    pub state: Option<String>,
+    /// Created at or after (RFC 3339)
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before (RFC 3339)
+    pub created_to: Option<DateTime<Utc>>,
+    /// 1..200, default 50
+    pub limit: Option<u64>,
+    /// `nextCursor` of the previous page
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssessmentView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub recruitment_id: Option<Uuid>,
+    pub candidate_id: Uuid,
+    pub candidate_email: Option<String>,
+    pub lens_id: Uuid,
+    pub locale: String,
+    pub source: String,
+    pub state: State,
+    pub result_id: Option<String>,
+    pub score: Option<i32>,
+    pub subscores: Option<serde_json::Value>,
+    pub invited_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssessmentPage {
+    pub items: Vec<AssessmentView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Assessments, oldest first, with cursor pagination.
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(AssessmentFilter),
+    responses((status = 200, body = AssessmentPage), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/v1/assessments")]
+#[instrument(skip_all)]
+async fn list_assessments(state: web::Data<AppState>, auth: AdminAuth, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::AssessmentsRead)?;
+    let filter = web::Query::<AssessmentFilter>::from_query(req.query_string())
+        .map_err(|e| ApiError::invalid("query", e.to_string()))?
+        .into_inner();
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be 1 to 200"));
+    }
+    let mut query = assessment::Entity::find().order_by_asc(assessment::Column::Id);
+    if let Some(org) = filter.organization_id {
+        query = query.filter(assessment::Column::OrganizationId.eq(org));
+    }
+    if let Some(s) = &filter.state {
+        let s: State = s.parse().map_err(|e: String| ApiError::invalid("state", e))?;
+        query = query.filter(assessment::Column::State.eq(s.as_str()));
+    }
+    if let Some(from) = filter.created_from {
+        query = query.filter(assessment::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.created_to {
+        query = query.filter(assessment::Column::CreatedAt.lt(to));
+    }
+    if let Some(cursor) = &filter.cursor {
+        let after = URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|b| Uuid::from_slice(&b).ok())
+            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this API gave out"))?;
+        query = query.filter(assessment::Column::Id.gt(after));
+    }
+    let mut rows = query.limit(limit + 1).all(&state.db).await?;
+    let next_cursor = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|a| URL_SAFE_NO_PAD.encode(a.id.as_bytes()))
+    } else {
+        None
+    };
+    let candidate_ids: Vec<Uuid> = rows.iter().map(|a| a.candidate_id).collect();
+    let emails: std::collections::HashMap<Uuid, String> = candidate::Entity::find()
+        .filter(candidate::Column::Id.is_in(candidate_ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.email))
+        .collect();
+    let items = rows
+        .into_iter()
+        .map(|a| AssessmentView {
+            candidate_email: emails.get(&a.candidate_id).cloned(),
+            state: a.state.parse().unwrap_or(State::Invited),
+            id: a.id,
+            organization_id: a.organization_id,
+            recruitment_id: a.recruitment_id,
+            candidate_id: a.candidate_id,
+            lens_id: a.lens_id,
+            locale: a.locale,
+            source: a.source,
+            result_id: a.result_id,
+            score: a.score,
+            subscores: a.subscores,
+            invited_at: a.invited_at,
+            started_at: a.started_at,
+            completed_at: a.completed_at,
+            expires_at: a.expires_at,
+            created_at: a.created_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(AssessmentPage { items, next_cursor }))
+}

@@ -1,0 +1,238 @@
+//! The shapes of the seed file, which the admin API's PUT bodies share, and the views the admin
+//! API answers with (secrets never included).
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::{Validate, ValidationError};
+
+fn competency_key(key: &str) -> Result<(), ValidationError> {
+    let ok = !key.is_empty()
+        && key.len() <= 64
+        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !key.starts_with('-')
+        && !key.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new("key").with_message("must be 1 to 64 of a-z, 0-9 and inner '-'".into()))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompetencySpec {
+    #[validate(custom(function = "competency_key"))]
+    #[schema(example = "driving-leadership")]
+    pub key: String,
+    /// Relative weight in the overall score.
+    #[validate(range(min = 1, max = 100, message = "must be 1 to 100"))]
+    #[schema(example = 2)]
+    pub weight: i32,
+    /// Display name; the competency catalogue's name when absent.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Driving Leadership")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LensSpec {
+    /// Required in the seed file; in a PUT it may be left out (the path names it) or must match.
+    pub id: Option<Uuid>,
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "General Performance")]
+    pub name: String,
+    #[serde(default)]
+    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
+    pub description: String,
+    #[validate(length(min = 1, max = 32, message = "must have 1 to 32 competencies"), nested)]
+    pub competencies: Vec<CompetencySpec>,
+}
+
+/// How result pushes authenticate to the integrator.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum CallbackAuth {
+    #[serde(rename = "none")]
+    None,
+    /// Header `integrator-api-key`.
+    #[serde(rename = "apiKey", rename_all = "camelCase")]
+    ApiKey { api_key: String },
+    #[serde(rename = "basic")]
+    Basic { username: String, password: String },
+    #[serde(rename = "oauth2ClientCredentials", rename_all = "camelCase")]
+    OAuth2ClientCredentials {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+    },
+}
+
+impl CallbackAuth {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            CallbackAuth::None => "none",
+            CallbackAuth::ApiKey { .. } => "apiKey",
+            CallbackAuth::Basic { .. } => "basic",
+            CallbackAuth::OAuth2ClientCredentials { .. } => "oauth2ClientCredentials",
+        }
+    }
+
+    /// What may be shown: the type and the non-secret fields.
+    pub fn view(&self) -> CallbackAuthView {
+        let mut view = CallbackAuthView { kind: self.type_name().to_owned(), username: None, token_url: None, client_id: None, scope: None };
+        match self {
+            CallbackAuth::Basic { username, .. } => view.username = Some(username.clone()),
+            CallbackAuth::OAuth2ClientCredentials { token_url, client_id, scope, .. } => {
+                view.token_url = Some(token_url.clone());
+                view.client_id = Some(client_id.clone());
+                view.scope = scope.clone();
+            }
+            CallbackAuth::None | CallbackAuth::ApiKey { .. } => {}
+        }
+        view
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegratorSpec {
+    pub id: Option<Uuid>,
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Example ATS")]
+    pub name: String,
+    /// The integrator-secret that signs requests. Required when the integrator is created;
+    /// left out on update it stays as it is. Write-only.
+    #[validate(length(min = 16, max = 512, message = "must be 16 to 512 characters"))]
+    pub secret: Option<String>,
+    /// Default true. False only for sandboxes.
+    pub require_signature: Option<bool>,
+    /// May this integrator use `assessment-link-order`? Default: true in development, false in production.
+    pub link_orders_allowed: Option<bool>,
+    /// Default `{"type": "none"}` on create; left out on update it stays as it is. Write-only secrets.
+    pub callback_auth: Option<CallbackAuth>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AshbySpec {
+    /// The key Ashby sends us (HTTP Basic). Generated and returned once when absent on create.
+    #[validate(length(min = 16, max = 512, message = "must be 16 to 512 characters"))]
+    pub partner_api_key: Option<String>,
+    /// The customer's Ashby API key, used to call `assessment.update`. Write-only.
+    #[validate(length(min = 1, max = 512, message = "must be 1 to 512 characters"))]
+    pub api_key: Option<String>,
+    /// Overrides `AP_ASHBY_BASE_URL` for this organisation.
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSpec {
+    pub id: Option<Uuid>,
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Example AB")]
+    pub name: String,
+    pub integrator_id: Uuid,
+    /// Identifies the organisation on the Recruitment API. Generated and returned once when
+    /// absent on create; left out on update it stays as it is. Stored hashed.
+    #[validate(length(min = 16, max = 512, message = "must be 16 to 512 characters"))]
+    pub provider_key: Option<String>,
+    /// The lenses this organisation may order. Replaces the previous list.
+    #[serde(default)]
+    pub lens_ids: Vec<Uuid>,
+    #[validate(nested)]
+    pub ashby: Option<AshbySpec>,
+}
+
+/// The seed file (`assessment-partner seed --file`).
+#[derive(Debug, Clone, Deserialize, Serialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedFile {
+    #[serde(default)]
+    pub locales: Vec<String>,
+    #[serde(default)]
+    #[validate(nested)]
+    pub lenses: Vec<LensSpec>,
+    #[serde(default)]
+    #[validate(nested)]
+    pub integrators: Vec<IntegratorSpec>,
+    #[serde(default)]
+    #[validate(nested)]
+    pub organizations: Vec<OrganizationSpec>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompetencyView {
+    pub key: String,
+    pub name: String,
+    pub weight: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LensView {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub competencies: Vec<CompetencyView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackAuthView {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegratorView {
+    pub id: Uuid,
+    pub name: String,
+    pub require_signature: bool,
+    pub link_orders_allowed: bool,
+    pub callback_auth: CallbackAuthView,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AshbyView {
+    pub has_partner_api_key: bool,
+    pub has_api_key: bool,
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationView {
+    pub id: Uuid,
+    pub name: String,
+    pub integrator_id: Uuid,
+    pub lens_ids: Vec<Uuid>,
+    pub ashby: Option<AshbyView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Present only in the answer to the PUT that generated it: store it now, it is not shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_provider_key: Option<String>,
+    /// Present only in the answer to the PUT that generated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_partner_api_key: Option<String>,
+}

@@ -1,0 +1,152 @@
+//! The assessment's life: states and the transitions between them. No HTTP, no database.
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Invited,
+    Started,
+    Completed,
+    Cancelled,
+    Expired,
+    Declined,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Start,
+    Complete,
+    Cancel,
+    Expire,
+    Decline,
+}
+
+/// What applying an event to a state means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The state changes to this one.
+    To(State),
+    /// Nothing changes and that is fine: the same finishing call repeated, or a start of an
+    /// assessment that has already started.
+    NoOp,
+    /// Not allowed from this state: a finished assessment never changes again.
+    Refused,
+}
+
+impl State {
+    pub const ALL: [State; 6] = [
+        State::Invited,
+        State::Started,
+        State::Completed,
+        State::Cancelled,
+        State::Expired,
+        State::Declined,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Invited => "invited",
+            State::Started => "started",
+            State::Completed => "completed",
+            State::Cancelled => "cancelled",
+            State::Expired => "expired",
+            State::Declined => "declined",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        !matches!(self, State::Invited | State::Started)
+    }
+
+    pub fn apply(self, event: Event) -> Transition {
+        use Event::*;
+        use State::*;
+        match (self, event) {
+            (Invited, Start) => Transition::To(Started),
+            (Started, Start) => Transition::NoOp,
+            (Invited | Started, Complete) => Transition::To(Completed),
+            (Invited | Started, Cancel) => Transition::To(Cancelled),
+            (Invited | Started, Expire) => Transition::To(Expired),
+            (Invited | Started, Decline) => Transition::To(Declined),
+            (Completed, Complete) | (Cancelled, Cancel) | (Expired, Expire) | (Declined, Decline) => Transition::NoOp,
+            _ => Transition::Refused,
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for State {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        State::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| format!("'{s}' is not a state (invited, started, completed, cancelled, expired, declined)"))
+    }
+}
+
+/// Where an assessment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Recruitment,
+    Ashby,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Recruitment => "recruitment",
+            Source::Ashby => "ashby",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn happy_path() {
+        assert_eq!(State::Invited.apply(Event::Start), Transition::To(State::Started));
+        assert_eq!(State::Started.apply(Event::Complete), Transition::To(State::Completed));
+    }
+
+    #[test]
+    fn finished_states_never_change_and_repeats_are_no_ops() {
+        let events = [Event::Start, Event::Complete, Event::Cancel, Event::Expire, Event::Decline];
+        for state in State::ALL.into_iter().filter(|s| s.is_finished()) {
+            for event in events {
+                let t = state.apply(event);
+                assert!(matches!(t, Transition::NoOp | Transition::Refused), "{state} {event:?} -> {t:?}");
+            }
+        }
+        assert_eq!(State::Completed.apply(Event::Complete), Transition::NoOp);
+        assert_eq!(State::Cancelled.apply(Event::Cancel), Transition::NoOp);
+        assert_eq!(State::Completed.apply(Event::Cancel), Transition::Refused);
+    }
+
+    #[test]
+    fn open_states_can_be_finished_every_way() {
+        for state in [State::Invited, State::Started] {
+            assert_eq!(state.apply(Event::Cancel), Transition::To(State::Cancelled));
+            assert_eq!(state.apply(Event::Expire), Transition::To(State::Expired));
+            assert_eq!(state.apply(Event::Decline), Transition::To(State::Declined));
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in State::ALL {
+            assert_eq!(s.as_str().parse::<State>().unwrap(), s);
+        }
+    }
+}

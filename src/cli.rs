@@ -1,0 +1,233 @@
+//! The command line: `serve | migrate | seed | demo | openapi | token`.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::admin::seed::{self, SeedReport};
+use crate::admin::spec::SeedFile;
+use crate::auth::admin::{AdminTokens, Scope};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Environment, Settings};
+use crate::crypto::Vault;
+use crate::startup::Application;
+use crate::{db, openapi, telemetry};
+
+/// The demo seed, built in so that `demo` works from any directory.
+pub const EXAMPLE_SEED: &str = include_str!("../examples/seed.json");
+
+#[derive(Debug, Parser)]
+#[command(name = "assessment-partner", version, about = "An assessment provider's server: Recruitment API, results delivered back to the ATS.")]
+struct Cli {
+    /// A TOML settings file (keys as the AP_ variables without the prefix, lower-case).
+    #[arg(long, global = true, env = "AP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database, then serve the API.
+    Serve {
+        /// Listen address (overrides AP_BIND).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Upsert (by id) the lenses, integrators and organisations of a seed file.
+    Seed {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Seed the demo data, print keys and signed curl examples, then serve.
+    Demo {
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        /// Seed file to use instead of the built-in examples/seed.json.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Mint an admin API token.
+    Token {
+        /// One or more of: lenses.read lenses.write integrators.read integrators.write
+        /// organizations.read organizations.write assessments.read
+        #[arg(long = "scope", required = true, num_args = 1..)]
+        scopes: Vec<Scope>,
+        /// Lifetime, e.g. 15m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+        /// Who the token is for (the `sub` claim; shows in logs).
+        #[arg(long, default_value = "admin")]
+        subject: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        println!("{}", openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let bind = match &cli.command {
+        Command::Serve { bind } | Command::Demo { bind, .. } => *bind,
+        _ => None,
+    };
+    let settings = Settings::load(cli.config.as_deref(), bind)?;
+    telemetry::init(settings.log_format);
+    match cli.command {
+        Command::Openapi => unreachable!("handled before the runtime starts"),
+        Command::Serve { .. } => serve(settings).await,
+        Command::Migrate => {
+            let db = db::connect(&settings).await?;
+            db::migrate(&db).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Seed { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("--file {}: {e}", file.display()))?;
+            let report = seed_text(&settings, &text).await?;
+            print_seed_report(&file.display().to_string(), &report);
+            Ok(())
+        }
+        Command::Demo { file, .. } => demo(settings, file.as_deref()).await,
+        Command::Token { scopes, ttl, subject } => {
+            let ttl = chrono::Duration::from_std(ttl).map_err(|_| anyhow::anyhow!("--ttl is too long"))?;
+            let tokens = AdminTokens::new(&settings.admin_jwt_secret);
+            println!("{}", tokens.mint(&subject, &scopes, SystemClock.now(), ttl));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let bind = settings.bind;
+    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    tracing::info!(%bind, port = app.port(), "serving");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn seed_text(settings: &Settings, text: &str) -> anyhow::Result<SeedReport> {
+    let seed: SeedFile = seed::parse(text)?;
+    let db = db::connect(settings).await?;
+    db::migrate(&db).await?;
+    let vault = Vault::new(&settings.master_key);
+    let report = seed::apply(&db, &vault, &seed, SystemClock.now(), settings.env == Environment::Development).await?;
+    Ok(report)
+}
+
+fn print_seed_report(source: &str, report: &SeedReport) {
+    println!(
+        "seeded {source}: {} lens(es), {} integrator(s), {} organization(s)",
+        report.lenses.len(),
+        report.integrators.len(),
+        report.organizations.len()
+    );
+    for org in &report.organizations {
+        if let Some(key) = &org.generated_provider_key {
+            println!("  {} ({}): generated provider-key {key}  (shown once; stored hashed)", org.name, org.id);
+        }
+        if let Some(key) = &org.generated_partner_api_key {
+            println!("  {} ({}): generated Ashby partner key {key}  (shown once; stored hashed)", org.name, org.id);
+        }
+    }
+}
+
+async fn demo(settings: Settings, file: Option<&Path>) -> anyhow::Result<()> {
+    let (source, text) = match file {
+        Some(path) => (path.display().to_string(), std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--file {}: {e}", path.display()))?),
+        None => ("built-in examples/seed.json".to_owned(), EXAMPLE_SEED.to_owned()),
+    };
+    let report = seed_text(&settings, &text).await?;
+    let seed: SeedFile = seed::parse(&text)?;
+    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let public = app.public_url().as_str().trim_end_matches('/').to_owned();
+    print_seed_report(&source, &report);
+    println!("{}", demo_instructions(&seed, &report, if public.contains("0.0.0.0") { &base } else { &public }));
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// The text `demo` prints: keys, then copy-paste commands that sign their own requests.
+pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let Some(org) = seed.organizations.first() else {
+        return "The seed has no organization; nothing to demonstrate.".into();
+    };
+    let provider_key = org
+        .provider_key
+        .clone()
+        .or_else(|| report.organizations.first().and_then(|o| o.generated_provider_key.clone()))
+        .unwrap_or_else(|| "<provider-key>".into());
+    let integrator = seed.integrators.iter().find(|i| i.id == Some(org.integrator_id));
+    let secret = integrator.and_then(|i| i.secret.clone()).unwrap_or_else(|| "<integrator-secret>".into());
+    let lens = org.lens_ids.first().map(|l| l.to_string()).unwrap_or_else(|| "<lens-id>".into());
+    let locale = seed.locales.first().cloned().unwrap_or_else(|| "en-US".into());
+    let _ = writeln!(out, "\nOrganization: {} ({})", org.name, org.id.map(|i| i.to_string()).unwrap_or_default());
+    let _ = writeln!(out, "  provider-key:      {provider_key}");
+    let _ = writeln!(out, "  integrator-secret: {secret}");
+    for lens_id in &org.lens_ids {
+        if let Some(l) = seed.lenses.iter().find(|l| l.id == Some(*lens_id)) {
+            let _ = writeln!(out, "  lens:              {lens_id}  {}", l.name);
+        }
+    }
+    let _ = writeln!(out, "  admin token:       assessment-partner token --scope assessments.read");
+    let _ = writeln!(out, "\nPaste into a shell (bash or zsh; needs curl and openssl). Each command signs its own request:\n");
+    let _ = writeln!(out, "AP={base_url}");
+    let _ = writeln!(out, "KEY='{provider_key}'");
+    let _ = writeln!(out, "SECRET='{secret}'");
+    let _ = writeln!(
+        out,
+        r#"sign() {{ t=$(date +%s); printf 't=%s,signature=%s' "$t" "$(printf '%s.%s' "$t" "$1" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')"; }}"#
+    );
+    let _ = writeln!(out, "\n# 1. What may this organization order?");
+    let _ = writeln!(out, r#"curl -sS "$AP/recruitment/v1/config" -H "provider-key: $KEY" -H "Signature: $(sign '')"; echo"#);
+    let _ = writeln!(out, "\n# 2. Order an assessment (the candidate is e-mailed an invitation)");
+    let body = |tag: &str| {
+        format!(
+            r#"BODY=$(printf '{{"recruitment":{{"id":"demo-job-1","title":"Backend Developer","description":"Demo recruitment"}},"additionalRecruitmentCollaboratorsEmails":[],"resultUpdateUrl":"http://127.0.0.1:9999/results","resultId":"{tag}-%s","lensId":"{lens}","locale":"{locale}","candidateDetails":{{"email":"{tag}-%s@example.com"}}}}' "$(date +%s)" "$(date +%s)")"#
+        )
+    };
+    let _ = writeln!(out, "{}", body("demo"));
+    let _ = writeln!(
+        out,
+        r#"curl -sS -X POST "$AP/recruitment/v1/assessment-order" -H "provider-key: $KEY" -H 'Content-Type: application/json' -H "Signature: $(sign "$BODY")" --data-raw "$BODY"; echo"#
+    );
+    let _ = writeln!(out, "\n# 3. Order an assessment and get the candidate's link instead");
+    let _ = writeln!(out, "{}", body("link"));
+    let _ = writeln!(
+        out,
+        r#"curl -sS -X POST "$AP/recruitment/v1/assessment-link-order" -H "provider-key: $KEY" -H 'Content-Type: application/json' -H "Signature: $(sign "$BODY")" --data-raw "$BODY"; echo"#
+    );
+    let _ = writeln!(out, "\n# 4. Fetch a result by its resultId (404 until the candidate has finished)");
+    let _ = writeln!(out, r#"curl -sS "$AP/recruitment/v1/results/demo-1" -H "provider-key: $KEY" -H "Signature: $(sign '')"; echo"#);
+    let _ = writeln!(out, "\nAPI reference: {base_url}/docs   OpenAPI: {base_url}/openapi.json");
+    let _ = writeln!(out, "Secrets above are demo values from the seed file; never use them in production.");
+    out
+}

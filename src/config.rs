@@ -1,0 +1,406 @@
+//! Typed settings: defaults < optional file (`--config`/`AP_CONFIG`, TOML) < environment.
+//!
+//! Environment names are `AP_<NAME>` (plus the conventional `DATABASE_URL`); file keys are the
+//! same names lower-cased without the prefix (`bind`, `public_url`, `database_url`, …).
+//! Every value is parsed here, once, and an invalid one stops start-up with its setting's name.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Where the server runs. `production` refuses missing secrets and private callback targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// The settings as read from the layers, before parsing. All strings, so that a bad value
+/// can be reported with the name of its setting.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct RawSettings {
+    database_url: Option<String>,
+    bind: Option<String>,
+    public_url: Option<String>,
+    env: Option<String>,
+    master_key: Option<String>,
+    admin_jwt_secret: Option<String>,
+    signature_tolerance: Option<String>,
+    invitation_ttl: Option<String>,
+    dev_key_file: Option<String>,
+    log_format: Option<String>,
+    db_max_connections: Option<String>,
+}
+
+/// A 32-byte key that encrypts stored secrets.
+pub type MasterKey = SecretBox<[u8; 32]>;
+
+#[derive(Debug)]
+pub struct Settings {
+    pub database_url: SecretString,
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    pub env: Environment,
+    pub master_key: MasterKey,
+    pub admin_jwt_secret: SecretString,
+    pub signature_tolerance: Duration,
+    pub invitation_ttl: Duration,
+    pub log_format: LogFormat,
+    /// Pool size; SQLite defaults to one connection (one writer at a time is what SQLite does anyway,
+    /// and it avoids lock-upgrade failures), PostgreSQL to 10.
+    pub db_max_connections: u32,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{setting}: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+    #[error("configuration file: {0}")]
+    File(String),
+    #[error("development key file {path}: {message}")]
+    KeyFile { path: PathBuf, message: String },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://assessment-partner.db?mode=rwc";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_DEV_KEY_FILE: &str = ".ap-dev-keys.json";
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+impl Settings {
+    /// Reads the layers: defaults, then the optional file, then the environment.
+    pub fn load(config_file: Option<&Path>, bind_override: Option<SocketAddr>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
+        let file = config_file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("AP_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::File(format!("{} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("AP_").ignore(&["CONFIG"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]));
+        let raw: RawSettings = figment
+            .extract()
+            .map_err(|e| ConfigError::File(e.to_string()))?;
+        Self::from_raw(raw, bind_override)
+    }
+
+    fn from_raw(raw: RawSettings, bind_override: Option<SocketAddr>) -> Result<Self, ConfigError> {
+        let env = match raw.env.as_deref().map(str::trim) {
+            None | Some("") | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "AP_ENV",
+                    format!("'{other}' is neither 'development' nor 'production'"),
+                ));
+            }
+        };
+        let database_url = raw
+            .database_url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(invalid(
+                "DATABASE_URL",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        let bind = match bind_override {
+            Some(addr) => addr,
+            None => {
+                let s = raw.bind.as_deref().unwrap_or(DEFAULT_BIND);
+                s.parse()
+                    .map_err(|_| invalid("AP_BIND", format!("'{s}' is not an address like 127.0.0.1:8080")))?
+            }
+        };
+        let public_url = match raw.public_url.as_deref() {
+            Some(s) => parse_public_url(s)?,
+            None => default_public_url(bind),
+        };
+        let signature_tolerance = parse_duration(
+            "AP_SIGNATURE_TOLERANCE",
+            raw.signature_tolerance.as_deref().unwrap_or("300s"),
+        )?;
+        let invitation_ttl =
+            parse_duration("AP_INVITATION_TTL", raw.invitation_ttl.as_deref().unwrap_or("14d"))?;
+        if invitation_ttl.is_zero() {
+            return Err(invalid("AP_INVITATION_TTL", "must be longer than zero"));
+        }
+        let log_format = match raw.log_format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid("AP_LOG_FORMAT", format!("'{other}' is neither 'text' nor 'json'"))),
+        };
+        let is_sqlite = database_url.starts_with("sqlite:");
+        let db_max_connections = match raw.db_max_connections.as_deref() {
+            None => {
+                if is_sqlite {
+                    1
+                } else {
+                    10
+                }
+            }
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid("AP_DB_MAX_CONNECTIONS", format!("'{s}' is not a positive integer")))?,
+        };
+
+        let (master_key, admin_jwt_secret) = match (raw.master_key, raw.admin_jwt_secret) {
+            (Some(m), Some(a)) => (parse_master_key(&m)?, parse_jwt_secret(&a)?),
+            (m, a) if env == Environment::Production => {
+                let missing: Vec<&str> = [
+                    m.is_none().then_some("AP_MASTER_KEY"),
+                    a.is_none().then_some("AP_ADMIN_JWT_SECRET"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                return Err(invalid(
+                    if m.is_none() { "AP_MASTER_KEY" } else { "AP_ADMIN_JWT_SECRET" },
+                    format!("required in production (missing: {})", missing.join(", ")),
+                ));
+            }
+            (m, a) => {
+                let path = PathBuf::from(raw.dev_key_file.as_deref().unwrap_or(DEFAULT_DEV_KEY_FILE));
+                let dev = DevKeys::load_or_create(&path)?;
+                let master = match m {
+                    Some(m) => parse_master_key(&m)?,
+                    None => parse_master_key(&dev.master_key)
+                        .map_err(|e| ConfigError::KeyFile { path: path.clone(), message: e.to_string() })?,
+                };
+                let admin = match a {
+                    Some(a) => parse_jwt_secret(&a)?,
+                    None => SecretString::from(dev.admin_jwt_secret),
+                };
+                (master, admin)
+            }
+        };
+
+        Ok(Settings {
+            database_url: SecretString::from(database_url),
+            bind,
+            public_url,
+            env,
+            master_key,
+            admin_jwt_secret,
+            signature_tolerance,
+            invitation_ttl,
+            log_format,
+            db_max_connections,
+            max_body_bytes: MAX_BODY_BYTES,
+        })
+    }
+
+    /// Settings for tests and embedding: explicit values, no files, no environment.
+    pub fn for_tests(database_url: &str) -> Self {
+        let mut key = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut key);
+        let bind: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
+        Settings {
+            database_url: SecretString::from(database_url.to_owned()),
+            bind,
+            public_url: default_public_url(bind),
+            env: Environment::Development,
+            master_key: SecretBox::new(Box::new(key)),
+            admin_jwt_secret: SecretString::from(random_token(32)),
+            signature_tolerance: Duration::from_secs(300),
+            invitation_ttl: Duration::from_secs(14 * 24 * 3600),
+            log_format: LogFormat::Text,
+            db_max_connections: if database_url.starts_with("sqlite:") { 1 } else { 10 },
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose_secret().starts_with("sqlite:")
+    }
+}
+
+pub fn default_public_url(bind: SocketAddr) -> Url {
+    // A bind address is always a valid authority.
+    Url::parse(&format!("http://{bind}")).unwrap_or_else(|_| unreachable!("socket address is a valid URL authority"))
+}
+
+fn parse_public_url(s: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(s).map_err(|e| invalid("AP_PUBLIC_URL", format!("'{s}' is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("AP_PUBLIC_URL", "must be an absolute http(s) URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("AP_PUBLIC_URL", "must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+/// Durations like `300s`, `2m`, `36h`, `14d` (humantime's grammar).
+pub fn parse_duration(setting: &'static str, s: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| invalid(setting, format!("'{s}' is not a duration like 300s, 2m or 36h: {e}")))
+}
+
+fn parse_master_key(s: &str) -> Result<MasterKey, ConfigError> {
+    let bytes = B64
+        .decode(s.trim())
+        .map_err(|_| invalid("AP_MASTER_KEY", "must be base64 (standard alphabet)"))?;
+    let key: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| invalid("AP_MASTER_KEY", format!("must decode to 32 bytes, got {}", b.len())))?;
+    Ok(SecretBox::new(Box::new(key)))
+}
+
+fn parse_jwt_secret(s: &str) -> Result<SecretString, ConfigError> {
+    if s.len() < 32 {
+        return Err(invalid("AP_ADMIN_JWT_SECRET", "must be at least 32 characters"));
+    }
+    Ok(SecretString::from(s.to_owned()))
+}
+
+/// A URL-safe random token with `bytes` bytes of entropy.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Secrets generated for development so that `demo` needs no setup; kept in a local file so
+/// that restarts (and `token`) keep using the same ones.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DevKeys {
+    master_key: String,
+    admin_jwt_secret: String,
+}
+
+impl DevKeys {
+    fn load_or_create(path: &Path) -> Result<Self, ConfigError> {
+        let err = |message: String| ConfigError::KeyFile { path: path.to_path_buf(), message };
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| err(e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                rand::thread_rng().fill_bytes(&mut key);
+                let keys = DevKeys {
+                    master_key: B64.encode(key),
+                    admin_jwt_secret: random_token(48),
+                };
+                let text = serde_json::to_string_pretty(&keys).map_err(|e| err(e.to_string()))?;
+                write_private(path, &text).map_err(|e| err(e.to_string()))?;
+                tracing::warn!(path = %path.display(), "generated development secrets; set AP_MASTER_KEY and AP_ADMIN_JWT_SECRET in production");
+                Ok(keys)
+            }
+            Err(e) => Err(err(e.to_string())),
+        }
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawSettings {
+        RawSettings {
+            master_key: Some(B64.encode([7u8; 32])),
+            admin_jwt_secret: Some("x".repeat(40)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_as_documented() {
+        let s = Settings::from_raw(raw(), None).unwrap();
+        assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(s.signature_tolerance, Duration::from_secs(300));
+        assert_eq!(s.invitation_ttl, Duration::from_secs(14 * 86400));
+        assert_eq!(s.env, Environment::Development);
+        assert_eq!(s.db_max_connections, 1);
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let cases: Vec<(RawSettings, &str)> = vec![
+            (RawSettings { bind: Some("nope".into()), ..raw() }, "AP_BIND"),
+            (RawSettings { public_url: Some("ftp://x".into()), ..raw() }, "AP_PUBLIC_URL"),
+            (RawSettings { env: Some("staging".into()), ..raw() }, "AP_ENV"),
+            (RawSettings { signature_tolerance: Some("soon".into()), ..raw() }, "AP_SIGNATURE_TOLERANCE"),
+            (RawSettings { master_key: Some("short".into()), ..raw() }, "AP_MASTER_KEY"),
+            (RawSettings { admin_jwt_secret: Some("short".into()), ..raw() }, "AP_ADMIN_JWT_SECRET"),
+            (RawSettings { database_url: Some("mysql://x".into()), ..raw() }, "DATABASE_URL"),
+        ];
+        for (raw, setting) in cases {
+            let err = Settings::from_raw(raw, None).unwrap_err().to_string();
+            assert!(err.starts_with(setting), "{err} should name {setting}");
+        }
+    }
+
+    #[test]
+    fn production_requires_secrets() {
+        let err = Settings::from_raw(
+            RawSettings { env: Some("production".into()), ..Default::default() },
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("AP_MASTER_KEY") && err.contains("AP_ADMIN_JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn development_generates_and_reuses_a_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let raw = || RawSettings {
+            dev_key_file: Some(path.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        let a = Settings::from_raw(raw(), None).unwrap();
+        let b = Settings::from_raw(raw(), None).unwrap();
+        assert_eq!(a.master_key.expose_secret(), b.master_key.expose_secret());
+        assert_eq!(a.admin_jwt_secret.expose_secret(), b.admin_jwt_secret.expose_secret());
+    }
+}

@@ -1,0 +1,38 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "assessments")]
+pub struct Model {
+    /// UUIDv7: ordered by creation, which the admin listing's cursor relies on.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub recruitment_id: Option<Uuid>,
+    pub candidate_id: Uuid,
+    pub lens_id: Uuid,
+    pub locale: String,
+    /// `recruitment` or `ashby`.
+    pub source: String,
+    /// See `crate::assessment::State`.
+    pub state: String,
+    pub result_id: Option<String>,
+    pub result_update_url: Option<String>,
+    /// SHA-256 of the order as understood; tells a retry from a conflicting reuse of `resultId`.
+    pub request_hash: String,
+    pub score: Option<i32>,
+    /// Competency key -> 0..100.
+    pub subscores: Option<Json>,
+    pub invited_at: DateTimeUtc,
+    pub started_at: Option<DateTimeUtc>,
+    pub completed_at: Option<DateTimeUtc>,
+    /// When it reached a finished state other than completed (cancelled, expired, declined).
+    pub finished_at: Option<DateTimeUtc>,
+    pub expires_at: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

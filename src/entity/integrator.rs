@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "integrators")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub name: String,
+    /// The integrator-secret, AES-GCM encrypted with the master key.
+    pub secret_enc: String,
+    pub require_signature: bool,
+    pub link_orders_allowed: bool,
+    /// `none`, `apiKey`, `basic` or `oauth2ClientCredentials`.
+    pub callback_auth_type: String,
+    /// The callback credentials as JSON, encrypted; `None` for `none`.
+    pub callback_auth_enc: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,10 @@
+//! sea-orm entities, one file per table. Plain data; the rules live in `assessment/`.
+pub mod assessment;
+pub mod candidate;
+pub mod integrator;
+pub mod lens;
+pub mod lens_competency;
+pub mod locale;
+pub mod organization;
+pub mod organization_lens;
+pub mod recruitment;

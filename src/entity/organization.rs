@@ -1,0 +1,26 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "organizations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub name: String,
+    pub integrator_id: Uuid,
+    /// SHA-256 (hex) of the provider-key.
+    #[sea_orm(unique)]
+    pub provider_key_hash: String,
+    /// SHA-256 (hex) of the key Ashby sends us.
+    #[sea_orm(unique)]
+    pub ashby_partner_key_hash: Option<String>,
+    /// The customer's Ashby API key, encrypted.
+    pub ashby_api_key_enc: Option<String>,
+    pub ashby_base_url: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,23 @@
+//! assessment-partner: an assessment provider's server.
+//!
+//! Applicant tracking systems order assessments through the Recruitment API; candidates take
+//! them; results go back to the ATS. See README.md for the tour and DESIGN.md for the layout.
+pub mod admin;
+pub mod assessment;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod links;
+pub mod openapi;
+pub mod recruitment;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod types;

@@ -1,0 +1,118 @@
+//! The OpenAPI document, generated from the handlers' annotations. `openapi/openapi.json` is
+//! this document as printed by `assessment-partner openapi`; a test fails when it is stale.
+use actix_web::{HttpResponse, get, web};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::admin::routes as admin;
+use crate::admin::spec;
+use crate::error::{FieldError, Problem};
+use crate::recruitment::{dto, routes as recruitment};
+use crate::{assessment, health};
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "provider_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "provider-key",
+                "Identifies the organisation.",
+            ))),
+        );
+        components.add_security_scheme(
+            "signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Signature",
+                "t=<unix seconds>,signature=<hex HMAC-SHA256(integrator-secret, t + \".\" + raw body)>; \
+                 several signature= entries allowed; at most 300 s of skew either way.",
+            ))),
+        );
+        components.add_security_scheme(
+            "admin_bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("HS256 JWT minted by `assessment-partner token --scope …`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "assessment-partner",
+        description = "Assessment provider server: the Recruitment API for integrators, and the admin API.",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    paths(
+        recruitment::get_config,
+        recruitment::post_assessment_order,
+        recruitment::post_assessment_link_order,
+        recruitment::get_result,
+        admin::list_lenses,
+        admin::get_lens,
+        admin::put_lens,
+        admin::list_integrators,
+        admin::get_integrator,
+        admin::put_integrator,
+        admin::list_organizations,
+        admin::get_organization,
+        admin::put_organization,
+        admin::get_locales,
+        admin::put_locales,
+        admin::list_assessments,
+        health::live,
+        health::ready,
+    ),
+    components(schemas(
+        Problem, FieldError,
+        dto::ConfigResponse, dto::LensSummary, dto::AssessmentOrderRequest, dto::RecruitmentDetails,
+        dto::CandidateDetails, dto::AssessmentLinkResponse, dto::ResultBody,
+        spec::LensSpec, spec::CompetencySpec, spec::IntegratorSpec, spec::CallbackAuth, spec::OrganizationSpec,
+        spec::AshbySpec, spec::SeedFile, spec::LensView, spec::CompetencyView, spec::IntegratorView,
+        spec::CallbackAuthView, spec::OrganizationView, spec::AshbyView,
+        admin::AssessmentView, admin::AssessmentPage, assessment::State, health::Health,
+    )),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "recruitment", description = "For integrators (ATSs): order assessments, fetch results."),
+        (name = "admin", description = "For operators: lenses, integrators, organisations, assessments."),
+        (name = "health", description = "Probes."),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as `assessment-partner openapi` prints it.
+pub fn document_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| unreachable!("the OpenAPI document serializes: {e}"))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(spec_json).service(docs_page);
+}
+
+#[get("/openapi.json")]
+async fn spec_json() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(document_json())
+}
+
+/// A reference page. Redoc is loaded by the reader's browser at view time; nothing is fetched
+/// when building or running the server.
+#[get("/docs")]
+async fn docs_page() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>assessment-partner API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><noscript>The machine-readable document is at <a href="/openapi.json">/openapi.json</a>.</noscript>
+<redoc spec-url="/openapi.json"></redoc>
+<script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
+</body></html>"#,
+    )
+}

@@ -1,0 +1,7 @@
+//! The Recruitment API (integrator-facing), modelled on Assessio's partner API.
+pub mod dto;
+pub mod orders;
+pub mod results;
+pub mod routes;
+
+pub use routes::configure;

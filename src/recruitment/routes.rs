@@ -1,0 +1,187 @@
+//! HTTP handlers of the Recruitment API. Thin: authenticate, parse, call the domain, map errors.
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use tracing::instrument;
+
+use crate::auth::provider::{Caller, authenticate};
+use crate::entity::{assessment, lens, locale, organization_lens};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::extract::{parse_json, read_body, require_json_content_type};
+use crate::links::LinkKind;
+use crate::recruitment::dto::{
+    AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder, OrderKind, ResultBody,
+};
+use crate::recruitment::orders::{OrderError, Placed, place_order};
+use crate::recruitment::results::result_body;
+use crate::state::AppState;
+
+/// How long report and recruitment links in results stay valid.
+pub const REPORT_LINK_TTL_DAYS: i64 = 90;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_config)
+        .service(post_assessment_order)
+        .service(post_assessment_link_order)
+        .service(get_result);
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::UnknownLens(id) => ApiError::NotFound(format!("Lens {id} is not available to this organization.")),
+            OrderError::UnknownLocale(l) => ApiError::Validation(vec![FieldError::new(
+                "locale",
+                format!("'{l}' is not one of the offered locales (see GET /recruitment/v1/config)"),
+            )]),
+            OrderError::ResultIdConflict(id) => {
+                ApiError::Conflict(format!("resultId '{id}' was already used for a different order."))
+            }
+            OrderError::CandidateAlreadyInRecruitment(email) => {
+                ApiError::Conflict(format!("{email} already has an assessment in this recruitment."))
+            }
+            OrderError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Lenses and locales this organisation may order.
+#[utoipa::path(
+    tag = "recruitment",
+    security(("provider_key" = [], "signature" = [])),
+    responses(
+        (status = 200, description = "What this organisation may order", body = ConfigResponse),
+        (status = 401, description = "Missing or unknown provider-key, or a bad signature", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/recruitment/v1/config")]
+#[instrument(skip_all)]
+async fn get_config(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let caller = authenticate(&state, &req, &body).await?;
+    let lens_ids: Vec<uuid::Uuid> = organization_lens::Entity::find()
+        .filter(organization_lens::Column::OrganizationId.eq(caller.organization.id))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|ol| ol.lens_id)
+        .collect();
+    let lenses = lens::Entity::find()
+        .filter(lens::Column::Id.is_in(lens_ids))
+        .order_by_asc(lens::Column::Name)
+        .all(&state.db)
+        .await?;
+    let locales = locale::Entity::find().order_by_asc(locale::Column::Code).all(&state.db).await?;
+    Ok(HttpResponse::Ok().json(ConfigResponse {
+        available_lenses: lenses.into_iter().map(|l| LensSummary { id: l.id, name: l.name }).collect(),
+        available_locales: locales.into_iter().map(|l| l.code).collect(),
+    }))
+}
+
+async fn order(state: &AppState, req: &HttpRequest, payload: web::Payload, kind: OrderKind) -> Result<(Caller, Placed), ApiError> {
+    let body = read_body(req, payload, state.max_body_bytes).await?;
+    let caller = authenticate(state, req, &body).await?;
+    if kind == OrderKind::Link && !caller.integrator.link_orders_allowed {
+        return Err(ApiError::Forbidden("This integrator is not authorised to order assessment links.".into()));
+    }
+    require_json_content_type(req)?;
+    let request: AssessmentOrderRequest = parse_json(&body)?;
+    let order = NewOrder::parse(kind, request)?;
+    let placed = place_order(&state.db, caller.organization.id, &order, state.clock.now(), state.invitation_ttl).await?;
+    tracing::info!(
+        assessment_id = %placed.assessment.id,
+        created = placed.created,
+        "assessment order placed"
+    );
+    Ok((caller, placed))
+}
+
+fn created_or_ok(placed: &Placed) -> actix_web::HttpResponseBuilder {
+    if placed.created { HttpResponse::Created() } else { HttpResponse::Ok() }
+}
+
+/// Orders an assessment; the candidate is invited by e-mail in the order's locale.
+///
+/// Idempotent on `resultId` per organisation: the same order again answers 200 with the same
+/// id and nothing is done twice; the same `resultId` with a different body is 409.
+#[utoipa::path(
+    tag = "recruitment",
+    security(("provider_key" = [], "signature" = [])),
+    request_body = AssessmentOrderRequest,
+    responses(
+        (status = 201, description = "Created; the body is the assessment id", body = String, example = json!("0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b")),
+        (status = 200, description = "The same order was placed before; the body is its assessment id", body = String),
+        (status = 400, description = "The body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown provider-key, or a bad signature", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The lens is not available to this organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "resultId reused for a different order, or the candidate already has an assessment in this recruitment", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or invalid; `errors` names it", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/recruitment/v1/assessment-order")]
+#[instrument(skip_all)]
+async fn post_assessment_order(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let (_, placed) = order(&state, &req, payload, OrderKind::Email).await?;
+    Ok(created_or_ok(&placed).json(placed.assessment.id.to_string()))
+}
+
+/// Orders an assessment and returns the candidate's link instead of e-mailing it.
+///
+/// Same body and idempotency as `assessment-order`. 409 when the candidate's e-mail already has
+/// an assessment in that recruitment.
+#[utoipa::path(
+    tag = "recruitment",
+    security(("provider_key" = [], "signature" = [])),
+    request_body = AssessmentOrderRequest,
+    responses(
+        (status = 201, description = "Created", body = AssessmentLinkResponse),
+        (status = 200, description = "The same order was placed before; the same link", body = AssessmentLinkResponse),
+        (status = 400, description = "The body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown provider-key, or a bad signature", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "This integrator may not order links", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The lens is not available to this organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "resultId reused, or the candidate already has an assessment in this recruitment", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or invalid; `errors` names it", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/recruitment/v1/assessment-link-order")]
+#[instrument(skip_all)]
+async fn post_assessment_link_order(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let (_, placed) = order(&state, &req, payload, OrderKind::Link).await?;
+    let a = &placed.assessment;
+    let link = state.links.url(LinkKind::Assessment, a.id, a.invited_at, a.expires_at);
+    Ok(created_or_ok(&placed).json(AssessmentLinkResponse { assessment_package_link: link }))
+}
+
+/// The result of an order, for an integrator whose endpoint missed the push. 404 until there is one.
+#[utoipa::path(
+    tag = "recruitment",
+    security(("provider_key" = [], "signature" = [])),
+    params(("resultId" = String, Path, description = "The resultId given with the order")),
+    responses(
+        (status = 200, description = "The result, as pushed", body = ResultBody),
+        (status = 401, description = "Missing or unknown provider-key, or a bad signature", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order for this organisation, or no result yet", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/recruitment/v1/results/{resultId}")]
+#[instrument(skip_all)]
+async fn get_result(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let caller = authenticate(&state, &req, &body).await?;
+    let result_id = path.into_inner();
+    let not_found = || ApiError::NotFound(format!("There is no result for resultId '{result_id}' yet."));
+    let a = assessment::Entity::find()
+        .filter(assessment::Column::OrganizationId.eq(caller.organization.id))
+        .filter(assessment::Column::ResultId.eq(result_id.as_str()))
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_found)?;
+    let body = result_body(&state.db, &state.links, &a, chrono::Duration::days(REPORT_LINK_TTL_DAYS))
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(body))
+}

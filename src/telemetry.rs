@@ -1,0 +1,81 @@
+//! Logging set-up and the per-request span: every response carries `x-request-id`, and every
+//! log line written while handling the request carries the same id.
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled on this task, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Installs the global subscriber once; later calls (tests) are no-ops.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// An incoming `x-request-id` is kept when it is short and plain (so a proxy's id follows the
+/// request through); otherwise a new UUIDv7 is made.
+fn request_id_for(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+pub async fn request_span(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let request_id = request_id_for(&req);
+    let span = tracing::info_span!(
+        "http_request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.path(),
+        status = tracing::field::Empty,
+        organization_id = tracing::field::Empty,
+        admin = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let header_value = HeaderValue::from_str(&request_id).ok();
+    let http_request = req.request().clone();
+    let result = REQUEST_ID
+        .scope(request_id.clone(), next.call(req).instrument(span.clone()))
+        .await;
+    let _entered = span.enter();
+    // An error that escaped the handlers still becomes a response here, inside the request's
+    // scope, so that it carries the request id too.
+    let mut response = match result {
+        Ok(response) => response.map_into_boxed_body(),
+        Err(e) => {
+            let response = REQUEST_ID.sync_scope(request_id, || e.error_response());
+            ServiceResponse::new(http_request, response)
+        }
+    };
+    let status = response.status();
+    span.record("status", status.as_u16());
+    if let Some(value) = header_value {
+        response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request finished");
+    Ok(response)
+}
