@@ -20,7 +20,11 @@ use crate::{db, openapi, telemetry};
 pub const EXAMPLE_SEED: &str = include_str!("../examples/seed.json");
 
 #[derive(Debug, Parser)]
-#[command(name = "assessment-partner", version, about = "An assessment provider's server: Recruitment API, results delivered back to the ATS.")]
+#[command(
+    name = "assessment-partner",
+    version,
+    about = "An assessment provider's server: Recruitment API, results delivered back to the ATS."
+)]
 struct Cli {
     /// A TOML settings file (keys as the AP_ variables without the prefix, lower-case).
     #[arg(long, global = true, env = "AP_CONFIG")]
@@ -75,7 +79,10 @@ pub fn main() -> ExitCode {
         println!("{}", openapi::document_json());
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -108,14 +115,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed { file } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("--file {}: {e}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("--file {}: {e}", file.display()))?;
             let report = seed_text(&settings, &text).await?;
             print_seed_report(&file.display().to_string(), &report);
             Ok(())
         }
         Command::Demo { file, .. } => demo(settings, file.as_deref()).await,
-        Command::Token { scopes, ttl, subject } => {
-            let ttl = chrono::Duration::from_std(ttl).map_err(|_| anyhow::anyhow!("--ttl is too long"))?;
+        Command::Token {
+            scopes,
+            ttl,
+            subject,
+        } => {
+            let ttl = chrono::Duration::from_std(ttl)
+                .map_err(|_| anyhow::anyhow!("--ttl is too long"))?;
             let tokens = AdminTokens::new(&settings.admin_jwt_secret);
             println!("{}", tokens.mint(&subject, &scopes, SystemClock.now(), ttl));
             Ok(())
@@ -136,7 +149,14 @@ async fn seed_text(settings: &Settings, text: &str) -> anyhow::Result<SeedReport
     let db = db::connect(settings).await?;
     db::migrate(&db).await?;
     let vault = Vault::new(&settings.master_key);
-    let report = seed::apply(&db, &vault, &seed, SystemClock.now(), settings.env == Environment::Development).await?;
+    let report = seed::apply(
+        &db,
+        &vault,
+        &seed,
+        SystemClock.now(),
+        settings.env == Environment::Development,
+    )
+    .await?;
     Ok(report)
 }
 
@@ -149,18 +169,31 @@ fn print_seed_report(source: &str, report: &SeedReport) {
     );
     for org in &report.organizations {
         if let Some(key) = &org.generated_provider_key {
-            println!("  {} ({}): generated provider-key {key}  (shown once; stored hashed)", org.name, org.id);
+            println!(
+                "  {} ({}): generated provider-key {key}  (shown once; stored hashed)",
+                org.name, org.id
+            );
         }
         if let Some(key) = &org.generated_partner_api_key {
-            println!("  {} ({}): generated Ashby partner key {key}  (shown once; stored hashed)", org.name, org.id);
+            println!(
+                "  {} ({}): generated Ashby partner key {key}  (shown once; stored hashed)",
+                org.name, org.id
+            );
         }
     }
 }
 
 async fn demo(settings: Settings, file: Option<&Path>) -> anyhow::Result<()> {
     let (source, text) = match file {
-        Some(path) => (path.display().to_string(), std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--file {}: {e}", path.display()))?),
-        None => ("built-in examples/seed.json".to_owned(), EXAMPLE_SEED.to_owned()),
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("--file {}: {e}", path.display()))?,
+        ),
+        None => (
+            "built-in examples/seed.json".to_owned(),
+            EXAMPLE_SEED.to_owned(),
+        ),
     };
     let report = seed_text(&settings, &text).await?;
     let seed: SeedFile = seed::parse(&text)?;
@@ -168,7 +201,18 @@ async fn demo(settings: Settings, file: Option<&Path>) -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{}", app.port());
     let public = app.public_url().as_str().trim_end_matches('/').to_owned();
     print_seed_report(&source, &report);
-    println!("{}", demo_instructions(&seed, &report, if public.contains("0.0.0.0") { &base } else { &public }));
+    println!(
+        "{}",
+        demo_instructions(
+            &seed,
+            &report,
+            if public.contains("0.0.0.0") {
+                &base
+            } else {
+                &public
+            }
+        )
+    );
     app.run_until_stopped().await?;
     Ok(())
 }
@@ -183,13 +227,36 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
     let provider_key = org
         .provider_key
         .clone()
-        .or_else(|| report.organizations.first().and_then(|o| o.generated_provider_key.clone()))
+        .or_else(|| {
+            report
+                .organizations
+                .first()
+                .and_then(|o| o.generated_provider_key.clone())
+        })
         .unwrap_or_else(|| "<provider-key>".into());
-    let integrator = seed.integrators.iter().find(|i| i.id == Some(org.integrator_id));
-    let secret = integrator.and_then(|i| i.secret.clone()).unwrap_or_else(|| "<integrator-secret>".into());
-    let lens = org.lens_ids.first().map(|l| l.to_string()).unwrap_or_else(|| "<lens-id>".into());
-    let locale = seed.locales.first().cloned().unwrap_or_else(|| "en-US".into());
-    let _ = writeln!(out, "\nOrganization: {} ({})", org.name, org.id.map(|i| i.to_string()).unwrap_or_default());
+    let integrator = seed
+        .integrators
+        .iter()
+        .find(|i| i.id == Some(org.integrator_id));
+    let secret = integrator
+        .and_then(|i| i.secret.clone())
+        .unwrap_or_else(|| "<integrator-secret>".into());
+    let lens = org
+        .lens_ids
+        .first()
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "<lens-id>".into());
+    let locale = seed
+        .locales
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "en-US".into());
+    let _ = writeln!(
+        out,
+        "\nOrganization: {} ({})",
+        org.name,
+        org.id.map(|i| i.to_string()).unwrap_or_default()
+    );
     let _ = writeln!(out, "  provider-key:      {provider_key}");
     let _ = writeln!(out, "  integrator-secret: {secret}");
     for lens_id in &org.lens_ids {
@@ -197,8 +264,14 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
             let _ = writeln!(out, "  lens:              {lens_id}  {}", l.name);
         }
     }
-    let _ = writeln!(out, "  admin token:       assessment-partner token --scope assessments.read");
-    let _ = writeln!(out, "\nPaste into a shell (bash or zsh; needs curl and openssl). Each command signs its own request:\n");
+    let _ = writeln!(
+        out,
+        "  admin token:       assessment-partner token --scope assessments.read"
+    );
+    let _ = writeln!(
+        out,
+        "\nPaste into a shell (bash or zsh; needs curl and openssl). Each command signs its own request:\n"
+    );
     let _ = writeln!(out, "AP={base_url}");
     let _ = writeln!(out, "KEY='{provider_key}'");
     let _ = writeln!(out, "SECRET='{secret}'");
@@ -207,8 +280,14 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
         r#"sign() {{ t=$(date +%s); printf 't=%s,signature=%s' "$t" "$(printf '%s.%s' "$t" "$1" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')"; }}"#
     );
     let _ = writeln!(out, "\n# 1. What may this organization order?");
-    let _ = writeln!(out, r#"curl -sS "$AP/recruitment/v1/config" -H "provider-key: $KEY" -H "Signature: $(sign '')"; echo"#);
-    let _ = writeln!(out, "\n# 2. Order an assessment (the candidate is e-mailed an invitation)");
+    let _ = writeln!(
+        out,
+        r#"curl -sS "$AP/recruitment/v1/config" -H "provider-key: $KEY" -H "Signature: $(sign '')"; echo"#
+    );
+    let _ = writeln!(
+        out,
+        "\n# 2. Order an assessment (the candidate is e-mailed an invitation)"
+    );
     let body = |tag: &str| {
         format!(
             r#"BODY=$(printf '{{"recruitment":{{"id":"demo-job-1","title":"Backend Developer","description":"Demo recruitment"}},"additionalRecruitmentCollaboratorsEmails":[],"resultUpdateUrl":"http://127.0.0.1:9999/results","resultId":"{tag}-%s","lensId":"{lens}","locale":"{locale}","candidateDetails":{{"email":"{tag}-%s@example.com"}}}}' "$(date +%s)" "$(date +%s)")"#
@@ -219,15 +298,30 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
         out,
         r#"curl -sS -X POST "$AP/recruitment/v1/assessment-order" -H "provider-key: $KEY" -H 'Content-Type: application/json' -H "Signature: $(sign "$BODY")" --data-raw "$BODY"; echo"#
     );
-    let _ = writeln!(out, "\n# 3. Order an assessment and get the candidate's link instead");
+    let _ = writeln!(
+        out,
+        "\n# 3. Order an assessment and get the candidate's link instead"
+    );
     let _ = writeln!(out, "{}", body("link"));
     let _ = writeln!(
         out,
         r#"curl -sS -X POST "$AP/recruitment/v1/assessment-link-order" -H "provider-key: $KEY" -H 'Content-Type: application/json' -H "Signature: $(sign "$BODY")" --data-raw "$BODY"; echo"#
     );
-    let _ = writeln!(out, "\n# 4. Fetch a result by its resultId (404 until the candidate has finished)");
-    let _ = writeln!(out, r#"curl -sS "$AP/recruitment/v1/results/demo-1" -H "provider-key: $KEY" -H "Signature: $(sign '')"; echo"#);
-    let _ = writeln!(out, "\nAPI reference: {base_url}/docs   OpenAPI: {base_url}/openapi.json");
-    let _ = writeln!(out, "Secrets above are demo values from the seed file; never use them in production.");
+    let _ = writeln!(
+        out,
+        "\n# 4. Fetch a result by its resultId (404 until the candidate has finished)"
+    );
+    let _ = writeln!(
+        out,
+        r#"curl -sS "$AP/recruitment/v1/results/demo-1" -H "provider-key: $KEY" -H "Signature: $(sign '')"; echo"#
+    );
+    let _ = writeln!(
+        out,
+        "\nAPI reference: {base_url}/docs   OpenAPI: {base_url}/openapi.json"
+    );
+    let _ = writeln!(
+        out,
+        "Secrets above are demo values from the seed file; never use them in production."
+    );
     out
 }

@@ -95,14 +95,20 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 impl Settings {
     /// Reads the layers: defaults, then the optional file, then the environment.
-    pub fn load(config_file: Option<&Path>, bind_override: Option<SocketAddr>) -> Result<Self, ConfigError> {
+    pub fn load(
+        config_file: Option<&Path>,
+        bind_override: Option<SocketAddr>,
+    ) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
         let file = config_file
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("AP_CONFIG").map(PathBuf::from));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(ConfigError::File(format!("{} does not exist", file.display())));
+                return Err(ConfigError::File(format!(
+                    "{} does not exist",
+                    file.display()
+                )));
             }
             figment = figment.merge(Toml::file(file));
         }
@@ -129,7 +135,10 @@ impl Settings {
         let database_url = raw
             .database_url
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
             return Err(invalid(
                 "DATABASE_URL",
                 "must start with sqlite:, postgres:// or postgresql://",
@@ -139,8 +148,12 @@ impl Settings {
             Some(addr) => addr,
             None => {
                 let s = raw.bind.as_deref().unwrap_or(DEFAULT_BIND);
-                s.parse()
-                    .map_err(|_| invalid("AP_BIND", format!("'{s}' is not an address like 127.0.0.1:8080")))?
+                s.parse().map_err(|_| {
+                    invalid(
+                        "AP_BIND",
+                        format!("'{s}' is not an address like 127.0.0.1:8080"),
+                    )
+                })?
             }
         };
         let public_url = match raw.public_url.as_deref() {
@@ -151,15 +164,22 @@ impl Settings {
             "AP_SIGNATURE_TOLERANCE",
             raw.signature_tolerance.as_deref().unwrap_or("300s"),
         )?;
-        let invitation_ttl =
-            parse_duration("AP_INVITATION_TTL", raw.invitation_ttl.as_deref().unwrap_or("14d"))?;
+        let invitation_ttl = parse_duration(
+            "AP_INVITATION_TTL",
+            raw.invitation_ttl.as_deref().unwrap_or("14d"),
+        )?;
         if invitation_ttl.is_zero() {
             return Err(invalid("AP_INVITATION_TTL", "must be longer than zero"));
         }
         let log_format = match raw.log_format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(invalid("AP_LOG_FORMAT", format!("'{other}' is neither 'text' nor 'json'"))),
+            Some(other) => {
+                return Err(invalid(
+                    "AP_LOG_FORMAT",
+                    format!("'{other}' is neither 'text' nor 'json'"),
+                ));
+            }
         };
         let is_sqlite = database_url.starts_with("sqlite:");
         let db_max_connections = match raw.db_max_connections.as_deref() {
@@ -170,11 +190,12 @@ impl Settings {
                     10
                 }
             }
-            Some(s) => s
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| invalid("AP_DB_MAX_CONNECTIONS", format!("'{s}' is not a positive integer")))?,
+            Some(s) => s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                invalid(
+                    "AP_DB_MAX_CONNECTIONS",
+                    format!("'{s}' is not a positive integer"),
+                )
+            })?,
         };
 
         let (master_key, admin_jwt_secret) = match (raw.master_key, raw.admin_jwt_secret) {
@@ -188,17 +209,26 @@ impl Settings {
                 .flatten()
                 .collect();
                 return Err(invalid(
-                    if m.is_none() { "AP_MASTER_KEY" } else { "AP_ADMIN_JWT_SECRET" },
+                    if m.is_none() {
+                        "AP_MASTER_KEY"
+                    } else {
+                        "AP_ADMIN_JWT_SECRET"
+                    },
                     format!("required in production (missing: {})", missing.join(", ")),
                 ));
             }
             (m, a) => {
-                let path = PathBuf::from(raw.dev_key_file.as_deref().unwrap_or(DEFAULT_DEV_KEY_FILE));
+                let path =
+                    PathBuf::from(raw.dev_key_file.as_deref().unwrap_or(DEFAULT_DEV_KEY_FILE));
                 let dev = DevKeys::load_or_create(&path)?;
                 let master = match m {
                     Some(m) => parse_master_key(&m)?,
-                    None => parse_master_key(&dev.master_key)
-                        .map_err(|e| ConfigError::KeyFile { path: path.clone(), message: e.to_string() })?,
+                    None => {
+                        parse_master_key(&dev.master_key).map_err(|e| ConfigError::KeyFile {
+                            path: path.clone(),
+                            message: e.to_string(),
+                        })?
+                    }
                 };
                 let admin = match a {
                     Some(a) => parse_jwt_secret(&a)?,
@@ -238,7 +268,11 @@ impl Settings {
             signature_tolerance: Duration::from_secs(300),
             invitation_ttl: Duration::from_secs(14 * 24 * 3600),
             log_format: LogFormat::Text,
-            db_max_connections: if database_url.starts_with("sqlite:") { 1 } else { 10 },
+            db_max_connections: if database_url.starts_with("sqlite:") {
+                1
+            } else {
+                10
+            },
             max_body_bytes: MAX_BODY_BYTES,
         }
     }
@@ -250,39 +284,54 @@ impl Settings {
 
 pub fn default_public_url(bind: SocketAddr) -> Url {
     // A bind address is always a valid authority.
-    Url::parse(&format!("http://{bind}")).unwrap_or_else(|_| unreachable!("socket address is a valid URL authority"))
+    Url::parse(&format!("http://{bind}"))
+        .unwrap_or_else(|_| unreachable!("socket address is a valid URL authority"))
 }
 
 fn parse_public_url(s: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(s).map_err(|e| invalid("AP_PUBLIC_URL", format!("'{s}' is not a URL: {e}")))?;
+    let url =
+        Url::parse(s).map_err(|e| invalid("AP_PUBLIC_URL", format!("'{s}' is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(invalid("AP_PUBLIC_URL", "must be an absolute http(s) URL"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("AP_PUBLIC_URL", "must not have a query or fragment"));
+        return Err(invalid(
+            "AP_PUBLIC_URL",
+            "must not have a query or fragment",
+        ));
     }
     Ok(url)
 }
 
 /// Durations like `300s`, `2m`, `36h`, `14d` (humantime's grammar).
 pub fn parse_duration(setting: &'static str, s: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| invalid(setting, format!("'{s}' is not a duration like 300s, 2m or 36h: {e}")))
+    humantime::parse_duration(s.trim()).map_err(|e| {
+        invalid(
+            setting,
+            format!("'{s}' is not a duration like 300s, 2m or 36h: {e}"),
+        )
+    })
 }
 
 fn parse_master_key(s: &str) -> Result<MasterKey, ConfigError> {
     let bytes = B64
         .decode(s.trim())
         .map_err(|_| invalid("AP_MASTER_KEY", "must be base64 (standard alphabet)"))?;
-    let key: [u8; 32] = bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| invalid("AP_MASTER_KEY", format!("must decode to 32 bytes, got {}", b.len())))?;
+    let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+        invalid(
+            "AP_MASTER_KEY",
+            format!("must decode to 32 bytes, got {}", b.len()),
+        )
+    })?;
     Ok(SecretBox::new(Box::new(key)))
 }
 
 fn parse_jwt_secret(s: &str) -> Result<SecretString, ConfigError> {
     if s.len() < 32 {
-        return Err(invalid("AP_ADMIN_JWT_SECRET", "must be at least 32 characters"));
+        return Err(invalid(
+            "AP_ADMIN_JWT_SECRET",
+            "must be at least 32 characters",
+        ));
     }
     Ok(SecretString::from(s.to_owned()))
 }
@@ -305,7 +354,10 @@ struct DevKeys {
 
 impl DevKeys {
     fn load_or_create(path: &Path) -> Result<Self, ConfigError> {
-        let err = |message: String| ConfigError::KeyFile { path: path.to_path_buf(), message };
+        let err = |message: String| ConfigError::KeyFile {
+            path: path.to_path_buf(),
+            message,
+        };
         match std::fs::read_to_string(path) {
             Ok(text) => serde_json::from_str(&text).map_err(|e| err(e.to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -365,13 +417,55 @@ mod tests {
     #[test]
     fn bad_values_name_their_setting() {
         let cases: Vec<(RawSettings, &str)> = vec![
-            (RawSettings { bind: Some("nope".into()), ..raw() }, "AP_BIND"),
-            (RawSettings { public_url: Some("ftp://x".into()), ..raw() }, "AP_PUBLIC_URL"),
-            (RawSettings { env: Some("staging".into()), ..raw() }, "AP_ENV"),
-            (RawSettings { signature_tolerance: Some("soon".into()), ..raw() }, "AP_SIGNATURE_TOLERANCE"),
-            (RawSettings { master_key: Some("short".into()), ..raw() }, "AP_MASTER_KEY"),
-            (RawSettings { admin_jwt_secret: Some("short".into()), ..raw() }, "AP_ADMIN_JWT_SECRET"),
-            (RawSettings { database_url: Some("mysql://x".into()), ..raw() }, "DATABASE_URL"),
+            (
+                RawSettings {
+                    bind: Some("nope".into()),
+                    ..raw()
+                },
+                "AP_BIND",
+            ),
+            (
+                RawSettings {
+                    public_url: Some("ftp://x".into()),
+                    ..raw()
+                },
+                "AP_PUBLIC_URL",
+            ),
+            (
+                RawSettings {
+                    env: Some("staging".into()),
+                    ..raw()
+                },
+                "AP_ENV",
+            ),
+            (
+                RawSettings {
+                    signature_tolerance: Some("soon".into()),
+                    ..raw()
+                },
+                "AP_SIGNATURE_TOLERANCE",
+            ),
+            (
+                RawSettings {
+                    master_key: Some("short".into()),
+                    ..raw()
+                },
+                "AP_MASTER_KEY",
+            ),
+            (
+                RawSettings {
+                    admin_jwt_secret: Some("short".into()),
+                    ..raw()
+                },
+                "AP_ADMIN_JWT_SECRET",
+            ),
+            (
+                RawSettings {
+                    database_url: Some("mysql://x".into()),
+                    ..raw()
+                },
+                "DATABASE_URL",
+            ),
         ];
         for (raw, setting) in cases {
             let err = Settings::from_raw(raw, None).unwrap_err().to_string();
@@ -382,12 +476,18 @@ mod tests {
     #[test]
     fn production_requires_secrets() {
         let err = Settings::from_raw(
-            RawSettings { env: Some("production".into()), ..Default::default() },
+            RawSettings {
+                env: Some("production".into()),
+                ..Default::default()
+            },
             None,
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("AP_MASTER_KEY") && err.contains("AP_ADMIN_JWT_SECRET"), "{err}");
+        assert!(
+            err.contains("AP_MASTER_KEY") && err.contains("AP_ADMIN_JWT_SECRET"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -401,6 +501,9 @@ mod tests {
         let a = Settings::from_raw(raw(), None).unwrap();
         let b = Settings::from_raw(raw(), None).unwrap();
         assert_eq!(a.master_key.expose_secret(), b.master_key.expose_secret());
-        assert_eq!(a.admin_jwt_secret.expose_secret(), b.admin_jwt_secret.expose_secret());
+        assert_eq!(
+            a.admin_jwt_secret.expose_secret(),
+            b.admin_jwt_secret.expose_secret()
+        );
     }
 }

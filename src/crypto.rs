@@ -43,8 +43,16 @@ impl Vault {
         rand::thread_rng().fill_bytes(&mut nonce);
         let ciphertext = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: context.as_bytes() })
-            .unwrap_or_else(|_| unreachable!("AES-GCM encryption of an in-memory buffer cannot fail"));
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: context.as_bytes(),
+                },
+            )
+            .unwrap_or_else(|_| {
+                unreachable!("AES-GCM encryption of an in-memory buffer cannot fail")
+            });
         let mut out = Vec::with_capacity(12 + ciphertext.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ciphertext);
@@ -52,14 +60,22 @@ impl Vault {
     }
 
     pub fn decrypt(&self, context: &str, stored: &str) -> Result<Vec<u8>, VaultError> {
-        let encoded = stored.strip_prefix(VERSION_PREFIX).ok_or(VaultError::Format)?;
+        let encoded = stored
+            .strip_prefix(VERSION_PREFIX)
+            .ok_or(VaultError::Format)?;
         let bytes = B64.decode(encoded).map_err(|_| VaultError::Format)?;
         if bytes.len() < 12 + 16 {
             return Err(VaultError::Format);
         }
         let (nonce, ciphertext) = bytes.split_at(12);
         self.cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| VaultError::Decrypt)
     }
 
@@ -87,9 +103,18 @@ mod tests {
         let v = vault(1);
         let stored = v.encrypt("integrator.secret:a", b"hunter2");
         assert!(!stored.contains("hunter2"));
-        assert_eq!(v.decrypt("integrator.secret:a", &stored).unwrap(), b"hunter2");
-        assert!(matches!(v.decrypt("integrator.secret:b", &stored), Err(VaultError::Decrypt)));
-        assert!(matches!(vault(2).decrypt("integrator.secret:a", &stored), Err(VaultError::Decrypt)));
+        assert_eq!(
+            v.decrypt("integrator.secret:a", &stored).unwrap(),
+            b"hunter2"
+        );
+        assert!(matches!(
+            v.decrypt("integrator.secret:b", &stored),
+            Err(VaultError::Decrypt)
+        ));
+        assert!(matches!(
+            vault(2).decrypt("integrator.secret:a", &stored),
+            Err(VaultError::Decrypt)
+        ));
         assert!(matches!(v.decrypt("x", "garbage"), Err(VaultError::Format)));
     }
 

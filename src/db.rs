@@ -24,11 +24,20 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
                 .busy_timeout(Duration::from_secs(10))
         });
     let db = Database::connect(options).await.map_err(|e| {
-        anyhow::anyhow!("DATABASE_URL: cannot connect ({}): {e}", if settings.is_sqlite() { "SQLite" } else { "PostgreSQL" })
+        anyhow::anyhow!(
+            "DATABASE_URL: cannot connect ({}): {e}",
+            if settings.is_sqlite() {
+                "SQLite"
+            } else {
+                "PostgreSQL"
+            }
+        )
     })?;
     Ok(db)
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None).await.map_err(|e| anyhow::anyhow!("migrating the database failed: {e}"))
+    Migrator::up(db, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("migrating the database failed: {e}"))
 }

@@ -18,7 +18,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -42,7 +45,10 @@ pub struct Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("malformed request: {detail}")]
-    BadRequest { detail: String, errors: Vec<FieldError> },
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("unauthorized: {0}")]
     Unauthorized(String),
     #[error("forbidden: {0}")]
@@ -65,7 +71,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::BadRequest { detail: detail.into(), errors: Vec::new() }
+        Self::BadRequest {
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
     }
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -95,16 +104,28 @@ impl ApiError {
         let (code, title) = self.code_and_title();
         let (detail, errors) = match self {
             Self::BadRequest { detail, errors } => (detail.clone(), errors.clone()),
-            Self::Unauthorized(d) | Self::Forbidden(d) | Self::NotFound(d) | Self::Conflict(d) | Self::Unavailable(d) => {
-                (d.clone(), Vec::new())
-            }
-            Self::PayloadTooLarge { limit } => (format!("The request body is larger than {limit} bytes."), Vec::new()),
-            Self::UnsupportedMediaType => ("The request body must be JSON (Content-Type: application/json).".into(), Vec::new()),
+            Self::Unauthorized(d)
+            | Self::Forbidden(d)
+            | Self::NotFound(d)
+            | Self::Conflict(d)
+            | Self::Unavailable(d) => (d.clone(), Vec::new()),
+            Self::PayloadTooLarge { limit } => (
+                format!("The request body is larger than {limit} bytes."),
+                Vec::new(),
+            ),
+            Self::UnsupportedMediaType => (
+                "The request body must be JSON (Content-Type: application/json).".into(),
+                Vec::new(),
+            ),
             Self::Validation(errors) => (
                 format!("{} field(s) failed validation; see errors.", errors.len()),
                 errors.clone(),
             ),
-            Self::Internal(_) => ("Something went wrong on our side. Quote the request id when asking for help.".into(), Vec::new()),
+            Self::Internal(_) => (
+                "Something went wrong on our side. Quote the request id when asking for help."
+                    .into(),
+                Vec::new(),
+            ),
         };
         Problem {
             kind: format!("/problems/{code}"),
@@ -150,15 +171,23 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "request failed"),
+            Self::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "request failed")
+            }
             Self::Unavailable(_) => tracing::warn!(error = %self, "request failed"),
             other => tracing::info!(error = %other, "request rejected"),
         }
         let problem = self.to_problem();
         let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
         if matches!(self, Self::Unauthorized(_)) {
-            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("provider-key, Signature, Bearer")));
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("provider-key, Signature, Bearer"),
+            ));
         }
         response.body(serde_json::to_vec(&problem).unwrap_or_default())
     }

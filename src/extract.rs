@@ -11,7 +11,11 @@ use crate::error::{ApiError, FieldError};
 
 /// Reads the whole body, refusing more than `limit` bytes (before reading, when the client
 /// announces its length). The raw bytes are what signatures are checked over.
-pub async fn read_body(req: &HttpRequest, mut payload: Payload, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -22,7 +26,8 @@ pub async fn read_body(req: &HttpRequest, mut payload: Payload, limit: usize) ->
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -58,7 +63,18 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             let message = inner.to_string();
             match inner.classify() {
                 serde_json::error::Category::Data => {
-                    let field = if path == "." { String::new() } else { path };
+                    let mut field = if path == "." { String::new() } else { path };
+                    // serde names a missing field in its message, not its path: move it to the path.
+                    if let Some(name) = message
+                        .strip_prefix("missing field `")
+                        .and_then(|m| m.split('`').next())
+                    {
+                        field = if field.is_empty() {
+                            name.to_owned()
+                        } else {
+                            format!("{field}.{name}")
+                        };
+                    }
                     Err(ApiError::Validation(vec![FieldError::new(field, message)]))
                 }
                 _ => Err(ApiError::BadRequest {
@@ -71,7 +87,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 }
 
 /// The body of a JSON endpoint: content type, size, syntax, shape.
-pub async fn json_body<T: DeserializeOwned>(req: &HttpRequest, payload: Payload, limit: usize) -> Result<(Bytes, T), ApiError> {
+pub async fn json_body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: Payload,
+    limit: usize,
+) -> Result<(Bytes, T), ApiError> {
     let body = read_body(req, payload, limit).await?;
     require_json_content_type(req)?;
     let value = parse_json(&body)?;
@@ -97,7 +117,11 @@ fn camel(s: &str) -> String {
 /// Flattens `validator` errors into `field` paths in the wire's camelCase.
 pub fn field_errors(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
     for (field, kind) in errors.errors() {
-        let path = if prefix.is_empty() { camel(field) } else { format!("{prefix}.{}", camel(field)) };
+        let path = if prefix.is_empty() {
+            camel(field)
+        } else {
+            format!("{prefix}.{}", camel(field))
+        };
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for e in list {
@@ -133,7 +157,11 @@ impl Problems {
     }
 
     /// Runs a parser on a field; remembers the error and returns `None` if it fails.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        parsed: Result<T, E>,
+    ) -> Option<T> {
         match parsed {
             Ok(v) => Some(v),
             Err(e) => {
@@ -177,14 +205,19 @@ mod tests {
 
     #[test]
     fn syntax_is_400_shape_is_422_with_the_field() {
-        assert!(matches!(parse_json::<Doc>(b"{not json"), Err(ApiError::BadRequest { .. })));
+        assert!(matches!(
+            parse_json::<Doc>(b"{not json"),
+            Err(ApiError::BadRequest { .. })
+        ));
         match parse_json::<Doc>(br#"{"candidateDetails":{"email":5}}"#) {
-            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "candidateDetails.email"),
+            Err(ApiError::Validation(errors)) => {
+                assert_eq!(errors[0].field, "candidateDetails.email")
+            }
             other => panic!("{other:?}"),
         }
         match parse_json::<Doc>(br#"{"candidateDetails":{}}"#) {
             Err(ApiError::Validation(errors)) => {
-                assert_eq!(errors[0].field, "candidateDetails");
+                assert_eq!(errors[0].field, "candidateDetails.email");
                 assert!(errors[0].message.contains("missing field `email`"));
             }
             other => panic!("{other:?}"),

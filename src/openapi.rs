@@ -36,7 +36,9 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("HS256 JWT minted by `assessment-partner token --scope …`"))
+                    .description(Some(
+                        "HS256 JWT minted by `assessment-partner token --scope …`",
+                    ))
                     .build(),
             ),
         );
@@ -90,7 +92,9 @@ pub struct ApiDoc;
 
 /// The document as `assessment-partner openapi` prints it.
 pub fn document_json() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| unreachable!("the OpenAPI document serializes: {e}"))
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| unreachable!("the OpenAPI document serializes: {e}"))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -99,7 +103,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[get("/openapi.json")]
 async fn spec_json() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(document_json())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document_json())
 }
 
 /// A reference page. Redoc is loaded by the reader's browser at view time; nothing is fetched

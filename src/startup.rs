@@ -30,8 +30,13 @@ impl Application {
         Self::build_with_db(settings, clock, db)
     }
 
-    pub fn build_with_db(settings: Settings, clock: SharedClock, db: DatabaseConnection) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.bind).map_err(|e| anyhow::anyhow!("AP_BIND: cannot listen on {}: {e}", settings.bind))?;
+    pub fn build_with_db(
+        settings: Settings,
+        clock: SharedClock,
+        db: DatabaseConnection,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|e| anyhow::anyhow!("AP_BIND: cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let mut public_url = settings.public_url.clone();
         // With port 0 (tests), the public URL learns the real port.
@@ -54,20 +59,34 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
-                .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
+                )
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
+                )
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap(from_fn(telemetry::request_span))
                 .configure(recruitment::configure)
                 .configure(admin::configure)
                 .configure(health::configure)
                 .configure(openapi::configure)
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("No such endpoint.".into())) }))
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
+                        "No such endpoint.".into(),
+                    ))
+                }))
         })
         .listen(listener)?
         .shutdown_timeout(10)
         .run();
-        Ok(Self { port, server, state })
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {

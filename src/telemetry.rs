@@ -22,10 +22,17 @@ pub fn current_request_id() -> Option<String> {
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }
@@ -36,7 +43,12 @@ fn request_id_for(req: &ServiceRequest) -> String {
     req.headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
@@ -57,25 +69,30 @@ pub async fn request_span(
     );
     let started = std::time::Instant::now();
     let header_value = HeaderValue::from_str(&request_id).ok();
-    let http_request = req.request().clone();
     let result = REQUEST_ID
-        .scope(request_id.clone(), next.call(req).instrument(span.clone()))
+        .scope(request_id, next.call(req).instrument(span.clone()))
         .await;
     let _entered = span.enter();
-    // An error that escaped the handlers still becomes a response here, inside the request's
-    // scope, so that it carries the request id too.
+    // Handlers and extractors turn their errors into responses inside the scope above; an error
+    // that still escapes is logged and left to actix-web.
     let mut response = match result {
         Ok(response) => response.map_into_boxed_body(),
         Err(e) => {
-            let response = REQUEST_ID.sync_scope(request_id, || e.error_response());
-            ServiceResponse::new(http_request, response)
+            tracing::warn!(error = %e, "request failed outside the handlers");
+            return Err(e);
         }
     };
     let status = response.status();
     span.record("status", status.as_u16());
     if let Some(value) = header_value {
-        response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
-    tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request finished");
+    tracing::info!(
+        status = status.as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request finished"
+    );
     Ok(response)
 }

@@ -15,8 +15,11 @@ impl Email {
         if s.len() > 254 {
             return Err("must be at most 254 characters");
         }
-        let valid = email_address::EmailAddress::parse_with_options(s, email_address::Options::default().without_display_text())
-            .is_ok_and(|e| e.domain().contains('.') && !e.domain().starts_with('['));
+        let valid = email_address::EmailAddress::parse_with_options(
+            s,
+            email_address::Options::default().without_display_text(),
+        )
+        .is_ok_and(|e| e.domain().contains('.') && !e.domain().starts_with('['));
         if !valid {
             return Err("must be a valid e-mail address");
         }
@@ -50,7 +53,11 @@ impl Locale {
             }
             None => false,
         };
-        if ok { Ok(Self(s.to_owned())) } else { Err("must be a locale like en-US") }
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("must be a locale like en-US")
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -125,8 +132,14 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" Ada@Example.com ").unwrap().as_str(), "ada@example.com");
-        assert_eq!(Email::parse("åsa@example.se").unwrap().as_str(), "åsa@example.se");
+        assert_eq!(
+            Email::parse(" Ada@Example.com ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        assert_eq!(
+            Email::parse("åsa@example.se").unwrap().as_str(),
+            "åsa@example.se"
+        );
         for bad in ["", "no-at", "a@", "@b.c", "a b@c.d"] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
@@ -145,7 +158,13 @@ mod tests {
     #[test]
     fn urls() {
         assert!(HttpUrl::parse("https://ats.example.com/r/1?x=1").is_ok());
-        for bad in ["ftp://x.y/", "/relative", "https://user:pw@x.y/", "javascript:alert(1)", "https://x.y/#f"] {
+        for bad in [
+            "ftp://x.y/",
+            "/relative",
+            "https://user:pw@x.y/",
+            "javascript:alert(1)",
+            "https://x.y/#f",
+        ] {
             assert!(HttpUrl::parse(bad).is_err(), "{bad}");
         }
     }

@@ -215,7 +215,10 @@ impl MigrationTrait for Migration {
                     )
                     .foreign_key(
                         ForeignKey::create()
-                            .from(OrganizationLenses::Table, OrganizationLenses::OrganizationId)
+                            .from(
+                                OrganizationLenses::Table,
+                                OrganizationLenses::OrganizationId,
+                            )
                             .to(Organizations::Table, Organizations::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )

@@ -51,7 +51,10 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     responses((status = 200, body = [LensView]), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/lenses")]
 #[instrument(skip_all)]
-async fn list_lenses(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
+async fn list_lenses(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::LensesRead)?;
     Ok(HttpResponse::Ok().json(store::list_lenses(&state.db, None).await?))
 }
@@ -60,10 +63,17 @@ async fn list_lenses(state: web::Data<AppState>, auth: AdminAuth) -> Result<Http
     responses((status = 200, body = LensView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/lenses/{id}")]
 #[instrument(skip_all)]
-async fn get_lens(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_lens(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::LensesRead)?;
     let id = parse_id(&path)?;
-    let lens = store::list_lenses(&state.db, Some(id)).await?.pop().ok_or_else(|| ApiError::NotFound(format!("No lens {id}.")))?;
+    let lens = store::list_lenses(&state.db, Some(id))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("No lens {id}.")))?;
     Ok(HttpResponse::Ok().json(lens))
 }
 
@@ -74,7 +84,13 @@ async fn get_lens(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<S
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[put("/admin/v1/lenses/{id}")]
 #[instrument(skip_all, fields(lens_id = %path))]
-async fn put_lens(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn put_lens(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::LensesWrite)?;
     let id = parse_id(&path)?;
     let (_, spec): (_, LensSpec) = json_body(&req, payload, state.max_body_bytes).await?;
@@ -92,10 +108,19 @@ async fn put_lens(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<S
     responses((status = 200, body = [IntegratorView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/integrators")]
 #[instrument(skip_all)]
-async fn list_integrators(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
+async fn list_integrators(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::IntegratorsRead)?;
-    let rows = integrator::Entity::find().order_by_asc(integrator::Column::Name).all(&state.db).await?;
-    let views = rows.into_iter().map(|m| store::integrator_view(&state.vault, m)).collect::<Result<Vec<_>, StoreError>>()?;
+    let rows = integrator::Entity::find()
+        .order_by_asc(integrator::Column::Name)
+        .all(&state.db)
+        .await?;
+    let views = rows
+        .into_iter()
+        .map(|m| store::integrator_view(&state.vault, m))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -103,10 +128,17 @@ async fn list_integrators(state: web::Data<AppState>, auth: AdminAuth) -> Result
     responses((status = 200, body = IntegratorView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/integrators/{id}")]
 #[instrument(skip_all)]
-async fn get_integrator(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_integrator(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::IntegratorsRead)?;
     let id = parse_id(&path)?;
-    let model = integrator::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::NotFound(format!("No integrator {id}.")))?;
+    let model = integrator::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("No integrator {id}.")))?;
     Ok(HttpResponse::Ok().json(store::integrator_view(&state.vault, model)?))
 }
 
@@ -116,14 +148,31 @@ async fn get_integrator(state: web::Data<AppState>, auth: AdminAuth, path: web::
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[put("/admin/v1/integrators/{id}")]
 #[instrument(skip_all, fields(integrator_id = %path))]
-async fn put_integrator(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn put_integrator(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::IntegratorsWrite)?;
     let id = parse_id(&path)?;
     let (_, spec): (_, IntegratorSpec) = json_body(&req, payload, state.max_body_bytes).await?;
     let txn = state.db.begin().await?;
-    let outcome = store::upsert_integrator(&txn, &state.vault, id, &spec, state.clock.now(), state.env == Environment::Development).await?;
+    let outcome = store::upsert_integrator(
+        &txn,
+        &state.vault,
+        id,
+        &spec,
+        state.clock.now(),
+        state.env == Environment::Development,
+    )
+    .await?;
     txn.commit().await?;
-    let model = integrator::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("integrator vanished")))?;
+    let model = integrator::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("integrator vanished")))?;
     Ok(status_for(outcome).json(store::integrator_view(&state.vault, model)?))
 }
 
@@ -133,7 +182,10 @@ async fn put_integrator(state: web::Data<AppState>, auth: AdminAuth, path: web::
     responses((status = 200, body = [OrganizationView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/organizations")]
 #[instrument(skip_all)]
-async fn list_organizations(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
+async fn list_organizations(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::OrganizationsRead)?;
     Ok(HttpResponse::Ok().json(store::list_organizations(&state.db, None).await?))
 }
@@ -142,10 +194,17 @@ async fn list_organizations(state: web::Data<AppState>, auth: AdminAuth) -> Resu
     responses((status = 200, body = OrganizationView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/organizations/{id}")]
 #[instrument(skip_all)]
-async fn get_organization(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_organization(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::OrganizationsRead)?;
     let id = parse_id(&path)?;
-    let org = store::list_organizations(&state.db, Some(id)).await?.pop().ok_or_else(|| ApiError::NotFound(format!("No organization {id}.")))?;
+    let org = store::list_organizations(&state.db, Some(id))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("No organization {id}.")))?;
     Ok(HttpResponse::Ok().json(org))
 }
 
@@ -157,14 +216,24 @@ async fn get_organization(state: web::Data<AppState>, auth: AdminAuth, path: web
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[put("/admin/v1/organizations/{id}")]
 #[instrument(skip_all, fields(organization_id = %path))]
-async fn put_organization(state: web::Data<AppState>, auth: AdminAuth, path: web::Path<String>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn put_organization(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::OrganizationsWrite)?;
     let id = parse_id(&path)?;
     let (_, spec): (_, OrganizationSpec) = json_body(&req, payload, state.max_body_bytes).await?;
     let txn = state.db.begin().await?;
-    let (outcome, keys) = store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now()).await?;
+    let (outcome, keys) =
+        store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now()).await?;
     txn.commit().await?;
-    let mut view = store::list_organizations(&state.db, Some(id)).await?.pop().ok_or_else(|| ApiError::internal(anyhow::anyhow!("organization vanished")))?;
+    let mut view = store::list_organizations(&state.db, Some(id))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("organization vanished")))?;
     view.generated_provider_key = keys.provider_key;
     view.generated_partner_api_key = keys.partner_api_key;
     Ok(status_for(outcome).json(view))
@@ -176,7 +245,10 @@ async fn put_organization(state: web::Data<AppState>, auth: AdminAuth, path: web
     responses((status = 200, body = [String], example = json!(["en-US", "sv-SE"]))))]
 #[get("/admin/v1/locales")]
 #[instrument(skip_all)]
-async fn get_locales(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
+async fn get_locales(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::OrganizationsRead)?;
     Ok(HttpResponse::Ok().json(store::list_locales(&state.db).await?))
 }
@@ -186,7 +258,12 @@ async fn get_locales(state: web::Data<AppState>, auth: AdminAuth) -> Result<Http
     responses((status = 200, body = [String]), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[put("/admin/v1/locales")]
 #[instrument(skip_all)]
-async fn put_locales(state: web::Data<AppState>, auth: AdminAuth, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn put_locales(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::OrganizationsWrite)?;
     let (_, codes): (_, Vec<String>) = json_body(&req, payload, state.max_body_bytes).await?;
     let txn = state.db.begin().await?;
@@ -249,7 +326,11 @@ pub struct AssessmentPage {
     responses((status = 200, body = AssessmentPage), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/assessments")]
 #[instrument(skip_all)]
-async fn list_assessments(state: web::Data<AppState>, auth: AdminAuth, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn list_assessments(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::AssessmentsRead)?;
     let filter = web::Query::<AssessmentFilter>::from_query(req.query_string())
         .map_err(|e| ApiError::invalid("query", e.to_string()))?
@@ -263,7 +344,9 @@ async fn list_assessments(state: web::Data<AppState>, auth: AdminAuth, req: Http
         query = query.filter(assessment::Column::OrganizationId.eq(org));
     }
     if let Some(s) = &filter.state {
-        let s: State = s.parse().map_err(|e: String| ApiError::invalid("state", e))?;
+        let s: State = s
+            .parse()
+            .map_err(|e: String| ApiError::invalid("state", e))?;
         query = query.filter(assessment::Column::State.eq(s.as_str()));
     }
     if let Some(from) = filter.created_from {

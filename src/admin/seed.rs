@@ -47,35 +47,66 @@ pub enum SeedError {
 
 pub fn parse(text: &str) -> Result<SeedFile, SeedError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| SeedError::Parse(format!("{} (at {})", e.inner(), e.path())))
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| SeedError::Parse(format!("{} (at {})", e.inner(), e.path())))
 }
 
-pub async fn apply(db: &DatabaseConnection, vault: &Vault, seed: &SeedFile, now: DateTime<Utc>, link_orders_default: bool) -> Result<SeedReport, SeedError> {
+pub async fn apply(
+    db: &DatabaseConnection,
+    vault: &Vault,
+    seed: &SeedFile,
+    now: DateTime<Utc>,
+    link_orders_default: bool,
+) -> Result<SeedReport, SeedError> {
     let seed = seed.clone();
     let vault = vault.clone();
     db.transaction::<_, SeedReport, SeedError>(move |txn| {
         Box::pin(async move {
             let mut report = SeedReport::default();
-            store::ensure_locales(txn, &seed.locales).await.map_err(SeedError::Locales)?;
+            store::ensure_locales(txn, &seed.locales)
+                .await
+                .map_err(SeedError::Locales)?;
             for (index, lens) in seed.lenses.iter().enumerate() {
-                let id = lens.id.ok_or(SeedError::MissingId { section: "lenses", index })?;
+                let id = lens.id.ok_or(SeedError::MissingId {
+                    section: "lenses",
+                    index,
+                })?;
                 let outcome = store::upsert_lens(txn, id, lens, now)
                     .await
-                    .map_err(|source| SeedError::Entry { section: "lenses", index, source })?;
+                    .map_err(|source| SeedError::Entry {
+                        section: "lenses",
+                        index,
+                        source,
+                    })?;
                 report.lenses.push((id, outcome));
             }
             for (index, integrator) in seed.integrators.iter().enumerate() {
-                let id = integrator.id.ok_or(SeedError::MissingId { section: "integrators", index })?;
-                let outcome = store::upsert_integrator(txn, &vault, id, integrator, now, link_orders_default)
-                    .await
-                    .map_err(|source| SeedError::Entry { section: "integrators", index, source })?;
+                let id = integrator.id.ok_or(SeedError::MissingId {
+                    section: "integrators",
+                    index,
+                })?;
+                let outcome =
+                    store::upsert_integrator(txn, &vault, id, integrator, now, link_orders_default)
+                        .await
+                        .map_err(|source| SeedError::Entry {
+                            section: "integrators",
+                            index,
+                            source,
+                        })?;
                 report.integrators.push((id, outcome));
             }
             for (index, org) in seed.organizations.iter().enumerate() {
-                let id = org.id.ok_or(SeedError::MissingId { section: "organizations", index })?;
+                let id = org.id.ok_or(SeedError::MissingId {
+                    section: "organizations",
+                    index,
+                })?;
                 let (outcome, keys) = store::upsert_organization(txn, &vault, id, org, now)
                     .await
-                    .map_err(|source| SeedError::Entry { section: "organizations", index, source })?;
+                    .map_err(|source| SeedError::Entry {
+                        section: "organizations",
+                        index,
+                        source,
+                    })?;
                 report.organizations.push(SeededOrganization {
                     id,
                     name: org.name.clone(),
@@ -96,5 +127,9 @@ pub async fn apply(db: &DatabaseConnection, vault: &Vault, seed: &SeedFile, now:
 
 /// For error messages: the field errors of a store error, one per line.
 pub fn describe(errors: &[FieldError]) -> String {
-    errors.iter().map(|e| format!("  {}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
+    errors
+        .iter()
+        .map(|e| format!("  {}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -9,13 +9,16 @@ use validator::{Validate, ValidationError};
 fn competency_key(key: &str) -> Result<(), ValidationError> {
     let ok = !key.is_empty()
         && key.len() <= 64
-        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !key.starts_with('-')
         && !key.ends_with('-');
     if ok {
         Ok(())
     } else {
-        Err(ValidationError::new("key").with_message("must be 1 to 64 of a-z, 0-9 and inner '-'".into()))
+        Err(ValidationError::new("key")
+            .with_message("must be 1 to 64 of a-z, 0-9 and inner '-'".into()))
     }
 }
 
@@ -46,7 +49,10 @@ pub struct LensSpec {
     #[serde(default)]
     #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
     pub description: String,
-    #[validate(length(min = 1, max = 32, message = "must have 1 to 32 competencies"), nested)]
+    #[validate(
+        length(min = 1, max = 32, message = "must have 1 to 32 competencies"),
+        nested
+    )]
     pub competencies: Vec<CompetencySpec>,
 }
 
@@ -83,10 +89,21 @@ impl CallbackAuth {
 
     /// What may be shown: the type and the non-secret fields.
     pub fn view(&self) -> CallbackAuthView {
-        let mut view = CallbackAuthView { kind: self.type_name().to_owned(), username: None, token_url: None, client_id: None, scope: None };
+        let mut view = CallbackAuthView {
+            kind: self.type_name().to_owned(),
+            username: None,
+            token_url: None,
+            client_id: None,
+            scope: None,
+        };
         match self {
             CallbackAuth::Basic { username, .. } => view.username = Some(username.clone()),
-            CallbackAuth::OAuth2ClientCredentials { token_url, client_id, scope, .. } => {
+            CallbackAuth::OAuth2ClientCredentials {
+                token_url,
+                client_id,
+                scope,
+                ..
+            } => {
                 view.token_url = Some(token_url.clone());
                 view.client_id = Some(client_id.clone());
                 view.scope = scope.clone();

@@ -4,7 +4,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder,
+};
 use uuid::Uuid;
 use validator::Validate;
 
@@ -48,7 +51,11 @@ pub enum Upserted {
 }
 
 fn problems_into(p: Problems) -> Result<(), StoreError> {
-    if p.0.is_empty() { Ok(()) } else { Err(StoreError::Invalid(p.0)) }
+    if p.0.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(p.0))
+    }
 }
 
 fn check_id(p: &mut Problems, body_id: Option<Uuid>, id: Uuid) {
@@ -67,23 +74,35 @@ fn ashby_key_context(id: Uuid) -> String {
 
 // ---------------------------------------------------------------- locales
 
-pub async fn ensure_locales<C: ConnectionTrait>(db: &C, codes: &[String]) -> Result<(), StoreError> {
+pub async fn ensure_locales<C: ConnectionTrait>(
+    db: &C,
+    codes: &[String],
+) -> Result<(), StoreError> {
     let mut p = Problems::default();
     for (i, code) in codes.iter().enumerate() {
         p.check(&format!("locales[{i}]"), Locale::parse(code));
     }
     problems_into(p)?;
     for code in codes {
-        locale::Entity::insert(locale::ActiveModel { code: Set(code.clone()) })
-            .on_conflict(OnConflict::column(locale::Column::Code).do_nothing().to_owned())
-            .exec_without_returning(db)
-            .await?;
+        locale::Entity::insert(locale::ActiveModel {
+            code: Set(code.clone()),
+        })
+        .on_conflict(
+            OnConflict::column(locale::Column::Code)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     }
     Ok(())
 }
 
 /// Makes the offered locales exactly `codes`.
-pub async fn replace_locales<C: ConnectionTrait>(db: &C, codes: &[String]) -> Result<(), StoreError> {
+pub async fn replace_locales<C: ConnectionTrait>(
+    db: &C,
+    codes: &[String],
+) -> Result<(), StoreError> {
     ensure_locales(db, codes).await?;
     locale::Entity::delete_many()
         .filter(locale::Column::Code.is_not_in(codes.iter().cloned()))
@@ -93,12 +112,23 @@ pub async fn replace_locales<C: ConnectionTrait>(db: &C, codes: &[String]) -> Re
 }
 
 pub async fn list_locales<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
-    Ok(locale::Entity::find().order_by_asc(locale::Column::Code).all(db).await?.into_iter().map(|l| l.code).collect())
+    Ok(locale::Entity::find()
+        .order_by_asc(locale::Column::Code)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.code)
+        .collect())
 }
 
 // ---------------------------------------------------------------- lenses
 
-pub async fn upsert_lens<C: ConnectionTrait>(db: &C, id: Uuid, spec: &LensSpec, now: DateTime<Utc>) -> Result<Upserted, StoreError> {
+pub async fn upsert_lens<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    spec: &LensSpec,
+    now: DateTime<Utc>,
+) -> Result<Upserted, StoreError> {
     let mut p = Problems::from_validator(spec.validate());
     check_id(&mut p, spec.id, id);
     let mut seen = HashSet::new();
@@ -136,14 +166,20 @@ pub async fn upsert_lens<C: ConnectionTrait>(db: &C, id: Uuid, spec: &LensSpec, 
         .filter(lens_competency::Column::LensId.eq(id))
         .exec(db)
         .await?;
-    let rows = spec.competencies.iter().enumerate().map(|(i, c)| lens_competency::ActiveModel {
-        lens_id: Set(id),
-        key: Set(c.key.clone()),
-        name: Set(c.name.clone()),
-        weight: Set(c.weight),
-        position: Set(i as i32),
-    });
-    lens_competency::Entity::insert_many(rows).exec_without_returning(db).await?;
+    let rows = spec
+        .competencies
+        .iter()
+        .enumerate()
+        .map(|(i, c)| lens_competency::ActiveModel {
+            lens_id: Set(id),
+            key: Set(c.key.clone()),
+            name: Set(c.name.clone()),
+            weight: Set(c.weight),
+            position: Set(i as i32),
+        });
+    lens_competency::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
     Ok(outcome)
 }
 
@@ -154,16 +190,27 @@ fn lens_view_of(model: lens::Model, competencies: Vec<lens_competency::Model>) -
         description: model.description,
         competencies: competencies
             .into_iter()
-            .map(|c| CompetencyView { name: c.name.clone().unwrap_or_else(|| display_name_from_key(&c.key)), key: c.key, weight: c.weight })
+            .map(|c| CompetencyView {
+                name: c
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| display_name_from_key(&c.key)),
+                key: c.key,
+                weight: c.weight,
+            })
             .collect(),
         created_at: model.created_at,
         updated_at: model.updated_at,
     }
 }
 
-pub async fn list_lenses<C: ConnectionTrait>(db: &C, only: Option<Uuid>) -> Result<Vec<LensView>, DbErr> {
+pub async fn list_lenses<C: ConnectionTrait>(
+    db: &C,
+    only: Option<Uuid>,
+) -> Result<Vec<LensView>, DbErr> {
     let mut query = lens::Entity::find().order_by_asc(lens::Column::Name);
-    let mut competencies = lens_competency::Entity::find().order_by_asc(lens_competency::Column::Position);
+    let mut competencies =
+        lens_competency::Entity::find().order_by_asc(lens_competency::Column::Position);
     if let Some(id) = only {
         query = query.filter(lens::Column::Id.eq(id));
         competencies = competencies.filter(lens_competency::Column::LensId.eq(id));
@@ -188,7 +235,10 @@ pub async fn list_lenses<C: ConnectionTrait>(db: &C, only: Option<Uuid>) -> Resu
 fn check_callback_auth(p: &mut Problems, auth: &CallbackAuth) {
     let nonempty = |p: &mut Problems, field: &str, v: &str| {
         if v.is_empty() || v.len() > 1024 {
-            p.push(format!("callbackAuth.{field}"), "must be 1 to 1024 characters");
+            p.push(
+                format!("callbackAuth.{field}"),
+                "must be 1 to 1024 characters",
+            );
         }
     };
     match auth {
@@ -201,7 +251,12 @@ fn check_callback_auth(p: &mut Problems, auth: &CallbackAuth) {
                 p.push("callbackAuth.username", "must not contain ':'");
             }
         }
-        CallbackAuth::OAuth2ClientCredentials { token_url, client_id, client_secret, .. } => {
+        CallbackAuth::OAuth2ClientCredentials {
+            token_url,
+            client_id,
+            client_secret,
+            ..
+        } => {
             p.check("callbackAuth.tokenUrl", HttpUrl::parse(token_url));
             nonempty(p, "clientId", client_id);
             nonempty(p, "clientSecret", client_secret);
@@ -233,7 +288,10 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
             CallbackAuth::None => ("none".to_owned(), None),
             other => {
                 let json = serde_json::to_vec(other).unwrap_or_default();
-                (other.type_name().to_owned(), Some(vault.encrypt(&callback_context(id), &json)))
+                (
+                    other.type_name().to_owned(),
+                    Some(vault.encrypt(&callback_context(id), &json)),
+                )
             }
         }
     };
@@ -242,7 +300,8 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
             let mut active = model.into_active_model();
             active.name = Set(spec.name.clone());
             if let Some(secret) = &spec.secret {
-                active.secret_enc = Set(vault.encrypt(&integrator_secret_context(id), secret.as_bytes()));
+                active.secret_enc =
+                    Set(vault.encrypt(&integrator_secret_context(id), secret.as_bytes()));
             }
             if let Some(v) = spec.require_signature {
                 active.require_signature = Set(v);
@@ -261,7 +320,8 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
         }
         None => {
             let secret = spec.secret.as_deref().unwrap_or_default();
-            let (kind, enc) = encrypt_auth(spec.callback_auth.as_ref().unwrap_or(&CallbackAuth::None));
+            let (kind, enc) =
+                encrypt_auth(spec.callback_auth.as_ref().unwrap_or(&CallbackAuth::None));
             integrator::ActiveModel {
                 id: Set(id),
                 name: Set(spec.name.clone()),
@@ -286,12 +346,16 @@ pub fn callback_auth(vault: &Vault, model: &integrator::Model) -> Result<Callbac
         None => Ok(CallbackAuth::None),
         Some(enc) => {
             let json = vault.decrypt(&callback_context(model.id), enc)?;
-            serde_json::from_slice(&json).map_err(|_| StoreError::Vault(crate::crypto::VaultError::Format))
+            serde_json::from_slice(&json)
+                .map_err(|_| StoreError::Vault(crate::crypto::VaultError::Format))
         }
     }
 }
 
-pub fn integrator_view(vault: &Vault, model: integrator::Model) -> Result<IntegratorView, StoreError> {
+pub fn integrator_view(
+    vault: &Vault,
+    model: integrator::Model,
+) -> Result<IntegratorView, StoreError> {
     let auth = callback_auth(vault, &model)?;
     Ok(IntegratorView {
         id: model.id,
@@ -322,7 +386,11 @@ pub async fn upsert_organization<C: ConnectionTrait>(
 ) -> Result<(Upserted, GeneratedKeys), StoreError> {
     let mut p = Problems::from_validator(spec.validate());
     check_id(&mut p, spec.id, id);
-    if integrator::Entity::find_by_id(spec.integrator_id).one(db).await?.is_none() {
+    if integrator::Entity::find_by_id(spec.integrator_id)
+        .one(db)
+        .await?
+        .is_none()
+    {
         p.push("integratorId", "no integrator has this id");
     }
     let known_lenses: HashSet<Uuid> = lens::Entity::find()
@@ -361,13 +429,20 @@ pub async fn upsert_organization<C: ConnectionTrait>(
         .one(db)
         .await?;
     if clash.is_some() {
-        return Err(StoreError::Conflict("That providerKey belongs to another organization.".into()));
+        return Err(StoreError::Conflict(
+            "That providerKey belongs to another organization.".into(),
+        ));
     }
 
     let (partner_hash, ashby_key_enc, ashby_base_url) = match &spec.ashby {
         None => (None, None, None),
         Some(ashby) => {
-            let partner = match (&ashby.partner_api_key, existing.as_ref().and_then(|m| m.ashby_partner_key_hash.clone())) {
+            let partner = match (
+                &ashby.partner_api_key,
+                existing
+                    .as_ref()
+                    .and_then(|m| m.ashby_partner_key_hash.clone()),
+            ) {
                 (Some(key), _) => sha256_hex(key.as_bytes()),
                 (None, Some(hash)) => hash,
                 (None, None) => {
@@ -377,7 +452,10 @@ pub async fn upsert_organization<C: ConnectionTrait>(
                     hash
                 }
             };
-            let api_key = match (&ashby.api_key, existing.as_ref().and_then(|m| m.ashby_api_key_enc.clone())) {
+            let api_key = match (
+                &ashby.api_key,
+                existing.as_ref().and_then(|m| m.ashby_api_key_enc.clone()),
+            ) {
                 (Some(key), _) => Some(vault.encrypt(&ashby_key_context(id), key.as_bytes())),
                 (None, kept) => kept,
             };
@@ -391,7 +469,9 @@ pub async fn upsert_organization<C: ConnectionTrait>(
             .one(db)
             .await?;
         if clash.is_some() {
-            return Err(StoreError::Conflict("That ashby.partnerApiKey belongs to another organization.".into()));
+            return Err(StoreError::Conflict(
+                "That ashby.partnerApiKey belongs to another organization.".into(),
+            ));
         }
     }
 
@@ -431,16 +511,30 @@ pub async fn upsert_organization<C: ConnectionTrait>(
         .await?;
     let unique: Vec<Uuid> = {
         let mut seen = HashSet::new();
-        spec.lens_ids.iter().copied().filter(|l| seen.insert(*l)).collect()
+        spec.lens_ids
+            .iter()
+            .copied()
+            .filter(|l| seen.insert(*l))
+            .collect()
     };
     if !unique.is_empty() {
-        let rows = unique.into_iter().map(|lens_id| organization_lens::ActiveModel { organization_id: Set(id), lens_id: Set(lens_id) });
-        organization_lens::Entity::insert_many(rows).exec_without_returning(db).await?;
+        let rows = unique
+            .into_iter()
+            .map(|lens_id| organization_lens::ActiveModel {
+                organization_id: Set(id),
+                lens_id: Set(lens_id),
+            });
+        organization_lens::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
     }
     Ok((outcome, generated))
 }
 
-pub async fn list_organizations<C: ConnectionTrait>(db: &C, only: Option<Uuid>) -> Result<Vec<OrganizationView>, DbErr> {
+pub async fn list_organizations<C: ConnectionTrait>(
+    db: &C,
+    only: Option<Uuid>,
+) -> Result<Vec<OrganizationView>, DbErr> {
     let mut query = organization::Entity::find().order_by_asc(organization::Column::Name);
     let mut links = organization_lens::Entity::find();
     if let Some(id) = only {

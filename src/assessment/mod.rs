@@ -72,7 +72,10 @@ impl State {
             (Invited | Started, Cancel) => Transition::To(Cancelled),
             (Invited | Started, Expire) => Transition::To(Expired),
             (Invited | Started, Decline) => Transition::To(Declined),
-            (Completed, Complete) | (Cancelled, Cancel) | (Expired, Expire) | (Declined, Decline) => Transition::NoOp,
+            (Completed, Complete)
+            | (Cancelled, Cancel)
+            | (Expired, Expire)
+            | (Declined, Decline) => Transition::NoOp,
             _ => Transition::Refused,
         }
     }
@@ -116,17 +119,32 @@ mod tests {
 
     #[test]
     fn happy_path() {
-        assert_eq!(State::Invited.apply(Event::Start), Transition::To(State::Started));
-        assert_eq!(State::Started.apply(Event::Complete), Transition::To(State::Completed));
+        assert_eq!(
+            State::Invited.apply(Event::Start),
+            Transition::To(State::Started)
+        );
+        assert_eq!(
+            State::Started.apply(Event::Complete),
+            Transition::To(State::Completed)
+        );
     }
 
     #[test]
     fn finished_states_never_change_and_repeats_are_no_ops() {
-        let events = [Event::Start, Event::Complete, Event::Cancel, Event::Expire, Event::Decline];
+        let events = [
+            Event::Start,
+            Event::Complete,
+            Event::Cancel,
+            Event::Expire,
+            Event::Decline,
+        ];
         for state in State::ALL.into_iter().filter(|s| s.is_finished()) {
             for event in events {
                 let t = state.apply(event);
-                assert!(matches!(t, Transition::NoOp | Transition::Refused), "{state} {event:?} -> {t:?}");
+                assert!(
+                    matches!(t, Transition::NoOp | Transition::Refused),
+                    "{state} {event:?} -> {t:?}"
+                );
             }
         }
         assert_eq!(State::Completed.apply(Event::Complete), Transition::NoOp);

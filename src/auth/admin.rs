@@ -107,8 +107,18 @@ impl AdminTokens {
         }
     }
 
-    pub fn mint(&self, subject: &str, scopes: &[Scope], now: DateTime<Utc>, ttl: chrono::Duration) -> String {
-        let scope = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+    pub fn mint(
+        &self,
+        subject: &str,
+        scopes: &[Scope],
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> String {
+        let scope = scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         let claims = Claims {
             sub: subject.to_owned(),
             iss: ISSUER.into(),
@@ -130,7 +140,9 @@ impl AdminTokens {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| ApiError::Unauthorized(format!("The bearer token is not valid: {e}.")))?;
         if data.claims.exp <= now.timestamp() {
-            return Err(ApiError::Unauthorized("The bearer token has expired.".into()));
+            return Err(ApiError::Unauthorized(
+                "The bearer token has expired.".into(),
+            ));
         }
         let scopes = data
             .claims
@@ -138,7 +150,10 @@ impl AdminTokens {
             .split_whitespace()
             .filter_map(|s| s.parse().ok())
             .collect();
-        Ok(AdminAuth { subject: data.claims.sub, scopes })
+        Ok(AdminAuth {
+            subject: data.claims.sub,
+            scopes,
+        })
     }
 }
 
@@ -151,11 +166,14 @@ pub struct AdminAuth {
 
 impl AdminAuth {
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        let granted = self.scopes.contains(&scope) || scope.implied_by().is_some_and(|s| self.scopes.contains(&s));
+        let granted = self.scopes.contains(&scope)
+            || scope.implied_by().is_some_and(|s| self.scopes.contains(&s));
         if granted {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("This token lacks the '{scope}' scope.")))
+            Err(ApiError::Forbidden(format!(
+                "This token lacks the '{scope}' scope."
+            )))
         }
     }
 }
@@ -172,13 +190,21 @@ impl FromRequest for AdminAuth {
             let value = req
                 .headers()
                 .get(header::AUTHORIZATION)
-                .ok_or_else(|| ApiError::Unauthorized("The Authorization header is missing.".into()))?
+                .ok_or_else(|| {
+                    ApiError::Unauthorized("The Authorization header is missing.".into())
+                })?
                 .to_str()
-                .map_err(|_| ApiError::Unauthorized("The Authorization header is not valid text.".into()))?;
+                .map_err(|_| {
+                    ApiError::Unauthorized("The Authorization header is not valid text.".into())
+                })?;
             let token = value
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
-                .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be 'Bearer <token>'.".into()))?;
+                .ok_or_else(|| {
+                    ApiError::Unauthorized(
+                        "The Authorization header must be 'Bearer <token>'.".into(),
+                    )
+                })?;
             let auth = state.admin_tokens.verify(token.trim(), state.clock.now())?;
             tracing::Span::current().record("admin", tracing::field::display(&auth.subject));
             Ok(auth)
@@ -198,14 +224,34 @@ mod tests {
     fn scopes_expiry_and_key_are_enforced() {
         let t = tokens("a-secret-that-is-long-enough-for-hs256");
         let now = Utc::now();
-        let token = t.mint("ops", &[Scope::LensesWrite], now, chrono::Duration::hours(1));
+        let token = t.mint(
+            "ops",
+            &[Scope::LensesWrite],
+            now,
+            chrono::Duration::hours(1),
+        );
         let auth = t.verify(&token, now).unwrap();
         assert!(auth.require(Scope::LensesWrite).is_ok());
-        assert!(auth.require(Scope::LensesRead).is_ok(), "write implies read");
-        assert!(matches!(auth.require(Scope::AssessmentsRead), Err(ApiError::Forbidden(_))));
-        assert!(matches!(t.verify(&token, now + chrono::Duration::hours(1)), Err(ApiError::Unauthorized(_))));
-        assert!(matches!(tokens("another-secret-that-is-long-enough").verify(&token, now), Err(ApiError::Unauthorized(_))));
-        assert!(matches!(t.verify("garbage", now), Err(ApiError::Unauthorized(_))));
+        assert!(
+            auth.require(Scope::LensesRead).is_ok(),
+            "write implies read"
+        );
+        assert!(matches!(
+            auth.require(Scope::AssessmentsRead),
+            Err(ApiError::Forbidden(_))
+        ));
+        assert!(matches!(
+            t.verify(&token, now + chrono::Duration::hours(1)),
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            tokens("another-secret-that-is-long-enough").verify(&token, now),
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            t.verify("garbage", now),
+            Err(ApiError::Unauthorized(_))
+        ));
     }
 
     #[test]

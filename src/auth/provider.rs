@@ -1,7 +1,7 @@
 //! Recruitment API callers: the `provider-key` names the organisation; its integrator's secret
 //! signs the request.
 use actix_web::HttpRequest;
-use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, ColumnTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::auth::signature::{self, SignatureError};
 use crate::crypto::sha256_hex;
@@ -23,7 +23,10 @@ pub fn integrator_secret_context(integrator_id: uuid::Uuid) -> String {
     format!("integrator.secret:{integrator_id}")
 }
 
-async fn organization_by_key(db: &DatabaseConnection, key: &str) -> Result<Option<(organization::Model, integrator::Model)>, ApiError> {
+async fn organization_by_key(
+    db: &DatabaseConnection,
+    key: &str,
+) -> Result<Option<(organization::Model, integrator::Model)>, ApiError> {
     let Some(org) = organization::Entity::find()
         .filter(organization::Column::ProviderKeyHash.eq(sha256_hex(key.as_bytes())))
         .one(db)
@@ -34,13 +37,19 @@ async fn organization_by_key(db: &DatabaseConnection, key: &str) -> Result<Optio
     let integrator = integrator::Entity::find_by_id(org.integrator_id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("organization {} has no integrator", org.id)))?;
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("organization {} has no integrator", org.id))
+        })?;
     Ok(Some((org, integrator)))
 }
 
 /// Checks the provider-key and, when the integrator requires it (or sends one anyway), the
 /// signature over the raw body. Every refusal is 401 with a detail that says what is wrong.
-pub async fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<Caller, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
     let key = req
         .headers()
         .get(PROVIDER_KEY_HEADER)
@@ -49,7 +58,9 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> R
         .map_err(|_| ApiError::Unauthorized("The provider-key header is not valid text.".into()))?
         .trim();
     if key.is_empty() {
-        return Err(ApiError::Unauthorized("The provider-key header is empty.".into()));
+        return Err(ApiError::Unauthorized(
+            "The provider-key header is empty.".into(),
+        ));
     }
     let (organization, integrator) = organization_by_key(&state.db, key)
         .await?
@@ -63,11 +74,23 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> R
             .map_err(|e| ApiError::Unauthorized(format!("Signature: {e}.")))?;
         let secret = state
             .vault
-            .decrypt(&integrator_secret_context(integrator.id), &integrator.secret_enc)
+            .decrypt(
+                &integrator_secret_context(integrator.id),
+                &integrator.secret_enc,
+            )
             .map_err(ApiError::internal)?;
-        signature::verify(&secret, header, body, state.clock.now(), state.signature_tolerance)
-            .map_err(|e| ApiError::Unauthorized(format!("Signature: {e}.")))?;
+        signature::verify(
+            &secret,
+            header,
+            body,
+            state.clock.now(),
+            state.signature_tolerance,
+        )
+        .map_err(|e| ApiError::Unauthorized(format!("Signature: {e}.")))?;
     }
     tracing::Span::current().record("organization_id", tracing::field::display(organization.id));
-    Ok(Caller { organization, integrator })
+    Ok(Caller {
+        organization,
+        integrator,
+    })
 }

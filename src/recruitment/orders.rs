@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, SqlErr,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -35,15 +35,25 @@ pub struct Placed {
 
 /// The previous order with this `resultId`, if any: the same order again is a repeat, another
 /// one a conflict.
-async fn find_repeat<C: ConnectionTrait>(db: &C, organization_id: Uuid, order: &NewOrder, fingerprint: &str) -> Result<Option<Placed>, OrderError> {
+async fn find_repeat<C: ConnectionTrait>(
+    db: &C,
+    organization_id: Uuid,
+    order: &NewOrder,
+    fingerprint: &str,
+) -> Result<Option<Placed>, OrderError> {
     let existing = assessment::Entity::find()
         .filter(assessment::Column::OrganizationId.eq(organization_id))
         .filter(assessment::Column::ResultId.eq(order.result_id.as_str()))
         .one(db)
         .await?;
     match existing {
-        Some(a) if a.request_hash == fingerprint => Ok(Some(Placed { assessment: a, created: false })),
-        Some(_) => Err(OrderError::ResultIdConflict(order.result_id.as_str().to_owned())),
+        Some(a) if a.request_hash == fingerprint => Ok(Some(Placed {
+            assessment: a,
+            created: false,
+        })),
+        Some(_) => Err(OrderError::ResultIdConflict(
+            order.result_id.as_str().to_owned(),
+        )),
         None => Ok(None),
     }
 }
@@ -59,14 +69,22 @@ pub async fn place_order(
     if let Some(placed) = find_repeat(db, organization_id, order, &fingerprint).await? {
         return Ok(placed);
     }
-    let lens_allowed = organization_lens::Entity::find_by_id((organization_id, order.lens_id)).one(db).await?.is_some();
+    let lens_allowed = organization_lens::Entity::find_by_id((organization_id, order.lens_id))
+        .one(db)
+        .await?
+        .is_some();
     if !lens_allowed {
         return Err(OrderError::UnknownLens(order.lens_id));
     }
-    if locale::Entity::find_by_id(order.locale.as_str().to_owned()).one(db).await?.is_none() {
+    if locale::Entity::find_by_id(order.locale.as_str().to_owned())
+        .one(db)
+        .await?
+        .is_none()
+    {
         return Err(OrderError::UnknownLocale(order.locale.as_str().to_owned()));
     }
-    let expires_at = now + chrono::Duration::from_std(invitation_ttl).unwrap_or(chrono::Duration::days(14));
+    let expires_at =
+        now + chrono::Duration::from_std(invitation_ttl).unwrap_or(chrono::Duration::days(14));
 
     let result = db
         .transaction::<_, assessment::Model, OrderError>(|txn| {
@@ -81,7 +99,9 @@ pub async fn place_order(
                     .one(txn)
                     .await?;
                 if taken.is_some() {
-                    return Err(OrderError::CandidateAlreadyInRecruitment(order.candidate_email.to_string()));
+                    return Err(OrderError::CandidateAlreadyInRecruitment(
+                        order.candidate_email.to_string(),
+                    ));
                 }
                 let row = assessment::ActiveModel {
                     id: Set(Uuid::now_v7()),
@@ -105,13 +125,20 @@ pub async fn place_order(
                     created_at: Set(now),
                     updated_at: Set(now),
                 };
-                Ok(assessment::Entity::insert(row).exec_with_returning(txn).await?)
+                Ok(assessment::Entity::insert(row)
+                    .exec_with_returning(txn)
+                    .await?)
             })
         })
         .await;
 
     let error = match result {
-        Ok(assessment) => return Ok(Placed { assessment, created: true }),
+        Ok(assessment) => {
+            return Ok(Placed {
+                assessment,
+                created: true,
+            });
+        }
         Err(sea_orm::TransactionError::Transaction(e)) => e,
         Err(sea_orm::TransactionError::Connection(e)) => OrderError::Db(e),
     };
@@ -125,12 +152,19 @@ pub async fn place_order(
         if let Some(placed) = find_repeat(db, organization_id, order, &fingerprint).await? {
             return Ok(placed);
         }
-        return Err(OrderError::CandidateAlreadyInRecruitment(order.candidate_email.to_string()));
+        return Err(OrderError::CandidateAlreadyInRecruitment(
+            order.candidate_email.to_string(),
+        ));
     }
     Err(error)
 }
 
-async fn ensure_recruitment<C: ConnectionTrait>(txn: &C, organization_id: Uuid, order: &NewOrder, now: DateTime<Utc>) -> Result<Uuid, OrderError> {
+async fn ensure_recruitment<C: ConnectionTrait>(
+    txn: &C,
+    organization_id: Uuid,
+    order: &NewOrder,
+    now: DateTime<Utc>,
+) -> Result<Uuid, OrderError> {
     let find = || {
         recruitment::Entity::find()
             .filter(recruitment::Column::OrganizationId.eq(organization_id))
@@ -147,14 +181,20 @@ async fn ensure_recruitment<C: ConnectionTrait>(txn: &C, organization_id: Uuid, 
         lens_id: Set(order.lens_id),
         title: Set(order.recruitment_title.clone()),
         description: Set(order.recruitment_description.clone()),
-        collaborator_emails: Set(serde_json::to_value(&order.collaborator_emails).unwrap_or_default()),
+        collaborator_emails: Set(
+            serde_json::to_value(&order.collaborator_emails).unwrap_or_default()
+        ),
         created_at: Set(now),
     };
     recruitment::Entity::insert(row)
         .on_conflict(
-            OnConflict::columns([recruitment::Column::OrganizationId, recruitment::Column::ExternalId, recruitment::Column::LensId])
-                .do_nothing()
-                .to_owned(),
+            OnConflict::columns([
+                recruitment::Column::OrganizationId,
+                recruitment::Column::ExternalId,
+                recruitment::Column::LensId,
+            ])
+            .do_nothing()
+            .to_owned(),
         )
         .exec_without_returning(txn)
         .await?;
@@ -165,7 +205,12 @@ async fn ensure_recruitment<C: ConnectionTrait>(txn: &C, organization_id: Uuid, 
         .ok_or_else(|| OrderError::Db(DbErr::RecordNotFound("recruitment after insert".into())))
 }
 
-async fn ensure_candidate<C: ConnectionTrait>(txn: &C, organization_id: Uuid, order: &NewOrder, now: DateTime<Utc>) -> Result<Uuid, OrderError> {
+async fn ensure_candidate<C: ConnectionTrait>(
+    txn: &C,
+    organization_id: Uuid,
+    order: &NewOrder,
+    now: DateTime<Utc>,
+) -> Result<Uuid, OrderError> {
     let find = || {
         candidate::Entity::find()
             .filter(candidate::Column::OrganizationId.eq(organization_id))

@@ -32,7 +32,9 @@ pub async fn result_body<C: ConnectionTrait>(
     a: &assessment::Model,
     report_link_ttl: chrono::Duration,
 ) -> Result<Option<ResultBody>, DbErr> {
-    let (Some(score), Some(result_id), Some(completed_at)) = (a.score, a.result_id.as_ref(), a.completed_at) else {
+    let (Some(score), Some(result_id), Some(completed_at)) =
+        (a.score, a.result_id.as_ref(), a.completed_at)
+    else {
         return Ok(None);
     };
     let names: BTreeMap<String, String> = lens_competency::Entity::find()
@@ -42,7 +44,10 @@ pub async fn result_body<C: ConnectionTrait>(
         .await?
         .into_iter()
         .map(|c| {
-            let name = c.name.clone().unwrap_or_else(|| display_name_from_key(&c.key));
+            let name = c
+                .name
+                .clone()
+                .unwrap_or_else(|| display_name_from_key(&c.key));
             (c.key, name)
         })
         .collect();
@@ -53,13 +58,26 @@ pub async fn result_body<C: ConnectionTrait>(
         .unwrap_or_default();
     let subscores = raw
         .into_iter()
-        .map(|(key, value)| (names.get(&key).cloned().unwrap_or_else(|| display_name_from_key(&key)), value))
+        .map(|(key, value)| {
+            (
+                names
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| display_name_from_key(&key)),
+                value,
+            )
+        })
         .collect();
     let expires: DateTime<Utc> = completed_at + report_link_ttl;
     let recruitment_subject = a.recruitment_id.unwrap_or(a.id);
     Ok(Some(ResultBody {
         result_id: result_id.clone(),
-        recruitment_url: links.url(LinkKind::Recruitment, recruitment_subject, completed_at, expires),
+        recruitment_url: links.url(
+            LinkKind::Recruitment,
+            recruitment_subject,
+            completed_at,
+            expires,
+        ),
         assessment_report_url: links.url(LinkKind::Report, a.id, completed_at, expires),
         score,
         subscores,
@@ -72,7 +90,10 @@ mod tests {
 
     #[test]
     fn display_names() {
-        assert_eq!(display_name_from_key("driving-leadership"), "Driving Leadership");
+        assert_eq!(
+            display_name_from_key("driving-leadership"),
+            "Driving Leadership"
+        );
         assert_eq!(display_name_from_key("problem-solving"), "Problem Solving");
     }
 }

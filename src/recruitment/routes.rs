@@ -9,7 +9,8 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{parse_json, read_body, require_json_content_type};
 use crate::links::LinkKind;
 use crate::recruitment::dto::{
-    AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder, OrderKind, ResultBody,
+    AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder,
+    OrderKind, ResultBody,
 };
 use crate::recruitment::orders::{OrderError, Placed, place_order};
 use crate::recruitment::results::result_body;
@@ -28,17 +29,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 impl From<OrderError> for ApiError {
     fn from(e: OrderError) -> Self {
         match e {
-            OrderError::UnknownLens(id) => ApiError::NotFound(format!("Lens {id} is not available to this organization.")),
+            OrderError::UnknownLens(id) => {
+                ApiError::NotFound(format!("Lens {id} is not available to this organization."))
+            }
             OrderError::UnknownLocale(l) => ApiError::Validation(vec![FieldError::new(
                 "locale",
                 format!("'{l}' is not one of the offered locales (see GET /recruitment/v1/config)"),
             )]),
-            OrderError::ResultIdConflict(id) => {
-                ApiError::Conflict(format!("resultId '{id}' was already used for a different order."))
-            }
-            OrderError::CandidateAlreadyInRecruitment(email) => {
-                ApiError::Conflict(format!("{email} already has an assessment in this recruitment."))
-            }
+            OrderError::ResultIdConflict(id) => ApiError::Conflict(format!(
+                "resultId '{id}' was already used for a different order."
+            )),
+            OrderError::CandidateAlreadyInRecruitment(email) => ApiError::Conflict(format!(
+                "{email} already has an assessment in this recruitment."
+            )),
             OrderError::Db(e) => ApiError::internal(e),
         }
     }
@@ -55,7 +58,11 @@ impl From<OrderError> for ApiError {
 )]
 #[get("/recruitment/v1/config")]
 #[instrument(skip_all)]
-async fn get_config(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn get_config(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let caller = authenticate(&state, &req, &body).await?;
     let lens_ids: Vec<uuid::Uuid> = organization_lens::Entity::find()
@@ -70,23 +77,46 @@ async fn get_config(state: web::Data<AppState>, req: HttpRequest, payload: web::
         .order_by_asc(lens::Column::Name)
         .all(&state.db)
         .await?;
-    let locales = locale::Entity::find().order_by_asc(locale::Column::Code).all(&state.db).await?;
+    let locales = locale::Entity::find()
+        .order_by_asc(locale::Column::Code)
+        .all(&state.db)
+        .await?;
     Ok(HttpResponse::Ok().json(ConfigResponse {
-        available_lenses: lenses.into_iter().map(|l| LensSummary { id: l.id, name: l.name }).collect(),
+        available_lenses: lenses
+            .into_iter()
+            .map(|l| LensSummary {
+                id: l.id,
+                name: l.name,
+            })
+            .collect(),
         available_locales: locales.into_iter().map(|l| l.code).collect(),
     }))
 }
 
-async fn order(state: &AppState, req: &HttpRequest, payload: web::Payload, kind: OrderKind) -> Result<(Caller, Placed), ApiError> {
+async fn order(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    kind: OrderKind,
+) -> Result<(Caller, Placed), ApiError> {
     let body = read_body(req, payload, state.max_body_bytes).await?;
     let caller = authenticate(state, req, &body).await?;
     if kind == OrderKind::Link && !caller.integrator.link_orders_allowed {
-        return Err(ApiError::Forbidden("This integrator is not authorised to order assessment links.".into()));
+        return Err(ApiError::Forbidden(
+            "This integrator is not authorised to order assessment links.".into(),
+        ));
     }
     require_json_content_type(req)?;
     let request: AssessmentOrderRequest = parse_json(&body)?;
     let order = NewOrder::parse(kind, request)?;
-    let placed = place_order(&state.db, caller.organization.id, &order, state.clock.now(), state.invitation_ttl).await?;
+    let placed = place_order(
+        &state.db,
+        caller.organization.id,
+        &order,
+        state.clock.now(),
+        state.invitation_ttl,
+    )
+    .await?;
     tracing::info!(
         assessment_id = %placed.assessment.id,
         created = placed.created,
@@ -96,7 +126,11 @@ async fn order(state: &AppState, req: &HttpRequest, payload: web::Payload, kind:
 }
 
 fn created_or_ok(placed: &Placed) -> actix_web::HttpResponseBuilder {
-    if placed.created { HttpResponse::Created() } else { HttpResponse::Ok() }
+    if placed.created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    }
 }
 
 /// Orders an assessment; the candidate is invited by e-mail in the order's locale.
@@ -121,7 +155,11 @@ fn created_or_ok(placed: &Placed) -> actix_web::HttpResponseBuilder {
 )]
 #[post("/recruitment/v1/assessment-order")]
 #[instrument(skip_all)]
-async fn post_assessment_order(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn post_assessment_order(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let (_, placed) = order(&state, &req, payload, OrderKind::Email).await?;
     Ok(created_or_ok(&placed).json(placed.assessment.id.to_string()))
 }
@@ -149,11 +187,19 @@ async fn post_assessment_order(state: web::Data<AppState>, req: HttpRequest, pay
 )]
 #[post("/recruitment/v1/assessment-link-order")]
 #[instrument(skip_all)]
-async fn post_assessment_link_order(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn post_assessment_link_order(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let (_, placed) = order(&state, &req, payload, OrderKind::Link).await?;
     let a = &placed.assessment;
-    let link = state.links.url(LinkKind::Assessment, a.id, a.invited_at, a.expires_at);
-    Ok(created_or_ok(&placed).json(AssessmentLinkResponse { assessment_package_link: link }))
+    let link = state
+        .links
+        .url(LinkKind::Assessment, a.id, a.invited_at, a.expires_at);
+    Ok(created_or_ok(&placed).json(AssessmentLinkResponse {
+        assessment_package_link: link,
+    }))
 }
 
 /// The result of an order, for an integrator whose endpoint missed the push. 404 until there is one.
@@ -169,19 +215,33 @@ async fn post_assessment_link_order(state: web::Data<AppState>, req: HttpRequest
 )]
 #[get("/recruitment/v1/results/{resultId}")]
 #[instrument(skip_all)]
-async fn get_result(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn get_result(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let caller = authenticate(&state, &req, &body).await?;
     let result_id = path.into_inner();
-    let not_found = || ApiError::NotFound(format!("There is no result for resultId '{result_id}' yet."));
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "There is no result for resultId '{result_id}' yet."
+        ))
+    };
     let a = assessment::Entity::find()
         .filter(assessment::Column::OrganizationId.eq(caller.organization.id))
         .filter(assessment::Column::ResultId.eq(result_id.as_str()))
         .one(&state.db)
         .await?
         .ok_or_else(not_found)?;
-    let body = result_body(&state.db, &state.links, &a, chrono::Duration::days(REPORT_LINK_TTL_DAYS))
-        .await?
-        .ok_or_else(not_found)?;
+    let body = result_body(
+        &state.db,
+        &state.links,
+        &a,
+        chrono::Duration::days(REPORT_LINK_TTL_DAYS),
+    )
+    .await?
+    .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(body))
 }

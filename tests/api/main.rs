@@ -1,1 +1,9 @@
-
+//! Black-box tests: each starts the real server on a random port with a fresh database
+//! (SQLite by default; PostgreSQL when AP_TEST_DATABASE_URL is set) and talks HTTP to it.
+mod admin;
+mod health;
+mod helpers;
+mod openapi;
+mod orders;
+mod results;
+mod signatures;
