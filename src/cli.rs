@@ -13,7 +13,7 @@ use crate::auth::admin::{AdminTokens, Scope};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Environment, Settings};
 use crate::crypto::Vault;
-use crate::startup::Application;
+use crate::startup::{Application, Mode};
 use crate::{db, openapi, telemetry};
 
 /// The demo seed, built in so that `demo` works from any directory.
@@ -40,6 +40,12 @@ enum Command {
         /// Listen address (overrides AP_BIND).
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// Serve the API only; another process runs the delivery worker.
+        #[arg(long, conflicts_with = "worker_only")]
+        no_worker: bool,
+        /// Run the delivery worker only, no HTTP.
+        #[arg(long)]
+        worker_only: bool,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -61,7 +67,8 @@ enum Command {
     /// Mint an admin API token.
     Token {
         /// One or more of: lenses.read lenses.write integrators.read integrators.write
-        /// organizations.read organizations.write assessments.read
+        /// organizations.read organizations.write assessments.read results.write
+        /// deliveries.read deliveries.write
         #[arg(long = "scope", required = true, num_args = 1..)]
         scopes: Vec<Scope>,
         /// Lifetime, e.g. 15m, 1h, 7d.
@@ -79,10 +86,7 @@ pub fn main() -> ExitCode {
         println!("{}", openapi::document_json());
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -100,14 +104,23 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let bind = match &cli.command {
-        Command::Serve { bind } | Command::Demo { bind, .. } => *bind,
+        Command::Serve { bind, .. } | Command::Demo { bind, .. } => *bind,
         _ => None,
     };
     let settings = Settings::load(cli.config.as_deref(), bind)?;
     telemetry::init(settings.log_format);
     match cli.command {
         Command::Openapi => unreachable!("handled before the runtime starts"),
-        Command::Serve { .. } => serve(settings).await,
+        Command::Serve {
+            no_worker, worker_only, ..
+        } => {
+            let mode = match (no_worker, worker_only) {
+                (true, _) => Mode::ApiOnly,
+                (_, true) => Mode::WorkerOnly,
+                _ => Mode::ApiAndWorker,
+            };
+            serve(settings, mode).await
+        }
         Command::Migrate => {
             let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
@@ -115,20 +128,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed { file } => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| anyhow::anyhow!("--file {}: {e}", file.display()))?;
+            let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("--file {}: {e}", file.display()))?;
             let report = seed_text(&settings, &text).await?;
             print_seed_report(&file.display().to_string(), &report);
             Ok(())
         }
         Command::Demo { file, .. } => demo(settings, file.as_deref()).await,
-        Command::Token {
-            scopes,
-            ttl,
-            subject,
-        } => {
-            let ttl = chrono::Duration::from_std(ttl)
-                .map_err(|_| anyhow::anyhow!("--ttl is too long"))?;
+        Command::Token { scopes, ttl, subject } => {
+            let ttl = chrono::Duration::from_std(ttl).map_err(|_| anyhow::anyhow!("--ttl is too long"))?;
             let tokens = AdminTokens::new(&settings.admin_jwt_secret);
             println!("{}", tokens.mint(&subject, &scopes, SystemClock.now(), ttl));
             Ok(())
@@ -136,10 +143,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(settings: Settings, mode: Mode) -> anyhow::Result<()> {
     let bind = settings.bind;
-    let app = Application::build(settings, Arc::new(SystemClock)).await?;
-    tracing::info!(%bind, port = app.port(), "serving");
+    let app = Application::build_with_mode(settings, Arc::new(SystemClock), mode).await?;
+    tracing::info!(%bind, port = app.port(), ?mode, "serving");
     app.run_until_stopped().await?;
     Ok(())
 }
@@ -187,13 +194,9 @@ async fn demo(settings: Settings, file: Option<&Path>) -> anyhow::Result<()> {
     let (source, text) = match file {
         Some(path) => (
             path.display().to_string(),
-            std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("--file {}: {e}", path.display()))?,
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--file {}: {e}", path.display()))?,
         ),
-        None => (
-            "built-in examples/seed.json".to_owned(),
-            EXAMPLE_SEED.to_owned(),
-        ),
+        None => ("built-in examples/seed.json".to_owned(), EXAMPLE_SEED.to_owned()),
     };
     let report = seed_text(&settings, &text).await?;
     let seed: SeedFile = seed::parse(&text)?;
@@ -203,15 +206,7 @@ async fn demo(settings: Settings, file: Option<&Path>) -> anyhow::Result<()> {
     print_seed_report(&source, &report);
     println!(
         "{}",
-        demo_instructions(
-            &seed,
-            &report,
-            if public.contains("0.0.0.0") {
-                &base
-            } else {
-                &public
-            }
-        )
+        demo_instructions(&seed, &report, if public.contains("0.0.0.0") { &base } else { &public })
     );
     app.run_until_stopped().await?;
     Ok(())
@@ -234,10 +229,7 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
                 .and_then(|o| o.generated_provider_key.clone())
         })
         .unwrap_or_else(|| "<provider-key>".into());
-    let integrator = seed
-        .integrators
-        .iter()
-        .find(|i| i.id == Some(org.integrator_id));
+    let integrator = seed.integrators.iter().find(|i| i.id == Some(org.integrator_id));
     let secret = integrator
         .and_then(|i| i.secret.clone())
         .unwrap_or_else(|| "<integrator-secret>".into());
@@ -246,11 +238,7 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
         .first()
         .map(|l| l.to_string())
         .unwrap_or_else(|| "<lens-id>".into());
-    let locale = seed
-        .locales
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "en-US".into());
+    let locale = seed.locales.first().cloned().unwrap_or_else(|| "en-US".into());
     let _ = writeln!(
         out,
         "\nOrganization: {} ({})",
@@ -298,10 +286,7 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
         out,
         r#"curl -sS -X POST "$AP/recruitment/v1/assessment-order" -H "provider-key: $KEY" -H 'Content-Type: application/json' -H "Signature: $(sign "$BODY")" --data-raw "$BODY"; echo"#
     );
-    let _ = writeln!(
-        out,
-        "\n# 3. Order an assessment and get the candidate's link instead"
-    );
+    let _ = writeln!(out, "\n# 3. Order an assessment and get the candidate's link instead");
     let _ = writeln!(out, "{}", body("link"));
     let _ = writeln!(
         out,

@@ -19,31 +19,41 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that stands still until told to move.
+/// A clock for tests: it stands still until told to move (`new`), or runs with real time from
+/// a start that can be moved (`running`).
 #[derive(Debug)]
 pub struct ManualClock {
-    now: Mutex<DateTime<Utc>>,
+    base: Mutex<DateTime<Utc>>,
+    started: Option<std::time::Instant>,
 }
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
         Self {
-            now: Mutex::new(start),
+            base: Mutex::new(start),
+            started: None,
         }
     }
 
-    pub fn set(&self, to: DateTime<Utc>) {
-        *self.now.lock().unwrap_or_else(|p| p.into_inner()) = to;
+    pub fn running(start: DateTime<Utc>) -> Self {
+        Self {
+            base: Mutex::new(start),
+            started: Some(std::time::Instant::now()),
+        }
     }
 
     pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
-        *now += by;
+        let mut base = self.base.lock().unwrap_or_else(|p| p.into_inner());
+        *base += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap_or_else(|p| p.into_inner())
+        let base = *self.base.lock().unwrap_or_else(|p| p.into_inner());
+        match self.started {
+            Some(started) => base + Duration::from_std(started.elapsed()).unwrap_or_default(),
+            None => base,
+        }
     }
 }

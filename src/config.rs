@@ -39,6 +39,16 @@ struct RawSettings {
     dev_key_file: Option<String>,
     log_format: Option<String>,
     db_max_connections: Option<String>,
+    delivery_retry_schedule: Option<String>,
+    delivery_max_age: Option<String>,
+    delivery_timeout: Option<String>,
+    delivery_allow_private_networks: Option<String>,
+    delivery_lease: Option<String>,
+    delivery_concurrency: Option<String>,
+    delivery_poll_interval: Option<String>,
+    smtp_url: Option<String>,
+    mail_outbox_dir: Option<String>,
+    mail_from: Option<String>,
 }
 
 /// A 32-byte key that encrypts stored secrets.
@@ -60,6 +70,53 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    pub delivery: DeliverySettings,
+    pub mail: MailSettings,
+}
+
+/// `AP_DELIVERY_*`: how the outbox is worked.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub retry_schedule: Vec<Duration>,
+    pub max_age: Duration,
+    pub timeout: Duration,
+    pub allow_private_networks: bool,
+    pub lease: Duration,
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+}
+
+impl DeliverySettings {
+    fn defaults(env: Environment) -> Self {
+        Self {
+            retry_schedule: crate::delivery::policy::DEFAULT_SCHEDULE.to_vec(),
+            max_age: crate::delivery::policy::DEFAULT_MAX_AGE,
+            timeout: Duration::from_secs(10),
+            allow_private_networks: env == Environment::Development,
+            lease: Duration::from_secs(60),
+            concurrency: 32,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Where e-mail goes.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `AP_SMTP_URL`; without it e-mails are written to `outbox_dir`.
+    pub smtp_url: Option<String>,
+    pub outbox_dir: PathBuf,
+    pub from: String,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            outbox_dir: PathBuf::from("mail-outbox"),
+            from: "Assessments <no-reply@assessment-partner.invalid>".into(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,10 +128,7 @@ pub enum LogFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{setting}: {message}")]
-    Invalid {
-        setting: &'static str,
-        message: String,
-    },
+    Invalid { setting: &'static str, message: String },
     #[error("configuration file: {0}")]
     File(String),
     #[error("development key file {path}: {message}")]
@@ -95,29 +149,21 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 impl Settings {
     /// Reads the layers: defaults, then the optional file, then the environment.
-    pub fn load(
-        config_file: Option<&Path>,
-        bind_override: Option<SocketAddr>,
-    ) -> Result<Self, ConfigError> {
+    pub fn load(config_file: Option<&Path>, bind_override: Option<SocketAddr>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
         let file = config_file
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("AP_CONFIG").map(PathBuf::from));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(ConfigError::File(format!(
-                    "{} does not exist",
-                    file.display()
-                )));
+                return Err(ConfigError::File(format!("{} does not exist", file.display())));
             }
             figment = figment.merge(Toml::file(file));
         }
         figment = figment
             .merge(Env::prefixed("AP_").ignore(&["CONFIG"]))
             .merge(Env::raw().only(&["DATABASE_URL"]));
-        let raw: RawSettings = figment
-            .extract()
-            .map_err(|e| ConfigError::File(e.to_string()))?;
+        let raw: RawSettings = figment.extract().map_err(|e| ConfigError::File(e.to_string()))?;
         Self::from_raw(raw, bind_override)
     }
 
@@ -132,9 +178,7 @@ impl Settings {
                 ));
             }
         };
-        let database_url = raw
-            .database_url
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let database_url = raw.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
@@ -148,12 +192,8 @@ impl Settings {
             Some(addr) => addr,
             None => {
                 let s = raw.bind.as_deref().unwrap_or(DEFAULT_BIND);
-                s.parse().map_err(|_| {
-                    invalid(
-                        "AP_BIND",
-                        format!("'{s}' is not an address like 127.0.0.1:8080"),
-                    )
-                })?
+                s.parse()
+                    .map_err(|_| invalid("AP_BIND", format!("'{s}' is not an address like 127.0.0.1:8080")))?
             }
         };
         let public_url = match raw.public_url.as_deref() {
@@ -164,10 +204,7 @@ impl Settings {
             "AP_SIGNATURE_TOLERANCE",
             raw.signature_tolerance.as_deref().unwrap_or("300s"),
         )?;
-        let invitation_ttl = parse_duration(
-            "AP_INVITATION_TTL",
-            raw.invitation_ttl.as_deref().unwrap_or("14d"),
-        )?;
+        let invitation_ttl = parse_duration("AP_INVITATION_TTL", raw.invitation_ttl.as_deref().unwrap_or("14d"))?;
         if invitation_ttl.is_zero() {
             return Err(invalid("AP_INVITATION_TTL", "must be longer than zero"));
         }
@@ -190,13 +227,66 @@ impl Settings {
                     10
                 }
             }
-            Some(s) => s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                invalid(
-                    "AP_DB_MAX_CONNECTIONS",
-                    format!("'{s}' is not a positive integer"),
-                )
-            })?,
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid("AP_DB_MAX_CONNECTIONS", format!("'{s}' is not a positive integer")))?,
         };
+
+        let mut delivery = DeliverySettings::defaults(env);
+        if let Some(s) = raw.delivery_retry_schedule.as_deref() {
+            delivery.retry_schedule = crate::delivery::policy::parse_schedule(s)
+                .map_err(|e| invalid("AP_DELIVERY_RETRY_SCHEDULE", format!("{e} (expected e.g. 5s,30s,2m)")))?;
+        }
+        if let Some(s) = raw.delivery_max_age.as_deref() {
+            delivery.max_age = parse_duration("AP_DELIVERY_MAX_AGE", s)?;
+        }
+        if let Some(s) = raw.delivery_timeout.as_deref() {
+            delivery.timeout = parse_duration("AP_DELIVERY_TIMEOUT", s)?;
+        }
+        if let Some(s) = raw.delivery_lease.as_deref() {
+            delivery.lease = parse_duration("AP_DELIVERY_LEASE", s)?;
+        }
+        if let Some(s) = raw.delivery_poll_interval.as_deref() {
+            delivery.poll_interval = parse_duration("AP_DELIVERY_POLL_INTERVAL", s)?;
+        }
+        if let Some(s) = raw.delivery_allow_private_networks.as_deref() {
+            delivery.allow_private_networks = parse_bool("AP_DELIVERY_ALLOW_PRIVATE_NETWORKS", s)?;
+        }
+        if let Some(s) = raw.delivery_concurrency.as_deref() {
+            delivery.concurrency = s
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "AP_DELIVERY_CONCURRENCY",
+                        format!("'{s}' is not a number from 1 to 1024"),
+                    )
+                })?;
+        }
+        if delivery.timeout.is_zero() || delivery.lease <= delivery.timeout {
+            return Err(invalid(
+                "AP_DELIVERY_LEASE",
+                "must be longer than AP_DELIVERY_TIMEOUT (which must be above zero)",
+            ));
+        }
+        let mut mail = MailSettings::default();
+        if let Some(url) = raw.smtp_url.filter(|u| !u.trim().is_empty()) {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(invalid("AP_SMTP_URL", "must start with smtp:// or smtps://"));
+            }
+            mail.smtp_url = Some(url);
+        }
+        if let Some(dir) = raw.mail_outbox_dir {
+            mail.outbox_dir = PathBuf::from(dir);
+        }
+        if let Some(from) = raw.mail_from {
+            from.parse::<lettre::message::Mailbox>()
+                .map_err(|e| invalid("AP_MAIL_FROM", format!("'{from}' is not a mailbox: {e}")))?;
+            mail.from = from;
+        }
 
         let (master_key, admin_jwt_secret) = match (raw.master_key, raw.admin_jwt_secret) {
             (Some(m), Some(a)) => (parse_master_key(&m)?, parse_jwt_secret(&a)?),
@@ -218,17 +308,14 @@ impl Settings {
                 ));
             }
             (m, a) => {
-                let path =
-                    PathBuf::from(raw.dev_key_file.as_deref().unwrap_or(DEFAULT_DEV_KEY_FILE));
+                let path = PathBuf::from(raw.dev_key_file.as_deref().unwrap_or(DEFAULT_DEV_KEY_FILE));
                 let dev = DevKeys::load_or_create(&path)?;
                 let master = match m {
                     Some(m) => parse_master_key(&m)?,
-                    None => {
-                        parse_master_key(&dev.master_key).map_err(|e| ConfigError::KeyFile {
-                            path: path.clone(),
-                            message: e.to_string(),
-                        })?
-                    }
+                    None => parse_master_key(&dev.master_key).map_err(|e| ConfigError::KeyFile {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?,
                 };
                 let admin = match a {
                     Some(a) => parse_jwt_secret(&a)?,
@@ -250,6 +337,8 @@ impl Settings {
             log_format,
             db_max_connections,
             max_body_bytes: MAX_BODY_BYTES,
+            delivery,
+            mail,
         })
     }
 
@@ -268,12 +357,10 @@ impl Settings {
             signature_tolerance: Duration::from_secs(300),
             invitation_ttl: Duration::from_secs(14 * 24 * 3600),
             log_format: LogFormat::Text,
-            db_max_connections: if database_url.starts_with("sqlite:") {
-                1
-            } else {
-                10
-            },
+            db_max_connections: if database_url.starts_with("sqlite:") { 1 } else { 10 },
             max_body_bytes: MAX_BODY_BYTES,
+            delivery: DeliverySettings::defaults(Environment::Development),
+            mail: MailSettings::default(),
         }
     }
 
@@ -284,54 +371,47 @@ impl Settings {
 
 pub fn default_public_url(bind: SocketAddr) -> Url {
     // A bind address is always a valid authority.
-    Url::parse(&format!("http://{bind}"))
-        .unwrap_or_else(|_| unreachable!("socket address is a valid URL authority"))
+    Url::parse(&format!("http://{bind}")).unwrap_or_else(|_| unreachable!("socket address is a valid URL authority"))
 }
 
 fn parse_public_url(s: &str) -> Result<Url, ConfigError> {
-    let url =
-        Url::parse(s).map_err(|e| invalid("AP_PUBLIC_URL", format!("'{s}' is not a URL: {e}")))?;
+    let url = Url::parse(s).map_err(|e| invalid("AP_PUBLIC_URL", format!("'{s}' is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(invalid("AP_PUBLIC_URL", "must be an absolute http(s) URL"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(
-            "AP_PUBLIC_URL",
-            "must not have a query or fragment",
-        ));
+        return Err(invalid("AP_PUBLIC_URL", "must not have a query or fragment"));
     }
     Ok(url)
 }
 
+fn parse_bool(setting: &'static str, s: &str) -> Result<bool, ConfigError> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(setting, format!("'{s}' is not true or false"))),
+    }
+}
+
 /// Durations like `300s`, `2m`, `36h`, `14d` (humantime's grammar).
 pub fn parse_duration(setting: &'static str, s: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(s.trim()).map_err(|e| {
-        invalid(
-            setting,
-            format!("'{s}' is not a duration like 300s, 2m or 36h: {e}"),
-        )
-    })
+    humantime::parse_duration(s.trim())
+        .map_err(|e| invalid(setting, format!("'{s}' is not a duration like 300s, 2m or 36h: {e}")))
 }
 
 fn parse_master_key(s: &str) -> Result<MasterKey, ConfigError> {
     let bytes = B64
         .decode(s.trim())
         .map_err(|_| invalid("AP_MASTER_KEY", "must be base64 (standard alphabet)"))?;
-    let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-        invalid(
-            "AP_MASTER_KEY",
-            format!("must decode to 32 bytes, got {}", b.len()),
-        )
-    })?;
+    let key: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| invalid("AP_MASTER_KEY", format!("must decode to 32 bytes, got {}", b.len())))?;
     Ok(SecretBox::new(Box::new(key)))
 }
 
 fn parse_jwt_secret(s: &str) -> Result<SecretString, ConfigError> {
     if s.len() < 32 {
-        return Err(invalid(
-            "AP_ADMIN_JWT_SECRET",
-            "must be at least 32 characters",
-        ));
+        return Err(invalid("AP_ADMIN_JWT_SECRET", "must be at least 32 characters"));
     }
     Ok(SecretString::from(s.to_owned()))
 }
@@ -501,9 +581,6 @@ mod tests {
         let a = Settings::from_raw(raw(), None).unwrap();
         let b = Settings::from_raw(raw(), None).unwrap();
         assert_eq!(a.master_key.expose_secret(), b.master_key.expose_secret());
-        assert_eq!(
-            a.admin_jwt_secret.expose_secret(),
-            b.admin_jwt_secret.expose_secret()
-        );
+        assert_eq!(a.admin_jwt_secret.expose_secret(), b.admin_jwt_secret.expose_secret());
     }
 }

@@ -50,9 +50,7 @@ impl Vault {
                     aad: context.as_bytes(),
                 },
             )
-            .unwrap_or_else(|_| {
-                unreachable!("AES-GCM encryption of an in-memory buffer cannot fail")
-            });
+            .unwrap_or_else(|_| unreachable!("AES-GCM encryption of an in-memory buffer cannot fail"));
         let mut out = Vec::with_capacity(12 + ciphertext.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ciphertext);
@@ -60,9 +58,7 @@ impl Vault {
     }
 
     pub fn decrypt(&self, context: &str, stored: &str) -> Result<Vec<u8>, VaultError> {
-        let encoded = stored
-            .strip_prefix(VERSION_PREFIX)
-            .ok_or(VaultError::Format)?;
+        let encoded = stored.strip_prefix(VERSION_PREFIX).ok_or(VaultError::Format)?;
         let bytes = B64.decode(encoded).map_err(|_| VaultError::Format)?;
         if bytes.len() < 12 + 16 {
             return Err(VaultError::Format);
@@ -103,10 +99,7 @@ mod tests {
         let v = vault(1);
         let stored = v.encrypt("integrator.secret:a", b"hunter2");
         assert!(!stored.contains("hunter2"));
-        assert_eq!(
-            v.decrypt("integrator.secret:a", &stored).unwrap(),
-            b"hunter2"
-        );
+        assert_eq!(v.decrypt("integrator.secret:a", &stored).unwrap(), b"hunter2");
         assert!(matches!(
             v.decrypt("integrator.secret:b", &stored),
             Err(VaultError::Decrypt)

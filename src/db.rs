@@ -26,11 +26,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     let db = Database::connect(options).await.map_err(|e| {
         anyhow::anyhow!(
             "DATABASE_URL: cannot connect ({}): {e}",
-            if settings.is_sqlite() {
-                "SQLite"
-            } else {
-                "PostgreSQL"
-            }
+            if settings.is_sqlite() { "SQLite" } else { "PostgreSQL" }
         )
     })?;
     Ok(db)

@@ -45,10 +45,7 @@ pub struct Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("malformed request: {detail}")]
-    BadRequest {
-        detail: String,
-        errors: Vec<FieldError>,
-    },
+    BadRequest { detail: String, errors: Vec<FieldError> },
     #[error("unauthorized: {0}")]
     Unauthorized(String),
     #[error("forbidden: {0}")]
@@ -109,10 +106,7 @@ impl ApiError {
             | Self::NotFound(d)
             | Self::Conflict(d)
             | Self::Unavailable(d) => (d.clone(), Vec::new()),
-            Self::PayloadTooLarge { limit } => (
-                format!("The request body is larger than {limit} bytes."),
-                Vec::new(),
-            ),
+            Self::PayloadTooLarge { limit } => (format!("The request body is larger than {limit} bytes."), Vec::new()),
             Self::UnsupportedMediaType => (
                 "The request body must be JSON (Content-Type: application/json).".into(),
                 Vec::new(),
@@ -122,8 +116,7 @@ impl ApiError {
                 errors.clone(),
             ),
             Self::Internal(_) => (
-                "Something went wrong on our side. Quote the request id when asking for help."
-                    .into(),
+                "Something went wrong on our side. Quote the request id when asking for help.".into(),
                 Vec::new(),
             ),
         };

@@ -11,11 +11,7 @@ use crate::error::{ApiError, FieldError};
 
 /// Reads the whole body, refusing more than `limit` bytes (before reading, when the client
 /// announces its length). The raw bytes are what signatures are checked over.
-pub async fn read_body(
-    req: &HttpRequest,
-    mut payload: Payload,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
+pub async fn read_body(req: &HttpRequest, mut payload: Payload, limit: usize) -> Result<Bytes, ApiError> {
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -26,8 +22,7 @@ pub async fn read_body(
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -157,11 +152,7 @@ impl Problems {
     }
 
     /// Runs a parser on a field; remembers the error and returns `None` if it fails.
-    pub fn check<T, E: std::fmt::Display>(
-        &mut self,
-        field: &str,
-        parsed: Result<T, E>,
-    ) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
         match parsed {
             Ok(v) => Some(v),
             Err(e) => {

@@ -77,13 +77,7 @@ impl LinkSigner {
 
     /// A token for `subject`; the same inputs give the same token, so a repeated order returns the
     /// same link.
-    pub fn token(
-        &self,
-        kind: LinkKind,
-        subject: Uuid,
-        issued: DateTime<Utc>,
-        expires: DateTime<Utc>,
-    ) -> String {
+    pub fn token(&self, kind: LinkKind, subject: Uuid, issued: DateTime<Utc>, expires: DateTime<Utc>) -> String {
         let claims = LinkClaims {
             sub: subject,
             aud: kind.audience().to_owned(),
@@ -94,34 +88,19 @@ impl LinkSigner {
             .unwrap_or_else(|e| unreachable!("HS256 signing of plain claims cannot fail: {e}"))
     }
 
-    pub fn url(
-        &self,
-        kind: LinkKind,
-        subject: Uuid,
-        issued: DateTime<Utc>,
-        expires: DateTime<Utc>,
-    ) -> String {
+    pub fn url(&self, kind: LinkKind, subject: Uuid, issued: DateTime<Utc>, expires: DateTime<Utc>) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');
-        format!(
-            "{base}/{}/{}",
-            kind.path(),
-            self.token(kind, subject, issued, expires)
-        )
+        format!("{base}/{}/{}", kind.path(), self.token(kind, subject, issued, expires))
     }
 
     /// The subject of a valid, unexpired token of this kind.
-    pub fn verify(
-        &self,
-        kind: LinkKind,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Uuid, LinkError> {
+    pub fn verify(&self, kind: LinkKind, token: &str, now: DateTime<Utc>) -> Result<Uuid, LinkError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[kind.audience()]);
         validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<LinkClaims>(token, &self.decoding, &validation)
-            .map_err(|_| LinkError::Invalid)?;
+        let data =
+            jsonwebtoken::decode::<LinkClaims>(token, &self.decoding, &validation).map_err(|_| LinkError::Invalid)?;
         if data.claims.exp <= now.timestamp() {
             return Err(LinkError::Expired);
         }
@@ -152,22 +131,12 @@ mod tests {
         assert!(url.starts_with("https://ap.example.com/a/"));
         let token = url.rsplit('/').next().unwrap();
         assert_eq!(s.verify(LinkKind::Assessment, token, now), Ok(id));
-        assert_eq!(
-            s.token(LinkKind::Assessment, id, now, exp),
-            token,
-            "deterministic"
-        );
-        assert_eq!(
-            s.verify(LinkKind::Report, token, now),
-            Err(LinkError::Invalid)
-        );
+        assert_eq!(s.token(LinkKind::Assessment, id, now, exp), token, "deterministic");
+        assert_eq!(s.verify(LinkKind::Report, token, now), Err(LinkError::Invalid));
         assert_eq!(
             signer(2).verify(LinkKind::Assessment, token, now),
             Err(LinkError::Invalid)
         );
-        assert_eq!(
-            s.verify(LinkKind::Assessment, token, exp),
-            Err(LinkError::Expired)
-        );
+        assert_eq!(s.verify(LinkKind::Assessment, token, exp), Err(LinkError::Expired));
     }
 }

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::admin::deliveries;
 use crate::admin::routes as admin;
 use crate::admin::spec;
 use crate::error::{FieldError, Problem};
@@ -36,9 +37,7 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some(
-                        "HS256 JWT minted by `assessment-partner token --scope …`",
-                    ))
+                    .description(Some("HS256 JWT minted by `assessment-partner token --scope …`"))
                     .build(),
             ),
         );
@@ -69,6 +68,10 @@ impl Modify for SecuritySchemes {
         admin::get_locales,
         admin::put_locales,
         admin::list_assessments,
+        deliveries::post_result,
+        deliveries::list_deliveries,
+        deliveries::get_delivery,
+        deliveries::replay_delivery,
         health::live,
         health::ready,
     ),
@@ -79,12 +82,14 @@ impl Modify for SecuritySchemes {
         spec::LensSpec, spec::CompetencySpec, spec::IntegratorSpec, spec::CallbackAuth, spec::OrganizationSpec,
         spec::AshbySpec, spec::SeedFile, spec::LensView, spec::CompetencyView, spec::IntegratorView,
         spec::CallbackAuthView, spec::OrganizationView, spec::AshbyView,
-        admin::AssessmentView, admin::AssessmentPage, assessment::State, health::Health,
+        admin::AssessmentView, admin::AssessmentPage,
+        deliveries::ResultInput, deliveries::ResultRecorded, deliveries::DeliveryView, deliveries::DeliveryDetail,
+        deliveries::AttemptView, deliveries::DeliveryPage, assessment::State, health::Health,
     )),
     modifiers(&SecuritySchemes),
     tags(
         (name = "recruitment", description = "For integrators (ATSs): order assessments, fetch results."),
-        (name = "admin", description = "For operators: lenses, integrators, organisations, assessments."),
+        (name = "admin", description = "For operators: lenses, integrators, organisations, assessments, results, deliveries."),
         (name = "health", description = "Probes."),
     )
 )]

@@ -1,52 +1,116 @@
-//! Building the application: database, state, HTTP server on a bound listener.
+//! Building the application: database, state, HTTP server on a bound listener, delivery worker.
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpServer, web};
 use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::admin::AdminTokens;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::Vault;
+use crate::delivery::mail::Mailer;
+use crate::delivery::policy::{DEFAULT_JITTER, RetryPolicy};
+use crate::delivery::push::HttpSender;
+use crate::delivery::worker::{DeliveryContext, Worker, WorkerConfig, listen_for_notifications};
 use crate::error::ApiError;
 use crate::links::LinkSigner;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{admin, db, health, openapi, recruitment, telemetry};
 
+/// What this process runs: `serve` (both), `serve --no-worker`, `serve --worker-only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    ApiAndWorker,
+    ApiOnly,
+    WorkerOnly,
+}
+
+impl Mode {
+    fn api(self) -> bool {
+        self != Mode::WorkerOnly
+    }
+
+    fn worker(self) -> bool {
+        self != Mode::ApiOnly
+    }
+}
+
 pub struct Application {
     port: u16,
-    server: Server,
+    server: Option<Server>,
+    worker: Option<Worker>,
+    listener: Option<String>,
     state: AppState,
+    shutdown: CancellationToken,
+}
+
+/// Stops a running application: HTTP first (in-flight requests finish), then the worker
+/// (in-flight attempts finish within the grace period, leases are released).
+#[derive(Clone)]
+pub struct StopHandle {
+    server: Option<ServerHandle>,
+    shutdown: CancellationToken,
+}
+
+impl StopHandle {
+    pub async fn stop(&self) {
+        if let Some(server) = &self.server {
+            server.stop(true).await;
+        }
+        self.shutdown.cancel();
+    }
 }
 
 impl Application {
-    /// Connects, migrates, binds. The server is not yet running: call `run_until_stopped`.
+    /// Connects, migrates, binds. Nothing runs until `run_until_stopped`.
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::build_with_mode(settings, clock, Mode::ApiAndWorker).await
+    }
+
+    pub async fn build_with_mode(settings: Settings, clock: SharedClock, mode: Mode) -> anyhow::Result<Self> {
         let db = db::connect(&settings).await?;
         db::migrate(&db).await?;
-        Self::build_with_db(settings, clock, db)
+        Self::build_with_db(settings, clock, db, mode)
     }
 
     pub fn build_with_db(
         settings: Settings,
         clock: SharedClock,
         db: DatabaseConnection,
+        mode: Mode,
     ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.bind)
-            .map_err(|e| anyhow::anyhow!("AP_BIND: cannot listen on {}: {e}", settings.bind))?;
-        let port = listener.local_addr()?.port();
+        let listener = if mode.api() {
+            Some(
+                TcpListener::bind(settings.bind)
+                    .map_err(|e| anyhow::anyhow!("AP_BIND: cannot listen on {}: {e}", settings.bind))?,
+            )
+        } else {
+            None
+        };
+        let port = match &listener {
+            Some(l) => l.local_addr()?.port(),
+            None => 0,
+        };
         let mut public_url = settings.public_url.clone();
         // With port 0 (tests), the public URL learns the real port.
         if settings.bind.port() == 0 && public_url.port() == Some(0) {
             let _ = public_url.set_port(Some(port));
         }
+        let vault = Vault::new(&settings.master_key);
+        let metrics = Metrics::new();
+        let wake = Arc::new(Notify::new());
+        let shutdown = CancellationToken::new();
         let state = AppState {
-            db,
-            vault: Vault::new(&settings.master_key),
-            clock,
+            db: db.clone(),
+            vault: vault.clone(),
+            clock: clock.clone(),
             admin_tokens: Arc::new(AdminTokens::new(&settings.admin_jwt_secret)),
             links: Arc::new(LinkSigner::new(&settings.master_key, public_url.clone())),
             env: settings.env,
@@ -54,38 +118,88 @@ impl Application {
             signature_tolerance: settings.signature_tolerance,
             invitation_ttl: settings.invitation_ttl,
             max_body_bytes: settings.max_body_bytes,
+            allow_private_callbacks: settings.delivery.allow_private_networks,
+            wake: wake.clone(),
+            metrics: metrics.clone(),
         };
-        let data = web::Data::new(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .app_data(
-                    web::PathConfig::default()
-                        .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
+
+        let worker = if mode.worker() {
+            let d = &settings.delivery;
+            let ctx = DeliveryContext {
+                db,
+                clock,
+                vault,
+                http: HttpSender::new(d.timeout, d.allow_private_networks)?,
+                mailer: Mailer::new(
+                    settings.mail.smtp_url.as_deref(),
+                    settings.mail.outbox_dir.clone(),
+                    &settings.mail.from,
+                    d.timeout,
+                )?,
+                metrics,
+                policy: RetryPolicy {
+                    schedule: d.retry_schedule.clone(),
+                    max_age: d.max_age,
+                    jitter: DEFAULT_JITTER,
+                },
+                owner: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
+                lease: d.lease,
+            };
+            let config = WorkerConfig {
+                policy: ctx.policy.clone(),
+                timeout: d.timeout,
+                lease: d.lease,
+                concurrency: d.concurrency,
+                poll_interval: d.poll_interval,
+                shutdown_grace: d.timeout + std::time::Duration::from_secs(2),
+            };
+            Some(Worker::new(ctx, wake, config, shutdown.clone()))
+        } else {
+            None
+        };
+        let pg_listener =
+            (mode.worker() && !settings.is_sqlite()).then(|| settings.database_url.expose_secret().to_owned());
+
+        let server = match listener {
+            Some(listener) => {
+                let data = web::Data::new(state.clone());
+                Some(
+                    HttpServer::new(move || {
+                        App::new()
+                            .app_data(data.clone())
+                            .app_data(
+                                web::PathConfig::default()
+                                    .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
+                            )
+                            .app_data(
+                                web::QueryConfig::default()
+                                    .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
+                            )
+                            .wrap(from_fn(telemetry::request_span))
+                            .wrap(NormalizePath::new(TrailingSlash::Trim))
+                            .configure(recruitment::configure)
+                            .configure(admin::configure)
+                            .configure(health::configure)
+                            .configure(openapi::configure)
+                            .service(crate::metrics::endpoint)
+                            .default_service(web::to(|| async {
+                                Err::<actix_web::HttpResponse, _>(ApiError::NotFound("No such endpoint.".into()))
+                            }))
+                    })
+                    .listen(listener)?
+                    .shutdown_timeout(10)
+                    .run(),
                 )
-                .app_data(
-                    web::QueryConfig::default()
-                        .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
-                )
-                .wrap(NormalizePath::new(TrailingSlash::Trim))
-                .wrap(from_fn(telemetry::request_span))
-                .configure(recruitment::configure)
-                .configure(admin::configure)
-                .configure(health::configure)
-                .configure(openapi::configure)
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
-                        "No such endpoint.".into(),
-                    ))
-                }))
-        })
-        .listen(listener)?
-        .shutdown_timeout(10)
-        .run();
+            }
+            None => None,
+        };
         Ok(Self {
             port,
             server,
+            worker,
+            listener: pg_listener,
             state,
+            shutdown,
         })
     }
 
@@ -101,7 +215,70 @@ impl Application {
         &self.state.public_url
     }
 
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.as_ref().map(Server::handle),
+            shutdown: self.shutdown.clone(),
+        }
     }
+
+    /// Runs until stopped by SIGTERM/SIGINT (actix-web handles them for the HTTP server; a
+    /// worker-only process listens itself) or by a `StopHandle`.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let listener = self.listener.map(|url| {
+            tokio::spawn(listen_for_notifications(
+                url,
+                self.state.wake.clone(),
+                self.shutdown.clone(),
+            ))
+        });
+        let worker = self.worker.map(|w| tokio::spawn(w.run()));
+        let result = match self.server {
+            Some(server) => server.await,
+            None => {
+                tokio::select! {
+                    _ = shutdown_signal() => {}
+                    _ = self.shutdown.cancelled() => {}
+                }
+                Ok(())
+            }
+        };
+        self.shutdown.cancel();
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        if let Some(listener) = listener {
+            let _ = listener.await;
+        }
+        result
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into())
 }

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 use url::Url;
 
 use crate::auth::admin::AdminTokens;
@@ -22,4 +23,16 @@ pub struct AppState {
     pub signature_tolerance: Duration,
     pub invitation_ttl: Duration,
     pub max_body_bytes: usize,
+    /// Callback URLs may point at loopback/private networks (development).
+    pub allow_private_callbacks: bool,
+    /// Wakes this instance's delivery worker after a commit that added outbox rows.
+    pub wake: Arc<Notify>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl AppState {
+    /// Call after committing a transaction that enqueued deliveries.
+    pub fn wake_worker(&self) {
+        self.wake.notify_one();
+    }
 }

@@ -148,11 +148,7 @@ impl MigrationTrait for Migration {
                     .col(string_null(LensCompetencies::Name))
                     .col(integer(LensCompetencies::Weight))
                     .col(integer(LensCompetencies::Position))
-                    .primary_key(
-                        Index::create()
-                            .col(LensCompetencies::LensId)
-                            .col(LensCompetencies::Key),
-                    )
+                    .primary_key(Index::create().col(LensCompetencies::LensId).col(LensCompetencies::Key))
                     .foreign_key(
                         ForeignKey::create()
                             .from(LensCompetencies::Table, LensCompetencies::LensId)
@@ -215,10 +211,7 @@ impl MigrationTrait for Migration {
                     )
                     .foreign_key(
                         ForeignKey::create()
-                            .from(
-                                OrganizationLenses::Table,
-                                OrganizationLenses::OrganizationId,
-                            )
+                            .from(OrganizationLenses::Table, OrganizationLenses::OrganizationId)
                             .to(Organizations::Table, Organizations::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
@@ -405,9 +398,7 @@ impl MigrationTrait for Migration {
             Lenses::Table.into_iden(),
             Locales::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

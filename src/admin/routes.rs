@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_locales)
         .service(put_locales)
         .service(list_assessments);
+    crate::admin::deliveries::configure(cfg);
 }
 
 fn status_for(outcome: Upserted) -> actix_web::HttpResponseBuilder {
@@ -51,10 +52,7 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     responses((status = 200, body = [LensView]), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/lenses")]
 #[instrument(skip_all)]
-async fn list_lenses(
-    state: web::Data<AppState>,
-    auth: AdminAuth,
-) -> Result<HttpResponse, ApiError> {
+async fn list_lenses(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::LensesRead)?;
     Ok(HttpResponse::Ok().json(store::list_lenses(&state.db, None).await?))
 }
@@ -108,10 +106,7 @@ async fn put_lens(
     responses((status = 200, body = [IntegratorView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/integrators")]
 #[instrument(skip_all)]
-async fn list_integrators(
-    state: web::Data<AppState>,
-    auth: AdminAuth,
-) -> Result<HttpResponse, ApiError> {
+async fn list_integrators(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::IntegratorsRead)?;
     let rows = integrator::Entity::find()
         .order_by_asc(integrator::Column::Name)
@@ -182,10 +177,7 @@ async fn put_integrator(
     responses((status = 200, body = [OrganizationView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/organizations")]
 #[instrument(skip_all)]
-async fn list_organizations(
-    state: web::Data<AppState>,
-    auth: AdminAuth,
-) -> Result<HttpResponse, ApiError> {
+async fn list_organizations(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::OrganizationsRead)?;
     Ok(HttpResponse::Ok().json(store::list_organizations(&state.db, None).await?))
 }
@@ -227,8 +219,7 @@ async fn put_organization(
     let id = parse_id(&path)?;
     let (_, spec): (_, OrganizationSpec) = json_body(&req, payload, state.max_body_bytes).await?;
     let txn = state.db.begin().await?;
-    let (outcome, keys) =
-        store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now()).await?;
+    let (outcome, keys) = store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now()).await?;
     txn.commit().await?;
     let mut view = store::list_organizations(&state.db, Some(id))
         .await?
@@ -245,10 +236,7 @@ async fn put_organization(
     responses((status = 200, body = [String], example = json!(["en-US", "sv-SE"]))))]
 #[get("/admin/v1/locales")]
 #[instrument(skip_all)]
-async fn get_locales(
-    state: web::Data<AppState>,
-    auth: AdminAuth,
-) -> Result<HttpResponse, ApiError> {
+async fn get_locales(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::OrganizationsRead)?;
     Ok(HttpResponse::Ok().json(store::list_locales(&state.db).await?))
 }
@@ -344,9 +332,7 @@ async fn list_assessments(
         query = query.filter(assessment::Column::OrganizationId.eq(org));
     }
     if let Some(s) = &filter.state {
-        let s: State = s
-            .parse()
-            .map_err(|e: String| ApiError::invalid("state", e))?;
+        let s: State = s.parse().map_err(|e: String| ApiError::invalid("state", e))?;
         query = query.filter(assessment::Column::State.eq(s.as_str()));
     }
     if let Some(from) = filter.created_from {

@@ -47,8 +47,7 @@ pub enum SeedError {
 
 pub fn parse(text: &str) -> Result<SeedFile, SeedError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de)
-        .map_err(|e| SeedError::Parse(format!("{} (at {})", e.inner(), e.path())))
+    serde_path_to_error::deserialize(de).map_err(|e| SeedError::Parse(format!("{} (at {})", e.inner(), e.path())))
 }
 
 pub async fn apply(
@@ -85,14 +84,13 @@ pub async fn apply(
                     section: "integrators",
                     index,
                 })?;
-                let outcome =
-                    store::upsert_integrator(txn, &vault, id, integrator, now, link_orders_default)
-                        .await
-                        .map_err(|source| SeedError::Entry {
-                            section: "integrators",
-                            index,
-                            source,
-                        })?;
+                let outcome = store::upsert_integrator(txn, &vault, id, integrator, now, link_orders_default)
+                    .await
+                    .map_err(|source| SeedError::Entry {
+                        section: "integrators",
+                        index,
+                        source,
+                    })?;
                 report.integrators.push((id, outcome));
             }
             for (index, org) in seed.organizations.iter().enumerate() {
@@ -100,13 +98,14 @@ pub async fn apply(
                     section: "organizations",
                     index,
                 })?;
-                let (outcome, keys) = store::upsert_organization(txn, &vault, id, org, now)
-                    .await
-                    .map_err(|source| SeedError::Entry {
-                        section: "organizations",
-                        index,
-                        source,
-                    })?;
+                let (outcome, keys) =
+                    store::upsert_organization(txn, &vault, id, org, now)
+                        .await
+                        .map_err(|source| SeedError::Entry {
+                            section: "organizations",
+                            index,
+                            source,
+                        })?;
                 report.organizations.push(SeededOrganization {
                     id,
                     name: org.name.clone(),

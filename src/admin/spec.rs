@@ -17,8 +17,7 @@ fn competency_key(key: &str) -> Result<(), ValidationError> {
     if ok {
         Ok(())
     } else {
-        Err(ValidationError::new("key")
-            .with_message("must be 1 to 64 of a-z, 0-9 and inner '-'".into()))
+        Err(ValidationError::new("key").with_message("must be 1 to 64 of a-z, 0-9 and inner '-'".into()))
     }
 }
 
@@ -49,10 +48,7 @@ pub struct LensSpec {
     #[serde(default)]
     #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
     pub description: String,
-    #[validate(
-        length(min = 1, max = 32, message = "must have 1 to 32 competencies"),
-        nested
-    )]
+    #[validate(length(min = 1, max = 32, message = "must have 1 to 32 competencies"), nested)]
     pub competencies: Vec<CompetencySpec>,
 }
 

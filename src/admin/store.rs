@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
 };
 use uuid::Uuid;
 use validator::Validate;
@@ -74,10 +74,7 @@ fn ashby_key_context(id: Uuid) -> String {
 
 // ---------------------------------------------------------------- locales
 
-pub async fn ensure_locales<C: ConnectionTrait>(
-    db: &C,
-    codes: &[String],
-) -> Result<(), StoreError> {
+pub async fn ensure_locales<C: ConnectionTrait>(db: &C, codes: &[String]) -> Result<(), StoreError> {
     let mut p = Problems::default();
     for (i, code) in codes.iter().enumerate() {
         p.check(&format!("locales[{i}]"), Locale::parse(code));
@@ -87,11 +84,7 @@ pub async fn ensure_locales<C: ConnectionTrait>(
         locale::Entity::insert(locale::ActiveModel {
             code: Set(code.clone()),
         })
-        .on_conflict(
-            OnConflict::column(locale::Column::Code)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(OnConflict::column(locale::Column::Code).do_nothing().to_owned())
         .exec_without_returning(db)
         .await?;
     }
@@ -99,10 +92,7 @@ pub async fn ensure_locales<C: ConnectionTrait>(
 }
 
 /// Makes the offered locales exactly `codes`.
-pub async fn replace_locales<C: ConnectionTrait>(
-    db: &C,
-    codes: &[String],
-) -> Result<(), StoreError> {
+pub async fn replace_locales<C: ConnectionTrait>(db: &C, codes: &[String]) -> Result<(), StoreError> {
     ensure_locales(db, codes).await?;
     locale::Entity::delete_many()
         .filter(locale::Column::Code.is_not_in(codes.iter().cloned()))
@@ -191,10 +181,7 @@ fn lens_view_of(model: lens::Model, competencies: Vec<lens_competency::Model>) -
         competencies: competencies
             .into_iter()
             .map(|c| CompetencyView {
-                name: c
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| display_name_from_key(&c.key)),
+                name: c.name.clone().unwrap_or_else(|| display_name_from_key(&c.key)),
                 key: c.key,
                 weight: c.weight,
             })
@@ -204,13 +191,9 @@ fn lens_view_of(model: lens::Model, competencies: Vec<lens_competency::Model>) -
     }
 }
 
-pub async fn list_lenses<C: ConnectionTrait>(
-    db: &C,
-    only: Option<Uuid>,
-) -> Result<Vec<LensView>, DbErr> {
+pub async fn list_lenses<C: ConnectionTrait>(db: &C, only: Option<Uuid>) -> Result<Vec<LensView>, DbErr> {
     let mut query = lens::Entity::find().order_by_asc(lens::Column::Name);
-    let mut competencies =
-        lens_competency::Entity::find().order_by_asc(lens_competency::Column::Position);
+    let mut competencies = lens_competency::Entity::find().order_by_asc(lens_competency::Column::Position);
     if let Some(id) = only {
         query = query.filter(lens::Column::Id.eq(id));
         competencies = competencies.filter(lens_competency::Column::LensId.eq(id));
@@ -235,10 +218,7 @@ pub async fn list_lenses<C: ConnectionTrait>(
 fn check_callback_auth(p: &mut Problems, auth: &CallbackAuth) {
     let nonempty = |p: &mut Problems, field: &str, v: &str| {
         if v.is_empty() || v.len() > 1024 {
-            p.push(
-                format!("callbackAuth.{field}"),
-                "must be 1 to 1024 characters",
-            );
+            p.push(format!("callbackAuth.{field}"), "must be 1 to 1024 characters");
         }
     };
     match auth {
@@ -300,8 +280,7 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
             let mut active = model.into_active_model();
             active.name = Set(spec.name.clone());
             if let Some(secret) = &spec.secret {
-                active.secret_enc =
-                    Set(vault.encrypt(&integrator_secret_context(id), secret.as_bytes()));
+                active.secret_enc = Set(vault.encrypt(&integrator_secret_context(id), secret.as_bytes()));
             }
             if let Some(v) = spec.require_signature {
                 active.require_signature = Set(v);
@@ -320,8 +299,7 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
         }
         None => {
             let secret = spec.secret.as_deref().unwrap_or_default();
-            let (kind, enc) =
-                encrypt_auth(spec.callback_auth.as_ref().unwrap_or(&CallbackAuth::None));
+            let (kind, enc) = encrypt_auth(spec.callback_auth.as_ref().unwrap_or(&CallbackAuth::None));
             integrator::ActiveModel {
                 id: Set(id),
                 name: Set(spec.name.clone()),
@@ -346,16 +324,12 @@ pub fn callback_auth(vault: &Vault, model: &integrator::Model) -> Result<Callbac
         None => Ok(CallbackAuth::None),
         Some(enc) => {
             let json = vault.decrypt(&callback_context(model.id), enc)?;
-            serde_json::from_slice(&json)
-                .map_err(|_| StoreError::Vault(crate::crypto::VaultError::Format))
+            serde_json::from_slice(&json).map_err(|_| StoreError::Vault(crate::crypto::VaultError::Format))
         }
     }
 }
 
-pub fn integrator_view(
-    vault: &Vault,
-    model: integrator::Model,
-) -> Result<IntegratorView, StoreError> {
+pub fn integrator_view(vault: &Vault, model: integrator::Model) -> Result<IntegratorView, StoreError> {
     let auth = callback_auth(vault, &model)?;
     Ok(IntegratorView {
         id: model.id,
@@ -439,9 +413,7 @@ pub async fn upsert_organization<C: ConnectionTrait>(
         Some(ashby) => {
             let partner = match (
                 &ashby.partner_api_key,
-                existing
-                    .as_ref()
-                    .and_then(|m| m.ashby_partner_key_hash.clone()),
+                existing.as_ref().and_then(|m| m.ashby_partner_key_hash.clone()),
             ) {
                 (Some(key), _) => sha256_hex(key.as_bytes()),
                 (None, Some(hash)) => hash,
@@ -511,19 +483,13 @@ pub async fn upsert_organization<C: ConnectionTrait>(
         .await?;
     let unique: Vec<Uuid> = {
         let mut seen = HashSet::new();
-        spec.lens_ids
-            .iter()
-            .copied()
-            .filter(|l| seen.insert(*l))
-            .collect()
+        spec.lens_ids.iter().copied().filter(|l| seen.insert(*l)).collect()
     };
     if !unique.is_empty() {
-        let rows = unique
-            .into_iter()
-            .map(|lens_id| organization_lens::ActiveModel {
-                organization_id: Set(id),
-                lens_id: Set(lens_id),
-            });
+        let rows = unique.into_iter().map(|lens_id| organization_lens::ActiveModel {
+            organization_id: Set(id),
+            lens_id: Set(lens_id),
+        });
         organization_lens::Entity::insert_many(rows)
             .exec_without_returning(db)
             .await?;

@@ -1,4 +1,6 @@
 //! The assessment's life: states and the transitions between them. No HTTP, no database.
+pub mod completion;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -72,10 +74,7 @@ impl State {
             (Invited | Started, Cancel) => Transition::To(Cancelled),
             (Invited | Started, Expire) => Transition::To(Expired),
             (Invited | Started, Decline) => Transition::To(Declined),
-            (Completed, Complete)
-            | (Cancelled, Cancel)
-            | (Expired, Expire)
-            | (Declined, Decline) => Transition::NoOp,
+            (Completed, Complete) | (Cancelled, Cancel) | (Expired, Expire) | (Declined, Decline) => Transition::NoOp,
             _ => Transition::Refused,
         }
     }
@@ -119,14 +118,8 @@ mod tests {
 
     #[test]
     fn happy_path() {
-        assert_eq!(
-            State::Invited.apply(Event::Start),
-            Transition::To(State::Started)
-        );
-        assert_eq!(
-            State::Started.apply(Event::Complete),
-            Transition::To(State::Completed)
-        );
+        assert_eq!(State::Invited.apply(Event::Start), Transition::To(State::Started));
+        assert_eq!(State::Started.apply(Event::Complete), Transition::To(State::Completed));
     }
 
     #[test]

@@ -29,10 +29,13 @@ pub enum Scope {
     OrganizationsRead,
     OrganizationsWrite,
     AssessmentsRead,
+    ResultsWrite,
+    DeliveriesRead,
+    DeliveriesWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 10] = [
         Scope::LensesRead,
         Scope::LensesWrite,
         Scope::IntegratorsRead,
@@ -40,6 +43,9 @@ impl Scope {
         Scope::OrganizationsRead,
         Scope::OrganizationsWrite,
         Scope::AssessmentsRead,
+        Scope::ResultsWrite,
+        Scope::DeliveriesRead,
+        Scope::DeliveriesWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +57,9 @@ impl Scope {
             Scope::OrganizationsRead => "organizations.read",
             Scope::OrganizationsWrite => "organizations.write",
             Scope::AssessmentsRead => "assessments.read",
+            Scope::ResultsWrite => "results.write",
+            Scope::DeliveriesRead => "deliveries.read",
+            Scope::DeliveriesWrite => "deliveries.write",
         }
     }
 
@@ -59,6 +68,7 @@ impl Scope {
             Scope::LensesRead => Some(Scope::LensesWrite),
             Scope::IntegratorsRead => Some(Scope::IntegratorsWrite),
             Scope::OrganizationsRead => Some(Scope::OrganizationsWrite),
+            Scope::DeliveriesRead => Some(Scope::DeliveriesWrite),
             _ => None,
         }
     }
@@ -73,13 +83,10 @@ impl fmt::Display for Scope {
 impl FromStr for Scope {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scope::ALL
-            .into_iter()
-            .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| {
-                let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-                format!("unknown scope '{s}' (known: {})", known.join(", "))
-            })
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == s).ok_or_else(|| {
+            let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown scope '{s}' (known: {})", known.join(", "))
+        })
     }
 }
 
@@ -107,18 +114,8 @@ impl AdminTokens {
         }
     }
 
-    pub fn mint(
-        &self,
-        subject: &str,
-        scopes: &[Scope],
-        now: DateTime<Utc>,
-        ttl: chrono::Duration,
-    ) -> String {
-        let scope = scopes
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
+    pub fn mint(&self, subject: &str, scopes: &[Scope], now: DateTime<Utc>, ttl: chrono::Duration) -> String {
+        let scope = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
         let claims = Claims {
             sub: subject.to_owned(),
             iss: ISSUER.into(),
@@ -140,9 +137,7 @@ impl AdminTokens {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| ApiError::Unauthorized(format!("The bearer token is not valid: {e}.")))?;
         if data.claims.exp <= now.timestamp() {
-            return Err(ApiError::Unauthorized(
-                "The bearer token has expired.".into(),
-            ));
+            return Err(ApiError::Unauthorized("The bearer token has expired.".into()));
         }
         let scopes = data
             .claims
@@ -166,14 +161,11 @@ pub struct AdminAuth {
 
 impl AdminAuth {
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        let granted = self.scopes.contains(&scope)
-            || scope.implied_by().is_some_and(|s| self.scopes.contains(&s));
+        let granted = self.scopes.contains(&scope) || scope.implied_by().is_some_and(|s| self.scopes.contains(&s));
         if granted {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!(
-                "This token lacks the '{scope}' scope."
-            )))
+            Err(ApiError::Forbidden(format!("This token lacks the '{scope}' scope.")))
         }
     }
 }
@@ -190,21 +182,13 @@ impl FromRequest for AdminAuth {
             let value = req
                 .headers()
                 .get(header::AUTHORIZATION)
-                .ok_or_else(|| {
-                    ApiError::Unauthorized("The Authorization header is missing.".into())
-                })?
+                .ok_or_else(|| ApiError::Unauthorized("The Authorization header is missing.".into()))?
                 .to_str()
-                .map_err(|_| {
-                    ApiError::Unauthorized("The Authorization header is not valid text.".into())
-                })?;
+                .map_err(|_| ApiError::Unauthorized("The Authorization header is not valid text.".into()))?;
             let token = value
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
-                .ok_or_else(|| {
-                    ApiError::Unauthorized(
-                        "The Authorization header must be 'Bearer <token>'.".into(),
-                    )
-                })?;
+                .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be 'Bearer <token>'.".into()))?;
             let auth = state.admin_tokens.verify(token.trim(), state.clock.now())?;
             tracing::Span::current().record("admin", tracing::field::display(&auth.subject));
             Ok(auth)
@@ -224,18 +208,10 @@ mod tests {
     fn scopes_expiry_and_key_are_enforced() {
         let t = tokens("a-secret-that-is-long-enough-for-hs256");
         let now = Utc::now();
-        let token = t.mint(
-            "ops",
-            &[Scope::LensesWrite],
-            now,
-            chrono::Duration::hours(1),
-        );
+        let token = t.mint("ops", &[Scope::LensesWrite], now, chrono::Duration::hours(1));
         let auth = t.verify(&token, now).unwrap();
         assert!(auth.require(Scope::LensesWrite).is_ok());
-        assert!(
-            auth.require(Scope::LensesRead).is_ok(),
-            "write implies read"
-        );
+        assert!(auth.require(Scope::LensesRead).is_ok(), "write implies read");
         assert!(matches!(
             auth.require(Scope::AssessmentsRead),
             Err(ApiError::Forbidden(_))
@@ -248,10 +224,7 @@ mod tests {
             tokens("another-secret-that-is-long-enough").verify(&token, now),
             Err(ApiError::Unauthorized(_))
         ));
-        assert!(matches!(
-            t.verify("garbage", now),
-            Err(ApiError::Unauthorized(_))
-        ));
+        assert!(matches!(t.verify("garbage", now), Err(ApiError::Unauthorized(_))));
     }
 
     #[test]

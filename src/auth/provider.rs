@@ -37,19 +37,13 @@ async fn organization_by_key(
     let integrator = integrator::Entity::find_by_id(org.integrator_id)
         .one(db)
         .await?
-        .ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("organization {} has no integrator", org.id))
-        })?;
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("organization {} has no integrator", org.id)))?;
     Ok(Some((org, integrator)))
 }
 
 /// Checks the provider-key and, when the integrator requires it (or sends one anyway), the
 /// signature over the raw body. Every refusal is 401 with a detail that says what is wrong.
-pub async fn authenticate(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<Caller, ApiError> {
+pub async fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<Caller, ApiError> {
     let key = req
         .headers()
         .get(PROVIDER_KEY_HEADER)
@@ -58,9 +52,7 @@ pub async fn authenticate(
         .map_err(|_| ApiError::Unauthorized("The provider-key header is not valid text.".into()))?
         .trim();
     if key.is_empty() {
-        return Err(ApiError::Unauthorized(
-            "The provider-key header is empty.".into(),
-        ));
+        return Err(ApiError::Unauthorized("The provider-key header is empty.".into()));
     }
     let (organization, integrator) = organization_by_key(&state.db, key)
         .await?
@@ -74,19 +66,10 @@ pub async fn authenticate(
             .map_err(|e| ApiError::Unauthorized(format!("Signature: {e}.")))?;
         let secret = state
             .vault
-            .decrypt(
-                &integrator_secret_context(integrator.id),
-                &integrator.secret_enc,
-            )
+            .decrypt(&integrator_secret_context(integrator.id), &integrator.secret_enc)
             .map_err(ApiError::internal)?;
-        signature::verify(
-            &secret,
-            header,
-            body,
-            state.clock.now(),
-            state.signature_tolerance,
-        )
-        .map_err(|e| ApiError::Unauthorized(format!("Signature: {e}.")))?;
+        signature::verify(&secret, header, body, state.clock.now(), state.signature_tolerance)
+            .map_err(|e| ApiError::Unauthorized(format!("Signature: {e}.")))?;
     }
     tracing::Span::current().record("organization_id", tracing::field::display(organization.id));
     Ok(Caller {

@@ -59,16 +59,11 @@ impl SignatureHeader {
                     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
                         return Err(SignatureError::TimestampNotInteger);
                     }
-                    timestamp = Some(
-                        value
-                            .parse::<i64>()
-                            .map_err(|_| SignatureError::TimestampNotInteger)?,
-                    );
+                    timestamp = Some(value.parse::<i64>().map_err(|_| SignatureError::TimestampNotInteger)?);
                 }
                 "signature" => {
                     let mut bytes = [0u8; 32];
-                    hex::decode_to_slice(value.trim(), &mut bytes)
-                        .map_err(|_| SignatureError::BadHex)?;
+                    hex::decode_to_slice(value.trim(), &mut bytes).map_err(|_| SignatureError::BadHex)?;
                     signatures.push(bytes);
                 }
                 // Unknown parts (for example a future scheme version) are ignored, as Stripe-style
@@ -80,10 +75,7 @@ impl SignatureHeader {
         if signatures.is_empty() {
             return Err(SignatureError::MissingSignature);
         }
-        Ok(Self {
-            timestamp,
-            signatures,
-        })
+        Ok(Self { timestamp, signatures })
     }
 }
 
@@ -92,8 +84,7 @@ fn truncate(s: &str) -> String {
 }
 
 fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(secret)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -135,11 +126,7 @@ pub fn verify(
     for candidate in &parsed.signatures {
         any |= expected.clone().verify_slice(candidate).is_ok();
     }
-    if any {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    if any { Ok(()) } else { Err(SignatureError::Mismatch) }
 }
 
 #[cfg(test)]
@@ -167,19 +154,9 @@ mod tests {
             let body = base64::engine::general_purpose::STANDARD
                 .decode(v["body_base64"].as_str().unwrap())
                 .unwrap();
-            assert_eq!(
-                body,
-                v["body_utf8"].as_str().unwrap().as_bytes(),
-                "{}",
-                v["note"]
-            );
+            assert_eq!(body, v["body_utf8"].as_str().unwrap().as_bytes(), "{}", v["note"]);
             let header = v["header"].as_str().unwrap();
-            assert_eq!(
-                verify(secret, header, &body, at(t), TOL),
-                Ok(()),
-                "{}",
-                v["note"]
-            );
+            assert_eq!(verify(secret, header, &body, at(t), TOL), Ok(()), "{}", v["note"]);
             assert_eq!(
                 sign(secret, t, &body),
                 v["signature_hex"].as_str().unwrap(),
@@ -202,17 +179,11 @@ mod tests {
 
     #[test]
     fn the_copy_of_the_vectors_matches_the_shared_file_when_present() {
-        let shared = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/test-vectors/signatures.json"
-        );
+        let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/test-vectors/signatures.json");
         if let Ok(text) = std::fs::read_to_string(shared) {
             let a: serde_json::Value = serde_json::from_str(&text).unwrap();
             let b: serde_json::Value = serde_json::from_str(VECTORS).unwrap();
-            assert_eq!(
-                a, b,
-                "src/auth/testdata/signatures.json is out of date with {shared}"
-            );
+            assert_eq!(a, b, "src/auth/testdata/signatures.json is out of date with {shared}");
         }
     }
 
@@ -238,30 +209,15 @@ mod tests {
             ("".to_string(), SignatureError::MissingTimestamp),
             (format!("signature={sig}"), SignatureError::MissingTimestamp),
             ("t=1700000000".to_string(), SignatureError::MissingSignature),
-            (
-                format!("t=abc,signature={sig}"),
-                SignatureError::TimestampNotInteger,
-            ),
-            (
-                format!("t=-5,signature={sig}"),
-                SignatureError::TimestampNotInteger,
-            ),
-            (
-                format!("t=1.5,signature={sig}"),
-                SignatureError::TimestampNotInteger,
-            ),
-            (
-                "t=1700000000,signature=abcd".to_string(),
-                SignatureError::BadHex,
-            ),
+            (format!("t=abc,signature={sig}"), SignatureError::TimestampNotInteger),
+            (format!("t=-5,signature={sig}"), SignatureError::TimestampNotInteger),
+            (format!("t=1.5,signature={sig}"), SignatureError::TimestampNotInteger),
+            ("t=1700000000,signature=abcd".to_string(), SignatureError::BadHex),
             (
                 format!("t=1700000000,signature={}", "z".repeat(64)),
                 SignatureError::BadHex,
             ),
-            (
-                format!("t=1,t=2,signature={sig}"),
-                SignatureError::DuplicateTimestamp,
-            ),
+            (format!("t=1,t=2,signature={sig}"), SignatureError::DuplicateTimestamp),
             (
                 format!("t=1,garbage,signature={sig}"),
                 SignatureError::MalformedPart("garbage".into()),

@@ -1,6 +1,8 @@
 //! sea-orm entities, one file per table. Plain data; the rules live in `assessment/`.
 pub mod assessment;
 pub mod candidate;
+pub mod delivery;
+pub mod delivery_attempt;
 pub mod integrator;
 pub mod lens;
 pub mod lens_competency;

@@ -52,9 +52,7 @@ pub struct AssessmentOrderRequest {
     #[validate(length(max = 50, message = "at most 50 addresses"))]
     pub additional_recruitment_collaborators_emails: Vec<String>,
     /// Where the result is POSTed: an absolute http(s) URL.
-    #[schema(
-        example = "https://ats.example.com/api/v1/candidate-results/73273ca0-0253-4d5f-8f91-d39e298bd351"
-    )]
+    #[schema(example = "https://ats.example.com/api/v1/candidate-results/73273ca0-0253-4d5f-8f91-d39e298bd351")]
     pub result_update_url: String,
     /// The integrator's id for this result; an order is idempotent on it, per organisation.
     #[schema(example = "73273ca0-0253-4d5f-8f91-d39e298bd351")]
@@ -132,18 +130,11 @@ impl NewOrder {
             .collect();
         let result_update_url = p.check("resultUpdateUrl", HttpUrl::parse(&req.result_update_url));
         let result_id = p.check("resultId", ExternalId::parse(&req.result_id));
-        let lens_id = p.check(
-            "lensId",
-            Uuid::parse_str(&req.lens_id).map_err(|_| "must be a UUID"),
-        );
+        let lens_id = p.check("lensId", Uuid::parse_str(&req.lens_id).map_err(|_| "must be a UUID"));
         let locale = p.check("locale", Locale::parse(&req.locale));
-        let candidate_email = p.check(
-            "candidateDetails.email",
-            Email::parse(&req.candidate_details.email),
-        );
+        let candidate_email = p.check("candidateDetails.email", Email::parse(&req.candidate_details.email));
         p.finish()?;
-        let missing =
-            || ApiError::internal(anyhow::anyhow!("parsed field missing after validation"));
+        let missing = || ApiError::internal(anyhow::anyhow!("parsed field missing after validation"));
         Ok(NewOrder {
             kind,
             recruitment_id: recruitment_id.ok_or_else(missing)?,
@@ -224,9 +215,7 @@ mod tests {
         let c = NewOrder::parse(OrderKind::Email, c).unwrap();
         assert_eq!(
             a.fingerprint(),
-            NewOrder::parse(OrderKind::Email, request())
-                .unwrap()
-                .fingerprint()
+            NewOrder::parse(OrderKind::Email, request()).unwrap().fingerprint()
         );
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert_ne!(a.fingerprint(), c.fingerprint());

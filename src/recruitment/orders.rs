@@ -3,14 +3,24 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, SqlErr,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::assessment::{Source, State};
+use crate::delivery::invitation::{Invitation, render};
+use crate::delivery::outbox::{self, Kind, NewDelivery};
 use crate::entity::{assessment, candidate, locale, organization_lens, recruitment};
-use crate::recruitment::dto::NewOrder;
+use crate::links::{LinkKind, LinkSigner};
+use crate::recruitment::dto::{NewOrder, OrderKind};
+
+/// What placing an order needs besides the order: how to make the candidate's link, and the
+/// organisation's name for the invitation.
+pub struct OrderContext<'a> {
+    pub links: &'a LinkSigner,
+    pub organization_name: &'a str,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -31,6 +41,8 @@ pub struct Placed {
     pub assessment: assessment::Model,
     /// False when this was a repeat of an order already placed.
     pub created: bool,
+    /// True when outbox rows were added (the worker should be woken).
+    pub enqueued: bool,
 }
 
 /// The previous order with this `resultId`, if any: the same order again is a repeat, another
@@ -50,10 +62,9 @@ async fn find_repeat<C: ConnectionTrait>(
         Some(a) if a.request_hash == fingerprint => Ok(Some(Placed {
             assessment: a,
             created: false,
+            enqueued: false,
         })),
-        Some(_) => Err(OrderError::ResultIdConflict(
-            order.result_id.as_str().to_owned(),
-        )),
+        Some(_) => Err(OrderError::ResultIdConflict(order.result_id.as_str().to_owned())),
         None => Ok(None),
     }
 }
@@ -64,6 +75,7 @@ pub async fn place_order(
     order: &NewOrder,
     now: DateTime<Utc>,
     invitation_ttl: std::time::Duration,
+    ctx: &OrderContext<'_>,
 ) -> Result<Placed, OrderError> {
     let fingerprint = order.fingerprint();
     if let Some(placed) = find_repeat(db, organization_id, order, &fingerprint).await? {
@@ -83,9 +95,22 @@ pub async fn place_order(
     {
         return Err(OrderError::UnknownLocale(order.locale.as_str().to_owned()));
     }
-    let expires_at =
-        now + chrono::Duration::from_std(invitation_ttl).unwrap_or(chrono::Duration::days(14));
+    let expires_at = now + chrono::Duration::from_std(invitation_ttl).unwrap_or(chrono::Duration::days(14));
 
+    let assessment_id = Uuid::now_v7();
+    // The invitation, rendered before the transaction so that it holds the lock briefly.
+    let invitation = (order.kind == OrderKind::Email).then(|| {
+        let link = ctx.links.url(LinkKind::Assessment, assessment_id, now, expires_at);
+        render(&Invitation {
+            to: order.candidate_email.as_str(),
+            locale: order.locale.as_str(),
+            organization: ctx.organization_name,
+            role: &order.recruitment_title,
+            link: &link,
+            expires_at,
+        })
+    });
+    let enqueued = invitation.is_some();
     let result = db
         .transaction::<_, assessment::Model, OrderError>(|txn| {
             let order = order.clone();
@@ -104,7 +129,7 @@ pub async fn place_order(
                     ));
                 }
                 let row = assessment::ActiveModel {
-                    id: Set(Uuid::now_v7()),
+                    id: Set(assessment_id),
                     organization_id: Set(organization_id),
                     recruitment_id: Set(Some(recruitment_id)),
                     candidate_id: Set(candidate_id),
@@ -125,9 +150,18 @@ pub async fn place_order(
                     created_at: Set(now),
                     updated_at: Set(now),
                 };
-                Ok(assessment::Entity::insert(row)
-                    .exec_with_returning(txn)
-                    .await?)
+                let inserted = assessment::Entity::insert(row).exec_with_returning(txn).await?;
+                if let Some(mail) = invitation {
+                    let new = NewDelivery {
+                        kind: Kind::InvitationEmail,
+                        organization_id: Some(organization_id),
+                        assessment_id: Some(assessment_id),
+                        target: mail.to.clone(),
+                        payload: serde_json::to_value(&mail).unwrap_or_default(),
+                    };
+                    outbox::enqueue(txn, new, now).await?;
+                }
+                Ok(inserted)
             })
         })
         .await;
@@ -137,6 +171,7 @@ pub async fn place_order(
             return Ok(Placed {
                 assessment,
                 created: true,
+                enqueued,
             });
         }
         Err(sea_orm::TransactionError::Transaction(e)) => e,
@@ -181,9 +216,7 @@ async fn ensure_recruitment<C: ConnectionTrait>(
         lens_id: Set(order.lens_id),
         title: Set(order.recruitment_title.clone()),
         description: Set(order.recruitment_description.clone()),
-        collaborator_emails: Set(
-            serde_json::to_value(&order.collaborator_emails).unwrap_or_default()
-        ),
+        collaborator_emails: Set(serde_json::to_value(&order.collaborator_emails).unwrap_or_default()),
         created_at: Set(now),
     };
     recruitment::Entity::insert(row)

@@ -32,9 +32,7 @@ pub async fn result_body<C: ConnectionTrait>(
     a: &assessment::Model,
     report_link_ttl: chrono::Duration,
 ) -> Result<Option<ResultBody>, DbErr> {
-    let (Some(score), Some(result_id), Some(completed_at)) =
-        (a.score, a.result_id.as_ref(), a.completed_at)
-    else {
+    let (Some(score), Some(result_id), Some(completed_at)) = (a.score, a.result_id.as_ref(), a.completed_at) else {
         return Ok(None);
     };
     let names: BTreeMap<String, String> = lens_competency::Entity::find()
@@ -44,10 +42,7 @@ pub async fn result_body<C: ConnectionTrait>(
         .await?
         .into_iter()
         .map(|c| {
-            let name = c
-                .name
-                .clone()
-                .unwrap_or_else(|| display_name_from_key(&c.key));
+            let name = c.name.clone().unwrap_or_else(|| display_name_from_key(&c.key));
             (c.key, name)
         })
         .collect();
@@ -60,10 +55,7 @@ pub async fn result_body<C: ConnectionTrait>(
         .into_iter()
         .map(|(key, value)| {
             (
-                names
-                    .get(&key)
-                    .cloned()
-                    .unwrap_or_else(|| display_name_from_key(&key)),
+                names.get(&key).cloned().unwrap_or_else(|| display_name_from_key(&key)),
                 value,
             )
         })
@@ -72,12 +64,7 @@ pub async fn result_body<C: ConnectionTrait>(
     let recruitment_subject = a.recruitment_id.unwrap_or(a.id);
     Ok(Some(ResultBody {
         result_id: result_id.clone(),
-        recruitment_url: links.url(
-            LinkKind::Recruitment,
-            recruitment_subject,
-            completed_at,
-            expires,
-        ),
+        recruitment_url: links.url(LinkKind::Recruitment, recruitment_subject, completed_at, expires),
         assessment_report_url: links.url(LinkKind::Report, a.id, completed_at, expires),
         score,
         subscores,
@@ -90,10 +77,7 @@ mod tests {
 
     #[test]
     fn display_names() {
-        assert_eq!(
-            display_name_from_key("driving-leadership"),
-            "Driving Leadership"
-        );
+        assert_eq!(display_name_from_key("driving-leadership"), "Driving Leadership");
         assert_eq!(display_name_from_key("problem-solving"), "Problem Solving");
     }
 }

@@ -3,21 +3,18 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
+use crate::assessment::completion::REPORT_LINK_TTL_DAYS;
 use crate::auth::provider::{Caller, authenticate};
 use crate::entity::{assessment, lens, locale, organization_lens};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{parse_json, read_body, require_json_content_type};
 use crate::links::LinkKind;
 use crate::recruitment::dto::{
-    AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder,
-    OrderKind, ResultBody,
+    AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder, OrderKind, ResultBody,
 };
-use crate::recruitment::orders::{OrderError, Placed, place_order};
+use crate::recruitment::orders::{OrderContext, OrderError, Placed, place_order};
 use crate::recruitment::results::result_body;
 use crate::state::AppState;
-
-/// How long report and recruitment links in results stay valid.
-pub const REPORT_LINK_TTL_DAYS: i64 = 90;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(get_config)
@@ -36,12 +33,12 @@ impl From<OrderError> for ApiError {
                 "locale",
                 format!("'{l}' is not one of the offered locales (see GET /recruitment/v1/config)"),
             )]),
-            OrderError::ResultIdConflict(id) => ApiError::Conflict(format!(
-                "resultId '{id}' was already used for a different order."
-            )),
-            OrderError::CandidateAlreadyInRecruitment(email) => ApiError::Conflict(format!(
-                "{email} already has an assessment in this recruitment."
-            )),
+            OrderError::ResultIdConflict(id) => {
+                ApiError::Conflict(format!("resultId '{id}' was already used for a different order."))
+            }
+            OrderError::CandidateAlreadyInRecruitment(email) => {
+                ApiError::Conflict(format!("{email} already has an assessment in this recruitment."))
+            }
             OrderError::Db(e) => ApiError::internal(e),
         }
     }
@@ -84,10 +81,7 @@ async fn get_config(
     Ok(HttpResponse::Ok().json(ConfigResponse {
         available_lenses: lenses
             .into_iter()
-            .map(|l| LensSummary {
-                id: l.id,
-                name: l.name,
-            })
+            .map(|l| LensSummary { id: l.id, name: l.name })
             .collect(),
         available_locales: locales.into_iter().map(|l| l.code).collect(),
     }))
@@ -109,14 +103,32 @@ async fn order(
     require_json_content_type(req)?;
     let request: AssessmentOrderRequest = parse_json(&body)?;
     let order = NewOrder::parse(kind, request)?;
+    if !state.allow_private_callbacks
+        && let Ok(url) = url::Url::parse(order.result_update_url.as_str())
+        && let Err(reason) = crate::delivery::guard::check_host(&url)
+    {
+        return Err(ApiError::invalid(
+            "resultUpdateUrl",
+            format!("must be a public address: the URL {reason}"),
+        ));
+    }
+    let ctx = OrderContext {
+        links: &state.links,
+        organization_name: &caller.organization.name,
+    };
+    let now = state.clock.now();
     let placed = place_order(
         &state.db,
         caller.organization.id,
         &order,
-        state.clock.now(),
+        now,
         state.invitation_ttl,
+        &ctx,
     )
     .await?;
+    if placed.enqueued {
+        state.wake_worker();
+    }
     tracing::info!(
         assessment_id = %placed.assessment.id,
         created = placed.created,
@@ -194,9 +206,7 @@ async fn post_assessment_link_order(
 ) -> Result<HttpResponse, ApiError> {
     let (_, placed) = order(&state, &req, payload, OrderKind::Link).await?;
     let a = &placed.assessment;
-    let link = state
-        .links
-        .url(LinkKind::Assessment, a.id, a.invited_at, a.expires_at);
+    let link = state.links.url(LinkKind::Assessment, a.id, a.invited_at, a.expires_at);
     Ok(created_or_ok(&placed).json(AssessmentLinkResponse {
         assessment_package_link: link,
     }))
@@ -224,11 +234,7 @@ async fn get_result(
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let caller = authenticate(&state, &req, &body).await?;
     let result_id = path.into_inner();
-    let not_found = || {
-        ApiError::NotFound(format!(
-            "There is no result for resultId '{result_id}' yet."
-        ))
-    };
+    let not_found = || ApiError::NotFound(format!("There is no result for resultId '{result_id}' yet."));
     let a = assessment::Entity::find()
         .filter(assessment::Column::OrganizationId.eq(caller.organization.id))
         .filter(assessment::Column::ResultId.eq(result_id.as_str()))

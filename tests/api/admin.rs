@@ -4,13 +4,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 impl TestApp {
-    async fn admin(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> reqwest::Response {
+    async fn admin(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> reqwest::Response {
         let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
@@ -22,15 +16,7 @@ impl TestApp {
 #[tokio::test]
 async fn the_admin_api_needs_a_valid_unexpired_token_with_the_scope() {
     let app = spawn_app().await;
-    expect_problem(
-        app.http
-            .get(app.url("/admin/v1/lenses"))
-            .send()
-            .await
-            .unwrap(),
-        401,
-    )
-    .await;
+    expect_problem(app.http.get(app.url("/admin/v1/lenses")).send().await.unwrap(), 401).await;
     expect_problem(
         app.admin(reqwest::Method::GET, "/admin/v1/lenses", "not-a-jwt", None)
             .await,
@@ -40,12 +26,7 @@ async fn the_admin_api_needs_a_valid_unexpired_token_with_the_scope() {
     let foreign = AdminTokens::new(&secrecy::SecretString::from(
         "some-other-secret-of-enough-length".to_owned(),
     ))
-    .mint(
-        "x",
-        &[Scope::LensesRead],
-        app.clock.now(),
-        chrono::Duration::hours(1),
-    );
+    .mint("x", &[Scope::LensesRead], app.clock.now(), chrono::Duration::hours(1));
     expect_problem(
         app.admin(reqwest::Method::GET, "/admin/v1/lenses", &foreign, None)
             .await,
@@ -97,9 +78,7 @@ async fn lenses_are_created_then_replaced_by_put() {
     let path = format!("/admin/v1/lenses/{id}");
     let body = json!({"name": "Operative Leadership", "description": "d",
         "competencies": [{"key": "driving-leadership", "weight": 3}, {"key": "planning", "weight": 1, "name": "Planning & Organising"}]});
-    let created = app
-        .admin(reqwest::Method::PUT, &path, &token, Some(body.clone()))
-        .await;
+    let created = app.admin(reqwest::Method::PUT, &path, &token, Some(body.clone())).await;
     assert_eq!(created.status(), 201);
     let view: Value = created.json().await.unwrap();
     assert_eq!(
@@ -110,9 +89,7 @@ async fn lenses_are_created_then_replaced_by_put() {
     let mut changed = body.clone();
     changed["name"] = json!("Operative Leadership v2");
     changed["competencies"] = json!([{"key": "planning", "weight": 1}]);
-    let updated = app
-        .admin(reqwest::Method::PUT, &path, &token, Some(changed))
-        .await;
+    let updated = app.admin(reqwest::Method::PUT, &path, &token, Some(changed)).await;
     assert_eq!(updated.status(), 200);
     let view: Value = app
         .admin(reqwest::Method::GET, &path, &token, None)
@@ -138,11 +115,7 @@ async fn lenses_are_created_then_replaced_by_put() {
 #[tokio::test]
 async fn invalid_admin_bodies_are_422_and_change_nothing() {
     let app = spawn_app().await;
-    let token = app.admin_token(&[
-        Scope::LensesWrite,
-        Scope::IntegratorsWrite,
-        Scope::OrganizationsWrite,
-    ]);
+    let token = app.admin_token(&[Scope::LensesWrite, Scope::IntegratorsWrite, Scope::OrganizationsWrite]);
     let id = uuid::Uuid::new_v4();
     let cases = vec![
         (
@@ -183,8 +156,7 @@ async fn invalid_admin_bodies_are_422_and_change_nothing() {
     ];
     for (path, body, expected) in cases {
         let problem = expect_problem(
-            app.admin(reqwest::Method::PUT, &path, &token, Some(body.clone()))
-                .await,
+            app.admin(reqwest::Method::PUT, &path, &token, Some(body.clone())).await,
             422,
         )
         .await;
@@ -192,13 +164,16 @@ async fn invalid_admin_bodies_are_422_and_change_nothing() {
         got.sort();
         assert_eq!(got, expected, "{path} {body}");
     }
-    let bad_type = app.admin(reqwest::Method::PUT, &format!("/admin/v1/integrators/{id}"), &token, Some(json!({"name": "I", "secret": "long-enough-secret-123", "callbackAuth": {"type": "carrier-pigeon"}}))).await;
+    let bad_type = app
+        .admin(
+            reqwest::Method::PUT,
+            &format!("/admin/v1/integrators/{id}"),
+            &token,
+            Some(json!({"name": "I", "secret": "long-enough-secret-123", "callbackAuth": {"type": "carrier-pigeon"}})),
+        )
+        .await;
     expect_problem(bad_type, 422).await;
-    let read = app.admin_token(&[
-        Scope::LensesRead,
-        Scope::IntegratorsRead,
-        Scope::OrganizationsRead,
-    ]);
+    let read = app.admin_token(&[Scope::LensesRead, Scope::IntegratorsRead, Scope::OrganizationsRead]);
     let lenses: Value = app
         .admin(reqwest::Method::GET, "/admin/v1/lenses", &read, None)
         .await
@@ -238,10 +213,7 @@ async fn secrets_are_write_only_and_generated_keys_are_shown_once_and_work() {
         "{text}"
     );
     let view: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(
-        view["callbackAuth"],
-        json!({"type": "basic", "username": "ats-user"})
-    );
+    assert_eq!(view["callbackAuth"], json!({"type": "basic", "username": "ats-user"}));
     assert_eq!(view["requireSignature"], true);
 
     let org = uuid::Uuid::new_v4();
@@ -267,9 +239,7 @@ async fn secrets_are_write_only_and_generated_keys_are_shown_once_and_work() {
     );
 
     // The generated key works on the Recruitment API with the integrator's secret.
-    let config = app
-        .get_signed("/recruitment/v1/config", &provider_key, secret)
-        .await;
+    let config = app.get_signed("/recruitment/v1/config", &provider_key, secret).await;
     assert_eq!(config.status(), 200);
 
     // Updating without keys keeps them, and nothing is generated again.
@@ -322,10 +292,7 @@ async fn locales_can_be_replaced() {
         )
         .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!(["en-US", "fi-FI"])
-    );
+    assert_eq!(response.json::<Value>().await.unwrap(), json!(["en-US", "fi-FI"]));
     let problem = expect_problem(
         app.admin(
             reqwest::Method::PUT,
@@ -362,14 +329,9 @@ async fn assessments_are_listed_with_filters_and_a_cursor() {
     }
     let body = order_body("res-b", "b@example.com").to_string();
     assert_eq!(
-        app.post_signed(
-            "/recruitment/v1/assessment-order",
-            KEY_B,
-            SECRET_B,
-            body.as_bytes()
-        )
-        .await
-        .status(),
+        app.post_signed("/recruitment/v1/assessment-order", KEY_B, SECRET_B, body.as_bytes())
+            .await
+            .status(),
         201
     );
 
@@ -391,10 +353,7 @@ async fn assessments_are_listed_with_filters_and_a_cursor() {
             seen.push(item["resultId"].as_str().unwrap().to_owned());
         }
         match page["nextCursor"].as_str() {
-            Some(cursor) => {
-                path =
-                    format!("/admin/v1/assessments?organizationId={ORG_A}&limit=2&cursor={cursor}")
-            }
+            Some(cursor) => path = format!("/admin/v1/assessments?organizationId={ORG_A}&limit=2&cursor={cursor}"),
             None => break,
         }
     }
@@ -477,12 +436,7 @@ async fn seeding_twice_changes_nothing() {
     let app = spawn_app().await;
     let token = app.admin_token(&[Scope::LensesRead, Scope::OrganizationsRead]);
     let before: Value = app
-        .admin(
-            reqwest::Method::GET,
-            "/admin/v1/organizations",
-            &token,
-            None,
-        )
+        .admin(reqwest::Method::GET, "/admin/v1/organizations", &token, None)
         .await
         .json()
         .await
@@ -497,27 +451,14 @@ async fn seeding_twice_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(first.lenses.len(), 3);
-    assert!(
-        second
-            .organizations
-            .iter()
-            .all(|o| o.generated_provider_key.is_none())
-    );
+    assert!(second.organizations.iter().all(|o| o.generated_provider_key.is_none()));
     let after: Value = app
-        .admin(
-            reqwest::Method::GET,
-            "/admin/v1/organizations",
-            &token,
-            None,
-        )
+        .admin(reqwest::Method::GET, "/admin/v1/organizations", &token, None)
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        after.as_array().unwrap().len(),
-        before.as_array().unwrap().len() + 1
-    );
+    assert_eq!(after.as_array().unwrap().len(), before.as_array().unwrap().len() + 1);
     let lenses: Value = app
         .admin(reqwest::Method::GET, "/admin/v1/lenses", &token, None)
         .await

@@ -7,10 +7,7 @@ async fn live_and_ready() {
         let response = app.http.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         assert!(response.headers().contains_key("x-request-id"));
-        assert_eq!(
-            response.json::<serde_json::Value>().await.unwrap()["status"],
-            "ok"
-        );
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "ok");
     }
 }
 

@@ -9,7 +9,7 @@ use assessment_partner::config::Settings;
 use assessment_partner::crypto::Vault;
 use assessment_partner::entity::assessment;
 use assessment_partner::links::LinkSigner;
-use assessment_partner::startup::Application;
+use assessment_partner::startup::{Application, Mode, StopHandle};
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
@@ -35,11 +35,55 @@ pub const SECRET_SANDBOX: &str = "integrator-secret-sandbox-0123";
 pub struct TestApp {
     pub address: String,
     pub db: DatabaseConnection,
+    pub database_url: String,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
     pub links: LinkSigner,
     pub admin_tokens: AdminTokens,
-    _dir: Option<tempfile::TempDir>,
+    pub master_key: [u8; 32],
+    pub mail_dir: std::path::PathBuf,
+    pub stop: StopHandle,
+    pub dir: Arc<tempfile::TempDir>,
+}
+
+/// How to start a test application.
+pub struct Options {
+    /// Time runs (delivery tests) instead of standing still (signature tests).
+    pub running_clock: bool,
+    pub mode: Mode,
+    /// Join an existing application's database (and its secrets) instead of a fresh one.
+    pub join: Option<Joined>,
+    pub seed: bool,
+}
+
+/// What a second instance shares with the first.
+#[derive(Clone)]
+pub struct Joined {
+    pub database_url: String,
+    pub master_key: [u8; 32],
+    pub dir: Arc<tempfile::TempDir>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            running_clock: false,
+            mode: Mode::ApiAndWorker,
+            join: None,
+            seed: true,
+        }
+    }
+}
+
+impl TestApp {
+    /// What another instance needs to share this one's database.
+    pub fn joined(&self) -> Joined {
+        Joined {
+            database_url: self.database_url.clone(),
+            master_key: self.master_key,
+            dir: self.dir.clone(),
+        }
+    }
 }
 
 fn test_seed() -> Value {
@@ -69,12 +113,12 @@ fn test_seed() -> Value {
 
 /// A fresh database: a new PostgreSQL database when AP_TEST_DATABASE_URL is set (CI sets it),
 /// otherwise a SQLite file in a temporary directory.
-async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+async fn fresh_database(dir: &std::path::Path) -> String {
     match std::env::var("AP_TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
-            let admin = Database::connect(base.as_str()).await.unwrap_or_else(|e| {
-                panic!("AP_TEST_DATABASE_URL={base} is set but PostgreSQL is not reachable: {e}")
-            });
+            let admin = Database::connect(base.as_str())
+                .await
+                .unwrap_or_else(|e| panic!("AP_TEST_DATABASE_URL={base} is set but PostgreSQL is not reachable: {e}"));
             let name = format!("ap_test_{}", Uuid::new_v4().simple());
             admin
                 .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
@@ -83,44 +127,63 @@ async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
             admin.close().await.ok();
             let mut url = url::Url::parse(&base).expect("AP_TEST_DATABASE_URL is a URL");
             url.set_path(&name);
-            (url.to_string(), None)
+            url.to_string()
         }
-        _ => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-            (url, Some(dir))
-        }
+        _ => format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
     }
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+    spawn_app_with(Options::default(), |_| {}).await
 }
 
-pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+/// Quick delivery settings for tests: short waits, short deadline.
+pub fn fast_delivery(settings: &mut Settings) {
+    settings.delivery.retry_schedule = vec![std::time::Duration::from_millis(50)];
+    settings.delivery.max_age = std::time::Duration::from_secs(30);
+    settings.delivery.timeout = std::time::Duration::from_secs(2);
+    settings.delivery.lease = std::time::Duration::from_secs(5);
+    settings.delivery.poll_interval = std::time::Duration::from_millis(50);
+}
+
+pub async fn spawn_app_with(options: Options, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         assessment_partner::telemetry::init(assessment_partner::config::LogFormat::Text);
     }
-    let (url, dir) = fresh_database().await;
-    let mut settings = Settings::for_tests(&url);
+    let (database_url, dir, master_key) = match options.join {
+        Some(j) => (j.database_url, j.dir, j.master_key),
+        None => {
+            let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+            let url = fresh_database(dir.path()).await;
+            (url, dir, rand::random::<[u8; 32]>())
+        }
+    };
+    let mut settings = Settings::for_tests(&database_url);
+    settings.master_key = secrecy::SecretBox::new(Box::new(master_key));
+    let mail_dir = dir.path().join("mail");
+    settings.mail.outbox_dir = mail_dir.clone();
     tweak(&mut settings);
-    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let start = Utc::now();
+    let clock = Arc::new(if options.running_clock {
+        ManualClock::running(start)
+    } else {
+        ManualClock::new(start)
+    });
     let vault = Vault::new(&settings.master_key);
     let admin_tokens = AdminTokens::new(&settings.admin_jwt_secret);
-    let master_key = secrecy::SecretBox::new(Box::new(*secrecy::ExposeSecret::expose_secret(
-        &settings.master_key,
-    )));
-    let app = Application::build(settings, clock.clone())
+    let app = Application::build_with_mode(settings, clock.clone(), options.mode)
         .await
         .expect("application builds");
-    let port = app.port();
-    let address = format!("http://127.0.0.1:{port}");
-    let links = LinkSigner::new(&master_key, app.public_url().clone());
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let links = LinkSigner::new(&secrecy::SecretBox::new(Box::new(master_key)), app.public_url().clone());
     let db = app.db().clone();
-    let seed_file = seed::parse(&test_seed().to_string()).expect("test seed parses");
-    seed::apply(&db, &vault, &seed_file, clock.now(), true)
-        .await
-        .expect("test seed applies");
+    if options.seed {
+        let seed_file = seed::parse(&test_seed().to_string()).expect("test seed parses");
+        seed::apply(&db, &vault, &seed_file, clock.now(), true)
+            .await
+            .expect("test seed applies");
+    }
+    let stop = app.stop_handle();
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -129,11 +192,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         address,
         db,
+        database_url,
         clock,
         http,
         links,
         admin_tokens,
-        _dir: dir,
+        master_key,
+        mail_dir,
+        stop,
+        dir,
     }
 }
 
@@ -160,13 +227,7 @@ impl TestApp {
     }
 
     /// POST with the given provider-key and a valid signature for `secret`.
-    pub async fn post_signed(
-        &self,
-        path: &str,
-        key: &str,
-        secret: &str,
-        body: &[u8],
-    ) -> reqwest::Response {
+    pub async fn post_signed(&self, path: &str, key: &str, secret: &str, body: &[u8]) -> reqwest::Response {
         self.http
             .post(self.url(path))
             .header("provider-key", key)
@@ -195,19 +256,12 @@ impl TestApp {
     }
 
     pub fn admin_token(&self, scopes: &[Scope]) -> String {
-        self.admin_tokens.mint(
-            "tests",
-            scopes,
-            self.clock.now(),
-            chrono::Duration::hours(1),
-        )
+        self.admin_tokens
+            .mint("tests", scopes, self.clock.now(), chrono::Duration::hours(1))
     }
 
     pub async fn assessment_count(&self) -> u64 {
-        assessment::Entity::find()
-            .count(&self.db)
-            .await
-            .expect("count")
+        assessment::Entity::find().count(&self.db).await.expect("count")
     }
 }
 
@@ -229,15 +283,10 @@ pub async fn expect_problem(response: reqwest::Response, status: u16) -> Value {
     let body: Value = response.json().await.expect("problem body is JSON");
     assert_eq!(body["status"], status);
     assert!(
-        body["type"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("/problems/")),
+        body["type"].as_str().is_some_and(|t| t.starts_with("/problems/")),
         "{body}"
     );
-    assert!(
-        body["title"].is_string() && body["detail"].is_string(),
-        "{body}"
-    );
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
     assert_eq!(
         body["requestId"].as_str(),
         request_id.as_deref(),

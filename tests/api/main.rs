@@ -1,9 +1,11 @@
 //! Black-box tests: each starts the real server on a random port with a fresh database
 //! (SQLite by default; PostgreSQL when AP_TEST_DATABASE_URL is set) and talks HTTP to it.
 mod admin;
+mod delivery;
 mod health;
 mod helpers;
 mod openapi;
 mod orders;
+mod receiver;
 mod results;
 mod signatures;

@@ -4,10 +4,9 @@ use crate::helpers::*;
 
 #[test]
 fn the_committed_openapi_document_is_current() {
-    let committed: Value = serde_json::from_str(include_str!("../../openapi/openapi.json"))
-        .expect("openapi/openapi.json is JSON");
-    let generated: Value =
-        serde_json::from_str(&assessment_partner::openapi::document_json()).unwrap();
+    let committed: Value =
+        serde_json::from_str(include_str!("../../openapi/openapi.json")).expect("openapi/openapi.json is JSON");
+    let generated: Value = serde_json::from_str(&assessment_partner::openapi::document_json()).unwrap();
     assert!(
         committed == generated,
         "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
@@ -26,10 +25,7 @@ async fn the_server_serves_the_document_and_a_docs_page() {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        served["openapi"].as_str().map(|v| v.starts_with("3.")),
-        Some(true)
-    );
+    assert_eq!(served["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
     for path in [
         "/recruitment/v1/config",
         "/recruitment/v1/assessment-order",

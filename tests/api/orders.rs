@@ -11,19 +11,14 @@ const LINK_ORDER: &str = "/recruitment/v1/assessment-link-order";
 #[tokio::test]
 async fn config_lists_only_this_organisations_lenses_and_the_locales() {
     let app = spawn_app().await;
-    let response = app
-        .get_signed("/recruitment/v1/config", KEY_A, SECRET_A)
-        .await;
+    let response = app.get_signed("/recruitment/v1/config", KEY_A, SECRET_A).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(
         body["availableLenses"],
         json!([{ "id": LENS_SHARED, "name": "General Performance" }])
     );
-    assert_eq!(
-        body["availableLocales"],
-        json!(["en-US", "nl-NL", "nn-NO", "sv-SE"])
-    );
+    assert_eq!(body["availableLocales"], json!(["en-US", "nl-NL", "nn-NO", "sv-SE"]));
 
     let body: Value = app
         .get_signed("/recruitment/v1/config", KEY_B, SECRET_B)
@@ -37,9 +32,7 @@ async fn config_lists_only_this_organisations_lenses_and_the_locales() {
 #[tokio::test]
 async fn an_order_creates_an_invited_assessment_and_answers_its_id() {
     let app = spawn_app().await;
-    let response = app
-        .order(ORDER, &order_body("res-1", "Ada@Example.com"))
-        .await;
+    let response = app.order(ORDER, &order_body("res-1", "Ada@Example.com")).await;
     assert_eq!(response.status(), 201);
     assert!(response.headers().contains_key("x-request-id"));
     let id: String = response.json().await.unwrap();
@@ -66,25 +59,18 @@ async fn an_order_creates_an_invited_assessment_and_answers_its_id() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        (rec.external_id.as_str(), rec.title.as_str()),
-        ("job-1", "Developer")
-    );
+    assert_eq!((rec.external_id.as_str(), rec.title.as_str()), ("job-1", "Developer"));
 }
 
 #[tokio::test]
 async fn a_second_candidate_joins_the_same_recruitment() {
     let app = spawn_app().await;
     assert_eq!(
-        app.order(ORDER, &order_body("res-1", "a@example.com"))
-            .await
-            .status(),
+        app.order(ORDER, &order_body("res-1", "a@example.com")).await.status(),
         201
     );
     assert_eq!(
-        app.order(ORDER, &order_body("res-2", "b@example.com"))
-            .await
-            .status(),
+        app.order(ORDER, &order_body("res-2", "b@example.com")).await.status(),
         201
     );
     assert_eq!(recruitment::Entity::find().count(&app.db).await.unwrap(), 1);
@@ -107,9 +93,7 @@ async fn the_same_order_again_answers_the_same_id_and_creates_nothing() {
 async fn the_same_result_id_with_a_different_body_is_a_conflict() {
     let app = spawn_app().await;
     assert_eq!(
-        app.order(ORDER, &order_body("res-1", "ada@example.com"))
-            .await
-            .status(),
+        app.order(ORDER, &order_body("res-1", "ada@example.com")).await.status(),
         201
     );
     let mut changed = order_body("res-1", "ada@example.com");
@@ -118,8 +102,7 @@ async fn the_same_result_id_with_a_different_body_is_a_conflict() {
     assert!(problem["detail"].as_str().unwrap().contains("res-1"));
     // The same resultId on the link endpoint is a different order too.
     expect_problem(
-        app.order(LINK_ORDER, &order_body("res-1", "ada@example.com"))
-            .await,
+        app.order(LINK_ORDER, &order_body("res-1", "ada@example.com")).await,
         409,
     )
     .await;
@@ -130,20 +113,12 @@ async fn the_same_result_id_with_a_different_body_is_a_conflict() {
 async fn result_ids_are_per_organisation() {
     let app = spawn_app().await;
     assert_eq!(
-        app.order(ORDER, &order_body("res-1", "ada@example.com"))
-            .await
-            .status(),
+        app.order(ORDER, &order_body("res-1", "ada@example.com")).await.status(),
         201
     );
     let body = order_body("res-1", "ada@example.com").to_string();
-    let response = app
-        .post_signed(ORDER, KEY_B, SECRET_B, body.as_bytes())
-        .await;
-    assert_eq!(
-        response.status(),
-        201,
-        "organisation B has its own resultId space"
-    );
+    let response = app.post_signed(ORDER, KEY_B, SECRET_B, body.as_bytes()).await;
+    assert_eq!(response.status(), 201, "organisation B has its own resultId space");
     assert_eq!(app.assessment_count().await, 2);
 }
 
@@ -169,9 +144,7 @@ async fn identical_orders_arriving_together_create_exactly_one_assessment() {
 #[tokio::test]
 async fn a_link_order_answers_a_link_that_names_the_assessment_and_expires_with_the_invitation() {
     let app = spawn_app().await;
-    let response = app
-        .order(LINK_ORDER, &order_body("res-link", "lin@example.com"))
-        .await;
+    let response = app.order(LINK_ORDER, &order_body("res-link", "lin@example.com")).await;
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
     let link = body["assessmentPackageLink"].as_str().unwrap().to_owned();
@@ -188,9 +161,7 @@ async fn a_link_order_answers_a_link_that_names_the_assessment_and_expires_with_
         .unwrap()
         .expect("the link names the assessment");
     assert!(
-        app.links
-            .verify(LinkKind::Assessment, token, row.expires_at)
-            .is_err(),
+        app.links.verify(LinkKind::Assessment, token, row.expires_at).is_err(),
         "expires with the invitation"
     );
     assert!(
@@ -204,9 +175,7 @@ async fn a_link_order_answers_a_link_that_names_the_assessment_and_expires_with_
     );
 
     // Repeating the order gives the same link.
-    let again = app
-        .order(LINK_ORDER, &order_body("res-link", "lin@example.com"))
-        .await;
+    let again = app.order(LINK_ORDER, &order_body("res-link", "lin@example.com")).await;
     assert_eq!(again.status(), 200);
     assert_eq!(
         again.json::<Value>().await.unwrap()["assessmentPackageLink"],
@@ -224,23 +193,12 @@ async fn a_candidate_already_in_the_recruitment_is_a_conflict() {
         201
     );
     let problem = expect_problem(
-        app.order(LINK_ORDER, &order_body("res-2", "LIN@example.com"))
-            .await,
+        app.order(LINK_ORDER, &order_body("res-2", "LIN@example.com")).await,
         409,
     )
     .await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("lin@example.com")
-    );
-    expect_problem(
-        app.order(ORDER, &order_body("res-3", "lin@example.com"))
-            .await,
-        409,
-    )
-    .await;
+    assert!(problem["detail"].as_str().unwrap().contains("lin@example.com"));
+    expect_problem(app.order(ORDER, &order_body("res-3", "lin@example.com")).await, 409).await;
     assert_eq!(app.assessment_count().await, 1);
 }
 
@@ -277,16 +235,8 @@ async fn invalid_fields_are_422_and_name_each_field() {
             json!("not-an-email"),
             "candidateDetails.email",
         ),
-        (
-            "/resultUpdateUrl",
-            json!("ftp://ats.example.com/x"),
-            "resultUpdateUrl",
-        ),
-        (
-            "/resultUpdateUrl",
-            json!("/relative/path"),
-            "resultUpdateUrl",
-        ),
+        ("/resultUpdateUrl", json!("ftp://ats.example.com/x"), "resultUpdateUrl"),
+        ("/resultUpdateUrl", json!("/relative/path"), "resultUpdateUrl"),
         ("/locale", json!("english"), "locale"),
         ("/locale", json!("de-DE"), "locale"),
         ("/lensId", json!("not-a-uuid"), "lensId"),
@@ -298,11 +248,7 @@ async fn invalid_fields_are_422_and_name_each_field() {
             "additionalRecruitmentCollaboratorsEmails[1]",
         ),
         // Wrong types and missing fields are 422 too, naming the field.
-        (
-            "/candidateDetails/email",
-            json!(42),
-            "candidateDetails.email",
-        ),
+        ("/candidateDetails/email", json!(42), "candidateDetails.email"),
         ("/recruitment", json!("job-1"), "recruitment"),
         (
             "/additionalRecruitmentCollaboratorsEmails",
@@ -325,22 +271,11 @@ async fn invalid_fields_are_422_and_name_each_field() {
     let mut missing = order_body("res-1", "a@example.com");
     missing.as_object_mut().unwrap().remove("resultUpdateUrl");
     let problem = expect_problem(app.order(ORDER, &missing).await, 422).await;
-    assert_eq!(
-        fields(&problem),
-        vec!["resultUpdateUrl".to_owned()],
-        "{problem}"
-    );
+    assert_eq!(fields(&problem), vec!["resultUpdateUrl".to_owned()], "{problem}");
     let mut missing = order_body("res-1", "a@example.com");
-    missing["candidateDetails"]
-        .as_object_mut()
-        .unwrap()
-        .remove("email");
+    missing["candidateDetails"].as_object_mut().unwrap().remove("email");
     let problem = expect_problem(app.order(ORDER, &missing).await, 422).await;
-    assert_eq!(
-        fields(&problem),
-        vec!["candidateDetails.email".to_owned()],
-        "{problem}"
-    );
+    assert_eq!(fields(&problem), vec!["candidateDetails.email".to_owned()], "{problem}");
     assert_eq!(app.assessment_count().await, 0);
 }
 
@@ -351,10 +286,7 @@ async fn malformed_json_is_400() {
         let response = app.post_signed(ORDER, KEY_A, SECRET_A, body).await;
         let problem = expect_problem(response, 400).await;
         assert!(
-            problem["detail"]
-                .as_str()
-                .unwrap()
-                .contains("not valid JSON"),
+            problem["detail"].as_str().unwrap().contains("not valid JSON"),
             "{problem}"
         );
     }
@@ -365,11 +297,7 @@ async fn malformed_json_is_400() {
 async fn a_body_that_is_not_json_is_415() {
     let app = spawn_app().await;
     let body = order_body("res-1", "a@example.com").to_string();
-    for content_type in [
-        Some("text/plain"),
-        Some("application/x-www-form-urlencoded"),
-        None,
-    ] {
+    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
         let mut request = app
             .http
             .post(app.url(ORDER))

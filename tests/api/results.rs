@@ -9,8 +9,7 @@ use crate::helpers::*;
 async fn no_result_is_404_until_there_is_one_then_the_pushed_body() {
     let app = spawn_app().await;
     expect_problem(
-        app.get_signed("/recruitment/v1/results/res-1", KEY_A, SECRET_A)
-            .await,
+        app.get_signed("/recruitment/v1/results/res-1", KEY_A, SECRET_A).await,
         404,
     )
     .await;
@@ -24,8 +23,7 @@ async fn no_result_is_404_until_there_is_one_then_the_pushed_body() {
         .await
         .unwrap();
     expect_problem(
-        app.get_signed("/recruitment/v1/results/res-1", KEY_A, SECRET_A)
-            .await,
+        app.get_signed("/recruitment/v1/results/res-1", KEY_A, SECRET_A).await,
         404,
     )
     .await;
@@ -40,15 +38,11 @@ async fn no_result_is_404_until_there_is_one_then_the_pushed_body() {
     let mut active = row.into_active_model();
     active.state = Set("completed".into());
     active.score = Set(Some(71));
-    active.subscores = Set(Some(
-        json!({ "driving-leadership": 73, "influencing-inspiring": 68 }),
-    ));
+    active.subscores = Set(Some(json!({ "driving-leadership": 73, "influencing-inspiring": 68 })));
     active.completed_at = Set(Some(completed_at));
     active.update(&app.db).await.unwrap();
 
-    let response = app
-        .get_signed("/recruitment/v1/results/res-1", KEY_A, SECRET_A)
-        .await;
+    let response = app.get_signed("/recruitment/v1/results/res-1", KEY_A, SECRET_A).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["resultId"], "res-1");
@@ -77,8 +71,7 @@ async fn no_result_is_404_until_there_is_one_then_the_pushed_body() {
 
     // Another organisation cannot read it, whatever it sends.
     expect_problem(
-        app.get_signed("/recruitment/v1/results/res-1", KEY_B, SECRET_B)
-            .await,
+        app.get_signed("/recruitment/v1/results/res-1", KEY_B, SECRET_B).await,
         404,
     )
     .await;

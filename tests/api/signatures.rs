@@ -45,10 +45,7 @@ async fn bad_signatures_are_401_and_change_nothing() {
     let cases: Vec<(Option<String>, &str)> = vec![
         (None, "missing"),
         (Some("garbage".into()), "not key=value"),
-        (
-            Some(format!("t=abc,signature={}", "0".repeat(64))),
-            "not an integer",
-        ),
+        (Some(format!("t=abc,signature={}", "0".repeat(64))), "not an integer"),
         (
             Some(format!(
                 "signature={}",
@@ -75,19 +72,11 @@ async fn bad_signatures_are_401_and_change_nothing() {
             "no signature in the header matches",
         ),
         (
-            Some(signature::header_value(
-                SECRET_A.as_bytes(),
-                now - 301,
-                bytes,
-            )),
+            Some(signature::header_value(SECRET_A.as_bytes(), now - 301, bytes)),
             "in the past",
         ),
         (
-            Some(signature::header_value(
-                SECRET_A.as_bytes(),
-                now + 301,
-                bytes,
-            )),
+            Some(signature::header_value(SECRET_A.as_bytes(), now + 301, bytes)),
             "in the future",
         ),
     ];
@@ -122,11 +111,7 @@ async fn the_tolerance_is_300_seconds_both_ways_on_the_injected_clock() {
     let ok = order_with_signature(
         &app,
         Some(KEY_A),
-        Some(signature::header_value(
-            SECRET_A.as_bytes(),
-            now - 300,
-            bytes,
-        )),
+        Some(signature::header_value(SECRET_A.as_bytes(), now - 300, bytes)),
         bytes,
     )
     .await;
@@ -134,11 +119,7 @@ async fn the_tolerance_is_300_seconds_both_ways_on_the_injected_clock() {
     let ok = order_with_signature(
         &app,
         Some(KEY_A),
-        Some(signature::header_value(
-            SECRET_A.as_bytes(),
-            now + 300,
-            bytes,
-        )),
+        Some(signature::header_value(SECRET_A.as_bytes(), now + 300, bytes)),
         bytes,
     )
     .await;
@@ -193,13 +174,7 @@ async fn missing_or_unknown_provider_keys_are_401() {
     )
     .await;
     expect_unauthorized(
-        order_with_signature(
-            &app,
-            Some("no-such-key"),
-            Some(header.clone()),
-            body.as_bytes(),
-        )
-        .await,
+        order_with_signature(&app, Some("no-such-key"), Some(header.clone()), body.as_bytes()).await,
         "not known",
     )
     .await;
@@ -208,12 +183,7 @@ async fn missing_or_unknown_provider_keys_are_401() {
         "empty",
     )
     .await;
-    let config = app
-        .http
-        .get(app.url("/recruitment/v1/config"))
-        .send()
-        .await
-        .unwrap();
+    let config = app.http.get(app.url("/recruitment/v1/config")).send().await.unwrap();
     expect_unauthorized(config, "provider-key").await;
     assert_eq!(app.assessment_count().await, 0);
 }
@@ -222,9 +192,7 @@ async fn missing_or_unknown_provider_keys_are_401() {
 async fn another_organisations_key_with_this_integrators_secret_is_refused() {
     let app = spawn_app().await;
     // Organisation B belongs to integrator B: integrator A's secret does not sign for it.
-    let response = app
-        .get_signed("/recruitment/v1/config", KEY_B, SECRET_A)
-        .await;
+    let response = app.get_signed("/recruitment/v1/config", KEY_B, SECRET_A).await;
     expect_unauthorized(response, "matches").await;
 }
 
@@ -249,11 +217,7 @@ async fn an_integrator_that_does_not_require_signatures_still_cannot_send_a_bad_
     let app = spawn_app().await;
     let body = order_body("res-sandbox", "s@example.com").to_string();
     let response = order_with_signature(&app, Some(KEY_C), None, body.as_bytes()).await;
-    assert_eq!(
-        response.status(),
-        201,
-        "signing is off for the sandbox integrator"
-    );
+    assert_eq!(response.status(), 201, "signing is off for the sandbox integrator");
     let bad = signature::header_value(b"wrong", app.clock.now().timestamp(), body.as_bytes());
     expect_unauthorized(
         order_with_signature(&app, Some(KEY_C), Some(bad), body.as_bytes()).await,
@@ -274,13 +238,11 @@ async fn a_replayed_request_changes_nothing() {
     let app = spawn_app().await;
     let body = order_body("res-replay", "r@example.com").to_string();
     let header = app.sign(SECRET_A, body.as_bytes());
-    let first =
-        order_with_signature(&app, Some(KEY_A), Some(header.clone()), body.as_bytes()).await;
+    let first = order_with_signature(&app, Some(KEY_A), Some(header.clone()), body.as_bytes()).await;
     assert_eq!(first.status(), 201);
     let id: Value = first.json().await.unwrap();
     // Within the window the replay is answered as the repeat it is; nothing is created.
-    let replay =
-        order_with_signature(&app, Some(KEY_A), Some(header.clone()), body.as_bytes()).await;
+    let replay = order_with_signature(&app, Some(KEY_A), Some(header.clone()), body.as_bytes()).await;
     assert_eq!(replay.status(), 200);
     assert_eq!(replay.json::<Value>().await.unwrap(), id);
     // After the window it is refused.

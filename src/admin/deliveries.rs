@@ -1,0 +1,353 @@
+//! Admin endpoints of the delivery engine: results in, the outbox out (list, one, replay).
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::assessment::completion::{CompletionError, NewResult, complete};
+use crate::auth::admin::{AdminAuth, Scope};
+use crate::delivery::outbox::{DeliveryState, Kind};
+use crate::entity::{delivery, delivery_attempt};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::extract::{Problems, json_body};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(post_result)
+        .service(list_deliveries)
+        .service(get_delivery)
+        .service(replay_delivery);
+}
+
+/// A result from an external scoring engine.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultInput {
+    /// Overall score, 0..100.
+    #[validate(range(min = 0, max = 100, message = "must be 0 to 100"))]
+    #[schema(example = 71)]
+    pub score: i32,
+    /// Competency key -> 0..100; exactly the lens's competencies.
+    #[schema(example = json!({"driving-leadership": 73, "influencing-inspiring": 68}))]
+    pub subscores: BTreeMap<String, i32>,
+    /// When the candidate finished; now when left out.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultRecorded {
+    pub assessment_id: Uuid,
+    pub state: crate::assessment::State,
+    /// False when this exact result had been recorded before.
+    pub changed: bool,
+}
+
+impl From<CompletionError> for ApiError {
+    fn from(e: CompletionError) -> Self {
+        match e {
+            CompletionError::NotFound => ApiError::NotFound("No such assessment.".into()),
+            CompletionError::Invalid(problems) => {
+                ApiError::Validation(problems.into_iter().map(|(f, m)| FieldError::new(f, m)).collect())
+            }
+            CompletionError::Finished(state) => ApiError::Conflict(format!(
+                "The assessment is {state}; a finished assessment never changes."
+            )),
+            CompletionError::DifferentResult => {
+                ApiError::Conflict("The assessment already has a different result.".into())
+            }
+            CompletionError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Records the result of an assessment (scope `results.write`): completes it and enqueues the
+/// result push in one transaction. The same result again is a no-op; a different one is 409.
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)), request_body = ResultInput,
+    responses((status = 200, body = ResultRecorded),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Finished already, or a different result", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/v1/assessments/{id}/result")]
+#[instrument(skip_all, fields(assessment_id = %path))]
+async fn post_result(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::ResultsWrite)?;
+    let id = Uuid::parse_str(&path).map_err(|_| ApiError::invalid("id", "must be a UUID"))?;
+    let (_, input): (_, ResultInput) = json_body(&req, payload, state.max_body_bytes).await?;
+    Problems::from_validator(input.validate()).finish()?;
+    let result = NewResult {
+        score: input.score,
+        subscores: input.subscores,
+        completed_at: input.completed_at,
+    };
+    let done = complete(&state.db, &state.links, id, None, &result, state.clock.now()).await?;
+    if done.enqueued {
+        state.wake_worker();
+    }
+    Ok(HttpResponse::Ok().json(ResultRecorded {
+        assessment_id: done.assessment.id,
+        state: crate::assessment::State::Completed,
+        changed: done.changed,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryFilter {
+    /// pending, delivered or dead
+    pub state: Option<String>,
+    /// result or invitation_email
+    pub kind: Option<String>,
+    pub organization_id: Option<Uuid>,
+    pub assessment_id: Option<Uuid>,
+    /// 1..200, default 50
+    pub limit: Option<u64>,
+    /// `nextCursor` of the previous page
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    /// Also the `Idempotency-Key` of every attempt.
+    pub id: Uuid,
+    pub kind: String,
+    pub organization_id: Option<Uuid>,
+    pub assessment_id: Option<Uuid>,
+    pub target: String,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub first_attempt_at: Option<DateTime<Utc>>,
+    pub deadline_at: Option<DateTime<Utc>>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<delivery::Model> for DeliveryView {
+    fn from(d: delivery::Model) -> Self {
+        Self {
+            id: d.id,
+            kind: d.kind,
+            organization_id: d.organization_id,
+            assessment_id: d.assessment_id,
+            target: d.target,
+            state: d.state,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            first_attempt_at: d.first_attempt_at,
+            deadline_at: d.deadline_at,
+            last_status: d.last_status,
+            last_error: d.last_error,
+            delivered_at: d.delivered_at,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptView {
+    pub attempt_no: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub status_code: Option<i32>,
+    /// delivered, retry or dead
+    pub outcome: String,
+    pub error: Option<String>,
+    /// At most 4 KiB of the response body.
+    pub response_excerpt: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub delivery: DeliveryView,
+    /// The stored body (for e-mails: recipient, subject and text).
+    pub payload: serde_json::Value,
+    pub attempt_log: Vec<AttemptView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryPage {
+    pub items: Vec<DeliveryView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The outbox, oldest first (scope `deliveries.read`).
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(DeliveryFilter),
+    responses((status = 200, body = DeliveryPage), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/v1/deliveries")]
+#[instrument(skip_all)]
+async fn list_deliveries(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::DeliveriesRead)?;
+    let filter = web::Query::<DeliveryFilter>::from_query(req.query_string())
+        .map_err(|e| ApiError::invalid("query", e.to_string()))?
+        .into_inner();
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be 1 to 200"));
+    }
+    let mut query = delivery::Entity::find().order_by_asc(delivery::Column::Id);
+    if let Some(s) = &filter.state {
+        let s =
+            DeliveryState::parse(s).ok_or_else(|| ApiError::invalid("state", "must be pending, delivered or dead"))?;
+        query = query.filter(delivery::Column::State.eq(s.as_str()));
+    }
+    if let Some(k) = &filter.kind {
+        let k = Kind::parse(k).ok_or_else(|| ApiError::invalid("kind", "must be result or invitation_email"))?;
+        query = query.filter(delivery::Column::Kind.eq(k.as_str()));
+    }
+    if let Some(org) = filter.organization_id {
+        query = query.filter(delivery::Column::OrganizationId.eq(org));
+    }
+    if let Some(a) = filter.assessment_id {
+        query = query.filter(delivery::Column::AssessmentId.eq(a));
+    }
+    if let Some(cursor) = &filter.cursor {
+        let after = URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|b| Uuid::from_slice(&b).ok())
+            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this API gave out"))?;
+        query = query.filter(delivery::Column::Id.gt(after));
+    }
+    let mut rows = query.limit(limit + 1).all(&state.db).await?;
+    let next_cursor = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|d| URL_SAFE_NO_PAD.encode(d.id.as_bytes()))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(DeliveryPage {
+        items: rows.into_iter().map(DeliveryView::from).collect(),
+        next_cursor,
+    }))
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::invalid("id", "must be a UUID"))
+}
+
+async fn detail(state: &AppState, id: Uuid) -> Result<DeliveryDetail, ApiError> {
+    let row = delivery::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("No delivery {id}.")))?;
+    let attempts = delivery_attempt::Entity::find()
+        .filter(delivery_attempt::Column::DeliveryId.eq(id))
+        .order_by_asc(delivery_attempt::Column::StartedAt)
+        .order_by_asc(delivery_attempt::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(DeliveryDetail {
+        payload: row.payload.clone(),
+        delivery: row.into(),
+        attempt_log: attempts
+            .into_iter()
+            .map(|a| AttemptView {
+                attempt_no: a.attempt_no,
+                started_at: a.started_at,
+                duration_ms: a.duration_ms,
+                status_code: a.status_code,
+                outcome: a.outcome,
+                error: a.error,
+                response_excerpt: a.response_excerpt,
+            })
+            .collect(),
+    })
+}
+
+/// One delivery with its attempts (scope `deliveries.read`).
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = DeliveryDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/v1/deliveries/{id}")]
+#[instrument(skip_all, fields(delivery_id = %path))]
+async fn get_delivery(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::DeliveriesRead)?;
+    Ok(HttpResponse::Ok().json(detail(&state, parse_id(&path)?).await?))
+}
+
+/// Replays a dead delivery (scope `deliveries.write`): it becomes pending, due now, with a new
+/// deadline counted from its next attempt. Only dead rows can be replayed (409 otherwise).
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = DeliveryDetail),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The delivery is not dead", body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/v1/deliveries/{id}/replay")]
+#[instrument(skip_all, fields(delivery_id = %path))]
+async fn replay_delivery(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::DeliveriesWrite)?;
+    let id = parse_id(&path)?;
+    let now = state.clock.now();
+    let updated = delivery::Entity::update_many()
+        .col_expr(delivery::Column::State, Expr::value(DeliveryState::Pending.as_str()))
+        .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(
+            delivery::Column::FirstAttemptAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(delivery::Column::DeadlineAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(delivery::Column::ReplayBase, Expr::col(delivery::Column::Attempts))
+        .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            delivery::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::Id.eq(id))
+        .filter(delivery::Column::State.eq(DeliveryState::Dead.as_str()))
+        .exec(&state.db)
+        .await?;
+    if updated.rows_affected == 0 {
+        let current = detail(&state, id).await?;
+        return Err(ApiError::Conflict(format!(
+            "The delivery is {}; only dead deliveries can be replayed.",
+            current.delivery.state
+        )));
+    }
+    if state.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        use sea_orm::ConnectionTrait;
+        state
+            .db
+            .execute_unprepared(&format!("NOTIFY {}", crate::delivery::outbox::NOTIFY_CHANNEL))
+            .await?;
+    }
+    state.wake_worker();
+    tracing::info!("delivery replayed");
+    Ok(HttpResponse::Ok().json(detail(&state, id).await?))
+}

@@ -1,0 +1,176 @@
+//! Recording a result: validate it against the lens, move the assessment to `completed`, and
+//! enqueue its result push, in one transaction.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::assessment::{Event, State, Transition};
+use crate::delivery::outbox::{self, Kind, NewDelivery};
+use crate::entity::{assessment, lens_competency};
+use crate::links::LinkSigner;
+use crate::recruitment::results::result_body;
+
+/// How long report and recruitment links in results stay valid.
+pub const REPORT_LINK_TTL_DAYS: i64 = 90;
+
+/// A result as an external scoring engine (or our own scoring) reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewResult {
+    pub score: i32,
+    /// Competency key -> 0..100.
+    pub subscores: BTreeMap<String, i32>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompletionError {
+    #[error("no such assessment")]
+    NotFound,
+    #[error("the result does not fit the lens ({} problem(s))", .0.len())]
+    Invalid(Vec<(String, String)>),
+    #[error("the assessment is {0} and cannot be completed")]
+    Finished(State),
+    #[error("the assessment already has a different result")]
+    DifferentResult,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+#[derive(Debug)]
+pub struct Completed {
+    pub assessment: assessment::Model,
+    /// False when the same result had been recorded before (nothing was done).
+    pub changed: bool,
+    pub enqueued: bool,
+}
+
+/// Checks the result against the lens: every competency scored, nothing else, all 0..100.
+pub fn validate(result: &NewResult, competencies: &[String]) -> Result<(), CompletionError> {
+    let mut problems = Vec::new();
+    if !(0..=100).contains(&result.score) {
+        problems.push(("score".to_owned(), "must be 0 to 100".to_owned()));
+    }
+    for key in competencies {
+        match result.subscores.get(key) {
+            None => problems.push((
+                format!("subscores.{key}"),
+                "is missing: the lens assesses this competency".into(),
+            )),
+            Some(v) if !(0..=100).contains(v) => problems.push((format!("subscores.{key}"), "must be 0 to 100".into())),
+            Some(_) => {}
+        }
+    }
+    for key in result.subscores.keys() {
+        if !competencies.contains(key) {
+            problems.push((
+                format!("subscores.{key}"),
+                "is not a competency of this assessment's lens".into(),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CompletionError::Invalid(problems))
+    }
+}
+
+fn same_result(a: &assessment::Model, result: &NewResult) -> bool {
+    let stored: Option<BTreeMap<String, i32>> = a.subscores.clone().and_then(|v| serde_json::from_value(v).ok());
+    a.score == Some(result.score) && stored.as_ref() == Some(&result.subscores)
+}
+
+/// Completes the assessment. `organization_id` limits the lookup to one tenant when given.
+pub async fn complete(
+    db: &DatabaseConnection,
+    links: &LinkSigner,
+    assessment_id: Uuid,
+    organization_id: Option<Uuid>,
+    result: &NewResult,
+    now: DateTime<Utc>,
+) -> Result<Completed, CompletionError> {
+    let txn = db.begin().await?;
+    let mut query = assessment::Entity::find_by_id(assessment_id);
+    if let Some(org) = organization_id {
+        query = query.filter(assessment::Column::OrganizationId.eq(org));
+    }
+    let current = query.one(&txn).await?.ok_or(CompletionError::NotFound)?;
+    let competencies: Vec<String> = lens_competency::Entity::find()
+        .filter(lens_competency::Column::LensId.eq(current.lens_id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|c| c.key)
+        .collect();
+    validate(result, &competencies)?;
+    let state: State = current.state.parse().map_err(|e: String| DbErr::Custom(e))?;
+    match state.apply(Event::Complete) {
+        Transition::NoOp if same_result(&current, result) => {
+            return Ok(Completed {
+                assessment: current,
+                changed: false,
+                enqueued: false,
+            });
+        }
+        Transition::NoOp => return Err(CompletionError::DifferentResult),
+        Transition::Refused => return Err(CompletionError::Finished(state)),
+        Transition::To(_) => {}
+    }
+    let completed_at = result.completed_at.unwrap_or(now);
+    let mut active = current.into_active_model();
+    active.state = Set(State::Completed.as_str().to_owned());
+    active.score = Set(Some(result.score));
+    active.subscores = Set(Some(serde_json::to_value(&result.subscores).unwrap_or_default()));
+    active.completed_at = Set(Some(completed_at));
+    active.updated_at = Set(now);
+    let updated = active.update(&txn).await?;
+    let mut enqueued = false;
+    if let Some(url) = updated.result_update_url.clone()
+        && let Some(body) = result_body(&txn, links, &updated, chrono::Duration::days(REPORT_LINK_TTL_DAYS)).await?
+    {
+        let new = NewDelivery {
+            kind: Kind::Result,
+            organization_id: Some(updated.organization_id),
+            assessment_id: Some(updated.id),
+            target: url,
+            payload: serde_json::to_value(&body).unwrap_or_default(),
+        };
+        outbox::enqueue(&txn, new, now).await?;
+        enqueued = true;
+    }
+    txn.commit().await?;
+    Ok(Completed {
+        assessment: updated,
+        changed: true,
+        enqueued,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(score: i32, subs: &[(&str, i32)]) -> NewResult {
+        NewResult {
+            score,
+            subscores: subs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+            completed_at: None,
+        }
+    }
+
+    #[test]
+    fn results_must_match_the_lens() {
+        let lens = vec!["a".to_owned(), "b".to_owned()];
+        assert!(validate(&result(50, &[("a", 1), ("b", 100)]), &lens).is_ok());
+        let Err(CompletionError::Invalid(p)) = validate(&result(101, &[("a", -1), ("c", 5)]), &lens) else {
+            panic!()
+        };
+        let fields: Vec<&str> = p.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, vec!["score", "subscores.a", "subscores.b", "subscores.c"]);
+    }
+}

@@ -1,0 +1,109 @@
+//! The invitation e-mail, in the order's locale.
+use chrono::{DateTime, Utc};
+
+use crate::delivery::outbox::EmailPayload;
+
+pub struct Invitation<'a> {
+    pub to: &'a str,
+    pub locale: &'a str,
+    pub organization: &'a str,
+    pub role: &'a str,
+    pub link: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+struct Texts {
+    subject: &'static str,
+    greeting: &'static str,
+    body: &'static str,
+    action: &'static str,
+    expiry: &'static str,
+    closing: &'static str,
+}
+
+fn texts(locale: &str) -> Texts {
+    match locale {
+        "sv-SE" => Texts {
+            subject: "Inbjudan till bedömning från {org}",
+            greeting: "Hej!",
+            body: "{org} har bjudit in dig att göra en bedömning för rollen {role}. Den tar ungefär 15 minuter.",
+            action: "Starta bedömningen här:",
+            expiry: "Länken gäller till och med {date}.",
+            closing: "Lycka till!",
+        },
+        "nl-NL" => Texts {
+            subject: "Uitnodiging voor een assessment van {org}",
+            greeting: "Hallo,",
+            body: "{org} nodigt je uit voor een assessment voor de functie {role}. Het duurt ongeveer 15 minuten.",
+            action: "Begin hier met het assessment:",
+            expiry: "De link is geldig tot en met {date}.",
+            closing: "Veel succes!",
+        },
+        "nn-NO" => Texts {
+            subject: "Invitasjon til vurdering frå {org}",
+            greeting: "Hei!",
+            body: "{org} har invitert deg til ei vurdering for rolla {role}. Ho tek om lag 15 minutt.",
+            action: "Start vurderinga her:",
+            expiry: "Lenkja gjeld til og med {date}.",
+            closing: "Lukke til!",
+        },
+        _ => Texts {
+            subject: "Assessment invitation from {org}",
+            greeting: "Hello,",
+            body: "{org} has invited you to take an assessment for the role {role}. It takes about 15 minutes.",
+            action: "Start the assessment here:",
+            expiry: "The link is valid until {date}.",
+            closing: "Good luck!",
+        },
+    }
+}
+
+pub fn render(inv: &Invitation<'_>) -> EmailPayload {
+    let t = texts(inv.locale);
+    let fill = |s: &str| {
+        s.replace("{org}", inv.organization)
+            .replace("{role}", inv.role)
+            .replace("{date}", &inv.expires_at.format("%Y-%m-%d").to_string())
+    };
+    let text = format!(
+        "{}\n\n{}\n\n{}\n{}\n\n{}\n\n{}\n",
+        t.greeting,
+        fill(t.body),
+        t.action,
+        inv.link,
+        fill(t.expiry),
+        t.closing
+    );
+    EmailPayload {
+        to: inv.to.to_owned(),
+        subject: fill(t.subject),
+        text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_locale_has_its_own_words_and_the_link() {
+        let mut subjects = std::collections::HashSet::new();
+        for locale in ["en-US", "sv-SE", "nl-NL", "nn-NO"] {
+            let mail = render(&Invitation {
+                to: "ada@example.com",
+                locale,
+                organization: "Example AB",
+                role: "Developer",
+                link: "https://ap.example.com/a/tok",
+                expires_at: Utc::now(),
+            });
+            assert!(mail.text.contains("https://ap.example.com/a/tok"), "{locale}");
+            assert!(
+                mail.subject.contains("Example AB") && mail.text.contains("Developer"),
+                "{locale}"
+            );
+            subjects.insert(mail.subject);
+        }
+        assert_eq!(subjects.len(), 4);
+    }
+}

@@ -1,0 +1,11 @@
+//! The outbox and its delivery worker: every outgoing call is a row, written in the transaction
+//! of the change that causes it, and sent — at least once, in order per assessment and target,
+//! retried until its deadline — by the worker.
+pub mod guard;
+pub mod invitation;
+pub mod mail;
+pub mod outbox;
+pub mod policy;
+pub mod push;
+pub mod report;
+pub mod worker;

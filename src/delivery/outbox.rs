@@ -1,0 +1,110 @@
+//! Writing outgoing calls: one row per call, in the transaction of the change that causes it.
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbBackend, DbErr};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::entity::delivery;
+
+/// The PostgreSQL channel that tells other instances a row was added.
+pub const NOTIFY_CHANNEL: &str = "ap_deliveries";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Result,
+    InvitationEmail,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Result, Kind::InvitationEmail];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Result => "result",
+            Kind::InvitationEmail => "invitation_email",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+impl DeliveryState {
+    pub const ALL: [DeliveryState; 3] = [DeliveryState::Pending, DeliveryState::Delivered, DeliveryState::Dead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        DeliveryState::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// An e-mail as stored in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailPayload {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// A call to add to the outbox.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub kind: Kind,
+    pub organization_id: Option<Uuid>,
+    pub assessment_id: Option<Uuid>,
+    pub target: String,
+    pub payload: serde_json::Value,
+}
+
+/// Adds the row; call inside the transaction of the change that causes it. On PostgreSQL the
+/// NOTIFY is sent when that transaction commits, waking every instance's worker.
+pub async fn enqueue<C: ConnectionTrait>(db: &C, new: NewDelivery, now: DateTime<Utc>) -> Result<Uuid, DbErr> {
+    let id = Uuid::now_v7();
+    let ordering_key = match new.assessment_id {
+        Some(assessment) => format!("{assessment}:{}", new.target),
+        None => id.to_string(),
+    };
+    delivery::ActiveModel {
+        id: Set(id),
+        kind: Set(new.kind.as_str().to_owned()),
+        organization_id: Set(new.organization_id),
+        assessment_id: Set(new.assessment_id),
+        ordering_key: Set(ordering_key),
+        target: Set(new.target),
+        payload: Set(new.payload),
+        state: Set(DeliveryState::Pending.as_str().to_owned()),
+        attempts: Set(0),
+        replay_base: Set(0),
+        next_attempt_at: Set(now),
+        first_attempt_at: Set(None),
+        deadline_at: Set(None),
+        lease_owner: Set(None),
+        lease_expires_at: Set(None),
+        last_status: Set(None),
+        last_error: Set(None),
+        delivered_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}")).await?;
+    }
+    Ok(id)
+}

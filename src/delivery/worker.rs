@@ -1,0 +1,405 @@
+//! The delivery worker: claims due rows with a lease, sends them, records each attempt.
+//!
+//! Claiming is one `UPDATE … RETURNING`: on PostgreSQL its row selection takes
+//! `FOR UPDATE SKIP LOCKED`, so several instances share the rows without taking the same one;
+//! on SQLite the single writer makes it atomic. A row is only claimable when no earlier pending
+//! row has the same ordering key (assessment + target), which keeps those calls in order. A
+//! crashed instance's leases run out and another instance takes the rows.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Statement, TransactionTrait,
+};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::admin::store;
+use crate::auth::provider::integrator_secret_context;
+use crate::clock::SharedClock;
+use crate::crypto::Vault;
+use crate::delivery::mail::Mailer;
+use crate::delivery::outbox::{DeliveryState, EmailPayload, Kind};
+use crate::delivery::policy::{RetryPolicy, Verdict};
+use crate::delivery::push::{HttpSender, Post};
+use crate::delivery::report::AttemptReport;
+use crate::entity::{delivery, delivery_attempt, integrator, organization};
+use crate::metrics::Metrics;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub policy: RetryPolicy,
+    /// Per attempt.
+    pub timeout: Duration,
+    /// How long a claim holds a row; longer than an attempt can take.
+    pub lease: Duration,
+    /// Attempts in flight at once.
+    pub concurrency: usize,
+    /// Longest sleep when idle (new rows wake the worker at once anyway).
+    pub poll_interval: Duration,
+    /// On shutdown, how long in-flight attempts may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+/// Everything an attempt needs; cheap to clone into each task.
+#[derive(Clone)]
+pub struct DeliveryContext {
+    pub db: DatabaseConnection,
+    pub clock: SharedClock,
+    pub vault: Vault,
+    pub http: HttpSender,
+    pub mailer: Mailer,
+    pub metrics: Arc<Metrics>,
+    pub policy: RetryPolicy,
+    pub owner: String,
+    pub lease: Duration,
+}
+
+pub struct Worker {
+    ctx: DeliveryContext,
+    wake: Arc<Notify>,
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+}
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl DeliveryContext {
+    /// Leases up to `limit` due rows to this worker.
+    pub async fn claim(&self, limit: usize) -> Result<Vec<delivery::Model>, DbErr> {
+        let now = self.clock.now();
+        let backend = self.db.get_database_backend();
+        let lock = if backend == DbBackend::Postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let mut sql = format!(
+            "UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2 \
+             WHERE id IN (SELECT d.id FROM deliveries d \
+               WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
+                 AND (d.lease_expires_at IS NULL OR d.lease_expires_at < $3) \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries e \
+                   WHERE e.ordering_key = d.ordering_key AND e.state = 'pending' AND e.id < d.id) \
+               ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
+             RETURNING *"
+        );
+        if backend == DbBackend::Sqlite {
+            sql = sql.replace('$', "?");
+        }
+        let values: Vec<sea_orm::Value> = vec![
+            self.owner.clone().into(),
+            (now + chrono(self.lease)).into(),
+            now.into(),
+            (limit as i64).into(),
+        ];
+        delivery::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+            .all(&self.db)
+            .await
+    }
+
+    /// When the next pending row falls due, if any.
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, DbErr> {
+        let due: Option<Option<DateTime<Utc>>> = delivery::Entity::find()
+            .select_only()
+            .column_as(delivery::Column::NextAttemptAt.min(), "due")
+            .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(due.flatten())
+    }
+
+    /// Makes the rows this worker leased and did not finish claimable again at once.
+    pub async fn release_leases(&self) -> Result<u64, DbErr> {
+        let result = delivery::Entity::update_many()
+            .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(
+                delivery::Column::LeaseExpiresAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(delivery::Column::LeaseOwner.eq(self.owner.as_str()))
+            .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    async fn send(&self, row: &delivery::Model, now: DateTime<Utc>) -> AttemptReport {
+        match Kind::parse(&row.kind) {
+            Some(Kind::Result) => self.send_result(row, now).await,
+            Some(Kind::InvitationEmail) => match serde_json::from_value::<EmailPayload>(row.payload.clone()) {
+                Ok(mail) => self.mailer.send(&mail, &row.id.to_string()).await,
+                Err(e) => final_failure(format!("stored e-mail is unreadable: {e}")),
+            },
+            None => final_failure(format!("unknown delivery kind '{}'", row.kind)),
+        }
+    }
+
+    async fn send_result(&self, row: &delivery::Model, now: DateTime<Utc>) -> AttemptReport {
+        let integrator = match self.integrator_of(row).await {
+            Ok(i) => i,
+            Err(e) => return AttemptReport::failed(e),
+        };
+        let secret = match self
+            .vault
+            .decrypt(&integrator_secret_context(integrator.id), &integrator.secret_enc)
+        {
+            Ok(s) => s,
+            Err(e) => return AttemptReport::failed(format!("integrator secret: {e}")),
+        };
+        let auth = match store::callback_auth(&self.vault, &integrator) {
+            Ok(a) => a,
+            Err(e) => return AttemptReport::failed(format!("callback credentials: {e}")),
+        };
+        let body = serde_json::to_vec(&row.payload).unwrap_or_default();
+        let key = row.id.to_string();
+        self.http
+            .post(Post {
+                url: &row.target,
+                body: &body,
+                idempotency_key: &key,
+                signing_secret: Some(&secret),
+                auth: &auth,
+                now,
+            })
+            .await
+    }
+
+    async fn integrator_of(&self, row: &delivery::Model) -> Result<integrator::Model, String> {
+        let org_id = row.organization_id.ok_or("the delivery names no organization")?;
+        let org = organization::Entity::find_by_id(org_id)
+            .one(&self.db)
+            .await
+            .map_err(|e| format!("database: {e}"))?
+            .ok_or("the organization no longer exists")?;
+        integrator::Entity::find_by_id(org.integrator_id)
+            .one(&self.db)
+            .await
+            .map_err(|e| format!("database: {e}"))?
+            .ok_or_else(|| "the integrator no longer exists".to_owned())
+    }
+
+    /// Writes the attempt and the row's new state in one transaction.
+    async fn record(
+        &self,
+        row: &delivery::Model,
+        started_at: DateTime<Utc>,
+        elapsed: Duration,
+        report: &AttemptReport,
+    ) -> Result<&'static str, DbErr> {
+        let finished = self.clock.now();
+        let attempt_no = row.attempts + 1;
+        let first = row.first_attempt_at.unwrap_or(started_at);
+        let deadline = row.deadline_at.unwrap_or_else(|| self.policy.deadline(first));
+        let failures = u32::try_from(attempt_no - row.replay_base).unwrap_or(1);
+        let (state, next, outcome) = match report.verdict {
+            Verdict::Delivered => (DeliveryState::Delivered, row.next_attempt_at, "delivered"),
+            Verdict::Final => (DeliveryState::Dead, row.next_attempt_at, "dead"),
+            Verdict::Retry => {
+                match self
+                    .policy
+                    .next_attempt(failures, deadline, finished, report.retry_after, rand::random::<f64>())
+                {
+                    Some(at) => (DeliveryState::Pending, at, "retry"),
+                    None => (DeliveryState::Dead, row.next_attempt_at, "dead"),
+                }
+            }
+        };
+        let txn = self.db.begin().await?;
+        delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            delivery_id: Set(row.id),
+            attempt_no: Set(attempt_no),
+            started_at: Set(started_at),
+            duration_ms: Set(i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX)),
+            status_code: Set(report.status.map(i32::from)),
+            outcome: Set(outcome.to_owned()),
+            error: Set(report.error.clone()),
+            response_excerpt: Set(report.excerpt.clone()),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let updated = delivery::Entity::update_many()
+            .col_expr(delivery::Column::State, Expr::value(state.as_str()))
+            .col_expr(delivery::Column::Attempts, Expr::value(attempt_no))
+            .col_expr(delivery::Column::NextAttemptAt, Expr::value(next))
+            .col_expr(delivery::Column::FirstAttemptAt, Expr::value(Some(first)))
+            .col_expr(delivery::Column::DeadlineAt, Expr::value(Some(deadline)))
+            .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(
+                delivery::Column::LeaseExpiresAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(delivery::Column::LastStatus, Expr::value(report.status.map(i32::from)))
+            .col_expr(delivery::Column::LastError, Expr::value(report.error.clone()))
+            .col_expr(
+                delivery::Column::DeliveredAt,
+                Expr::value((state == DeliveryState::Delivered).then_some(finished)),
+            )
+            .col_expr(delivery::Column::UpdatedAt, Expr::value(finished))
+            .filter(delivery::Column::Id.eq(row.id))
+            .filter(delivery::Column::LeaseOwner.eq(self.owner.as_str()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        if updated.rows_affected == 0 {
+            tracing::warn!("the lease ran out during the attempt; another worker owns the row now");
+        }
+        Ok(outcome)
+    }
+
+    /// One attempt of one claimed row, start to finish.
+    pub async fn process(self, row: delivery::Model) {
+        let span = tracing::info_span!(
+            "delivery",
+            delivery_id = %row.id,
+            kind = %row.kind,
+            assessment_id = row.assessment_id.map(|a| a.to_string()).unwrap_or_default(),
+            attempt = row.attempts + 1,
+        );
+        async move {
+            let started_at = self.clock.now();
+            let timer = Instant::now();
+            let report = self.send(&row, started_at).await;
+            let elapsed = timer.elapsed();
+            match self.record(&row, started_at, elapsed, &report).await {
+                Ok(outcome) => {
+                    self.metrics.record_delivery(&row.kind, outcome, elapsed.as_secs_f64());
+                    match outcome {
+                        "delivered" => tracing::info!(status = report.status, elapsed_ms = elapsed.as_millis() as u64, "delivered"),
+                        "dead" => tracing::warn!(status = report.status, error = report.error.as_deref().unwrap_or(""), "gave up: the delivery is dead"),
+                        _ => tracing::info!(status = report.status, error = report.error.as_deref().unwrap_or(""), "attempt failed; will retry"),
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "could not record the attempt; the lease will run out and the row be retried"),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn final_failure(message: String) -> AttemptReport {
+    let mut report = AttemptReport::failed(message);
+    report.verdict = Verdict::Final;
+    report
+}
+
+impl Worker {
+    pub fn new(ctx: DeliveryContext, wake: Arc<Notify>, config: WorkerConfig, shutdown: CancellationToken) -> Self {
+        Self {
+            ctx,
+            wake,
+            config,
+            shutdown,
+        }
+    }
+
+    async fn idle_wait(&self) -> Duration {
+        let poll = self.config.poll_interval;
+        match self.ctx.next_due().await {
+            Ok(Some(due)) => {
+                let until = (due - self.ctx.clock.now()).to_std().unwrap_or(Duration::ZERO);
+                // Due already but not claimable (leased elsewhere, or waiting its turn): poll.
+                if until.is_zero() { poll } else { until.min(poll) }
+            }
+            Ok(None) => poll,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the next due time");
+                poll
+            }
+        }
+    }
+
+    pub async fn run(self) {
+        let mut tasks = JoinSet::new();
+        tracing::info!(owner = %self.ctx.owner, "delivery worker started");
+        loop {
+            if self.shutdown.is_cancelled() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            let capacity = self.config.concurrency.saturating_sub(tasks.len());
+            let mut claimed = 0;
+            if capacity > 0 {
+                match self.ctx.claim(capacity).await {
+                    Ok(rows) => {
+                        claimed = rows.len();
+                        for row in rows {
+                            tasks.spawn(self.ctx.clone().process(row));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "claiming deliveries failed"),
+                }
+            }
+            if claimed > 0 && claimed < capacity {
+                continue;
+            }
+            let wait = if tasks.len() >= self.config.concurrency {
+                self.config.poll_interval
+            } else {
+                self.idle_wait().await
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.shutdown.cancelled() => break,
+            }
+        }
+        tracing::info!(in_flight = tasks.len(), "delivery worker stopping");
+        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        match self.ctx.release_leases().await {
+            Ok(n) => tracing::info!(released = n, "delivery worker stopped"),
+            Err(e) => tracing::warn!(error = %e, "could not release leases; they will run out"),
+        }
+    }
+}
+
+/// Wakes this instance's worker when another instance adds a row (PostgreSQL LISTEN/NOTIFY).
+pub async fn listen_for_notifications(database_url: String, wake: Arc<Notify>, shutdown: CancellationToken) {
+    use sea_orm::sqlx::postgres::PgListener;
+    let mut backoff = Duration::from_millis(500);
+    while !shutdown.is_cancelled() {
+        let mut listener = match PgListener::connect(&database_url).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "LISTEN connection failed; polling meanwhile");
+                tokio::select! { _ = tokio::time::sleep(backoff) => {}, _ = shutdown.cancelled() => return }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(crate::delivery::outbox::NOTIFY_CHANNEL).await {
+            tracing::warn!(error = %e, "LISTEN failed");
+            continue;
+        }
+        backoff = Duration::from_millis(500);
+        loop {
+            tokio::select! {
+                message = listener.recv() => match message {
+                    Ok(_) => wake.notify_one(),
+                    Err(e) => { tracing::warn!(error = %e, "LISTEN connection lost"); break; }
+                },
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Prometheus metrics, served at `GET /metrics`. One registry per application (no globals), so
+//! that several instances in one process (tests) do not mix their counts.
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub kind: String,
+    /// `delivered`, `retry` or `dead`.
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    /// The route pattern (`/admin/v1/lenses/{id}`), not the raw path.
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpRouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub deliveries: Family<DeliveryLabels, Counter>,
+    pub attempt_seconds: Family<KindLabels, Histogram>,
+    pub pending: Gauge,
+    pub oldest_pending_seconds: Gauge<f64, AtomicU64>,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_seconds: Family<HttpRouteLabels, Histogram>,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("ap");
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Delivery attempts by kind and outcome",
+            deliveries.clone(),
+        );
+        let attempt_seconds = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        registry.register(
+            "delivery_attempt_seconds",
+            "Duration of one delivery attempt",
+            attempt_seconds.clone(),
+        );
+        let pending = Gauge::default();
+        registry.register("deliveries_pending", "Deliveries waiting to be sent", pending.clone());
+        let oldest_pending_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "delivery_oldest_pending_age_seconds",
+            "Age of the oldest pending delivery",
+            oldest_pending_seconds.clone(),
+        );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            http_requests.clone(),
+        );
+        let http_seconds = Family::<HttpRouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register("http_request_seconds", "HTTP request duration", http_seconds.clone());
+        Arc::new(Self {
+            registry,
+            deliveries,
+            attempt_seconds,
+            pending,
+            oldest_pending_seconds,
+            http_requests,
+            http_seconds,
+        })
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    pub fn record_delivery(&self, kind: &str, outcome: &str, seconds: f64) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                kind: kind.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.attempt_seconds
+            .get_or_create(&KindLabels { kind: kind.to_owned() })
+            .observe(seconds);
+    }
+
+    pub fn record_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.http_seconds
+            .get_or_create(&HttpRouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+}
+
+/// `GET /metrics`: Prometheus (OpenMetrics) text. The outbox gauges are read from the database
+/// at scrape time, so they are right whichever instance is scraped.
+#[actix_web::get("/metrics")]
+pub async fn endpoint(
+    state: actix_web::web::Data<crate::state::AppState>,
+) -> Result<actix_web::HttpResponse, crate::error::ApiError> {
+    use crate::delivery::outbox::DeliveryState;
+    use crate::entity::delivery;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+    let (count, oldest): (i64, Option<chrono::DateTime<chrono::Utc>>) = delivery::Entity::find()
+        .select_only()
+        .column_as(delivery::Column::Id.count(), "count")
+        .column_as(delivery::Column::CreatedAt.min(), "oldest")
+        .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
+        .into_tuple()
+        .one(&state.db)
+        .await?
+        .unwrap_or((0, None));
+    state.metrics.pending.set(count);
+    let age = oldest
+        .map(|o| (state.clock.now() - o).as_seconds_f64().max(0.0))
+        .unwrap_or(0.0);
+    state.metrics.oldest_pending_seconds.set(age);
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.encode()))
+}

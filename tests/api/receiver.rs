@@ -1,0 +1,223 @@
+//! A real local HTTP server that records what arrives and answers as told: the other end of
+//! result pushes in tests.
+use std::collections::{HashMap, VecDeque};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("the body is JSON")
+    }
+}
+
+#[derive(Default)]
+struct Script {
+    /// Statuses to answer next, in order; then `default`.
+    next: VecDeque<u16>,
+    default: u16,
+    delay: Duration,
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    script: Arc<Mutex<Script>>,
+}
+
+pub struct Receiver {
+    pub port: u16,
+    shared: Shared,
+    handle: Mutex<Option<ServerHandle>>,
+}
+
+async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let (status, delay) = {
+        let mut script = shared.script.lock().unwrap();
+        let status = script.next.pop_front().unwrap_or(script.default);
+        (status, script.delay)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    shared.requests.lock().unwrap().push(Recorded {
+        path: req.path().to_owned(),
+        headers,
+        body: body.to_vec(),
+    });
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).body("receiver says hi")
+}
+
+fn start(listener: TcpListener, shared: Shared) -> ServerHandle {
+    let data = web::Data::new(shared);
+    let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(record)))
+        .workers(2)
+        .listen(listener)
+        .expect("receiver listens")
+        .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    handle
+}
+
+impl Receiver {
+    /// Starts answering 200 to everything.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let shared = Shared::default();
+        shared.script.lock().unwrap().default = 200;
+        let handle = start(listener, shared.clone());
+        Self {
+            port,
+            shared,
+            handle: Mutex::new(Some(handle)),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Answers these statuses next, then the default.
+    pub fn answer_next(&self, statuses: &[u16]) {
+        self.shared.script.lock().unwrap().next.extend(statuses);
+    }
+
+    pub fn answer_always(&self, status: u16) {
+        self.shared.script.lock().unwrap().default = status;
+    }
+
+    pub fn delay(&self, delay: Duration) {
+        self.shared.script.lock().unwrap().delay = delay;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests arrived (panics after `timeout`).
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let got = self.requests();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {n} requests, got {} in {timeout:?}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops listening: connections are refused until `restart`.
+    pub async fn stop(&self) {
+        let handle = self.handle.lock().unwrap().take();
+        if let Some(handle) = handle {
+            handle.stop(false).await;
+        }
+    }
+
+    pub async fn restart(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("rebind the same port");
+        *self.handle.lock().unwrap() = Some(start(listener, self.shared.clone()));
+    }
+}
+
+/// A minimal SMTP server (no TLS, no auth) that keeps every message it is given.
+pub struct SmtpSink {
+    pub port: u16,
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let messages: Arc<Mutex<Vec<String>>> = Arc::default();
+        let store = messages.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    write.write_all(b"220 sink ESMTP\r\n").await.ok();
+                    let mut in_data = false;
+                    let mut data = String::new();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if in_data {
+                            if line == "." {
+                                in_data = false;
+                                store.lock().unwrap().push(std::mem::take(&mut data));
+                                write.write_all(b"250 queued\r\n").await.ok();
+                            } else {
+                                data.push_str(&line);
+                                data.push('\n');
+                            }
+                            continue;
+                        }
+                        let upper = line.to_ascii_uppercase();
+                        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                            b"250-sink\r\n250 8BITMIME\r\n"
+                        } else if upper.starts_with("DATA") {
+                            in_data = true;
+                            b"354 go ahead\r\n"
+                        } else if upper.starts_with("QUIT") {
+                            write.write_all(b"221 bye\r\n").await.ok();
+                            break;
+                        } else {
+                            b"250 ok\r\n"
+                        };
+                        write.write_all(reply).await.ok();
+                    }
+                });
+            }
+        });
+        Self { port, messages }
+    }
+
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let got = self.messages.lock().unwrap().clone();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {n} e-mails, got {}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
