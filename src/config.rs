@@ -23,31 +23,71 @@ pub enum Environment {
     Production,
 }
 
-/// The settings as read from the layers, before parsing. All strings, so that a bad value
+/// A layer's value as text, whatever type the layer gave it (figment reads `AP_X=8` as a
+/// number and `true` as a boolean): parsing happens in one place, `from_raw`.
+fn scalar_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(Option::<Scalar>::deserialize(d)?.map(|s| match s {
+        Scalar::Text(t) => t,
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Float(f) => f.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    }))
+}
+
+/// The settings as read from the layers, before parsing. All text, so that a bad value
 /// can be reported with the name of its setting.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 struct RawSettings {
+    #[serde(deserialize_with = "scalar_text")]
     database_url: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     bind: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     public_url: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     env: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     master_key: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     admin_jwt_secret: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     signature_tolerance: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     invitation_ttl: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     dev_key_file: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     log_format: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     db_max_connections: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     delivery_retry_schedule: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     delivery_max_age: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     delivery_timeout: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     delivery_allow_private_networks: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     delivery_lease: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     delivery_concurrency: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     delivery_poll_interval: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     smtp_url: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     mail_outbox_dir: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     mail_from: Option<String>,
 }
 
@@ -163,6 +203,10 @@ impl Settings {
         figment = figment
             .merge(Env::prefixed("AP_").ignore(&["CONFIG"]))
             .merge(Env::raw().only(&["DATABASE_URL"]));
+        Self::from_figment(figment, bind_override)
+    }
+
+    fn from_figment(figment: Figment, bind_override: Option<SocketAddr>) -> Result<Self, ConfigError> {
         let raw: RawSettings = figment.extract().map_err(|e| ConfigError::File(e.to_string()))?;
         Self::from_raw(raw, bind_override)
     }
@@ -551,6 +595,18 @@ mod tests {
             let err = Settings::from_raw(raw, None).unwrap_err().to_string();
             assert!(err.starts_with(setting), "{err} should name {setting}");
         }
+    }
+
+    #[test]
+    fn numbers_and_booleans_from_a_layer_are_read_as_text_first() {
+        let figment = Figment::from(Serialized::defaults(raw())).merge(Toml::string(
+            "delivery_concurrency = 8\ndelivery_allow_private_networks = false\ndb_max_connections = 3\ndelivery_timeout = \"2s\"",
+        ));
+        let s = Settings::from_figment(figment, None).unwrap();
+        assert_eq!(s.delivery.concurrency, 8);
+        assert!(!s.delivery.allow_private_networks);
+        assert_eq!(s.db_max_connections, 3);
+        assert_eq!(s.delivery.timeout, Duration::from_secs(2));
     }
 
     #[test]

@@ -8,4 +8,5 @@ mod openapi;
 mod orders;
 mod receiver;
 mod results;
+mod scale_out;
 mod signatures;

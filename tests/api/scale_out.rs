@@ -1,0 +1,190 @@
+//! Several instances on one database: rows are shared, none is sent twice, and a killed
+//! instance's rows are taken over when its leases run out.
+use std::collections::HashSet;
+use std::time::Duration;
+
+use assessment_partner::delivery::outbox::{self, Kind, NewDelivery};
+use assessment_partner::startup::Mode;
+use base64::Engine;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::receiver::Receiver;
+
+async fn enqueue_many(app: &TestApp, receiver: &Receiver, n: usize) {
+    let org = uuid::Uuid::parse_str(ORG_A).unwrap();
+    let txn = app.db.begin().await.unwrap();
+    for i in 0..n {
+        let new = NewDelivery {
+            kind: Kind::Result,
+            organization_id: Some(org),
+            assessment_id: None,
+            target: receiver.url(&format!("/bulk/{i}")),
+            payload: json!({ "i": i }),
+        };
+        outbox::enqueue(&txn, new, app.clock.now()).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+}
+
+async fn delivered_count(app: &TestApp) -> u64 {
+    use assessment_partner::entity::delivery;
+    delivery::Entity::find()
+        .filter(delivery::Column::State.eq("delivered"))
+        .count(&app.db)
+        .await
+        .unwrap()
+}
+
+fn delivered_by(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(r#"ap_deliveries_total{kind="result",outcome="delivered"}"#))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn two_instances_share_a_thousand_deliveries_and_send_none_twice() {
+    let receiver = Receiver::start().await;
+    receiver.delay(Duration::from_millis(10));
+    let seeder = spawn_app_with(
+        Options {
+            running_clock: true,
+            mode: Mode::ApiOnly,
+            ..Options::default()
+        },
+        fast_delivery,
+    )
+    .await;
+    enqueue_many(&seeder, &receiver, 1000).await;
+    let join = || Options {
+        running_clock: true,
+        join: Some(seeder.joined()),
+        seed: false,
+        ..Options::default()
+    };
+    let (a, b) = tokio::join!(
+        spawn_app_with(join(), fast_delivery),
+        spawn_app_with(join(), fast_delivery)
+    );
+
+    let requests = receiver.wait_for(1000, Duration::from_secs(120)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let requests = receiver.requests().len().max(requests.len());
+    assert_eq!(requests, 1000, "every delivery sent exactly once");
+    let keys: HashSet<String> = receiver
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
+        .collect();
+    assert_eq!(keys.len(), 1000);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while delivered_count(&seeder).await < 1000 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not all rows recorded as delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let by_a = delivered_by(
+        &a.http
+            .get(a.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let by_b = delivered_by(
+        &b.http
+            .get(b.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(by_a + by_b, 1000);
+    assert!(by_a > 0 && by_b > 0, "both instances did work: {by_a} + {by_b}");
+}
+
+#[tokio::test]
+async fn a_killed_instances_rows_are_taken_over_after_its_lease() {
+    let receiver = Receiver::start().await;
+    receiver.delay(Duration::from_millis(200));
+    let seeder = spawn_app_with(
+        Options {
+            running_clock: true,
+            mode: Mode::ApiOnly,
+            ..Options::default()
+        },
+        fast_delivery,
+    )
+    .await;
+    enqueue_many(&seeder, &receiver, 100).await;
+
+    // A real second process, worker only, killed with SIGKILL mid-run.
+    let dir = seeder.dir.path();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_assessment-partner"))
+        .args(["serve", "--worker-only"])
+        .env_remove("AP_CONFIG")
+        .env("DATABASE_URL", &seeder.database_url)
+        .env(
+            "AP_MASTER_KEY",
+            base64::engine::general_purpose::STANDARD.encode(seeder.master_key),
+        )
+        .env("AP_ADMIN_JWT_SECRET", "x".repeat(40))
+        .env("AP_DEV_KEY_FILE", dir.join("child-keys.json"))
+        .env("AP_MAIL_OUTBOX_DIR", dir.join("child-mail"))
+        .env("AP_DELIVERY_LEASE", "3s")
+        .env("AP_DELIVERY_TIMEOUT", "1s")
+        .env("AP_DELIVERY_RETRY_SCHEDULE", "50ms")
+        .env("AP_DELIVERY_POLL_INTERVAL", "50ms")
+        .env("AP_DELIVERY_CONCURRENCY", "8")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the worker process");
+    receiver.wait_for(10, Duration::from_secs(30)).await;
+    child.kill().expect("SIGKILL");
+    child.wait().ok();
+    let killed_at = tokio::time::Instant::now();
+    let sent_by_child = receiver.requests().len();
+    assert!(sent_by_child < 100, "the child was killed mid-run");
+
+    // This instance finishes the work, including the rows the child had leased.
+    let survivor = spawn_app_with(
+        Options {
+            running_clock: true,
+            join: Some(seeder.joined()),
+            seed: false,
+            ..Options::default()
+        },
+        fast_delivery,
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while delivered_count(&survivor).await < 100 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rows left behind by the killed instance"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        killed_at.elapsed() >= Duration::from_secs(2),
+        "leased rows waited for their lease to run out"
+    );
+    let keys: HashSet<String> = receiver
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
+        .collect();
+    assert_eq!(keys.len(), 100, "every delivery arrived (at least once)");
+}
