@@ -36,6 +36,8 @@ struct Script {
 #[derive(Clone, Default)]
 struct Shared {
     requests: Arc<Mutex<Vec<Recorded>>>,
+    /// Requests to `/token`, answered as an OAuth2 token endpoint.
+    token_requests: Arc<Mutex<Vec<Recorded>>>,
     script: Arc<Mutex<Script>>,
 }
 
@@ -56,6 +58,17 @@ async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
             )
         })
         .collect();
+    if req.path() == "/token" {
+        let mut tokens = shared.token_requests.lock().unwrap();
+        tokens.push(Recorded {
+            path: req.path().to_owned(),
+            headers,
+            body: body.to_vec(),
+        });
+        let token = format!("tok-{}", tokens.len());
+        return HttpResponse::Ok()
+            .json(serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}));
+    }
     let (status, delay) = {
         let mut script = shared.script.lock().unwrap();
         let status = script.next.pop_front().unwrap_or(script.default);
@@ -114,6 +127,10 @@ impl Receiver {
 
     pub fn delay(&self, delay: Duration) {
         self.shared.script.lock().unwrap().delay = delay;
+    }
+
+    pub fn token_requests(&self) -> Vec<Recorded> {
+        self.shared.token_requests.lock().unwrap().clone()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
