@@ -86,6 +86,8 @@ struct RawSettings {
     #[serde(deserialize_with = "scalar_text")]
     smtp_url: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
+    ashby_base_url: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     mail_outbox_dir: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     mail_from: Option<String>,
@@ -112,6 +114,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub delivery: DeliverySettings,
     pub mail: MailSettings,
+    /// `AP_ASHBY_BASE_URL`, without a trailing slash.
+    pub ashby_base_url: String,
 }
 
 /// `AP_DELIVERY_*`: how the outbox is worked.
@@ -186,6 +190,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://assessment-partner.db?mode=rwc"
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DEV_KEY_FILE: &str = ".ap-dev-keys.json";
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const DEFAULT_ASHBY_BASE_URL: &str = "https://api.ashbyhq.com";
 
 impl Settings {
     /// Reads the layers: defaults, then the optional file, then the environment.
@@ -316,6 +321,14 @@ impl Settings {
                 "must be longer than AP_DELIVERY_TIMEOUT (which must be above zero)",
             ));
         }
+        let ashby_base_url = match raw.ashby_base_url.as_deref() {
+            None => DEFAULT_ASHBY_BASE_URL.to_owned(),
+            Some(s) => crate::types::HttpUrl::parse(s)
+                .map_err(|e| invalid("AP_ASHBY_BASE_URL", format!("'{s}' {e}")))?
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+        };
         let mut mail = MailSettings::default();
         if let Some(url) = raw.smtp_url.filter(|u| !u.trim().is_empty()) {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
@@ -383,6 +396,7 @@ impl Settings {
             max_body_bytes: MAX_BODY_BYTES,
             delivery,
             mail,
+            ashby_base_url,
         })
     }
 
@@ -405,6 +419,7 @@ impl Settings {
             max_body_bytes: MAX_BODY_BYTES,
             delivery: DeliverySettings::defaults(Environment::Development),
             mail: MailSettings::default(),
+            ashby_base_url: DEFAULT_ASHBY_BASE_URL.to_owned(),
         }
     }
 

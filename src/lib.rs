@@ -3,6 +3,7 @@
 //! Applicant tracking systems order assessments through the Recruitment API; candidates take
 //! them; results go back to the ATS. See README.md for the tour and DESIGN.md for the layout.
 pub mod admin;
+pub mod ashby;
 pub mod assessment;
 pub mod auth;
 pub mod cli;

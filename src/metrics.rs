@@ -44,6 +44,8 @@ pub struct Metrics {
     pub oldest_pending_seconds: Gauge<f64, AtomicU64>,
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_seconds: Family<HttpRouteLabels, Histogram>,
+    /// 401/403 answers from Ashby: the customer's API key is missing, wrong or lacks permission.
+    pub ashby_auth_failures: Counter,
 }
 
 impl Metrics {
@@ -81,7 +83,14 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
         registry.register("http_request_seconds", "HTTP request duration", http_seconds.clone());
+        let ashby_auth_failures = Counter::default();
+        registry.register(
+            "ashby_auth_failures",
+            "Ashby answered 401/403 to assessment.update (check the customer's API key)",
+            ashby_auth_failures.clone(),
+        );
         Arc::new(Self {
+            ashby_auth_failures,
             registry,
             deliveries,
             attempt_seconds,

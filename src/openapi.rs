@@ -7,6 +7,8 @@ use utoipa::{Modify, OpenApi};
 use crate::admin::deliveries;
 use crate::admin::routes as admin;
 use crate::admin::spec;
+use crate::ashby::dto as ashby_dto;
+use crate::ashby::routes as ashby_routes;
 use crate::error::{FieldError, Problem};
 use crate::recruitment::{dto, routes as recruitment};
 use crate::{assessment, health};
@@ -32,6 +34,17 @@ impl Modify for SecuritySchemes {
             ))),
         );
         components.add_security_scheme(
+            "ashby_partner_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "The partner key we issued to the organisation, as the Basic user name or the password (either is accepted).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "admin_bearer",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -48,7 +61,7 @@ impl Modify for SecuritySchemes {
 #[openapi(
     info(
         title = "assessment-partner",
-        description = "Assessment provider server: the Recruitment API for integrators, and the admin API.",
+        description = "Assessment provider server: the Recruitment API for integrators, the Ashby assessments partner endpoints, and the admin API.",
         license(name = "MIT OR Apache-2.0"),
     ),
     paths(
@@ -72,6 +85,10 @@ impl Modify for SecuritySchemes {
         deliveries::list_deliveries,
         deliveries::get_delivery,
         deliveries::replay_delivery,
+        ashby_routes::list,
+        ashby_routes::start_assessment,
+        ashby_routes::cancel_assessment,
+        ashby_routes::custom_fields,
         health::live,
         health::ready,
     ),
@@ -84,12 +101,18 @@ impl Modify for SecuritySchemes {
         spec::CallbackAuthView, spec::OrganizationView, spec::AshbyView,
         admin::AssessmentView, admin::AssessmentPage,
         deliveries::ResultInput, deliveries::ResultRecorded, deliveries::DeliveryView, deliveries::DeliveryDetail,
-        deliveries::AttemptView, deliveries::DeliveryPage, assessment::State, health::Health,
+        deliveries::AttemptView, deliveries::DeliveryPage,
+        ashby_dto::ListResponse, ashby_dto::AssessmentType, ashby_dto::StartRequest, ashby_dto::StartCandidate,
+        ashby_dto::StartApplication, ashby_dto::StartJob, ashby_dto::HiringTeamMember, ashby_dto::StartResults,
+        ashby_dto::UpdateRequest, ashby_dto::DataBlob, ashby_dto::UserMessage, ashby_dto::ErrorEnvelope,
+        ashby_dto::ErrorInfo, ashby_dto::CustomFieldListResponse, spec::CustomFieldSpec, spec::CustomFieldValue, assessment::State, health::Health,
     )),
     modifiers(&SecuritySchemes),
     tags(
         (name = "recruitment", description = "For integrators (ATSs): order assessments, fetch results."),
         (name = "admin", description = "For operators: lenses, integrators, organisations, assessments, results, deliveries."),
+        (name = "ashby", description = "The Ashby assessments partner protocol (Ashby calls these; base URL `<public url>/ashby`). \
+            Field casing is Ashby's: snake_case, with camelCase in `job.hiringTeam[]` and `isRequired`."),
         (name = "health", description = "Probes."),
     )
 )]

@@ -119,6 +119,7 @@ impl Application {
             invitation_ttl: settings.invitation_ttl,
             max_body_bytes: settings.max_body_bytes,
             allow_private_callbacks: settings.delivery.allow_private_networks,
+            ashby_base_url: settings.ashby_base_url.clone(),
             wake: wake.clone(),
             metrics: metrics.clone(),
         };
@@ -179,6 +180,7 @@ impl Application {
                             .wrap(NormalizePath::new(TrailingSlash::Trim))
                             .configure(recruitment::configure)
                             .configure(admin::configure)
+                            .configure(crate::ashby::configure)
                             .configure(health::configure)
                             .configure(openapi::configure)
                             .service(crate::metrics::endpoint)

@@ -25,6 +25,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Callback URLs may point at loopback/private networks (development).
     pub allow_private_callbacks: bool,
+    /// `AP_ASHBY_BASE_URL`: where `assessment.update` goes unless the organisation overrides it.
+    pub ashby_base_url: String,
     /// Wakes this instance's delivery worker after a commit that added outbox rows.
     pub wake: Arc<Notify>,
     pub metrics: Arc<crate::metrics::Metrics>,

@@ -129,6 +129,52 @@ pub struct IntegratorSpec {
     pub callback_auth: Option<CallbackAuth>,
 }
 
+/// One value of a select field, as Ashby shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct CustomFieldValue {
+    pub key: String,
+    pub value: String,
+}
+
+/// A custom field offered to Ashby through `assessment.customField.list`. Casing as Ashby's
+/// (`possible_values`, `isRequired`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Validate, ToSchema)]
+pub struct CustomFieldSpec {
+    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    #[schema(example = "department")]
+    pub id: String,
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Department")]
+    pub name: String,
+    /// String, Date, DateRange, Number, ValueSelect, MultiValueSelect, Boolean, LongText, Email,
+    /// Phone, Score, SocialLink, Url, Currency or Location.
+    #[serde(rename = "type")]
+    #[schema(example = "ValueSelect")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub possible_values: Option<Vec<CustomFieldValue>>,
+    #[serde(rename = "isRequired", default)]
+    pub is_required: bool,
+}
+
+pub const CUSTOM_FIELD_TYPES: [&str; 15] = [
+    "String",
+    "Date",
+    "DateRange",
+    "Number",
+    "ValueSelect",
+    "MultiValueSelect",
+    "Boolean",
+    "LongText",
+    "Email",
+    "Phone",
+    "Score",
+    "SocialLink",
+    "Url",
+    "Currency",
+    "Location",
+];
+
 #[derive(Debug, Clone, Deserialize, Serialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AshbySpec {
@@ -140,6 +186,9 @@ pub struct AshbySpec {
     pub api_key: Option<String>,
     /// Overrides `AP_ASHBY_BASE_URL` for this organisation.
     pub base_url: Option<String>,
+    /// Offered through `assessment.customField.list`; empty by default. Left out on update: kept.
+    #[validate(nested)]
+    pub custom_fields: Option<Vec<CustomFieldSpec>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Validate, ToSchema)]
@@ -230,6 +279,7 @@ pub struct AshbyView {
     pub has_partner_api_key: bool,
     pub has_api_key: bool,
     pub base_url: Option<String>,
+    pub custom_fields: Vec<CustomFieldSpec>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

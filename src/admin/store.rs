@@ -68,7 +68,7 @@ fn callback_context(id: Uuid) -> String {
     format!("integrator.callbackAuth:{id}")
 }
 
-fn ashby_key_context(id: Uuid) -> String {
+pub fn ashby_key_context(id: Uuid) -> String {
     format!("organization.ashbyApiKey:{id}")
 }
 
@@ -379,6 +379,19 @@ pub async fn upsert_organization<C: ConnectionTrait>(
             p.push(format!("lensIds[{i}]"), "no lens has this id");
         }
     }
+    let offered_fields = spec
+        .ashby
+        .as_ref()
+        .and_then(|a| a.custom_fields.as_deref())
+        .unwrap_or_default();
+    for (i, field) in offered_fields.iter().enumerate() {
+        if !CUSTOM_FIELD_TYPES.contains(&field.kind.as_str()) {
+            p.push(
+                format!("ashby.customFields[{i}].type"),
+                format!("must be one of {}", CUSTOM_FIELD_TYPES.join(", ")),
+            );
+        }
+    }
     if let Some(url) = spec.ashby.as_ref().and_then(|a| a.base_url.as_deref()) {
         p.check("ashby.baseUrl", HttpUrl::parse(url));
     }
@@ -408,8 +421,8 @@ pub async fn upsert_organization<C: ConnectionTrait>(
         ));
     }
 
-    let (partner_hash, ashby_key_enc, ashby_base_url) = match &spec.ashby {
-        None => (None, None, None),
+    let (partner_hash, ashby_key_enc, ashby_base_url, custom_fields) = match &spec.ashby {
+        None => (None, None, None, None),
         Some(ashby) => {
             let partner = match (
                 &ashby.partner_api_key,
@@ -431,7 +444,14 @@ pub async fn upsert_organization<C: ConnectionTrait>(
                 (Some(key), _) => Some(vault.encrypt(&ashby_key_context(id), key.as_bytes())),
                 (None, kept) => kept,
             };
-            (Some(partner), api_key, ashby.base_url.clone())
+            let fields = match (
+                &ashby.custom_fields,
+                existing.as_ref().and_then(|m| m.ashby_custom_fields.clone()),
+            ) {
+                (Some(fields), _) => Some(serde_json::to_value(fields).unwrap_or_default()),
+                (None, kept) => kept,
+            };
+            (Some(partner), api_key, ashby.base_url.clone(), fields)
         }
     };
     if let Some(hash) = &partner_hash {
@@ -456,6 +476,7 @@ pub async fn upsert_organization<C: ConnectionTrait>(
             active.ashby_partner_key_hash = Set(partner_hash);
             active.ashby_api_key_enc = Set(ashby_key_enc);
             active.ashby_base_url = Set(ashby_base_url);
+            active.ashby_custom_fields = Set(custom_fields);
             active.updated_at = Set(now);
             active.update(db).await?;
             Upserted::Updated
@@ -469,6 +490,7 @@ pub async fn upsert_organization<C: ConnectionTrait>(
                 ashby_partner_key_hash: Set(partner_hash),
                 ashby_api_key_enc: Set(ashby_key_enc),
                 ashby_base_url: Set(ashby_base_url),
+                ashby_custom_fields: Set(custom_fields),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -521,6 +543,11 @@ pub async fn list_organizations<C: ConnectionTrait>(
                 has_partner_api_key: true,
                 has_api_key: o.ashby_api_key_enc.is_some(),
                 base_url: o.ashby_base_url.clone(),
+                custom_fields: o
+                    .ashby_custom_fields
+                    .clone()
+                    .and_then(|v| serde_json::from_value(v).ok())
+                    .unwrap_or_default(),
             }),
             id: o.id,
             name: o.name,

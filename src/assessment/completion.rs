@@ -5,14 +5,17 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, TransactionTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::assessment::{Event, State, Transition};
+use crate::ashby::update::{self, CompetencyScore};
+use crate::assessment::{Event, Source, State, Transition};
 use crate::delivery::outbox::{self, Kind, NewDelivery};
 use crate::entity::{assessment, lens_competency};
+use crate::links::LinkKind;
 use crate::links::LinkSigner;
+use crate::recruitment::results::display_name_from_key;
 use crate::recruitment::results::result_body;
 
 /// How long report and recruitment links in results stay valid.
@@ -93,6 +96,7 @@ pub async fn complete(
     organization_id: Option<Uuid>,
     result: &NewResult,
     now: DateTime<Utc>,
+    ashby_base_url: &str,
 ) -> Result<Completed, CompletionError> {
     let txn = db.begin().await?;
     let mut query = assessment::Entity::find_by_id(assessment_id);
@@ -100,13 +104,12 @@ pub async fn complete(
         query = query.filter(assessment::Column::OrganizationId.eq(org));
     }
     let current = query.one(&txn).await?.ok_or(CompletionError::NotFound)?;
-    let competencies: Vec<String> = lens_competency::Entity::find()
+    let lens_competencies = lens_competency::Entity::find()
         .filter(lens_competency::Column::LensId.eq(current.lens_id))
+        .order_by_asc(lens_competency::Column::Position)
         .all(&txn)
-        .await?
-        .into_iter()
-        .map(|c| c.key)
-        .collect();
+        .await?;
+    let competencies: Vec<String> = lens_competencies.iter().map(|c| c.key.clone()).collect();
     validate(result, &competencies)?;
     let state: State = current.state.parse().map_err(|e: String| DbErr::Custom(e))?;
     match state.apply(Event::Complete) {
@@ -141,6 +144,32 @@ pub async fn complete(
             payload: serde_json::to_value(&body).unwrap_or_default(),
         };
         outbox::enqueue(&txn, new, now).await?;
+        enqueued = true;
+    }
+    if updated.source == Source::Ashby.as_str() {
+        let report_url = links.url(
+            LinkKind::Report,
+            updated.id,
+            completed_at,
+            completed_at + chrono::Duration::days(REPORT_LINK_TTL_DAYS),
+        );
+        let scores = lens_competencies
+            .iter()
+            .map(|c| CompetencyScore {
+                key: c.key.clone(),
+                label: c.name.clone().unwrap_or_else(|| display_name_from_key(&c.key)),
+                score: result.subscores.get(&c.key).copied().unwrap_or_default(),
+            })
+            .collect();
+        let minutes = updated
+            .started_at
+            .map(|s| (completed_at - s).as_seconds_f64() / 60.0)
+            .filter(|m| *m >= 0.0);
+        let (id, score) = (updated.id, result.score);
+        update::enqueue(&txn, &updated, ashby_base_url, now, |ts| {
+            update::completed(id, ts, score, &report_url, scores, minutes)
+        })
+        .await?;
         enqueued = true;
     }
     txn.commit().await?;

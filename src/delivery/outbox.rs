@@ -12,15 +12,17 @@ pub const NOTIFY_CHANNEL: &str = "ap_deliveries";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Result,
+    AshbyUpdate,
     InvitationEmail,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Result, Kind::InvitationEmail];
+    pub const ALL: [Kind; 3] = [Kind::Result, Kind::AshbyUpdate, Kind::InvitationEmail];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Result => "result",
+            Kind::AshbyUpdate => "ashby_update",
             Kind::InvitationEmail => "invitation_email",
         }
     }

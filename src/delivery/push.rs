@@ -132,18 +132,41 @@ impl HttpSender {
         }
     }
 
-    /// Makes one attempt. Never panics on what the network does.
+    /// A POST to a checked target.
+    pub fn post_to(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        Ok(self.client.post(self.check_target(url)?))
+    }
+
+    /// Sends a request and reads what came back (status, `Retry-After`, the first bytes).
+    pub async fn execute(&self, request: reqwest::RequestBuilder, now: DateTime<Utc>) -> Result<Answer, String> {
+        let response = request.send().await.map_err(|e| describe(&e))?;
+        let status = response.status().as_u16();
+        let retry_after = if matches!(status, 429 | 503) {
+            response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, now))
+        } else {
+            None
+        };
+        let body = read_limited(response).await;
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// Makes one attempt of a result push. Never panics on what the network does.
     pub async fn post(&self, post: Post<'_>) -> AttemptReport {
-        let url = match self.check_target(post.url) {
-            Ok(url) => url,
+        let mut request = match self.post_to(post.url) {
+            Ok(r) => r
+                .header(CONTENT_TYPE, "application/json")
+                .header("Idempotency-Key", post.idempotency_key)
+                .body(post.body.to_vec()),
             Err(e) => return AttemptReport::failed(e),
         };
-        let mut request = self
-            .client
-            .post(url)
-            .header(CONTENT_TYPE, "application/json")
-            .header("Idempotency-Key", post.idempotency_key)
-            .body(post.body.to_vec());
         if let Some(secret) = post.signing_secret {
             request = request.header(
                 "Signature",
@@ -169,26 +192,23 @@ impl HttpSender {
                 }
             }
         };
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => return AttemptReport::failed(describe(&e)),
-        };
-        let status = response.status().as_u16();
-        if status == 401 {
-            self.forget_token(post.auth).await;
+        match self.execute(request, post.now).await {
+            Ok(answer) => {
+                if answer.status == 401 {
+                    self.forget_token(post.auth).await;
+                }
+                AttemptReport::answered(answer.status, excerpt(&answer.body), answer.retry_after)
+            }
+            Err(e) => AttemptReport::failed(e),
         }
-        let retry_after = if matches!(status, 429 | 503) {
-            response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, post.now))
-        } else {
-            None
-        };
-        let body = read_limited(response).await;
-        AttemptReport::answered(status, excerpt(&body), retry_after)
     }
+}
+
+/// What a receiver answered.
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
 }
 
 /// Reads at most a little more than the excerpt limit, so a huge answer costs nothing.

@@ -137,6 +137,7 @@ impl DeliveryContext {
     async fn send(&self, row: &delivery::Model, now: DateTime<Utc>) -> AttemptReport {
         match Kind::parse(&row.kind) {
             Some(Kind::Result) => self.send_result(row, now).await,
+            Some(Kind::AshbyUpdate) => self.send_ashby_update(row, now).await,
             Some(Kind::InvitationEmail) => match serde_json::from_value::<EmailPayload>(row.payload.clone()) {
                 Ok(mail) => self.mailer.send(&mail, &row.id.to_string()).await,
                 Err(e) => final_failure(format!("stored e-mail is unreadable: {e}")),
@@ -173,6 +174,36 @@ impl DeliveryContext {
                 now,
             })
             .await
+    }
+
+    async fn send_ashby_update(&self, row: &delivery::Model, now: DateTime<Utc>) -> AttemptReport {
+        let org_id = match row.organization_id {
+            Some(id) => id,
+            None => return final_failure("the delivery names no organization".into()),
+        };
+        let org = match organization::Entity::find_by_id(org_id).one(&self.db).await {
+            Ok(Some(org)) => org,
+            Ok(None) => return final_failure("the organization no longer exists".into()),
+            Err(e) => return AttemptReport::failed(format!("database: {e}")),
+        };
+        let Some(encrypted) = org.ashby_api_key_enc.as_deref() else {
+            // The customer may still add it: retried until the deadline.
+            return AttemptReport::failed("the organization has no Ashby API key configured");
+        };
+        let api_key = match self
+            .vault
+            .decrypt_string(&crate::admin::store::ashby_key_context(org.id), encrypted)
+        {
+            Ok(k) => k,
+            Err(e) => return AttemptReport::failed(format!("Ashby API key: {e}")),
+        };
+        let body = serde_json::to_vec(&row.payload).unwrap_or_default();
+        let report =
+            crate::ashby::client::post_update(&self.http, &row.target, &api_key, &body, &row.id.to_string(), now).await;
+        if matches!(report.status, Some(401 | 403)) {
+            self.metrics.ashby_auth_failures.inc();
+        }
+        report
     }
 
     async fn integrator_of(&self, row: &delivery::Model) -> Result<integrator::Model, String> {
@@ -249,11 +280,15 @@ impl DeliveryContext {
             .col_expr(delivery::Column::UpdatedAt, Expr::value(finished))
             .filter(delivery::Column::Id.eq(row.id))
             .filter(delivery::Column::LeaseOwner.eq(self.owner.as_str()))
+            // A row cancelled while in flight (Ashby cancelled the assessment) stays cancelled.
+            .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
             .exec(&txn)
             .await?;
         txn.commit().await?;
         if updated.rows_affected == 0 {
-            tracing::warn!("the lease ran out during the attempt; another worker owns the row now");
+            tracing::warn!(
+                "the row changed during the attempt (lease ran out, or cancelled); its state was left alone"
+            );
         }
         Ok(outcome)
     }

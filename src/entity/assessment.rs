@@ -30,6 +30,15 @@ pub struct Model {
     pub expires_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Ashby's ids, for assessments started through `assessment.start`.
+    pub ashby_candidate_id: Option<String>,
+    pub ashby_application_id: Option<String>,
+    pub ashby_job_id: Option<String>,
+    pub ashby_job_name: Option<String>,
+    /// `additional_fields` of `assessment.start`, as received.
+    pub additional_fields: Option<Json>,
+    /// The `timestamp` of the last `assessment.update` enqueued; the next is strictly later.
+    pub ashby_last_update_ms: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,8 @@ pub struct Model {
     /// The customer's Ashby API key, encrypted.
     pub ashby_api_key_enc: Option<String>,
     pub ashby_base_url: Option<String>,
+    /// The custom fields offered to Ashby (`assessment.customField.list`), as JSON.
+    pub ashby_custom_fields: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

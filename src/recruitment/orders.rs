@@ -149,6 +149,7 @@ pub async fn place_order(
                     expires_at: Set(expires_at),
                     created_at: Set(now),
                     updated_at: Set(now),
+                    ..Default::default()
                 };
                 let inserted = assessment::Entity::insert(row).exec_with_returning(txn).await?;
                 if let Some(mail) = invitation {

@@ -31,6 +31,11 @@ pub const KEY_C: &str = "provider-key-of-organization-c";
 pub const SECRET_A: &str = "integrator-secret-a-0123456789";
 pub const SECRET_B: &str = "integrator-secret-b-0123456789";
 pub const SECRET_SANDBOX: &str = "integrator-secret-sandbox-0123";
+/// What Ashby sends us for organisation A / B.
+pub const ASHBY_KEY_A: &str = "ashby-partner-key-of-organization-a";
+pub const ASHBY_KEY_B: &str = "ashby-partner-key-of-organization-b";
+/// Organisation A's own Ashby API key (what we send Ashby).
+pub const CUSTOMER_ASHBY_KEY_A: &str = "customer-ashby-api-key-a";
 
 pub struct TestApp {
     pub address: String,
@@ -104,8 +109,10 @@ fn test_seed() -> Value {
             { "id": INTEGRATOR_SANDBOX, "name": "Sandbox", "secret": SECRET_SANDBOX, "requireSignature": false }
         ],
         "organizations": [
-            { "id": ORG_A, "name": "Org A", "integratorId": INTEGRATOR_A, "providerKey": KEY_A, "lensIds": [LENS_SHARED] },
-            { "id": ORG_B, "name": "Org B", "integratorId": INTEGRATOR_B, "providerKey": KEY_B, "lensIds": [LENS_SHARED, LENS_B_ONLY] },
+            { "id": ORG_A, "name": "Org A", "integratorId": INTEGRATOR_A, "providerKey": KEY_A, "lensIds": [LENS_SHARED],
+              "ashby": { "partnerApiKey": ASHBY_KEY_A, "apiKey": CUSTOMER_ASHBY_KEY_A } },
+            { "id": ORG_B, "name": "Org B", "integratorId": INTEGRATOR_B, "providerKey": KEY_B, "lensIds": [LENS_SHARED, LENS_B_ONLY],
+              "ashby": { "partnerApiKey": ASHBY_KEY_B } },
             { "id": ORG_C, "name": "Org C", "integratorId": INTEGRATOR_SANDBOX, "providerKey": KEY_C, "lensIds": [LENS_SHARED] }
         ]
     })

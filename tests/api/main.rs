@@ -1,6 +1,7 @@
 //! Black-box tests: each starts the real server on a random port with a fresh database
 //! (SQLite by default; PostgreSQL when AP_TEST_DATABASE_URL is set) and talks HTTP to it.
 mod admin;
+mod ashby;
 mod callback_auth;
 mod delivery;
 mod health;

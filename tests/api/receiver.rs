@@ -31,6 +31,9 @@ struct Script {
     next: VecDeque<u16>,
     default: u16,
     delay: Duration,
+    /// JSON bodies to answer next (with the next statuses), then `body`.
+    next_bodies: VecDeque<serde_json::Value>,
+    body: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Default)]
@@ -69,10 +72,11 @@ async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         return HttpResponse::Ok()
             .json(serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}));
     }
-    let (status, delay) = {
+    let (status, delay, json) = {
         let mut script = shared.script.lock().unwrap();
         let status = script.next.pop_front().unwrap_or(script.default);
-        (status, script.delay)
+        let json = script.next_bodies.pop_front().or_else(|| script.body.clone());
+        (status, script.delay, json)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -82,7 +86,11 @@ async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         headers,
         body: body.to_vec(),
     });
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).body("receiver says hi")
+    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    match json {
+        Some(json) => response.json(json),
+        None => response.body("receiver says hi"),
+    }
 }
 
 fn start(listener: TcpListener, shared: Shared) -> ServerHandle {
@@ -119,6 +127,16 @@ impl Receiver {
     /// Answers these statuses next, then the default.
     pub fn answer_next(&self, statuses: &[u16]) {
         self.shared.script.lock().unwrap().next.extend(statuses);
+    }
+
+    /// Answers this JSON body from now on (an Ashby-like peer).
+    pub fn answer_json(&self, body: serde_json::Value) {
+        self.shared.script.lock().unwrap().body = Some(body);
+    }
+
+    /// Answers these JSON bodies next, then the default body.
+    pub fn answer_next_json(&self, bodies: Vec<serde_json::Value>) {
+        self.shared.script.lock().unwrap().next_bodies.extend(bodies);
     }
 
     pub fn answer_always(&self, status: u16) {

@@ -1,0 +1,39 @@
+//! Ashby calls us with HTTP Basic; the partner key we issued may be the user name or the
+//! password. The key names the organisation.
+use actix_web::HttpRequest;
+use actix_web::http::header::AUTHORIZATION;
+use base64::Engine;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::ashby::error::AshbyError;
+use crate::crypto::sha256_hex;
+use crate::entity::organization;
+use crate::state::AppState;
+
+/// The user name and password of a Basic header.
+pub fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':').unwrap_or((&text, ""));
+    Some((user.to_owned(), password.to_owned()))
+}
+
+pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<organization::Model, AshbyError> {
+    let (user, password) = basic_credentials(req).ok_or(AshbyError::Unauthorized)?;
+    for candidate in [user, password].into_iter().filter(|k| !k.is_empty()) {
+        let found = organization::Entity::find()
+            .filter(organization::Column::AshbyPartnerKeyHash.eq(sha256_hex(candidate.as_bytes())))
+            .one(&state.db)
+            .await?;
+        if let Some(org) = found {
+            tracing::Span::current().record("organization_id", tracing::field::display(org.id));
+            return Ok(org);
+        }
+    }
+    Err(AshbyError::Unauthorized)
+}

@@ -1,0 +1,382 @@
+//! `assessment.start` and `assessment.cancel`: the assessment's life as Ashby drives it.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::ashby::dto::{StartRequest, UpdateRequest};
+use crate::ashby::update;
+use crate::assessment::{Event, Source, State, Transition};
+use crate::delivery::invitation::{Invitation, render};
+use crate::delivery::outbox::{self, DeliveryState, Kind, NewDelivery};
+use crate::entity::{assessment, candidate, delivery, lens, locale, organization, organization_lens};
+use crate::links::{LinkKind, LinkSigner};
+use crate::types::Email;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A recruiter can fix it; shown in Ashby.
+    #[error("{0}")]
+    Fixable(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+pub struct Started {
+    pub assessment: assessment::Model,
+    pub created: bool,
+    /// The `Invited` update to hand back in the 200.
+    pub update: UpdateRequest,
+    pub enqueued: bool,
+}
+
+pub struct StartContext<'a> {
+    pub links: &'a LinkSigner,
+    pub invitation_ttl: std::time::Duration,
+    pub now: DateTime<Utc>,
+}
+
+fn open_states() -> [&'static str; 2] {
+    [State::Invited.as_str(), State::Started.as_str()]
+}
+
+async fn open_by<C: ConnectionTrait>(
+    db: &C,
+    org: Uuid,
+    lens: Uuid,
+    column: assessment::Column,
+    value: &str,
+) -> Result<Option<assessment::Model>, DbErr> {
+    assessment::Entity::find()
+        .filter(assessment::Column::OrganizationId.eq(org))
+        .filter(assessment::Column::LensId.eq(lens))
+        .filter(column.eq(value))
+        .filter(assessment::Column::State.is_in(open_states()))
+        .order_by_asc(assessment::Column::Id)
+        .one(db)
+        .await
+}
+
+/// A repeat of this start (same application and type, still open), or a conflict (the same
+/// candidate already assessed with this type from another application).
+async fn repeat_or_conflict<C: ConnectionTrait>(
+    db: &C,
+    org: Uuid,
+    lens: &lens::Model,
+    req: &StartRequest,
+) -> Result<Option<assessment::Model>, StartError> {
+    if let Some(same) = open_by(
+        db,
+        org,
+        lens.id,
+        assessment::Column::AshbyApplicationId,
+        &req.application.ashby_id,
+    )
+    .await?
+    {
+        return Ok(Some(same));
+    }
+    if open_by(
+        db,
+        org,
+        lens.id,
+        assessment::Column::AshbyCandidateId,
+        &req.candidate.ashby_id,
+    )
+    .await?
+    .is_some()
+    {
+        let who = [req.candidate.first_name.as_deref(), req.candidate.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let who = if who.is_empty() {
+            "This candidate".to_owned()
+        } else {
+            who
+        };
+        return Err(StartError::Conflict(format!(
+            "{who} is already taking “{}” from another application.",
+            lens.name
+        )));
+    }
+    Ok(None)
+}
+
+/// Checks what a recruiter could get wrong; answers the lens and the e-mail.
+async fn validate<C: ConnectionTrait>(
+    db: &C,
+    org: &organization::Model,
+    req: &StartRequest,
+) -> Result<(lens::Model, Email), StartError> {
+    let lens_id = Uuid::parse_str(req.assessment_type_id.trim()).map_err(|_| {
+        StartError::Fixable("This assessment type is not one of ours. Choose the assessment again in Ashby.".into())
+    })?;
+    let offered = organization_lens::Entity::find_by_id((org.id, lens_id))
+        .one(db)
+        .await?
+        .is_some();
+    let lens = lens::Entity::find_by_id(lens_id).one(db).await?;
+    let lens = match (offered, lens) {
+        (true, Some(lens)) => lens,
+        (_, Some(lens)) => {
+            return Err(StartError::Fixable(format!(
+                "“{}” is no longer offered to your organization. Choose another assessment in Ashby.",
+                lens.name
+            )));
+        }
+        (_, None) => {
+            return Err(StartError::Fixable(
+                "This assessment is no longer offered. Choose another assessment in Ashby.".into(),
+            ));
+        }
+    };
+    if req.candidate.ashby_id.trim().is_empty()
+        || req.application.ashby_id.trim().is_empty()
+        || req.job.ashby_id.trim().is_empty()
+    {
+        return Err(StartError::Fixable(
+            "Ashby sent no candidate, application or job id. Start the assessment again.".into(),
+        ));
+    }
+    let email = match req.candidate.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        None => {
+            return Err(StartError::Fixable(
+                "The candidate has no e-mail address in Ashby. Add one, then start the assessment again.".into(),
+            ));
+        }
+        Some(e) => Email::parse(e).map_err(|_| {
+            StartError::Fixable(format!(
+                "The candidate's e-mail address “{e}” is not valid. Correct it in Ashby, then start the assessment again."
+            ))
+        })?,
+    };
+    Ok((lens, email))
+}
+
+async fn default_locale<C: ConnectionTrait>(db: &C) -> Result<String, DbErr> {
+    let locales: Vec<String> = locale::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.code)
+        .collect();
+    Ok(if locales.iter().any(|l| l == "en-US") || locales.is_empty() {
+        "en-US".into()
+    } else {
+        locales[0].clone()
+    })
+}
+
+pub async fn start(
+    db: &DatabaseConnection,
+    org: &organization::Model,
+    req: &StartRequest,
+    ctx: &StartContext<'_>,
+) -> Result<Started, StartError> {
+    let (lens, email) = validate(db, org, req).await?;
+    if let Some(existing) = repeat_or_conflict(db, org.id, &lens, req).await? {
+        let timestamp = update::next_timestamp(existing.invited_at, None);
+        return Ok(Started {
+            update: update::with_status(existing.id, timestamp, "Invited"),
+            assessment: existing,
+            created: false,
+            enqueued: false,
+        });
+    }
+    let now = ctx.now;
+    let expires_at = now + chrono::Duration::from_std(ctx.invitation_ttl).unwrap_or(chrono::Duration::days(14));
+    let locale = default_locale(db).await?;
+    let assessment_id = Uuid::now_v7();
+    let link = ctx.links.url(LinkKind::Assessment, assessment_id, now, expires_at);
+    let role = req.job.name.clone().unwrap_or_else(|| lens.name.clone());
+    let mail = render(&Invitation {
+        to: email.as_str(),
+        locale: &locale,
+        organization: &org.name,
+        role: &role,
+        link: &link,
+        expires_at,
+    });
+    let timestamp = update::next_timestamp(now, None);
+    let fingerprint = crate::crypto::sha256_hex(&serde_json::to_vec(req).unwrap_or_default());
+    let result = db
+        .transaction::<_, assessment::Model, StartError>(|txn| {
+            let req = req.clone();
+            let org_id = org.id;
+            let lens_id = lens.id;
+            Box::pin(async move {
+                let candidate_id = ensure_candidate(txn, org_id, &email, &req, now).await?;
+                let row = assessment::ActiveModel {
+                    id: Set(assessment_id),
+                    organization_id: Set(org_id),
+                    recruitment_id: Set(None),
+                    candidate_id: Set(candidate_id),
+                    lens_id: Set(lens_id),
+                    locale: Set(locale),
+                    source: Set(Source::Ashby.as_str().to_owned()),
+                    state: Set(State::Invited.as_str().to_owned()),
+                    result_id: Set(None),
+                    result_update_url: Set(None),
+                    request_hash: Set(fingerprint),
+                    invited_at: Set(now),
+                    expires_at: Set(expires_at),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ashby_candidate_id: Set(Some(req.candidate.ashby_id.clone())),
+                    ashby_application_id: Set(Some(req.application.ashby_id.clone())),
+                    ashby_job_id: Set(Some(req.job.ashby_id.clone())),
+                    ashby_job_name: Set(req.job.name.clone()),
+                    additional_fields: Set(req.additional_fields.clone()),
+                    ashby_last_update_ms: Set(Some(timestamp)),
+                    ..Default::default()
+                };
+                let inserted = assessment::Entity::insert(row).exec_with_returning(txn).await?;
+                outbox::enqueue(
+                    txn,
+                    NewDelivery {
+                        kind: Kind::InvitationEmail,
+                        organization_id: Some(org_id),
+                        assessment_id: Some(assessment_id),
+                        target: mail.to.clone(),
+                        payload: serde_json::to_value(&mail).unwrap_or_default(),
+                    },
+                    now,
+                )
+                .await?;
+                Ok(inserted)
+            })
+        })
+        .await;
+    match result {
+        Ok(assessment) => Ok(Started {
+            update: update::with_status(assessment.id, timestamp, "Invited"),
+            assessment,
+            created: true,
+            enqueued: true,
+        }),
+        Err(sea_orm::TransactionError::Transaction(StartError::Db(e)))
+        | Err(sea_orm::TransactionError::Connection(e))
+            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
+        {
+            // A concurrent identical start won: answer as a repeat (or the conflict it is).
+            match repeat_or_conflict(db, org.id, &lens, req).await? {
+                Some(existing) => Ok(Started {
+                    update: update::with_status(
+                        existing.id,
+                        update::next_timestamp(existing.invited_at, None),
+                        "Invited",
+                    ),
+                    assessment: existing,
+                    created: false,
+                    enqueued: false,
+                }),
+                None => Err(StartError::Db(e)),
+            }
+        }
+        Err(sea_orm::TransactionError::Transaction(e)) => Err(e),
+        Err(sea_orm::TransactionError::Connection(e)) => Err(e.into()),
+    }
+}
+
+async fn ensure_candidate<C: ConnectionTrait>(
+    txn: &C,
+    org: Uuid,
+    email: &Email,
+    req: &StartRequest,
+    now: DateTime<Utc>,
+) -> Result<Uuid, DbErr> {
+    let find = || {
+        candidate::Entity::find()
+            .filter(candidate::Column::OrganizationId.eq(org))
+            .filter(candidate::Column::Email.eq(email.as_str()))
+    };
+    if let Some(existing) = find().one(txn).await? {
+        if existing.first_name.is_none() && req.candidate.first_name.is_some() {
+            let mut active = existing.clone().into_active_model();
+            active.first_name = Set(req.candidate.first_name.clone());
+            active.last_name = Set(req.candidate.last_name.clone());
+            active.update(txn).await?;
+        }
+        return Ok(existing.id);
+    }
+    candidate::Entity::insert(candidate::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(org),
+        email: Set(email.as_str().to_owned()),
+        first_name: Set(req.candidate.first_name.clone()),
+        last_name: Set(req.candidate.last_name.clone()),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([candidate::Column::OrganizationId, candidate::Column::Email])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    find()
+        .one(txn)
+        .await?
+        .map(|c| c.id)
+        .ok_or_else(|| DbErr::RecordNotFound("candidate after insert".into()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no such assessment")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Cancels an open assessment; a finished one is left as it is. Either way the answer is
+/// success. No further updates go to Ashby for it.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    org: &organization::Model,
+    assessment_id: &str,
+    now: DateTime<Utc>,
+) -> Result<assessment::Model, CancelError> {
+    let id = Uuid::parse_str(assessment_id.trim()).map_err(|_| CancelError::NotFound)?;
+    let txn = db.begin().await?;
+    let current = assessment::Entity::find_by_id(id)
+        .filter(assessment::Column::OrganizationId.eq(org.id))
+        .filter(assessment::Column::Source.eq(Source::Ashby.as_str()))
+        .one(&txn)
+        .await?
+        .ok_or(CancelError::NotFound)?;
+    let state: State = current.state.parse().map_err(DbErr::Custom)?;
+    let result = match state.apply(Event::Cancel) {
+        Transition::To(next) => {
+            let mut active = current.into_active_model();
+            active.state = Set(next.as_str().to_owned());
+            active.finished_at = Set(Some(now));
+            active.updated_at = Set(now);
+            let updated = active.update(&txn).await?;
+            // Nothing more goes out for it: not to Ashby, and no invitation not yet sent.
+            delivery::Entity::update_many()
+                .col_expr(delivery::Column::State, Expr::value(DeliveryState::Dead.as_str()))
+                .col_expr(
+                    delivery::Column::LastError,
+                    Expr::value("cancelled by Ashby before it was sent"),
+                )
+                .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+                .filter(delivery::Column::AssessmentId.eq(id))
+                .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
+                .filter(delivery::Column::Kind.is_in([Kind::AshbyUpdate.as_str(), Kind::InvitationEmail.as_str()]))
+                .exec(&txn)
+                .await?;
+            updated
+        }
+        Transition::NoOp | Transition::Refused => current,
+    };
+    txn.commit().await?;
+    Ok(result)
+}
