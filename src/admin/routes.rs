@@ -1,5 +1,5 @@
 //! The admin API under `/admin/v1`: bearer JWT with scopes, problem+json errors.
-use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(list_organizations)
         .service(get_organization)
         .service(put_organization)
+        .service(rotate_partner_key)
         .service(get_locales)
         .service(put_locales)
         .service(list_assessments);
@@ -228,6 +229,34 @@ async fn put_organization(
     view.generated_provider_key = keys.provider_key;
     view.generated_partner_api_key = keys.partner_api_key;
     Ok(status_for(outcome).json(view))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotatedKey {
+    /// The new key to paste into the organisation's Ashby tile. Shown once; the old key stops
+    /// working now.
+    pub partner_api_key: String,
+}
+
+/// Replaces the organisation's Ashby partner key with a new random one (scope
+/// `organizations.write`).
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = RotatedKey), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/v1/organizations/{id}/ashby-partner-key")]
+#[instrument(skip_all, fields(organization_id = %path))]
+async fn rotate_partner_key(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::OrganizationsWrite)?;
+    let id = parse_id(&path)?;
+    let key = store::rotate_partner_key(&state.db, id, state.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("No organization {id}.")))?;
+    tracing::info!("ashby partner key rotated");
+    Ok(HttpResponse::Ok().json(RotatedKey { partner_api_key: key }))
 }
 
 // ------------------------------------------------------------------ locales

@@ -150,3 +150,69 @@ pub struct UpdateRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Vec<DataBlob>>,
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every JSON example of the protocol file, parsed into our types and produced again with
+    //! exactly the same keys.
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip<T: serde::de::DeserializeOwned + Serialize>(example: serde_json::Value) {
+        let parsed: T = serde_json::from_value(example.clone()).expect("the example parses");
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), example);
+    }
+
+    #[test]
+    fn list_response() {
+        round_trip::<ListResponse>(json!({ "success": true,
+            "results": [{ "assessment_type_id": "7922dd91-1b44-43e4-a740-7c4d9c2fba41", "name": "General Performance", "description": "…" }] }));
+    }
+
+    #[test]
+    fn start_request_with_mixed_casing() {
+        let example = json!({ "assessment_type_id": "7922dd91-1b44-43e4-a740-7c4d9c2fba41",
+            "candidate": { "ashby_id": "c", "first_name": "Ada", "last_name": "Lovelace",
+                           "email": "ada@example.com", "ashby_profile_url": "https://…" },
+            "application": { "ashby_id": "a", "status": "Active" },
+            "job": { "ashby_id": "j", "name": "Backend Engineer", "ashby_job_url": "https://…",
+                     "req_id": "ENG-42",
+                     "hiringTeam": [{ "userId": "u", "firstName": "Joey", "lastName": "Joe",
+                                      "email": "joey@example.com", "role": "Hiring Manager" }] },
+            "additional_fields": { "department": "eng" } });
+        round_trip::<StartRequest>(example);
+        // req_id and hiringTeam are optional; unknown fields are ignored.
+        let minimal: StartRequest = serde_json::from_value(json!({ "assessment_type_id": "x",
+            "candidate": { "ashby_id": "c" }, "application": { "ashby_id": "a", "status": "Lead" },
+            "job": { "ashby_id": "j" }, "surprise": true }))
+        .unwrap();
+        assert!(minimal.job.hiring_team.is_empty() && minimal.job.req_id.is_none());
+    }
+
+    #[test]
+    fn update_request() {
+        round_trip::<UpdateRequest>(
+            json!({ "assessment_id": "7922dd91-1b44-43e4-a740-7c4d9c2fba41", "timestamp": 1665684000000i64,
+            "assessment_status": { "identifier": "status", "label": "Status", "type": "string", "value": "Completed" },
+            "assessment_result": { "identifier": "score", "label": "Score", "type": "numeric_score", "value": 87 },
+            "assessment_profile_url": { "identifier": "report", "label": "Report", "type": "url", "value": "https://…" },
+            "metadata": [{ "identifier": "driving-leadership", "label": "Driving Leadership", "type": "numeric_score", "value": 73 }] }),
+        );
+    }
+
+    #[test]
+    fn envelopes_and_messages() {
+        round_trip::<ErrorEnvelope>(json!({ "success": false, "errors": ["assessment_not_found"],
+            "errorInfo": { "code": "assessment_not_found", "message": "…", "requestId": "r" } }));
+        round_trip::<UserMessage>(json!({ "message": "…" }));
+        round_trip::<Success<StartResults>>(json!({ "success": true,
+            "results": { "assessment_id": "7922dd91-1b44-43e4-a740-7c4d9c2fba41" } }));
+    }
+
+    #[test]
+    fn custom_field_list() {
+        round_trip::<CustomFieldListResponse>(json!({ "success": true,
+            "fields": [{ "id": "department", "name": "Department", "type": "ValueSelect",
+                         "possible_values": [{ "key": "eng", "value": "Engineering" }], "isRequired": false }] }));
+    }
+}

@@ -576,3 +576,38 @@ async fn custom_fields_are_empty_by_default_and_configurable() {
     let problem = expect_problem(response, 422).await;
     assert_eq!(fields(&problem), vec!["ashby.customFields[0].type".to_owned()]);
 }
+
+#[tokio::test]
+async fn the_partner_key_can_be_rotated() {
+    let app = spawn_app().await;
+    let token = app.admin_token(&[Scope::OrganizationsWrite]);
+    let response = app
+        .http
+        .post(app.url(&format!("/admin/v1/organizations/{ORG_A}/ashby-partner-key")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let new_key = response.json::<Value>().await.unwrap()["partnerApiKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.ashby("assessment.list", ASHBY_KEY_A, &json!({})).await.status(),
+        401,
+        "the old key stops working"
+    );
+    assert_eq!(app.ashby("assessment.list", &new_key, &json!({})).await.status(), 200);
+    let missing = app
+        .http
+        .post(app.url(&format!(
+            "/admin/v1/organizations/{}/ashby-partner-key",
+            uuid::Uuid::new_v4()
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(missing, 404).await;
+}
