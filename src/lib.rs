@@ -6,6 +6,8 @@ pub mod admin;
 pub mod ashby;
 pub mod assessment;
 pub mod auth;
+pub mod candidate;
+pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -77,6 +77,7 @@ impl Application {
     pub async fn build_with_mode(settings: Settings, clock: SharedClock, mode: Mode) -> anyhow::Result<Self> {
         let db = db::connect(&settings).await?;
         db::migrate(&db).await?;
+        check_catalogue(&db).await?;
         Self::build_with_db(settings, clock, db, mode)
     }
 
@@ -181,6 +182,7 @@ impl Application {
                             .configure(recruitment::configure)
                             .configure(admin::configure)
                             .configure(crate::ashby::configure)
+                            .configure(crate::candidate::configure)
                             .configure(health::configure)
                             .configure(openapi::configure)
                             .service(crate::metrics::endpoint)
@@ -254,6 +256,32 @@ impl Application {
         }
         result
     }
+}
+
+/// Start-up refuses a lens whose competencies the catalogue cannot serve in an offered locale.
+pub async fn check_catalogue(db: &DatabaseConnection) -> anyhow::Result<()> {
+    use crate::entity::{lens, lens_competency, locale};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let catalog = crate::catalog::Catalog::get();
+    let locales: Vec<String> = locale::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.code)
+        .collect();
+    for lens in lens::Entity::find().all(db).await? {
+        let keys: Vec<String> = lens_competency::Entity::find()
+            .filter(lens_competency::Column::LensId.eq(lens.id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| c.key)
+            .collect();
+        catalog
+            .check_lens(&lens.name, keys.iter().map(String::as_str), &locales)
+            .map_err(|e| anyhow::anyhow!("the competency catalogue cannot serve {e}"))?;
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

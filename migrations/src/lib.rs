@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_foundation;
 mod m20261122_000002_delivery;
 mod m20261122_000003_ashby;
+mod m20261122_000004_answers;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_foundation::Migration),
             Box::new(m20261122_000002_delivery::Migration),
             Box::new(m20261122_000003_ashby::Migration),
+            Box::new(m20261122_000004_answers::Migration),
         ]
     }
 }

@@ -18,7 +18,6 @@ use crate::crypto::{Vault, sha256_hex};
 use crate::entity::{integrator, lens, lens_competency, locale, organization, organization_lens};
 use crate::error::{ApiError, FieldError};
 use crate::extract::Problems;
-use crate::recruitment::results::display_name_from_key;
 use crate::types::{HttpUrl, Locale};
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +76,11 @@ pub fn ashby_key_context(id: Uuid) -> String {
 pub async fn ensure_locales<C: ConnectionTrait>(db: &C, codes: &[String]) -> Result<(), StoreError> {
     let mut p = Problems::default();
     for (i, code) in codes.iter().enumerate() {
-        p.check(&format!("locales[{i}]"), Locale::parse(code));
+        if p.check(&format!("locales[{i}]"), Locale::parse(code)).is_some()
+            && let Err(e) = crate::catalog::Catalog::get().check_locale(code)
+        {
+            p.push(format!("locales[{i}]"), e);
+        }
     }
     problems_into(p)?;
     for code in codes {
@@ -122,9 +125,16 @@ pub async fn upsert_lens<C: ConnectionTrait>(
     let mut p = Problems::from_validator(spec.validate());
     check_id(&mut p, spec.id, id);
     let mut seen = HashSet::new();
+    let catalog = crate::catalog::Catalog::get();
+    let locales = list_locales(db).await?;
     for (i, c) in spec.competencies.iter().enumerate() {
         if !seen.insert(c.key.as_str()) {
             p.push(format!("competencies[{i}].key"), "appears twice");
+        } else if let Err(e) = catalog.check_lens(&spec.name, [c.key.as_str()], &locales) {
+            let field = format!("competencies[{i}].key");
+            if !p.0.iter().any(|f| f.field == field) {
+                p.push(field, e);
+            }
         }
     }
     problems_into(p)?;
@@ -181,7 +191,7 @@ fn lens_view_of(model: lens::Model, competencies: Vec<lens_competency::Model>) -
         competencies: competencies
             .into_iter()
             .map(|c| CompetencyView {
-                name: c.name.clone().unwrap_or_else(|| display_name_from_key(&c.key)),
+                name: crate::catalog::display_name(&c.key, c.name.as_deref(), crate::catalog::FALLBACK_LOCALE),
                 key: c.key,
                 weight: c.weight,
             })

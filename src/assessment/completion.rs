@@ -15,7 +15,6 @@ use crate::delivery::outbox::{self, Kind, NewDelivery};
 use crate::entity::{assessment, lens_competency};
 use crate::links::LinkKind;
 use crate::links::LinkSigner;
-use crate::recruitment::results::display_name_from_key;
 use crate::recruitment::results::result_body;
 
 /// How long report and recruitment links in results stay valid.
@@ -157,7 +156,7 @@ pub async fn complete(
             .iter()
             .map(|c| CompetencyScore {
                 key: c.key.clone(),
-                label: c.name.clone().unwrap_or_else(|| display_name_from_key(&c.key)),
+                label: crate::catalog::display_name(&c.key, c.name.as_deref(), crate::catalog::FALLBACK_LOCALE),
                 score: result.subscores.get(&c.key).copied().unwrap_or_default(),
             })
             .collect();

@@ -1,5 +1,7 @@
 //! The assessment's life: states and the transitions between them. No HTTP, no database.
 pub mod completion;
+pub mod lifecycle;
+pub mod scoring;
 
 use std::fmt;
 use std::str::FromStr;

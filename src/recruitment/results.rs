@@ -42,7 +42,7 @@ pub async fn result_body<C: ConnectionTrait>(
         .await?
         .into_iter()
         .map(|c| {
-            let name = c.name.clone().unwrap_or_else(|| display_name_from_key(&c.key));
+            let name = crate::catalog::display_name(&c.key, c.name.as_deref(), crate::catalog::FALLBACK_LOCALE);
             (c.key, name)
         })
         .collect();

@@ -56,7 +56,7 @@ async fn the_admin_api_needs_a_valid_unexpired_token_with_the_scope() {
     )
     .await;
     let read_only = app.admin_token(&[Scope::LensesRead]);
-    let body = json!({"name": "X", "competencies": [{"key": "a", "weight": 1}]});
+    let body = json!({"name": "X", "competencies": [{"key": "resilience", "weight": 1}]});
     expect_problem(
         app.admin(
             reqwest::Method::PUT,
@@ -77,7 +77,7 @@ async fn lenses_are_created_then_replaced_by_put() {
     let id = uuid::Uuid::new_v4();
     let path = format!("/admin/v1/lenses/{id}");
     let body = json!({"name": "Operative Leadership", "description": "d",
-        "competencies": [{"key": "driving-leadership", "weight": 3}, {"key": "planning", "weight": 1, "name": "Planning & Organising"}]});
+        "competencies": [{"key": "driving-leadership", "weight": 3}, {"key": "planning-organising", "weight": 1, "name": "Planning and organising"}]});
     let created = app.admin(reqwest::Method::PUT, &path, &token, Some(body.clone())).await;
     assert_eq!(created.status(), 201);
     let view: Value = created.json().await.unwrap();
@@ -85,10 +85,13 @@ async fn lenses_are_created_then_replaced_by_put() {
         view["competencies"][0],
         json!({"key": "driving-leadership", "name": "Driving Leadership", "weight": 3})
     );
-    assert_eq!(view["competencies"][1]["name"], "Planning & Organising");
+    assert_eq!(
+        view["competencies"][1]["name"], "Planning and organising",
+        "the lens's own name wins"
+    );
     let mut changed = body.clone();
     changed["name"] = json!("Operative Leadership v2");
-    changed["competencies"] = json!([{"key": "planning", "weight": 1}]);
+    changed["competencies"] = json!([{"key": "planning-organising", "weight": 1}]);
     let updated = app.admin(reqwest::Method::PUT, &path, &token, Some(changed)).await;
     assert_eq!(updated.status(), 200);
     let view: Value = app
@@ -130,8 +133,13 @@ async fn invalid_admin_bodies_are_422_and_change_nothing() {
         ),
         (
             format!("/admin/v1/lenses/{id}"),
-            json!({"id": uuid::Uuid::new_v4(), "name": "L", "competencies": [{"key": "a", "weight": 1}]}),
+            json!({"id": uuid::Uuid::new_v4(), "name": "L", "competencies": [{"key": "resilience", "weight": 1}]}),
             vec!["id"],
+        ),
+        (
+            format!("/admin/v1/lenses/{id}"),
+            json!({"name": "L", "competencies": [{"key": "telepathy", "weight": 1}]}),
+            vec!["competencies[0].key"],
         ),
         (
             format!("/admin/v1/integrators/{id}"),
@@ -288,11 +296,11 @@ async fn locales_can_be_replaced() {
             reqwest::Method::PUT,
             "/admin/v1/locales",
             &token,
-            Some(json!(["en-US", "fi-FI"])),
+            Some(json!(["en-US", "sv-SE"])),
         )
         .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<Value>().await.unwrap(), json!(["en-US", "fi-FI"]));
+    assert_eq!(response.json::<Value>().await.unwrap(), json!(["en-US", "sv-SE"]));
     let problem = expect_problem(
         app.admin(
             reqwest::Method::PUT,
@@ -305,13 +313,29 @@ async fn locales_can_be_replaced() {
     )
     .await;
     assert_eq!(fields(&problem), vec!["locales[0]".to_owned()]);
+    // A locale the competency catalogue has no statements in cannot be offered.
+    let problem = expect_problem(
+        app.admin(
+            reqwest::Method::PUT,
+            "/admin/v1/locales",
+            &token,
+            Some(json!(["en-US", "fi-FI"])),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert!(
+        problem["errors"][0]["message"].as_str().unwrap().contains("fi-FI"),
+        "{problem}"
+    );
     let config: Value = app
         .get_signed("/recruitment/v1/config", KEY_A, SECRET_A)
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(config["availableLocales"], json!(["en-US", "fi-FI"]));
+    assert_eq!(config["availableLocales"], json!(["en-US", "sv-SE"]));
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 mod admin;
 mod ashby;
 mod callback_auth;
+mod candidate;
 mod delivery;
 mod health;
 mod helpers;

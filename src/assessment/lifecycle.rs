@@ -1,0 +1,106 @@
+//! The candidate's moves (start, decline) and expiry, each with the Ashby update it causes, in
+//! one transaction.
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::ashby::update;
+use crate::assessment::{Event, Source, State, Transition};
+use crate::entity::assessment;
+
+pub const REASON_EXPIRED: &str = "Invitation expired";
+pub const REASON_DECLINED: &str = "Candidate declined";
+
+#[derive(Debug)]
+pub struct Moved {
+    pub assessment: assessment::Model,
+    /// False when nothing changed (a repeat, or not allowed from the current state).
+    pub changed: bool,
+    /// Outbox rows were added: wake the worker.
+    pub enqueued: bool,
+}
+
+/// Applies `event` to the assessment; a change also tells Ashby (for Ashby assessments).
+pub async fn apply(
+    db: &DatabaseConnection,
+    id: Uuid,
+    event: Event,
+    now: DateTime<Utc>,
+    ashby_base_url: &str,
+) -> Result<Option<Moved>, DbErr> {
+    let txn = db.begin().await?;
+    let Some(current) = assessment::Entity::find_by_id(id).one(&txn).await? else {
+        return Ok(None);
+    };
+    let state: State = current.state.parse().map_err(DbErr::Custom)?;
+    let next = match state.apply(event) {
+        Transition::To(next) => next,
+        Transition::NoOp | Transition::Refused => {
+            return Ok(Some(Moved {
+                assessment: current,
+                changed: false,
+                enqueued: false,
+            }));
+        }
+    };
+    let mut active = current.clone().into_active_model();
+    active.state = Set(next.as_str().to_owned());
+    active.updated_at = Set(now);
+    match next {
+        State::Started => active.started_at = Set(Some(now)),
+        State::Expired | State::Declined | State::Cancelled => active.finished_at = Set(Some(now)),
+        State::Invited | State::Completed => {}
+    }
+    let updated = active.update(&txn).await?;
+    let ashby_update: Option<Box<dyn FnOnce(i64) -> crate::ashby::dto::UpdateRequest + Send>> =
+        match (current.source == Source::Ashby.as_str(), next) {
+            (true, State::Started) => Some(Box::new(move |ts| update::with_status(id, ts, "Started"))),
+            (true, State::Expired) => Some(Box::new(move |ts| update::cancelled(id, ts, REASON_EXPIRED))),
+            (true, State::Declined) => Some(Box::new(move |ts| update::cancelled(id, ts, REASON_DECLINED))),
+            _ => None,
+        };
+    let enqueued = ashby_update.is_some();
+    if let Some(build) = ashby_update {
+        update::enqueue(&txn, &updated, ashby_base_url, now, build).await?;
+    }
+    txn.commit().await?;
+    Ok(Some(Moved {
+        assessment: updated,
+        changed: true,
+        enqueued,
+    }))
+}
+
+/// Moves open assessments past their expiry to `expired` (at most `batch` per call); answers
+/// how many moved and whether outbox rows were added.
+pub async fn expire_due(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    ashby_base_url: &str,
+    batch: u64,
+) -> Result<(usize, bool), DbErr> {
+    let due: Vec<Uuid> = assessment::Entity::find()
+        .select_only()
+        .column(assessment::Column::Id)
+        .filter(assessment::Column::State.is_in([State::Invited.as_str(), State::Started.as_str()]))
+        .filter(assessment::Column::ExpiresAt.lte(now))
+        .limit(batch)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut moved = 0;
+    let mut enqueued = false;
+    for id in due {
+        // Each in its own transaction; a concurrent sweeper or candidate makes this a no-op.
+        if let Some(m) = apply(db, id, Event::Expire, now, ashby_base_url).await?
+            && m.changed
+        {
+            moved += 1;
+            enqueued |= m.enqueued;
+        }
+    }
+    Ok((moved, enqueued))
+}

@@ -1,0 +1,7 @@
+//! What the candidate sees: the assessment behind the invitation link (`/a/{token}`).
+pub mod csrf;
+pub mod i18n;
+pub mod pages;
+pub mod routes;
+
+pub use routes::configure;

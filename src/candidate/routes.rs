@@ -1,0 +1,573 @@
+//! The candidate flow: intro → start → one page of statements per competency → review →
+//! submit (scored, completed, result and Ashby completion enqueued) — or decline.
+use std::collections::{BTreeMap, HashMap};
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use maud::Markup;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use tracing::instrument;
+
+use crate::assessment::completion::{NewResult, complete};
+use crate::assessment::lifecycle;
+use crate::assessment::scoring::{CompetencyAnswers, Scored, score};
+use crate::assessment::{Event, State};
+use crate::candidate::i18n::{Words, words};
+use crate::candidate::{csrf, pages};
+use crate::catalog::{Catalog, Competency};
+use crate::entity::{answer, assessment, lens, lens_competency, organization, recruitment};
+use crate::links::{LinkError, LinkKind};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(landing)
+        .service(start)
+        .service(decline)
+        .service(question_page)
+        .service(save_page)
+        .service(review_page)
+        .service(submit);
+}
+
+/// Seconds one statement takes, for the time estimate.
+const SECONDS_PER_ITEM: usize = 10;
+
+type Form = web::Form<HashMap<String, String>>;
+
+/// Everything a page needs about the assessment behind the link.
+struct Ctx {
+    assessment: assessment::Model,
+    words: &'static Words,
+    base: String,
+    competencies: Vec<&'static Competency>,
+}
+
+enum Failure {
+    Page(StatusCode, Markup),
+    Internal(anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for Failure {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+fn html(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header(("X-Frame-Options", "DENY"))
+        .body(markup.into_string())
+}
+
+fn respond(result: Result<HttpResponse, Failure>) -> HttpResponse {
+    match result {
+        Ok(r) => r,
+        Err(Failure::Page(status, markup)) => html(status, markup),
+        Err(Failure::Internal(e)) => {
+            tracing::error!(error = format!("{e:#}"), "candidate page failed");
+            let w = words("en-US");
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                pages::message(
+                    w,
+                    "Something went wrong",
+                    "Please try again in a moment. Your saved answers are kept.",
+                ),
+            )
+        }
+    }
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, to.to_owned()))
+        .finish()
+}
+
+/// Resolves the link. Invalid → 404 page, expired link → 410 page.
+async fn load(state: &AppState, token: &str) -> Result<Ctx, Failure> {
+    let en = words("en-US");
+    let id = match state.links.verify(LinkKind::Assessment, token, state.clock.now()) {
+        Ok(id) => id,
+        Err(LinkError::Expired) => {
+            return Err(Failure::Page(
+                StatusCode::GONE,
+                pages::message(en, en.expired_heading, en.expired),
+            ));
+        }
+        Err(LinkError::Invalid) => {
+            return Err(Failure::Page(
+                StatusCode::NOT_FOUND,
+                pages::message(en, en.invalid_heading, en.invalid),
+            ));
+        }
+    };
+    let assessment = assessment::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| {
+            Failure::Page(
+                StatusCode::NOT_FOUND,
+                pages::message(en, en.invalid_heading, en.invalid),
+            )
+        })?;
+    tracing::Span::current().record("organization_id", tracing::field::display(assessment.organization_id));
+    let keys: Vec<String> = lens_competency::Entity::find()
+        .filter(lens_competency::Column::LensId.eq(assessment.lens_id))
+        .order_by_asc(lens_competency::Column::Position)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| c.key)
+        .collect();
+    let catalog = Catalog::get();
+    let competencies = keys
+        .iter()
+        .map(|k| {
+            catalog
+                .competency(k)
+                .ok_or_else(|| Failure::Internal(anyhow::anyhow!("competency {k} missing from the catalogue")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Ctx {
+        words: words(&assessment.locale),
+        base: format!("/a/{token}"),
+        assessment,
+        competencies,
+    })
+}
+
+impl Ctx {
+    fn state(&self) -> State {
+        self.assessment.state.parse().unwrap_or(State::Cancelled)
+    }
+
+    fn item_count(&self) -> usize {
+        self.competencies.iter().map(|c| c.items.len()).sum()
+    }
+
+    /// The page for an assessment that can no longer be taken, if it cannot.
+    fn closed_page(&self) -> Option<(StatusCode, Markup)> {
+        let w = self.words;
+        match self.state() {
+            State::Invited | State::Started => None,
+            State::Completed => Some((StatusCode::OK, pages::message(w, w.done_heading, w.done))),
+            State::Declined => Some((StatusCode::OK, pages::message(w, w.declined_heading, w.declined))),
+            State::Expired => Some((StatusCode::GONE, pages::message(w, w.expired_heading, w.expired))),
+            State::Cancelled => Some((StatusCode::GONE, pages::message(w, w.withdrawn_heading, w.withdrawn))),
+        }
+    }
+
+    fn ensure_open(&self) -> Result<(), Failure> {
+        match self.closed_page() {
+            Some((status, page)) => Err(Failure::Page(status, page)),
+            None => Ok(()),
+        }
+    }
+
+    async fn answers(&self, state: &AppState) -> Result<BTreeMap<String, i32>, Failure> {
+        Ok(answer::Entity::find()
+            .filter(answer::Column::AssessmentId.eq(self.assessment.id))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|a| (a.item_id, a.value))
+            .collect())
+    }
+
+    /// The first page with an unanswered statement, or the review.
+    fn resume_target(&self, answers: &BTreeMap<String, i32>) -> String {
+        match self
+            .competencies
+            .iter()
+            .position(|c| c.items.iter().any(|i| !answers.contains_key(&i.id)))
+        {
+            Some(page) => format!("{}/q/{}", self.base, page + 1),
+            None => format!("{}/review", self.base),
+        }
+    }
+}
+
+fn with_cookie(mut response: HttpResponse, cookie: Option<actix_web::cookie::Cookie<'static>>) -> HttpResponse {
+    if let Some(c) = cookie {
+        let _ = response.add_cookie(&c);
+    }
+    response
+}
+
+fn secure(state: &AppState) -> bool {
+    state.public_url.scheme() == "https"
+}
+
+fn check_csrf(req: &HttpRequest, form: &HashMap<String, String>, ctx: &Ctx) -> Result<(), Failure> {
+    if csrf::verify(req, form.get("csrf").map(String::as_str)) {
+        Ok(())
+    } else {
+        let w = ctx.words;
+        Err(Failure::Page(
+            StatusCode::FORBIDDEN,
+            pages::message(w, w.title, w.stale_form),
+        ))
+    }
+}
+
+async fn organization_and_role(state: &AppState, a: &assessment::Model) -> Result<(String, String), Failure> {
+    let org = organization::Entity::find_by_id(a.organization_id)
+        .one(&state.db)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    let role = match a.recruitment_id {
+        Some(r) => recruitment::Entity::find_by_id(r)
+            .one(&state.db)
+            .await?
+            .map(|r| r.title),
+        None => a.ashby_job_name.clone(),
+    };
+    let role = match role {
+        Some(role) => role,
+        None => lens::Entity::find_by_id(a.lens_id)
+            .one(&state.db)
+            .await?
+            .map(|l| l.name)
+            .unwrap_or_default(),
+    };
+    Ok((org, role))
+}
+
+#[get("/a/{token}")]
+#[instrument(skip_all)]
+async fn landing(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
+    respond(
+        async {
+            let ctx = load(&state, &token).await?;
+            if let Some((status, page)) = ctx.closed_page() {
+                return Ok(html(status, page));
+            }
+            if ctx.state() == State::Started {
+                let answers = ctx.answers(&state).await?;
+                return Ok(see_other(&ctx.resume_target(&answers)));
+            }
+            let (org, role) = organization_and_role(&state, &ctx.assessment).await?;
+            let (csrf_token, cookie) = csrf::token(&req, secure(&state));
+            let minutes = (ctx.item_count() * SECONDS_PER_ITEM).div_ceil(60).max(1);
+            let page = pages::intro(
+                ctx.words,
+                &pages::Intro {
+                    organization: &org,
+                    role: &role,
+                    minutes,
+                    base: &ctx.base,
+                    csrf: &csrf_token,
+                },
+            );
+            Ok(with_cookie(html(StatusCode::OK, page), cookie))
+        }
+        .await,
+    )
+}
+
+async fn transition(state: &AppState, ctx: &Ctx, event: Event) -> Result<(), Failure> {
+    let moved = lifecycle::apply(
+        &state.db,
+        ctx.assessment.id,
+        event,
+        state.clock.now(),
+        &state.ashby_base_url,
+    )
+    .await?;
+    if moved.is_some_and(|m| m.enqueued) {
+        state.wake_worker();
+    }
+    Ok(())
+}
+
+#[post("/a/{token}/start")]
+#[instrument(skip_all)]
+async fn start(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>, form: Form) -> HttpResponse {
+    respond(
+        async {
+            let ctx = load(&state, &token).await?;
+            ctx.ensure_open()?;
+            check_csrf(&req, &form, &ctx)?;
+            transition(&state, &ctx, Event::Start).await?;
+            Ok(see_other(&format!("{}/q/1", ctx.base)))
+        }
+        .await,
+    )
+}
+
+#[post("/a/{token}/decline")]
+#[instrument(skip_all)]
+async fn decline(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>, form: Form) -> HttpResponse {
+    respond(
+        async {
+            let ctx = load(&state, &token).await?;
+            ctx.ensure_open()?;
+            check_csrf(&req, &form, &ctx)?;
+            transition(&state, &ctx, Event::Decline).await?;
+            Ok(see_other(&ctx.base))
+        }
+        .await,
+    )
+}
+
+/// The competency for a 1-based page number.
+fn page_of(ctx: &Ctx, page: usize) -> Result<&'static Competency, Failure> {
+    page.checked_sub(1)
+        .and_then(|i| ctx.competencies.get(i).copied())
+        .ok_or_else(|| {
+            Failure::Page(
+                StatusCode::NOT_FOUND,
+                pages::message(ctx.words, ctx.words.invalid_heading, ctx.words.invalid),
+            )
+        })
+}
+
+async fn render_questions(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &Ctx,
+    page: usize,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> Result<HttpResponse, Failure> {
+    let competency = page_of(ctx, page)?;
+    let answers = ctx.answers(state).await?;
+    let locale = &ctx.assessment.locale;
+    let (csrf_token, cookie) = csrf::token(req, secure(state));
+    let markup = pages::questions(
+        ctx.words,
+        &pages::QuestionsPage {
+            base: &ctx.base,
+            csrf: &csrf_token,
+            page,
+            pages: ctx.competencies.len(),
+            heading: competency.name(locale),
+            labels: Catalog::get().scale_labels(locale),
+            questions: competency
+                .items
+                .iter()
+                .map(|i| pages::Question {
+                    id: &i.id,
+                    text: i.text(locale),
+                    answer: answers.get(&i.id).copied(),
+                })
+                .collect(),
+            notice,
+        },
+    );
+    Ok(with_cookie(html(status, markup), cookie))
+}
+
+#[get("/a/{token}/q/{page}")]
+#[instrument(skip_all)]
+async fn question_page(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, usize)>) -> HttpResponse {
+    let (token, page) = path.into_inner();
+    respond(
+        async {
+            let ctx = load(&state, &token).await?;
+            ctx.ensure_open()?;
+            if ctx.state() == State::Invited {
+                return Ok(see_other(&ctx.base));
+            }
+            render_questions(&state, &req, &ctx, page, StatusCode::OK, None).await
+        }
+        .await,
+    )
+}
+
+#[post("/a/{token}/q/{page}")]
+#[instrument(skip_all)]
+async fn save_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, usize)>,
+    form: Form,
+) -> HttpResponse {
+    let (token, page) = path.into_inner();
+    respond(
+        async {
+            let ctx = load(&state, &token).await?;
+            ctx.ensure_open()?;
+            if ctx.state() == State::Invited {
+                return Ok(see_other(&ctx.base));
+            }
+            if check_csrf(&req, &form, &ctx).is_err() {
+                return render_questions(
+                    &state,
+                    &req,
+                    &ctx,
+                    page,
+                    StatusCode::FORBIDDEN,
+                    Some(ctx.words.stale_form),
+                )
+                .await;
+            }
+            let competency = page_of(&ctx, page)?;
+            let points = i32::from(Catalog::get().scale.points);
+            let now = state.clock.now();
+            let rows: Vec<answer::ActiveModel> = competency
+                .items
+                .iter()
+                .filter_map(|item| {
+                    let value = form
+                        .get(&format!("item:{}", item.id))?
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|v| (1..=points).contains(v))?;
+                    Some(answer::ActiveModel {
+                        assessment_id: Set(ctx.assessment.id),
+                        item_id: Set(item.id.clone()),
+                        value: Set(value),
+                        answered_at: Set(now),
+                    })
+                })
+                .collect();
+            if !rows.is_empty() {
+                answer::Entity::insert_many(rows)
+                    .on_conflict(
+                        OnConflict::columns([answer::Column::AssessmentId, answer::Column::ItemId])
+                            .update_columns([answer::Column::Value, answer::Column::AnsweredAt])
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&state.db)
+                    .await?;
+            }
+            let next = if page < ctx.competencies.len() {
+                format!("{}/q/{}", ctx.base, page + 1)
+            } else {
+                format!("{}/review", ctx.base)
+            };
+            Ok(see_other(&next))
+        }
+        .await,
+    )
+}
+
+async fn render_review(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &Ctx,
+    status: StatusCode,
+) -> Result<HttpResponse, Failure> {
+    let answers = ctx.answers(state).await?;
+    let locale = &ctx.assessment.locale;
+    let missing = ctx
+        .competencies
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.items.iter().any(|i| !answers.contains_key(&i.id)))
+        .map(|(i, c)| (i + 1, c.name(locale).to_owned()))
+        .collect();
+    let answered = ctx
+        .competencies
+        .iter()
+        .flat_map(|c| &c.items)
+        .filter(|i| answers.contains_key(&i.id))
+        .count();
+    let (csrf_token, cookie) = csrf::token(req, secure(state));
+    let markup = pages::review(
+        ctx.words,
+        &pages::Review {
+            base: &ctx.base,
+            csrf: &csrf_token,
+            answered,
+            total: ctx.item_count(),
+            missing,
+        },
+    );
+    Ok(with_cookie(html(status, markup), cookie))
+}
+
+#[get("/a/{token}/review")]
+#[instrument(skip_all)]
+async fn review_page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
+    respond(
+        async {
+            let ctx = load(&state, &token).await?;
+            ctx.ensure_open()?;
+            if ctx.state() == State::Invited {
+                return Ok(see_other(&ctx.base));
+            }
+            render_review(&state, &req, &ctx, StatusCode::OK).await
+        }
+        .await,
+    )
+}
+
+#[post("/a/{token}/submit")]
+#[instrument(skip_all)]
+async fn submit(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>, form: Form) -> HttpResponse {
+    respond(
+        async {
+            let ctx = load(&state, &token).await?;
+            ctx.ensure_open()?;
+            if ctx.state() == State::Invited {
+                return Ok(see_other(&ctx.base));
+            }
+            check_csrf(&req, &form, &ctx)?;
+            let answers = ctx.answers(&state).await?;
+            if ctx
+                .competencies
+                .iter()
+                .flat_map(|c| &c.items)
+                .any(|i| !answers.contains_key(&i.id))
+            {
+                return render_review(&state, &req, &ctx, StatusCode::UNPROCESSABLE_ENTITY).await;
+            }
+            let weights: HashMap<String, i32> = lens_competency::Entity::find()
+                .filter(lens_competency::Column::LensId.eq(ctx.assessment.lens_id))
+                .all(&state.db)
+                .await?
+                .into_iter()
+                .map(|c| (c.key, c.weight))
+                .collect();
+            let input: Vec<CompetencyAnswers> = ctx
+                .competencies
+                .iter()
+                .map(|c| CompetencyAnswers {
+                    key: c.key.clone(),
+                    weight: weights.get(&c.key).copied().unwrap_or(1).max(0) as u32,
+                    answers: c
+                        .items
+                        .iter()
+                        .map(|i| Scored {
+                            value: answers.get(&i.id).copied().unwrap_or(1) as u8,
+                            reverse: i.reverse,
+                        })
+                        .collect(),
+                })
+                .collect();
+            let scores = score(Catalog::get().scale.points, &input).map_err(|e| Failure::Internal(e.into()))?;
+            let now = state.clock.now();
+            let result = NewResult {
+                score: scores.overall,
+                subscores: scores.subscores,
+                completed_at: Some(now),
+            };
+            let done = complete(
+                &state.db,
+                &state.links,
+                ctx.assessment.id,
+                None,
+                &result,
+                now,
+                &state.ashby_base_url,
+            )
+            .await
+            .map_err(|e| Failure::Internal(e.into()))?;
+            if done.enqueued {
+                state.wake_worker();
+            }
+            tracing::info!(assessment_id = %ctx.assessment.id, score = result.score, "candidate submitted");
+            Ok(see_other(&ctx.base))
+        }
+        .await,
+    )
+}

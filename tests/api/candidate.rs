@@ -1,0 +1,342 @@
+//! The candidate flow through its HTML forms, over HTTP, and the whole loop: order → link →
+//! candidate answers → score → result pushed (and Ashby told).
+use std::time::Duration;
+
+use assessment_partner::entity::assessment;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::receiver::Receiver;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A candidate with a browser-like cookie jar of one cookie.
+struct Candidate<'a> {
+    app: &'a TestApp,
+    base: String,
+    cookie: Option<String>,
+}
+
+fn capture(html: &str, before: &str, after: char) -> Vec<String> {
+    html.split(before)
+        .skip(1)
+        .filter_map(|rest| rest.split(after).next().map(str::to_owned))
+        .collect()
+}
+
+impl<'a> Candidate<'a> {
+    fn new(app: &'a TestApp, link: &str) -> Self {
+        let path = link.strip_prefix(&app.address).expect("the link points at this server");
+        Self {
+            app,
+            base: path.to_owned(),
+            cookie: None,
+        }
+    }
+
+    fn remember(&mut self, response: &reqwest::Response) {
+        if let Some(c) = response.headers().get(SET_COOKIE).and_then(|v| v.to_str().ok()) {
+            self.cookie = c.split(';').next().map(str::to_owned);
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+        let mut request = self.app.http.get(self.app.url(&format!("{}{path}", self.base)));
+        if let Some(c) = &self.cookie {
+            request = request.header(COOKIE, c);
+        }
+        let response = request.send().await.unwrap();
+        self.remember(&response);
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (status, response.text().await.unwrap(), location)
+    }
+
+    async fn post(&mut self, path: &str, form: &[(String, String)]) -> (u16, String, Option<String>) {
+        let mut request = self
+            .app
+            .http
+            .post(self.app.url(&format!("{}{path}", self.base)))
+            .form(form);
+        if let Some(c) = &self.cookie {
+            request = request.header(COOKIE, c);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (status, response.text().await.unwrap(), location)
+    }
+
+    fn csrf(html: &str) -> String {
+        capture(html, r#"name="csrf" value=""#, '"')
+            .into_iter()
+            .next()
+            .expect("the form carries a CSRF token")
+    }
+
+    /// Answers every page: `answer(item_id)` gives the value.
+    async fn answer_all(&mut self, answer: impl Fn(&str) -> u8) -> usize {
+        let mut page = 1;
+        loop {
+            let (status, html, _) = self.get(&format!("/q/{page}")).await;
+            assert_eq!(status, 200, "page {page}");
+            let ids: Vec<String> = capture(&html, r#"name="item:"#, '"');
+            let mut unique = ids.clone();
+            unique.dedup();
+            let mut form = vec![("csrf".to_owned(), Self::csrf(&html))];
+            form.extend(unique.iter().map(|id| (format!("item:{id}"), answer(id).to_string())));
+            let (status, _, location) = self.post(&format!("/q/{page}"), &form).await;
+            assert_eq!(status, 303);
+            if location.as_deref().is_some_and(|l| l.ends_with("/review")) {
+                return page;
+            }
+            page += 1;
+        }
+    }
+}
+
+async fn link_for(app: &TestApp, result_url: &str, result_id: &str, locale: &str) -> String {
+    let mut body = order_body(result_id, &format!("{result_id}@example.com"));
+    body["resultUpdateUrl"] = json!(result_url);
+    body["locale"] = json!(locale);
+    let response = app.order("/recruitment/v1/assessment-link-order", &body).await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["assessmentPackageLink"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Reverse-keyed items are numbered 3 and 6 in the catalogue: answering 4 to the others and 2 to
+/// those makes every item count as 4 of 5, i.e. 75 of 100.
+fn steady(id: &str) -> u8 {
+    if id.ends_with("-3") || id.ends_with("-6") { 2 } else { 4 }
+}
+
+#[tokio::test]
+async fn a_candidate_takes_the_assessment_through_the_forms_and_the_integrator_gets_the_result() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app_with(
+        Options {
+            running_clock: true,
+            ..Options::default()
+        },
+        fast_delivery,
+    )
+    .await;
+    let link = link_for(&app, &receiver.url("/results/cand-1"), "cand-1", "en-US").await;
+    let mut candidate = Candidate::new(&app, &link);
+
+    let (status, intro, _) = candidate.get("").await;
+    assert_eq!(status, 200);
+    assert!(intro.contains(r#"<html lang="en">"#));
+    assert!(
+        intro.contains("Org A") && intro.contains("Developer"),
+        "organisation and role on the intro"
+    );
+    assert!(intro.contains("How your answers are used"));
+    assert!(intro.contains("about 2 minutes"), "12 statements at 10 s");
+    let csrf = Candidate::csrf(&intro);
+
+    // Without the CSRF token nothing happens.
+    let (status, _, _) = candidate.post("/start", &[("csrf".into(), "forged".into())]).await;
+    assert_eq!(status, 403);
+    let id = uuid::Uuid::parse_str(
+        &app.links
+            .verify(
+                assessment_partner::links::LinkKind::Assessment,
+                link.rsplit('/').next().unwrap(),
+                app.clock.now(),
+            )
+            .unwrap()
+            .to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        assessment::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "invited"
+    );
+
+    let (status, _, location) = candidate.post("/start", &[("csrf".into(), csrf.clone())]).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some(format!("{}/q/1", candidate.base).as_str()))
+    );
+    assert_eq!(
+        assessment::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "started"
+    );
+
+    // Answer the first page, then "reload": the link resumes at the second.
+    let (_, page1, _) = candidate.get("/q/1").await;
+    assert!(page1.contains("Part 1 of 2") && page1.contains("Strongly agree"));
+    assert!(page1.contains("<legend>"), "each statement is a labelled group");
+    let ids = capture(&page1, r#"name="item:"#, '"');
+    let mut form = vec![("csrf".to_owned(), csrf.clone())];
+    form.extend(ids.iter().map(|i| (format!("item:{i}"), steady(i).to_string())));
+    candidate.post("/q/1", &form).await;
+    let (status, _, location) = candidate.get("").await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some(format!("{}/q/2", candidate.base).as_str()))
+    );
+    let (_, again, _) = candidate.get("/q/1").await;
+    assert!(again.contains("checked"), "saved answers are shown again");
+
+    // Submitting with statements missing is refused and says where.
+    let (status, review, _) = candidate.post("/submit", &[("csrf".into(), csrf.clone())]).await;
+    assert_eq!(status, 422);
+    assert!(review.contains("Influencing"), "{review}");
+
+    let pages = candidate.answer_all(steady).await;
+    assert_eq!(pages, 2);
+    let (_, review, _) = candidate.get("/review").await;
+    assert!(review.contains("12 of 12"));
+    let (status, _, location) = candidate.post("/submit", &[("csrf".into(), csrf.clone())]).await;
+    assert_eq!((status, location.as_deref()), (303, Some(candidate.base.as_str())));
+    let (status, done, _) = candidate.get("").await;
+    assert_eq!(status, 200);
+    assert!(done.contains("Thank you"));
+
+    let row = assessment::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!((row.state.as_str(), row.score), ("completed", Some(75)));
+    let pushed = receiver.wait_for(1, WAIT).await[0].json();
+    assert_eq!(pushed["score"], 75);
+    assert_eq!(
+        pushed["subscores"],
+        json!({"Driving Leadership": 75, "Influencing & Inspiring": 75})
+    );
+    // A finished link stays finished.
+    let (status, _, _) = candidate.post("/start", &[("csrf".into(), csrf)]).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn the_pages_speak_the_orders_locale() {
+    let app = spawn_app().await;
+    for (locale, lang, word) in [
+        ("sv-SE", "sv", "Starta bedömningen"),
+        ("nl-NL", "nl", "Start het assessment"),
+        ("nn-NO", "nn", "Start vurderinga"),
+    ] {
+        let link = link_for(&app, "https://ats.example.com/r", &format!("loc-{locale}"), locale).await;
+        let mut candidate = Candidate::new(&app, &link);
+        let (_, html, _) = candidate.get("").await;
+        assert!(
+            html.contains(&format!(r#"<html lang="{lang}">"#)) && html.contains(word),
+            "{locale}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn declining_expiry_and_bad_links_get_clear_pages() {
+    let app = spawn_app().await;
+    let link = link_for(&app, "https://ats.example.com/r", "decline", "en-US").await;
+    let mut candidate = Candidate::new(&app, &link);
+    let (_, intro, _) = candidate.get("").await;
+    let csrf = Candidate::csrf(&intro);
+    let (status, _, _) = candidate.post("/decline", &[("csrf".into(), csrf)]).await;
+    assert_eq!(status, 303);
+    let (status, page, _) = candidate.get("").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("You declined"));
+
+    let (status, page, _) = Candidate::new(&app, &format!("{}/a/not-a-token", app.address))
+        .get("")
+        .await;
+    assert_eq!(status, 404);
+    assert!(page.contains("does not work"));
+
+    let link = link_for(&app, "https://ats.example.com/r", "expiring", "en-US").await;
+    app.clock.advance(chrono::Duration::days(15));
+    let (status, page, _) = Candidate::new(&app, &link).get("").await;
+    assert_eq!(status, 410);
+    assert!(page.contains("expired"));
+}
+
+#[tokio::test]
+async fn an_ashby_assessment_tells_ashby_started_then_completed() {
+    let ashby = Receiver::start().await;
+    ashby.answer_json(json!({"success": true, "results": {}}));
+    let base = ashby.url("");
+    let app = spawn_app_with(
+        Options {
+            running_clock: true,
+            ..Options::default()
+        },
+        move |s| {
+            fast_delivery(s);
+            s.ashby_base_url = base;
+        },
+    )
+    .await;
+    let start = json!({"assessment_type_id": LENS_SHARED,
+        "candidate": {"ashby_id": "c-1", "first_name": "Ada", "email": "ada@example.com"},
+        "application": {"ashby_id": "a-1", "status": "Active"}, "job": {"ashby_id": "j-1", "name": "Backend Engineer"}});
+    let started: Value = app
+        .ashby("assessment.start", ASHBY_KEY_A, &start)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = started["results"]["assessment_id"].as_str().unwrap().to_owned();
+    let row = assessment::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let link = app.links.url(
+        assessment_partner::links::LinkKind::Assessment,
+        row.id,
+        row.invited_at,
+        row.expires_at,
+    );
+    let mut candidate = Candidate::new(&app, &link);
+    let (_, intro, _) = candidate.get("").await;
+    assert!(intro.contains("Backend Engineer"));
+    let csrf = Candidate::csrf(&intro);
+    candidate.post("/start", &[("csrf".into(), csrf.clone())]).await;
+    candidate.answer_all(steady).await;
+    candidate.post("/submit", &[("csrf".into(), csrf)]).await;
+
+    let calls = ashby.wait_for(2, WAIT).await;
+    let (first, second) = (calls[0].json(), calls[1].json());
+    assert_eq!(first["assessment_status"]["value"], "Started");
+    assert!(first.get("assessment_result").is_none());
+    assert_eq!(second["assessment_status"]["value"], "Completed");
+    assert_eq!(second["assessment_result"]["value"], 75);
+    assert!(second["timestamp"].as_i64() > first["timestamp"].as_i64());
+    let metadata = second["metadata"].as_array().unwrap();
+    assert_eq!(
+        metadata[0],
+        json!({"identifier": "driving-leadership", "label": "Driving Leadership", "type": "numeric_score", "value": 75})
+    );
+    assert_eq!(metadata.last().unwrap()["type"], "numeric_duration_minutes");
+    assert!(
+        second["assessment_profile_url"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("/r/")
+    );
+}
