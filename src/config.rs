@@ -88,6 +88,10 @@ struct RawSettings {
     #[serde(deserialize_with = "scalar_text")]
     ashby_base_url: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
+    report_link_ttl: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    expiry_sweep_interval: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     mail_outbox_dir: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     mail_from: Option<String>,
@@ -116,6 +120,10 @@ pub struct Settings {
     pub mail: MailSettings,
     /// `AP_ASHBY_BASE_URL`, without a trailing slash.
     pub ashby_base_url: String,
+    /// `AP_REPORT_LINK_TTL`: how long report and recruitment links last.
+    pub report_link_ttl: Duration,
+    /// `AP_EXPIRY_SWEEP_INTERVAL`: how often the worker expires overdue invitations.
+    pub expiry_sweep_interval: Duration,
 }
 
 /// `AP_DELIVERY_*`: how the outbox is worked.
@@ -329,6 +337,21 @@ impl Settings {
                 .trim_end_matches('/')
                 .to_owned(),
         };
+        let report_link_ttl = parse_duration("AP_REPORT_LINK_TTL", raw.report_link_ttl.as_deref().unwrap_or("90d"))?;
+        let expiry_sweep_interval = parse_duration(
+            "AP_EXPIRY_SWEEP_INTERVAL",
+            raw.expiry_sweep_interval.as_deref().unwrap_or("60s"),
+        )?;
+        if report_link_ttl.is_zero() || expiry_sweep_interval.is_zero() {
+            return Err(invalid(
+                if report_link_ttl.is_zero() {
+                    "AP_REPORT_LINK_TTL"
+                } else {
+                    "AP_EXPIRY_SWEEP_INTERVAL"
+                },
+                "must be longer than zero",
+            ));
+        }
         let mut mail = MailSettings::default();
         if let Some(url) = raw.smtp_url.filter(|u| !u.trim().is_empty()) {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
@@ -397,6 +420,8 @@ impl Settings {
             delivery,
             mail,
             ashby_base_url,
+            report_link_ttl,
+            expiry_sweep_interval,
         })
     }
 
@@ -420,6 +445,8 @@ impl Settings {
             delivery: DeliverySettings::defaults(Environment::Development),
             mail: MailSettings::default(),
             ashby_base_url: DEFAULT_ASHBY_BASE_URL.to_owned(),
+            report_link_ttl: crate::links::DEFAULT_REPORT_LINK_TTL,
+            expiry_sweep_interval: Duration::from_secs(60),
         }
     }
 

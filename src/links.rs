@@ -52,7 +52,11 @@ pub struct LinkSigner {
     encoding: EncodingKey,
     decoding: DecodingKey,
     public_url: Url,
+    report_ttl: chrono::Duration,
 }
+
+/// `AP_REPORT_LINK_TTL`'s default: report and recruitment links last 90 days.
+pub const DEFAULT_REPORT_LINK_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LinkError {
@@ -72,7 +76,18 @@ impl LinkSigner {
             encoding: EncodingKey::from_secret(&key),
             decoding: DecodingKey::from_secret(&key),
             public_url,
+            report_ttl: chrono::Duration::from_std(DEFAULT_REPORT_LINK_TTL).unwrap_or(chrono::Duration::days(90)),
         }
+    }
+
+    /// How long report and recruitment links last (`AP_REPORT_LINK_TTL`).
+    pub fn with_report_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.report_ttl = chrono::Duration::from_std(ttl).unwrap_or(self.report_ttl);
+        self
+    }
+
+    pub fn report_ttl(&self) -> chrono::Duration {
+        self.report_ttl
     }
 
     /// A token for `subject`; the same inputs give the same token, so a repeated order returns the

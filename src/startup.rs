@@ -46,6 +46,7 @@ pub struct Application {
     port: u16,
     server: Option<Server>,
     worker: Option<Worker>,
+    sweep_interval: Option<std::time::Duration>,
     listener: Option<String>,
     state: AppState,
     shutdown: CancellationToken,
@@ -113,7 +114,9 @@ impl Application {
             vault: vault.clone(),
             clock: clock.clone(),
             admin_tokens: Arc::new(AdminTokens::new(&settings.admin_jwt_secret)),
-            links: Arc::new(LinkSigner::new(&settings.master_key, public_url.clone())),
+            links: Arc::new(
+                LinkSigner::new(&settings.master_key, public_url.clone()).with_report_ttl(settings.report_link_ttl),
+            ),
             env: settings.env,
             public_url,
             signature_tolerance: settings.signature_tolerance,
@@ -197,10 +200,12 @@ impl Application {
             }
             None => None,
         };
+        let sweep_interval = mode.worker().then_some(settings.expiry_sweep_interval);
         Ok(Self {
             port,
             server,
             worker,
+            sweep_interval,
             listener: pg_listener,
             state,
             shutdown,
@@ -237,6 +242,9 @@ impl Application {
             ))
         });
         let worker = self.worker.map(|w| tokio::spawn(w.run()));
+        let sweeper = self
+            .sweep_interval
+            .map(|every| tokio::spawn(sweep_expired(self.state.clone(), every, self.shutdown.clone())));
         let result = match self.server {
             Some(server) => server.await,
             None => {
@@ -253,6 +261,9 @@ impl Application {
         }
         if let Some(listener) = listener {
             let _ = listener.await;
+        }
+        if let Some(sweeper) = sweeper {
+            let _ = sweeper.await;
         }
         result
     }
@@ -282,6 +293,27 @@ pub async fn check_catalogue(db: &DatabaseConnection) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("the competency catalogue cannot serve {e}"))?;
     }
     Ok(())
+}
+
+/// Moves invitations past `AP_INVITATION_TTL` to `expired` (telling Ashby), every `every`.
+async fn sweep_expired(state: AppState, every: std::time::Duration, shutdown: CancellationToken) {
+    loop {
+        match crate::assessment::lifecycle::expire_due(&state.db, state.clock.now(), &state.ashby_base_url, 500).await {
+            Ok((0, _)) => {}
+            Ok((moved, enqueued)) => {
+                tracing::info!(moved, "expired overdue invitations");
+                if enqueued {
+                    state.wake_worker();
+                }
+                continue; // there may be more
+            }
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -49,6 +49,7 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
 
 // ------------------------------------------------------------------ lenses
 
+/// Lists the lenses (scope `lenses.read`).
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])),
     responses((status = 200, body = [LensView]), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/lenses")]
@@ -58,6 +59,7 @@ async fn list_lenses(state: web::Data<AppState>, auth: AdminAuth) -> Result<Http
     Ok(HttpResponse::Ok().json(store::list_lenses(&state.db, None).await?))
 }
 
+/// One lens (scope `lenses.read`).
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = LensView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/lenses/{id}")]
@@ -103,6 +105,7 @@ async fn put_lens(
 
 // ------------------------------------------------------------------ integrators
 
+/// Lists the integrators, without their secrets (scope `integrators.read`).
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])),
     responses((status = 200, body = [IntegratorView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/integrators")]
@@ -120,6 +123,7 @@ async fn list_integrators(state: web::Data<AppState>, auth: AdminAuth) -> Result
     Ok(HttpResponse::Ok().json(views))
 }
 
+/// One integrator, without its secrets (scope `integrators.read`).
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = IntegratorView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/integrators/{id}")]
@@ -174,6 +178,7 @@ async fn put_integrator(
 
 // ------------------------------------------------------------------ organizations
 
+/// Lists the organisations, without their keys (scope `organizations.read`).
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])),
     responses((status = 200, body = [OrganizationView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/organizations")]
@@ -183,6 +188,7 @@ async fn list_organizations(state: web::Data<AppState>, auth: AdminAuth) -> Resu
     Ok(HttpResponse::Ok().json(store::list_organizations(&state.db, None).await?))
 }
 
+/// One organisation, without its keys (scope `organizations.read`).
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = OrganizationView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/organizations/{id}")]
@@ -261,8 +267,11 @@ async fn rotate_partner_key(
 
 // ------------------------------------------------------------------ locales
 
+/// The offered locales (scope `organizations.read`).
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])),
-    responses((status = 200, body = [String], example = json!(["en-US", "sv-SE"]))))]
+    responses((status = 200, body = [String], example = json!(["en-US", "sv-SE"])),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/locales")]
 #[instrument(skip_all)]
 async fn get_locales(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {

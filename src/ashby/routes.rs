@@ -54,6 +54,7 @@ async fn body<T: DeserializeOwned>(state: &AppState, req: &HttpRequest, payload:
 #[utoipa::path(
     tag = "ashby",
     path = "/ashby/assessment.list",
+    operation_id = "ashby_assessment_list",
     security(("ashby_partner_key" = [])),
     request_body(content = serde_json::Value, example = json!({})),
     responses(
@@ -100,6 +101,7 @@ pub(crate) async fn list(
 #[utoipa::path(
     tag = "ashby",
     path = "/ashby/assessment.start",
+    operation_id = "ashby_assessment_start",
     security(("ashby_partner_key" = [])),
     request_body = StartRequest,
     responses(
@@ -142,6 +144,7 @@ pub(crate) async fn start_assessment(
 #[utoipa::path(
     tag = "ashby",
     path = "/ashby/assessment.cancel",
+    operation_id = "ashby_assessment_cancel",
     security(("ashby_partner_key" = [])),
     request_body(content = inline(serde_json::Value), example = json!({"assessment_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"})),
     responses(
@@ -178,6 +181,7 @@ pub(crate) async fn cancel_assessment(
 #[utoipa::path(
     tag = "ashby",
     path = "/ashby/assessment.customField.list",
+    operation_id = "ashby_assessment_custom_field_list",
     security(("ashby_partner_key" = [])),
     request_body(content = serde_json::Value, example = json!({})),
     responses(

@@ -81,7 +81,7 @@ async fn repeat_or_conflict<C: ConnectionTrait>(
     {
         return Ok(Some(same));
     }
-    if open_by(
+    if let Some(other) = open_by(
         db,
         org,
         lens.id,
@@ -89,8 +89,11 @@ async fn repeat_or_conflict<C: ConnectionTrait>(
         &req.candidate.ashby_id,
     )
     .await?
-    .is_some()
     {
+        // An identical start may have committed between the two look-ups: still a repeat.
+        if other.ashby_application_id.as_deref() == Some(req.application.ashby_id.as_str()) {
+            return Ok(Some(other));
+        }
         let who = [req.candidate.first_name.as_deref(), req.candidate.last_name.as_deref()]
             .into_iter()
             .flatten()

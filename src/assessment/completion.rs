@@ -17,9 +17,6 @@ use crate::links::LinkKind;
 use crate::links::LinkSigner;
 use crate::recruitment::results::result_body;
 
-/// How long report and recruitment links in results stay valid.
-pub const REPORT_LINK_TTL_DAYS: i64 = 90;
-
 /// A result as an external scoring engine (or our own scoring) reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewResult {
@@ -133,7 +130,7 @@ pub async fn complete(
     let updated = active.update(&txn).await?;
     let mut enqueued = false;
     if let Some(url) = updated.result_update_url.clone()
-        && let Some(body) = result_body(&txn, links, &updated, chrono::Duration::days(REPORT_LINK_TTL_DAYS)).await?
+        && let Some(body) = result_body(&txn, links, &updated, links.report_ttl()).await?
     {
         let new = NewDelivery {
             kind: Kind::Result,
@@ -150,7 +147,7 @@ pub async fn complete(
             LinkKind::Report,
             updated.id,
             completed_at,
-            completed_at + chrono::Duration::days(REPORT_LINK_TTL_DAYS),
+            completed_at + links.report_ttl(),
         );
         let scores = lens_competencies
             .iter()

@@ -2,6 +2,7 @@
 pub mod csrf;
 pub mod i18n;
 pub mod pages;
+pub mod report;
 pub mod routes;
 
 pub use routes::configure;

@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(save_page)
         .service(review_page)
         .service(submit);
+    crate::candidate::report::configure(cfg);
 }
 
 /// Seconds one statement takes, for the time estimate.

@@ -3,7 +3,6 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
-use crate::assessment::completion::REPORT_LINK_TTL_DAYS;
 use crate::auth::provider::{Caller, authenticate};
 use crate::entity::{assessment, lens, locale, organization_lens};
 use crate::error::{ApiError, FieldError, Problem};
@@ -154,8 +153,8 @@ fn created_or_ok(placed: &Placed) -> actix_web::HttpResponseBuilder {
     security(("provider_key" = [], "signature" = [])),
     request_body = AssessmentOrderRequest,
     responses(
-        (status = 201, description = "Created; the body is the assessment id", body = String, example = json!("0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b")),
-        (status = 200, description = "The same order was placed before; the body is its assessment id", body = String),
+        (status = 201, description = "Created; the body is the assessment id (a JSON string)", body = String, content_type = "application/json", example = json!("0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b")),
+        (status = 200, description = "The same order was placed before; the body is its assessment id", body = String, content_type = "application/json"),
         (status = 400, description = "The body is not valid JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or unknown provider-key, or a bad signature", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The lens is not available to this organisation", body = Problem, content_type = "application/problem+json"),
@@ -241,13 +240,8 @@ async fn get_result(
         .one(&state.db)
         .await?
         .ok_or_else(not_found)?;
-    let body = result_body(
-        &state.db,
-        &state.links,
-        &a,
-        chrono::Duration::days(REPORT_LINK_TTL_DAYS),
-    )
-    .await?
-    .ok_or_else(not_found)?;
+    let body = result_body(&state.db, &state.links, &a, state.links.report_ttl())
+        .await?
+        .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(body))
 }

@@ -229,6 +229,57 @@ async fn a_candidate_takes_the_assessment_through_the_forms_and_the_integrator_g
     // A finished link stays finished.
     let (status, _, _) = candidate.post("/start", &[("csrf".into(), csrf)]).await;
     assert_eq!(status, 200);
+
+    // The recruiter's pages, from the pushed links.
+    let report = app
+        .http
+        .get(pushed["assessmentReportUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), 200);
+    let report = report.text().await.unwrap();
+    for expected in [
+        "General Performance",
+        "cand-1@example.com",
+        "Driving Leadership",
+        "Influencing &amp; Inspiring",
+        ">75<",
+        "Strong",
+    ] {
+        assert!(report.contains(expected), "report lacks {expected}: {report}");
+    }
+    let recruitment = app
+        .http
+        .get(pushed["recruitmentUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        recruitment.contains("Developer")
+            && recruitment.contains("cand-1@example.com")
+            && recruitment.contains("completed")
+    );
+    assert!(recruitment.contains("Open report"));
+    // A candidate link is not a report link, and report links expire.
+    let wrong = app
+        .http
+        .get(app.url(&format!("/r/{}", link.rsplit('/').next().unwrap())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 404);
+    app.clock.advance(chrono::Duration::days(91));
+    let late = app
+        .http
+        .get(pushed["assessmentReportUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 410);
 }
 
 #[tokio::test]
@@ -339,4 +390,77 @@ async fn an_ashby_assessment_tells_ashby_started_then_completed() {
             .unwrap()
             .contains("/r/")
     );
+}
+
+#[tokio::test]
+async fn expiry_and_decline_tell_ashby_why() {
+    let ashby = Receiver::start().await;
+    ashby.answer_json(json!({"success": true, "results": {}}));
+    let base = ashby.url("");
+    let app = spawn_app_with(
+        Options {
+            running_clock: true,
+            ..Options::default()
+        },
+        move |s| {
+            fast_delivery(s);
+            s.ashby_base_url = base;
+            s.expiry_sweep_interval = Duration::from_millis(50);
+        },
+    )
+    .await;
+    let start = |app_id: &str| {
+        json!({"assessment_type_id": LENS_SHARED,
+        "candidate": {"ashby_id": format!("c-{app_id}"), "email": format!("{app_id}@example.com")},
+        "application": {"ashby_id": app_id}, "job": {"ashby_id": "j-1"}})
+    };
+    let declining: Value = app
+        .ashby("assessment.start", ASHBY_KEY_A, &start("dec"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let declining = declining["results"]["assessment_id"].as_str().unwrap().to_owned();
+    let row = assessment::Entity::find_by_id(uuid::Uuid::parse_str(&declining).unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let link = app.links.url(
+        assessment_partner::links::LinkKind::Assessment,
+        row.id,
+        row.invited_at,
+        row.expires_at,
+    );
+    let mut candidate = Candidate::new(&app, &link);
+    let (_, intro, _) = candidate.get("").await;
+    candidate
+        .post("/decline", &[("csrf".into(), Candidate::csrf(&intro))])
+        .await;
+    let calls = ashby.wait_for(1, WAIT).await;
+    assert_eq!(
+        calls[0].json(),
+        json!({"assessment_id": declining, "timestamp": calls[0].json()["timestamp"], "cancelled_reason": "Candidate declined"})
+    );
+
+    let expiring: Value = app
+        .ashby("assessment.start", ASHBY_KEY_A, &start("exp"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expiring = expiring["results"]["assessment_id"].as_str().unwrap().to_owned();
+    app.clock.advance(chrono::Duration::days(15));
+    let calls = ashby.wait_for(2, WAIT).await;
+    assert_eq!(calls[1].json()["assessment_id"], expiring.as_str());
+    assert_eq!(calls[1].json()["cancelled_reason"], "Invitation expired");
+    assert!(calls[1].json().get("assessment_status").is_none());
+    let row = assessment::Entity::find_by_id(uuid::Uuid::parse_str(&expiring).unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, "expired");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ashby.requests().len(), 2, "each told once");
 }
