@@ -464,3 +464,49 @@ async fn expiry_and_decline_tell_ashby_why() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(ashby.requests().len(), 2, "each told once");
 }
+
+#[tokio::test]
+async fn the_whole_loop_from_an_e_mailed_invitation_to_the_pushed_result() {
+    let receiver = Receiver::start().await;
+    let smtp = crate::receiver::SmtpSink::start().await;
+    let port = smtp.port;
+    let app = spawn_app_with(
+        Options {
+            running_clock: true,
+            ..Options::default()
+        },
+        move |s| {
+            fast_delivery(s);
+            s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        },
+    )
+    .await;
+    let mut body = order_body("loop-1", "loop@example.com");
+    body["resultUpdateUrl"] = json!(receiver.url("/results/loop-1"));
+    assert_eq!(app.order("/recruitment/v1/assessment-order", &body).await.status(), 201);
+
+    // The link, as the candidate finds it in the e-mail.
+    let mail = smtp.wait_for(1, WAIT).await.remove(0).replace("=\n", "");
+    let start = mail
+        .find(&format!("{}/a/", app.address))
+        .expect("the e-mail carries the link");
+    let link: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+
+    let mut candidate = Candidate::new(&app, &link);
+    let (_, intro, _) = candidate.get("").await;
+    let csrf = Candidate::csrf(&intro);
+    candidate.post("/start", &[("csrf".into(), csrf.clone())]).await;
+    // Strongly agree everywhere (reverse-keyed items therefore count as 1 of 5).
+    candidate.answer_all(|_| 5).await;
+    let (status, _, _) = candidate.post("/submit", &[("csrf".into(), csrf)]).await;
+    assert_eq!(status, 303);
+
+    // 4 items at 5 and 2 reversed at 1 per competency: (4 × 100 + 2 × 0) / 6 = 66.7 → 67.
+    let pushed = receiver.wait_for(1, WAIT).await[0].json();
+    assert_eq!(pushed["resultId"], "loop-1");
+    assert_eq!(
+        pushed["subscores"],
+        json!({"Driving Leadership": 67, "Influencing & Inspiring": 67})
+    );
+    assert_eq!(pushed["score"], 67);
+}
