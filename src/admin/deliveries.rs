@@ -2,8 +2,6 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -13,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::admin::paging::Paging;
 use crate::assessment::completion::{CompletionError, NewResult, complete};
 use crate::auth::admin::{AdminAuth, Scope};
 use crate::delivery::outbox::{DeliveryState, Kind};
@@ -219,10 +218,7 @@ async fn list_deliveries(
     let filter = web::Query::<DeliveryFilter>::from_query(req.query_string())
         .map_err(|e| ApiError::invalid("query", e.to_string()))?
         .into_inner();
-    let limit = filter.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be 1 to 200"));
-    }
+    let paging = Paging::parse(filter.limit, filter.cursor.as_deref())?;
     let mut query = delivery::Entity::find().order_by_asc(delivery::Column::Id);
     if let Some(s) = &filter.state {
         let s =
@@ -239,21 +235,11 @@ async fn list_deliveries(
     if let Some(a) = filter.assessment_id {
         query = query.filter(delivery::Column::AssessmentId.eq(a));
     }
-    if let Some(cursor) = &filter.cursor {
-        let after = URL_SAFE_NO_PAD
-            .decode(cursor)
-            .ok()
-            .and_then(|b| Uuid::from_slice(&b).ok())
-            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this API gave out"))?;
+    if let Some(after) = paging.after {
         query = query.filter(delivery::Column::Id.gt(after));
     }
-    let mut rows = query.limit(limit + 1).all(&state.db).await?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|d| URL_SAFE_NO_PAD.encode(d.id.as_bytes()))
-    } else {
-        None
-    };
+    let rows = query.limit(paging.fetch()).all(&state.db).await?;
+    let (rows, next_cursor) = paging.finish(rows, |d| d.id);
     Ok(HttpResponse::Ok().json(DeliveryPage {
         items: rows.into_iter().map(DeliveryView::from).collect(),
         next_cursor,

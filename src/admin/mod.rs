@@ -1,5 +1,6 @@
 //! Operators' surface: the admin API (bearer JWT) and seeding, which share one store.
 pub mod deliveries;
+pub mod paging;
 pub mod routes;
 pub mod seed;
 pub mod spec;

@@ -1,7 +1,5 @@
 //! The admin API under `/admin/v1`: bearer JWT with scopes, problem+json errors.
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 use serde::{Deserialize, Serialize};
@@ -9,6 +7,7 @@ use tracing::instrument;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::admin::paging::Paging;
 use crate::admin::spec::*;
 use crate::admin::store::{self, StoreError, Upserted};
 use crate::assessment::State;
@@ -361,10 +360,7 @@ async fn list_assessments(
     let filter = web::Query::<AssessmentFilter>::from_query(req.query_string())
         .map_err(|e| ApiError::invalid("query", e.to_string()))?
         .into_inner();
-    let limit = filter.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be 1 to 200"));
-    }
+    let paging = Paging::parse(filter.limit, filter.cursor.as_deref())?;
     let mut query = assessment::Entity::find().order_by_asc(assessment::Column::Id);
     if let Some(org) = filter.organization_id {
         query = query.filter(assessment::Column::OrganizationId.eq(org));
@@ -379,21 +375,11 @@ async fn list_assessments(
     if let Some(to) = filter.created_to {
         query = query.filter(assessment::Column::CreatedAt.lt(to));
     }
-    if let Some(cursor) = &filter.cursor {
-        let after = URL_SAFE_NO_PAD
-            .decode(cursor)
-            .ok()
-            .and_then(|b| Uuid::from_slice(&b).ok())
-            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this API gave out"))?;
+    if let Some(after) = paging.after {
         query = query.filter(assessment::Column::Id.gt(after));
     }
-    let mut rows = query.limit(limit + 1).all(&state.db).await?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|a| URL_SAFE_NO_PAD.encode(a.id.as_bytes()))
-    } else {
-        None
-    };
+    let rows = query.limit(paging.fetch()).all(&state.db).await?;
+    let (rows, next_cursor) = paging.finish(rows, |a| a.id);
     let candidate_ids: Vec<Uuid> = rows.iter().map(|a| a.candidate_id).collect();
     let emails: std::collections::HashMap<Uuid, String> = candidate::Entity::find()
         .filter(candidate::Column::Id.is_in(candidate_ids))

@@ -1,6 +1,6 @@
 //! `assessment.start` and `assessment.cancel`: the assessment's life as Ashby drives it.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use crate::ashby::dto::{StartRequest, UpdateRequest};
 use crate::ashby::update;
-use crate::assessment::{Event, Source, State, Transition};
+use crate::assessment::{Event, Source, State, Transition, candidates};
 use crate::delivery::invitation::{Invitation, render};
 use crate::delivery::outbox::{self, DeliveryState, Kind, NewDelivery};
-use crate::entity::{assessment, candidate, delivery, lens, locale, organization, organization_lens};
+use crate::entity::{assessment, delivery, lens, locale, organization, organization_lens};
 use crate::links::{LinkKind, LinkSigner};
 use crate::types::Email;
 
@@ -215,7 +215,12 @@ pub async fn start(
             let org_id = org.id;
             let lens_id = lens.id;
             Box::pin(async move {
-                let candidate_id = ensure_candidate(txn, org_id, &email, &req, now).await?;
+                let person = candidates::Person {
+                    email: &email,
+                    first_name: req.candidate.first_name.as_deref(),
+                    last_name: req.candidate.last_name.as_deref(),
+                };
+                let candidate_id = candidates::ensure(txn, org_id, &person, now).await?;
                 let row = assessment::ActiveModel {
                     id: Set(assessment_id),
                     organization_id: Set(org_id),
@@ -286,49 +291,6 @@ pub async fn start(
         Err(sea_orm::TransactionError::Transaction(e)) => Err(e),
         Err(sea_orm::TransactionError::Connection(e)) => Err(e.into()),
     }
-}
-
-async fn ensure_candidate<C: ConnectionTrait>(
-    txn: &C,
-    org: Uuid,
-    email: &Email,
-    req: &StartRequest,
-    now: DateTime<Utc>,
-) -> Result<Uuid, DbErr> {
-    let find = || {
-        candidate::Entity::find()
-            .filter(candidate::Column::OrganizationId.eq(org))
-            .filter(candidate::Column::Email.eq(email.as_str()))
-    };
-    if let Some(existing) = find().one(txn).await? {
-        if existing.first_name.is_none() && req.candidate.first_name.is_some() {
-            let mut active = existing.clone().into_active_model();
-            active.first_name = Set(req.candidate.first_name.clone());
-            active.last_name = Set(req.candidate.last_name.clone());
-            active.update(txn).await?;
-        }
-        return Ok(existing.id);
-    }
-    candidate::Entity::insert(candidate::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organization_id: Set(org),
-        email: Set(email.as_str().to_owned()),
-        first_name: Set(req.candidate.first_name.clone()),
-        last_name: Set(req.candidate.last_name.clone()),
-        created_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([candidate::Column::OrganizationId, candidate::Column::Email])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
-    find()
-        .one(txn)
-        .await?
-        .map(|c| c.id)
-        .ok_or_else(|| DbErr::RecordNotFound("candidate after insert".into()))
 }
 
 #[derive(Debug, thiserror::Error)]

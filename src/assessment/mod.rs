@@ -1,4 +1,5 @@
 //! The assessment's life: states and the transitions between them. No HTTP, no database.
+pub mod candidates;
 pub mod completion;
 pub mod lifecycle;
 pub mod scoring;

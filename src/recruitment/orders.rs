@@ -8,10 +8,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::assessment::{Source, State};
+use crate::assessment::{Source, State, candidates};
 use crate::delivery::invitation::{Invitation, render};
 use crate::delivery::outbox::{self, Kind, NewDelivery};
-use crate::entity::{assessment, candidate, locale, organization_lens, recruitment};
+use crate::entity::{assessment, locale, organization_lens, recruitment};
 use crate::links::{LinkKind, LinkSigner};
 use crate::recruitment::dto::{NewOrder, OrderKind};
 
@@ -117,7 +117,12 @@ pub async fn place_order(
             let fingerprint = fingerprint.clone();
             Box::pin(async move {
                 let recruitment_id = ensure_recruitment(txn, organization_id, &order, now).await?;
-                let candidate_id = ensure_candidate(txn, organization_id, &order, now).await?;
+                let person = candidates::Person {
+                    email: &order.candidate_email,
+                    first_name: None,
+                    last_name: None,
+                };
+                let candidate_id = candidates::ensure(txn, organization_id, &person, now).await?;
                 let taken = assessment::Entity::find()
                     .filter(assessment::Column::RecruitmentId.eq(recruitment_id))
                     .filter(assessment::Column::CandidateId.eq(candidate_id))
@@ -237,41 +242,4 @@ async fn ensure_recruitment<C: ConnectionTrait>(
         .await?
         .map(|r| r.id)
         .ok_or_else(|| OrderError::Db(DbErr::RecordNotFound("recruitment after insert".into())))
-}
-
-async fn ensure_candidate<C: ConnectionTrait>(
-    txn: &C,
-    organization_id: Uuid,
-    order: &NewOrder,
-    now: DateTime<Utc>,
-) -> Result<Uuid, OrderError> {
-    let find = || {
-        candidate::Entity::find()
-            .filter(candidate::Column::OrganizationId.eq(organization_id))
-            .filter(candidate::Column::Email.eq(order.candidate_email.as_str()))
-    };
-    if let Some(existing) = find().one(txn).await? {
-        return Ok(existing.id);
-    }
-    let row = candidate::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organization_id: Set(organization_id),
-        email: Set(order.candidate_email.as_str().to_owned()),
-        first_name: Set(None),
-        last_name: Set(None),
-        created_at: Set(now),
-    };
-    candidate::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([candidate::Column::OrganizationId, candidate::Column::Email])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    find()
-        .one(txn)
-        .await?
-        .map(|c| c.id)
-        .ok_or_else(|| OrderError::Db(DbErr::RecordNotFound("candidate after insert".into())))
 }
