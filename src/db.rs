@@ -1,9 +1,14 @@
 //! Connecting to SQLite or PostgreSQL, and migrating.
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 use secrecy::ExposeSecret;
 
 use crate::config::Settings;
@@ -36,4 +41,38 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None)
         .await
         .map_err(|e| anyhow::anyhow!("migrating the database failed: {e}"))
+}
+
+/// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the write lock is
+/// taken at the start, so two processes (or connections) on one file wait for each other
+/// (`busy_timeout`) instead of failing with "database is locked" when a read lock cannot be
+/// upgraded. PostgreSQL ignores the mode.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Runs `work` in a write transaction (see [`begin_write`]): committed when it returns `Ok`,
+/// rolled back when it returns `Err`.
+pub async fn write_transaction<T, E, F>(db: &DatabaseConnection, work: F) -> Result<T, E>
+where
+    F: for<'c> FnOnce(&'c DatabaseTransaction) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>,
+    E: From<DbErr>,
+{
+    let txn = begin_write(db).await?;
+    match work(&txn).await {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
+    }
 }

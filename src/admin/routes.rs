@@ -1,7 +1,7 @@
 //! The admin API under `/admin/v1`: bearer JWT with scopes, problem+json errors.
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 use utoipa::{IntoParams, ToSchema};
@@ -95,7 +95,7 @@ async fn put_lens(
     let id = parse_id(&path)?;
     let (_, spec): (_, LensSpec) = json_body(&req, payload, state.max_body_bytes).await?;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let outcome = store::upsert_lens(&txn, id, &spec, now).await?;
     txn.commit().await?;
     let view = store::list_lenses(&state.db, Some(id)).await?.pop();
@@ -157,7 +157,7 @@ async fn put_integrator(
     auth.require(Scope::IntegratorsWrite)?;
     let id = parse_id(&path)?;
     let (_, spec): (_, IntegratorSpec) = json_body(&req, payload, state.max_body_bytes).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let outcome = store::upsert_integrator(
         &txn,
         &state.vault,
@@ -224,7 +224,7 @@ async fn put_organization(
     auth.require(Scope::OrganizationsWrite)?;
     let id = parse_id(&path)?;
     let (_, spec): (_, OrganizationSpec) = json_body(&req, payload, state.max_body_bytes).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let (outcome, keys) = store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now()).await?;
     txn.commit().await?;
     let mut view = store::list_organizations(&state.db, Some(id))
@@ -291,7 +291,7 @@ async fn put_locales(
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::OrganizationsWrite)?;
     let (_, codes): (_, Vec<String>) = json_body(&req, payload, state.max_body_bytes).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     store::replace_locales(&txn, &codes).await?;
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(store::list_locales(&state.db).await?))

@@ -1,7 +1,7 @@
 //! `assessment-partner seed --file`: an idempotent upsert, by id, of the seed file, in one
 //! transaction (all of it or none of it).
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::admin::spec::SeedFile;
@@ -59,7 +59,7 @@ pub async fn apply(
 ) -> Result<SeedReport, SeedError> {
     let seed = seed.clone();
     let vault = vault.clone();
-    db.transaction::<_, SeedReport, SeedError>(move |txn| {
+    crate::db::write_transaction::<SeedReport, SeedError, _>(db, move |txn| {
         Box::pin(async move {
             let mut report = SeedReport::default();
             store::ensure_locales(txn, &seed.locales)
@@ -118,10 +118,6 @@ pub async fn apply(
         })
     })
     .await
-    .map_err(|e| match e {
-        sea_orm::TransactionError::Connection(db) => SeedError::Db(db),
-        sea_orm::TransactionError::Transaction(e) => e,
-    })
 }
 
 /// For error messages: the field errors of a store error, one per line.

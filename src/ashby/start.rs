@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, SqlErr,
 };
 use uuid::Uuid;
 
@@ -209,59 +209,58 @@ pub async fn start(
     });
     let timestamp = update::next_timestamp(now, None);
     let fingerprint = crate::crypto::sha256_hex(&serde_json::to_vec(req).unwrap_or_default());
-    let result = db
-        .transaction::<_, assessment::Model, StartError>(|txn| {
-            let req = req.clone();
-            let org_id = org.id;
-            let lens_id = lens.id;
-            Box::pin(async move {
-                let person = candidates::Person {
-                    email: &email,
-                    first_name: req.candidate.first_name.as_deref(),
-                    last_name: req.candidate.last_name.as_deref(),
-                };
-                let candidate_id = candidates::ensure(txn, org_id, &person, now).await?;
-                let row = assessment::ActiveModel {
-                    id: Set(assessment_id),
-                    organization_id: Set(org_id),
-                    recruitment_id: Set(None),
-                    candidate_id: Set(candidate_id),
-                    lens_id: Set(lens_id),
-                    locale: Set(locale),
-                    source: Set(Source::Ashby.as_str().to_owned()),
-                    state: Set(State::Invited.as_str().to_owned()),
-                    result_id: Set(None),
-                    result_update_url: Set(None),
-                    request_hash: Set(fingerprint),
-                    invited_at: Set(now),
-                    expires_at: Set(expires_at),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ashby_candidate_id: Set(Some(req.candidate.ashby_id.clone())),
-                    ashby_application_id: Set(Some(req.application.ashby_id.clone())),
-                    ashby_job_id: Set(Some(req.job.ashby_id.clone())),
-                    ashby_job_name: Set(req.job.name.clone()),
-                    additional_fields: Set(req.additional_fields.clone()),
-                    ashby_last_update_ms: Set(Some(timestamp)),
-                    ..Default::default()
-                };
-                let inserted = assessment::Entity::insert(row).exec_with_returning(txn).await?;
-                outbox::enqueue(
-                    txn,
-                    NewDelivery {
-                        kind: Kind::InvitationEmail,
-                        organization_id: Some(org_id),
-                        assessment_id: Some(assessment_id),
-                        target: mail.to.clone(),
-                        payload: serde_json::to_value(&mail).unwrap_or_default(),
-                    },
-                    now,
-                )
-                .await?;
-                Ok(inserted)
-            })
+    let result = crate::db::write_transaction::<assessment::Model, StartError, _>(db, |txn| {
+        let req = req.clone();
+        let org_id = org.id;
+        let lens_id = lens.id;
+        Box::pin(async move {
+            let person = candidates::Person {
+                email: &email,
+                first_name: req.candidate.first_name.as_deref(),
+                last_name: req.candidate.last_name.as_deref(),
+            };
+            let candidate_id = candidates::ensure(txn, org_id, &person, now).await?;
+            let row = assessment::ActiveModel {
+                id: Set(assessment_id),
+                organization_id: Set(org_id),
+                recruitment_id: Set(None),
+                candidate_id: Set(candidate_id),
+                lens_id: Set(lens_id),
+                locale: Set(locale),
+                source: Set(Source::Ashby.as_str().to_owned()),
+                state: Set(State::Invited.as_str().to_owned()),
+                result_id: Set(None),
+                result_update_url: Set(None),
+                request_hash: Set(fingerprint),
+                invited_at: Set(now),
+                expires_at: Set(expires_at),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ashby_candidate_id: Set(Some(req.candidate.ashby_id.clone())),
+                ashby_application_id: Set(Some(req.application.ashby_id.clone())),
+                ashby_job_id: Set(Some(req.job.ashby_id.clone())),
+                ashby_job_name: Set(req.job.name.clone()),
+                additional_fields: Set(req.additional_fields.clone()),
+                ashby_last_update_ms: Set(Some(timestamp)),
+                ..Default::default()
+            };
+            let inserted = assessment::Entity::insert(row).exec_with_returning(txn).await?;
+            outbox::enqueue(
+                txn,
+                NewDelivery {
+                    kind: Kind::InvitationEmail,
+                    organization_id: Some(org_id),
+                    assessment_id: Some(assessment_id),
+                    target: mail.to.clone(),
+                    payload: serde_json::to_value(&mail).unwrap_or_default(),
+                },
+                now,
+            )
+            .await?;
+            Ok(inserted)
         })
-        .await;
+    })
+    .await;
     match result {
         Ok(assessment) => Ok(Started {
             update: update::with_status(assessment.id, timestamp, "Invited"),
@@ -269,10 +268,7 @@ pub async fn start(
             created: true,
             enqueued: true,
         }),
-        Err(sea_orm::TransactionError::Transaction(StartError::Db(e)))
-        | Err(sea_orm::TransactionError::Connection(e))
-            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
-        {
+        Err(StartError::Db(e)) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             // A concurrent identical start won: answer as a repeat (or the conflict it is).
             match repeat_or_conflict(db, org.id, &lens, req).await? {
                 Some(existing) => Ok(Started {
@@ -288,8 +284,7 @@ pub async fn start(
                 None => Err(StartError::Db(e)),
             }
         }
-        Err(sea_orm::TransactionError::Transaction(e)) => Err(e),
-        Err(sea_orm::TransactionError::Connection(e)) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -310,7 +305,7 @@ pub async fn cancel(
     now: DateTime<Utc>,
 ) -> Result<assessment::Model, CancelError> {
     let id = Uuid::parse_str(assessment_id.trim()).map_err(|_| CancelError::NotFound)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = assessment::Entity::find_by_id(id)
         .filter(assessment::Column::OrganizationId.eq(org.id))
         .filter(assessment::Column::Source.eq(Source::Ashby.as_str()))

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, TransactionTrait,
+    QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -94,7 +94,7 @@ pub async fn complete(
     now: DateTime<Utc>,
     ashby_base_url: &str,
 ) -> Result<Completed, CompletionError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut query = assessment::Entity::find_by_id(assessment_id);
     if let Some(org) = organization_id {
         query = query.filter(assessment::Column::OrganizationId.eq(org));

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, TransactionTrait,
+    QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -31,7 +31,7 @@ pub async fn apply(
     now: DateTime<Utc>,
     ashby_base_url: &str,
 ) -> Result<Option<Moved>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(current) = assessment::Entity::find_by_id(id).one(&txn).await? else {
         return Ok(None);
     };

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Statement, TransactionTrait,
+    Statement,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -246,7 +246,7 @@ impl DeliveryContext {
                 }
             }
         };
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
             id: Set(Uuid::now_v7()),
             delivery_id: Set(row.id),

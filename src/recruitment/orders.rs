@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, SqlErr,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -111,66 +110,65 @@ pub async fn place_order(
         })
     });
     let enqueued = invitation.is_some();
-    let result = db
-        .transaction::<_, assessment::Model, OrderError>(|txn| {
-            let order = order.clone();
-            let fingerprint = fingerprint.clone();
-            Box::pin(async move {
-                let recruitment_id = ensure_recruitment(txn, organization_id, &order, now).await?;
-                let person = candidates::Person {
-                    email: &order.candidate_email,
-                    first_name: None,
-                    last_name: None,
+    let result = crate::db::write_transaction::<assessment::Model, OrderError, _>(db, |txn| {
+        let order = order.clone();
+        let fingerprint = fingerprint.clone();
+        Box::pin(async move {
+            let recruitment_id = ensure_recruitment(txn, organization_id, &order, now).await?;
+            let person = candidates::Person {
+                email: &order.candidate_email,
+                first_name: None,
+                last_name: None,
+            };
+            let candidate_id = candidates::ensure(txn, organization_id, &person, now).await?;
+            let taken = assessment::Entity::find()
+                .filter(assessment::Column::RecruitmentId.eq(recruitment_id))
+                .filter(assessment::Column::CandidateId.eq(candidate_id))
+                .one(txn)
+                .await?;
+            if taken.is_some() {
+                return Err(OrderError::CandidateAlreadyInRecruitment(
+                    order.candidate_email.to_string(),
+                ));
+            }
+            let row = assessment::ActiveModel {
+                id: Set(assessment_id),
+                organization_id: Set(organization_id),
+                recruitment_id: Set(Some(recruitment_id)),
+                candidate_id: Set(candidate_id),
+                lens_id: Set(order.lens_id),
+                locale: Set(order.locale.as_str().to_owned()),
+                source: Set(Source::Recruitment.as_str().to_owned()),
+                state: Set(State::Invited.as_str().to_owned()),
+                result_id: Set(Some(order.result_id.as_str().to_owned())),
+                result_update_url: Set(Some(order.result_update_url.as_str().to_owned())),
+                request_hash: Set(fingerprint),
+                score: Set(None),
+                subscores: Set(None),
+                invited_at: Set(now),
+                started_at: Set(None),
+                completed_at: Set(None),
+                finished_at: Set(None),
+                expires_at: Set(expires_at),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            let inserted = assessment::Entity::insert(row).exec_with_returning(txn).await?;
+            if let Some(mail) = invitation {
+                let new = NewDelivery {
+                    kind: Kind::InvitationEmail,
+                    organization_id: Some(organization_id),
+                    assessment_id: Some(assessment_id),
+                    target: mail.to.clone(),
+                    payload: serde_json::to_value(&mail).unwrap_or_default(),
                 };
-                let candidate_id = candidates::ensure(txn, organization_id, &person, now).await?;
-                let taken = assessment::Entity::find()
-                    .filter(assessment::Column::RecruitmentId.eq(recruitment_id))
-                    .filter(assessment::Column::CandidateId.eq(candidate_id))
-                    .one(txn)
-                    .await?;
-                if taken.is_some() {
-                    return Err(OrderError::CandidateAlreadyInRecruitment(
-                        order.candidate_email.to_string(),
-                    ));
-                }
-                let row = assessment::ActiveModel {
-                    id: Set(assessment_id),
-                    organization_id: Set(organization_id),
-                    recruitment_id: Set(Some(recruitment_id)),
-                    candidate_id: Set(candidate_id),
-                    lens_id: Set(order.lens_id),
-                    locale: Set(order.locale.as_str().to_owned()),
-                    source: Set(Source::Recruitment.as_str().to_owned()),
-                    state: Set(State::Invited.as_str().to_owned()),
-                    result_id: Set(Some(order.result_id.as_str().to_owned())),
-                    result_update_url: Set(Some(order.result_update_url.as_str().to_owned())),
-                    request_hash: Set(fingerprint),
-                    score: Set(None),
-                    subscores: Set(None),
-                    invited_at: Set(now),
-                    started_at: Set(None),
-                    completed_at: Set(None),
-                    finished_at: Set(None),
-                    expires_at: Set(expires_at),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                };
-                let inserted = assessment::Entity::insert(row).exec_with_returning(txn).await?;
-                if let Some(mail) = invitation {
-                    let new = NewDelivery {
-                        kind: Kind::InvitationEmail,
-                        organization_id: Some(organization_id),
-                        assessment_id: Some(assessment_id),
-                        target: mail.to.clone(),
-                        payload: serde_json::to_value(&mail).unwrap_or_default(),
-                    };
-                    outbox::enqueue(txn, new, now).await?;
-                }
-                Ok(inserted)
-            })
+                outbox::enqueue(txn, new, now).await?;
+            }
+            Ok(inserted)
         })
-        .await;
+    })
+    .await;
 
     let error = match result {
         Ok(assessment) => {
@@ -180,8 +178,7 @@ pub async fn place_order(
                 enqueued,
             });
         }
-        Err(sea_orm::TransactionError::Transaction(e)) => e,
-        Err(sea_orm::TransactionError::Connection(e)) => OrderError::Db(e),
+        Err(e) => e,
     };
     let lost_race = match &error {
         OrderError::Db(e) => matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))),
