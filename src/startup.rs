@@ -149,6 +149,7 @@ impl Application {
                 },
                 owner: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
                 lease: d.lease,
+                credentials: Default::default(),
             };
             let config = WorkerConfig {
                 policy: ctx.policy.clone(),

@@ -14,7 +14,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
     Statement,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -59,6 +59,20 @@ pub struct DeliveryContext {
     pub policy: RetryPolicy,
     pub owner: String,
     pub lease: Duration,
+    /// Integrator credentials by organisation, kept for `CREDENTIAL_TTL`.
+    pub credentials: CredentialCache,
+}
+
+/// How long decrypted integrator credentials are reused: a changed secret or callback auth
+/// applies to pushes within this time.
+pub const CREDENTIAL_TTL: Duration = Duration::from_secs(30);
+
+pub type CredentialCache = Arc<std::sync::Mutex<std::collections::HashMap<Uuid, (Instant, Arc<Credentials>)>>>;
+
+/// What a result push needs of its integrator.
+pub struct Credentials {
+    secret: Vec<u8>,
+    auth: crate::admin::spec::CallbackAuth,
 }
 
 pub struct Worker {
@@ -146,21 +160,33 @@ impl DeliveryContext {
         }
     }
 
-    async fn send_result(&self, row: &delivery::Model, now: DateTime<Utc>) -> AttemptReport {
-        let integrator = match self.integrator_of(row).await {
-            Ok(i) => i,
-            Err(e) => return AttemptReport::failed(e),
-        };
-        let secret = match self
+    /// The integrator's signing secret and callback auth for a row's organisation, from the
+    /// cache when fresh (`CREDENTIAL_TTL`), else from the database.
+    async fn credentials(&self, row: &delivery::Model) -> Result<Arc<Credentials>, String> {
+        let org_id = row.organization_id.ok_or("the delivery names no organization")?;
+        if let Some((at, creds)) = self.credentials.lock().unwrap_or_else(|p| p.into_inner()).get(&org_id)
+            && at.elapsed() < CREDENTIAL_TTL
+        {
+            return Ok(creds.clone());
+        }
+        let integrator = self.integrator_of(row).await?;
+        let secret = self
             .vault
             .decrypt(&integrator_secret_context(integrator.id), &integrator.secret_enc)
-        {
-            Ok(s) => s,
-            Err(e) => return AttemptReport::failed(format!("integrator secret: {e}")),
-        };
-        let auth = match store::callback_auth(&self.vault, &integrator) {
-            Ok(a) => a,
-            Err(e) => return AttemptReport::failed(format!("callback credentials: {e}")),
+            .map_err(|e| format!("integrator secret: {e}"))?;
+        let auth = store::callback_auth(&self.vault, &integrator).map_err(|e| format!("callback credentials: {e}"))?;
+        let creds = Arc::new(Credentials { secret, auth });
+        self.credentials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(org_id, (Instant::now(), creds.clone()));
+        Ok(creds)
+    }
+
+    async fn send_result(&self, row: &delivery::Model, now: DateTime<Utc>) -> AttemptReport {
+        let creds = match self.credentials(row).await {
+            Ok(c) => c,
+            Err(e) => return AttemptReport::failed(e),
         };
         let body = serde_json::to_vec(&row.payload).unwrap_or_default();
         let key = row.id.to_string();
@@ -169,8 +195,8 @@ impl DeliveryContext {
                 url: &row.target,
                 body: &body,
                 idempotency_key: &key,
-                signing_secret: Some(&secret),
-                auth: &auth,
+                signing_secret: Some(&creds.secret),
+                auth: &creds.auth,
                 now,
             })
             .await
@@ -220,15 +246,14 @@ impl DeliveryContext {
             .ok_or_else(|| "the integrator no longer exists".to_owned())
     }
 
-    /// Writes the attempt and the row's new state in one transaction.
-    async fn record(
+    /// What an attempt means for its row: the new state, the next attempt time, the outcome.
+    fn judge(
         &self,
         row: &delivery::Model,
         started_at: DateTime<Utc>,
-        elapsed: Duration,
         report: &AttemptReport,
-    ) -> Result<&'static str, DbErr> {
-        let finished = self.clock.now();
+        finished: DateTime<Utc>,
+    ) -> Judged {
         let attempt_no = row.attempts + 1;
         let first = row.first_attempt_at.unwrap_or(started_at);
         let deadline = row.deadline_at.unwrap_or_else(|| self.policy.deadline(first));
@@ -246,55 +271,78 @@ impl DeliveryContext {
                 }
             }
         };
-        let txn = crate::db::begin_write(&self.db).await?;
-        delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            delivery_id: Set(row.id),
-            attempt_no: Set(attempt_no),
-            started_at: Set(started_at),
-            duration_ms: Set(i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX)),
-            status_code: Set(report.status.map(i32::from)),
-            outcome: Set(outcome.to_owned()),
-            error: Set(report.error.clone()),
-            response_excerpt: Set(report.excerpt.clone()),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        let updated = delivery::Entity::update_many()
-            .col_expr(delivery::Column::State, Expr::value(state.as_str()))
-            .col_expr(delivery::Column::Attempts, Expr::value(attempt_no))
-            .col_expr(delivery::Column::NextAttemptAt, Expr::value(next))
-            .col_expr(delivery::Column::FirstAttemptAt, Expr::value(Some(first)))
-            .col_expr(delivery::Column::DeadlineAt, Expr::value(Some(deadline)))
-            .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(
-                delivery::Column::LeaseExpiresAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(delivery::Column::LastStatus, Expr::value(report.status.map(i32::from)))
-            .col_expr(delivery::Column::LastError, Expr::value(report.error.clone()))
-            .col_expr(
-                delivery::Column::DeliveredAt,
-                Expr::value((state == DeliveryState::Delivered).then_some(finished)),
-            )
-            .col_expr(delivery::Column::UpdatedAt, Expr::value(finished))
-            .filter(delivery::Column::Id.eq(row.id))
-            .filter(delivery::Column::LeaseOwner.eq(self.owner.as_str()))
-            // A row cancelled while in flight (Ashby cancelled the assessment) stays cancelled.
-            .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        if updated.rows_affected == 0 {
-            tracing::warn!(
-                "the row changed during the attempt (lease ran out, or cancelled); its state was left alone"
-            );
+        Judged {
+            attempt_no,
+            first,
+            deadline,
+            state,
+            next,
+            outcome,
         }
-        Ok(outcome)
     }
 
-    /// One attempt of one claimed row, start to finish.
-    pub async fn process(self, row: delivery::Model) {
+    /// Writes a batch of attempts and their rows' new states in one transaction: the attempt
+    /// log rows in one insert, then each row's update (guarded by this worker's lease, and left
+    /// alone if the row was cancelled meanwhile).
+    pub async fn record(&self, batch: &[Attempted]) -> Result<Vec<&'static str>, DbErr> {
+        let finished = self.clock.now();
+        let judged: Vec<Judged> = batch
+            .iter()
+            .map(|a| self.judge(&a.row, a.started_at, &a.report, finished))
+            .collect();
+        let txn = crate::db::begin_write(&self.db).await?;
+        let attempts = batch.iter().zip(&judged).map(|(a, j)| delivery_attempt::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            delivery_id: Set(a.row.id),
+            attempt_no: Set(j.attempt_no),
+            started_at: Set(a.started_at),
+            duration_ms: Set(i32::try_from(a.elapsed.as_millis()).unwrap_or(i32::MAX)),
+            status_code: Set(a.report.status.map(i32::from)),
+            outcome: Set(j.outcome.to_owned()),
+            error: Set(a.report.error.clone()),
+            response_excerpt: Set(a.report.excerpt.clone()),
+        });
+        delivery_attempt::Entity::insert_many(attempts)
+            .exec_without_returning(&txn)
+            .await?;
+        for (a, j) in batch.iter().zip(&judged) {
+            let updated = delivery::Entity::update_many()
+                .col_expr(delivery::Column::State, Expr::value(j.state.as_str()))
+                .col_expr(delivery::Column::Attempts, Expr::value(j.attempt_no))
+                .col_expr(delivery::Column::NextAttemptAt, Expr::value(j.next))
+                .col_expr(delivery::Column::FirstAttemptAt, Expr::value(Some(j.first)))
+                .col_expr(delivery::Column::DeadlineAt, Expr::value(Some(j.deadline)))
+                .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
+                .col_expr(
+                    delivery::Column::LeaseExpiresAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    delivery::Column::LastStatus,
+                    Expr::value(a.report.status.map(i32::from)),
+                )
+                .col_expr(delivery::Column::LastError, Expr::value(a.report.error.clone()))
+                .col_expr(
+                    delivery::Column::DeliveredAt,
+                    Expr::value((j.state == DeliveryState::Delivered).then_some(finished)),
+                )
+                .col_expr(delivery::Column::UpdatedAt, Expr::value(finished))
+                .filter(delivery::Column::Id.eq(a.row.id))
+                .filter(delivery::Column::LeaseOwner.eq(self.owner.as_str()))
+                // A row cancelled while in flight (Ashby cancelled the assessment) stays cancelled.
+                .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected == 0 {
+                tracing::warn!(delivery_id = %a.row.id, "the row changed during the attempt (lease ran out, or cancelled); its state was left alone");
+            }
+        }
+        txn.commit().await?;
+        Ok(judged.into_iter().map(|j| j.outcome).collect())
+    }
+
+    /// One attempt of one claimed row; the result goes to the recorder.
+    pub async fn attempt(self, row: delivery::Model) -> Attempted {
         let span = tracing::info_span!(
             "delivery",
             delivery_id = %row.id,
@@ -306,22 +354,69 @@ impl DeliveryContext {
             let started_at = self.clock.now();
             let timer = Instant::now();
             let report = self.send(&row, started_at).await;
-            let elapsed = timer.elapsed();
-            match self.record(&row, started_at, elapsed, &report).await {
-                Ok(outcome) => {
-                    self.metrics.record_delivery(&row.kind, outcome, elapsed.as_secs_f64());
-                    match outcome {
-                        "delivered" => tracing::info!(status = report.status, elapsed_ms = elapsed.as_millis() as u64, "delivered"),
-                        "dead" => tracing::warn!(status = report.status, error = report.error.as_deref().unwrap_or(""), "gave up: the delivery is dead"),
-                        _ => tracing::info!(status = report.status, error = report.error.as_deref().unwrap_or(""), "attempt failed; will retry"),
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "could not record the attempt; the lease will run out and the row be retried"),
+            Attempted {
+                elapsed: timer.elapsed(),
+                row,
+                started_at,
+                report,
+                span: tracing::Span::current(),
             }
         }
         .instrument(span)
         .await
     }
+
+    /// Records attempts as they come, many per transaction: the first that arrives, plus
+    /// whatever else is already waiting (up to `RECORD_BATCH`).
+    async fn run_recorder(self, mut attempts: mpsc::Receiver<Attempted>) {
+        let mut batch = Vec::with_capacity(RECORD_BATCH);
+        while attempts.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            match self.record(&batch).await {
+                Ok(outcomes) => {
+                    for (a, outcome) in batch.iter().zip(outcomes) {
+                        self.metrics
+                            .record_delivery(&a.row.kind, outcome, a.elapsed.as_secs_f64());
+                        let _entered = a.span.enter();
+                        let (status, error) = (a.report.status, a.report.error.as_deref().unwrap_or(""));
+                        match outcome {
+                            "delivered" => {
+                                tracing::info!(status, elapsed_ms = a.elapsed.as_millis() as u64, "delivered")
+                            }
+                            "dead" => tracing::warn!(status, error, "gave up: the delivery is dead"),
+                            _ => tracing::info!(status, error, "attempt failed; will retry"),
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    attempts = batch.len(),
+                    "could not record attempts; their leases will run out and the rows be retried"
+                ),
+            }
+            batch.clear();
+        }
+    }
+}
+
+/// Attempts written per transaction at most.
+const RECORD_BATCH: usize = 256;
+
+/// An attempt made, waiting to be recorded.
+pub struct Attempted {
+    pub row: delivery::Model,
+    pub started_at: DateTime<Utc>,
+    pub elapsed: Duration,
+    pub report: AttemptReport,
+    span: tracing::Span,
+}
+
+struct Judged {
+    attempt_no: i32,
+    first: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    state: DeliveryState,
+    next: DateTime<Utc>,
+    outcome: &'static str,
 }
 
 fn final_failure(message: String) -> AttemptReport {
@@ -358,6 +453,8 @@ impl Worker {
 
     pub async fn run(self) {
         let mut tasks = JoinSet::new();
+        let (to_recorder, from_attempts) = mpsc::channel(RECORD_BATCH * 4);
+        let recorder = tokio::spawn(self.ctx.clone().run_recorder(from_attempts));
         tracing::info!(owner = %self.ctx.owner, "delivery worker started");
         loop {
             if self.shutdown.is_cancelled() {
@@ -371,7 +468,14 @@ impl Worker {
                     Ok(rows) => {
                         claimed = rows.len();
                         for row in rows {
-                            tasks.spawn(self.ctx.clone().process(row));
+                            let ctx = self.ctx.clone();
+                            let to_recorder = to_recorder.clone();
+                            tasks.spawn(async move {
+                                let attempted = ctx.attempt(row).await;
+                                // The recorder outlives every attempt task; a send can only fail
+                                // when the process is going down, and then the lease runs out.
+                                let _ = to_recorder.send(attempted).await;
+                            });
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "claiming deliveries failed"),
@@ -401,6 +505,9 @@ impl Worker {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }
+        // Every attempt made is recorded before the leases go.
+        drop(to_recorder);
+        let _ = recorder.await;
         match self.ctx.release_leases().await {
             Ok(n) => tracing::info!(released = n, "delivery worker stopped"),
             Err(e) => tracing::warn!(error = %e, "could not release leases; they will run out"),
