@@ -39,3 +39,32 @@ async fn an_incoming_request_id_is_kept_and_a_bad_one_replaced() {
         .unwrap();
     assert_ne!(response.headers()["x-request-id"], "bad id with spaces");
 }
+
+#[tokio::test]
+async fn start_up_refuses_a_lens_the_catalogue_cannot_serve_and_says_which() {
+    use assessment_partner::entity::lens_competency;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let app = spawn_app().await;
+    // Written behind the admin API's back (which would refuse it).
+    lens_competency::Entity::insert(lens_competency::ActiveModel {
+        lens_id: Set(uuid::Uuid::parse_str(LENS_SHARED).unwrap()),
+        key: Set("telepathy".into()),
+        name: Set(None),
+        weight: Set(1),
+        position: Set(9),
+    })
+    .exec_without_returning(&app.db)
+    .await
+    .unwrap();
+    let mut settings = assessment_partner::config::Settings::for_tests(&app.database_url);
+    settings.master_key = secrecy::SecretBox::new(Box::new(app.master_key));
+    let clock = std::sync::Arc::new(assessment_partner::clock::SystemClock);
+    let error = match assessment_partner::startup::Application::build(settings, clock).await {
+        Ok(_) => panic!("start-up accepted a lens with an unknown competency"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains("General Performance") && error.contains("telepathy"),
+        "{error}"
+    );
+}
