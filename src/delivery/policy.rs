@@ -81,15 +81,20 @@ impl RetryPolicy {
     /// When to try next after the `failures`-th failed attempt (counted since the first attempt
     /// or the last replay) at `now`, or `None` when the deadline has passed. `unit` in `[0, 1)`
     /// draws the jitter; `retry_after` is the receiver's wish, honoured within the deadline.
+    ///
+    /// The attempt that failed began at `started` and ended at `now`. One that began before the
+    /// deadline is always followed by one at the deadline — at once, if it ended after it — so
+    /// an attempt that straddles the deadline does not cost the last try.
     pub fn next_attempt(
         &self,
         failures: u32,
         deadline: DateTime<Utc>,
+        started: DateTime<Utc>,
         now: DateTime<Utc>,
         retry_after: Option<Duration>,
         unit: f64,
     ) -> Option<DateTime<Utc>> {
-        if now >= deadline {
+        if started >= deadline {
             return None;
         }
         let base = self.base_wait(failures).as_secs_f64();
@@ -132,7 +137,7 @@ mod tests {
         let mut times = vec![first];
         let mut now = first;
         let mut failures = 0;
-        while let Some(next) = policy.next_attempt(failures + 1, policy.deadline(first), now, None, unit) {
+        while let Some(next) = policy.next_attempt(failures + 1, policy.deadline(first), now, now, None, unit) {
             failures += 1;
             times.push(next);
             now = next;
@@ -171,8 +176,14 @@ mod tests {
     fn jitter_stays_within_twenty_percent() {
         let p = RetryPolicy::default();
         for (failures, base) in [(1u32, 5.0), (3, 120.0), (9, 21600.0), (20, 21600.0)] {
-            let low = p.next_attempt(failures, p.deadline(t0()), t0(), None, 0.0).unwrap() - t0();
-            let high = p.next_attempt(failures, p.deadline(t0()), t0(), None, 0.99999).unwrap() - t0();
+            let low = p
+                .next_attempt(failures, p.deadline(t0()), t0(), t0(), None, 0.0)
+                .unwrap()
+                - t0();
+            let high = p
+                .next_attempt(failures, p.deadline(t0()), t0(), t0(), None, 0.99999)
+                .unwrap()
+                - t0();
             assert!(
                 (low.as_seconds_f64() - base * 0.8).abs() < base * 1e-4,
                 "{failures}: {low}"
@@ -189,15 +200,21 @@ mod tests {
         let p = RetryPolicy::default();
         let deadline = p.deadline(t0());
         let next = p
-            .next_attempt(1, deadline, t0(), Some(Duration::from_secs(600)), 0.5)
+            .next_attempt(1, deadline, t0(), t0(), Some(Duration::from_secs(600)), 0.5)
             .unwrap();
         assert_eq!(next - t0(), chrono::Duration::seconds(600));
         let late = t0() + chrono::Duration::hours(35);
         let capped = p
-            .next_attempt(5, deadline, late, Some(Duration::from_secs(7200)), 0.5)
+            .next_attempt(5, deadline, late, late, Some(Duration::from_secs(7200)), 0.5)
             .unwrap();
         assert_eq!(capped, deadline);
-        assert_eq!(p.next_attempt(5, deadline, deadline, None, 0.5), None);
+        assert_eq!(p.next_attempt(5, deadline, deadline, deadline, None, 0.5), None);
+        // An attempt that began before the deadline and ended after it still gets the last try,
+        // due at once; the one after that does not.
+        let after = deadline + chrono::Duration::seconds(3);
+        let straddling = p.next_attempt(5, deadline, deadline - chrono::Duration::seconds(2), after, None, 0.5);
+        assert_eq!(straddling, Some(deadline));
+        assert_eq!(p.next_attempt(6, deadline, after, after, None, 0.5), None);
     }
 
     #[test]

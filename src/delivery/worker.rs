@@ -262,10 +262,14 @@ impl DeliveryContext {
             Verdict::Delivered => (DeliveryState::Delivered, row.next_attempt_at, "delivered"),
             Verdict::Final => (DeliveryState::Dead, row.next_attempt_at, "dead"),
             Verdict::Retry => {
-                match self
-                    .policy
-                    .next_attempt(failures, deadline, finished, report.retry_after, rand::random::<f64>())
-                {
+                match self.policy.next_attempt(
+                    failures,
+                    deadline,
+                    started_at,
+                    finished,
+                    report.retry_after,
+                    rand::random::<f64>(),
+                ) {
                     Some(at) => (DeliveryState::Pending, at, "retry"),
                     None => (DeliveryState::Dead, row.next_attempt_at, "dead"),
                 }
