@@ -129,7 +129,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed { file } => {
             let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("--file {}: {e}", file.display()))?;
-            let report = seed_text(&settings, &text).await?;
+            let seed_file = seed::parse(&text)?;
+            let db = db::connect(&settings).await?;
+            db::migrate(&db).await?;
+            let report = Seeder::new(&settings).apply(&db, &seed_file).await?;
             print_seed_report(&file.display().to_string(), &report);
             Ok(())
         }
@@ -151,20 +154,24 @@ async fn serve(settings: Settings, mode: Mode) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed_text(settings: &Settings, text: &str) -> anyhow::Result<SeedReport> {
-    let seed: SeedFile = seed::parse(text)?;
-    let db = db::connect(settings).await?;
-    db::migrate(&db).await?;
-    let vault = Vault::new(&settings.master_key);
-    let report = seed::apply(
-        &db,
-        &vault,
-        &seed,
-        SystemClock.now(),
-        settings.env == Environment::Development,
-    )
-    .await?;
-    Ok(report)
+/// What seeding needs of the settings (taken before the settings move into the application).
+struct Seeder {
+    vault: Vault,
+    link_orders_default: bool,
+}
+
+impl Seeder {
+    fn new(settings: &Settings) -> Self {
+        Self {
+            vault: Vault::new(&settings.master_key),
+            link_orders_default: settings.env == Environment::Development,
+        }
+    }
+
+    /// Applies a parsed seed file to a connected, migrated database.
+    async fn apply(&self, db: &sea_orm::DatabaseConnection, seed: &SeedFile) -> anyhow::Result<SeedReport> {
+        Ok(seed::apply(db, &self.vault, seed, SystemClock.now(), self.link_orders_default).await?)
+    }
 }
 
 fn print_seed_report(source: &str, report: &SeedReport) {
@@ -198,9 +205,11 @@ async fn demo(settings: Settings, file: Option<&Path>) -> anyhow::Result<()> {
         ),
         None => ("built-in examples/seed.json".to_owned(), EXAMPLE_SEED.to_owned()),
     };
-    let report = seed_text(&settings, &text).await?;
     let seed: SeedFile = seed::parse(&text)?;
+    let seeder = Seeder::new(&settings);
+    // Build (connect, migrate) first, then seed through the application's own connection.
     let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    let report = seeder.apply(app.db(), &seed).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     let public = app.public_url().as_str().trim_end_matches('/').to_owned();
     print_seed_report(&source, &report);

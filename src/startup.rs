@@ -152,9 +152,6 @@ impl Application {
                 credentials: Default::default(),
             };
             let config = WorkerConfig {
-                policy: ctx.policy.clone(),
-                timeout: d.timeout,
-                lease: d.lease,
                 concurrency: d.concurrency,
                 poll_interval: d.poll_interval,
                 shutdown_grace: d.timeout + std::time::Duration::from_secs(2),

@@ -7,7 +7,6 @@ use uuid::Uuid;
 use crate::admin::spec::SeedFile;
 use crate::admin::store::{self, StoreError, Upserted};
 use crate::crypto::Vault;
-use crate::error::FieldError;
 
 /// What a seed run did, and the keys it generated (shown once).
 #[derive(Debug, Default)]
@@ -118,13 +117,4 @@ pub async fn apply(
         })
     })
     .await
-}
-
-/// For error messages: the field errors of a store error, one per line.
-pub fn describe(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(|e| format!("  {}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

@@ -108,6 +108,9 @@ pub fn update_url(org: &organization::Model, default_base: &str) -> String {
 
 /// Puts the update in the outbox (call inside the transaction of the change) and remembers
 /// its timestamp on the assessment. `build` gets the timestamp to use.
+///
+/// `assessment` must be the row as written (or read) in this same transaction — the callers
+/// have just updated it, which also holds its row lock — so its last timestamp is current.
 pub async fn enqueue<C: ConnectionTrait>(
     db: &C,
     assessment: &assessment::Model,
@@ -119,14 +122,9 @@ pub async fn enqueue<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("organization of the assessment".into()))?;
-    // Read the latest timestamp inside this transaction, not from a possibly stale copy.
-    let current = assessment::Entity::find_by_id(assessment.id)
-        .one(db)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("assessment".into()))?;
-    let timestamp = next_timestamp(now, current.ashby_last_update_ms);
+    let timestamp = next_timestamp(now, assessment.ashby_last_update_ms);
     let body = build(timestamp);
-    let mut active = current.into_active_model();
+    let mut active = assessment.clone().into_active_model();
     active.ashby_last_update_ms = Set(Some(timestamp));
     active.update(db).await?;
     outbox::enqueue(

@@ -47,6 +47,8 @@ struct Ctx {
 
 enum Failure {
     Page(StatusCode, Markup),
+    /// Not a failure of the page so much as the wrong page: go there (303).
+    Redirect(String),
     Internal(anyhow::Error),
 }
 
@@ -69,6 +71,7 @@ fn respond(result: Result<HttpResponse, Failure>) -> HttpResponse {
     match result {
         Ok(r) => r,
         Err(Failure::Page(status, markup)) => html(status, markup),
+        Err(Failure::Redirect(to)) => see_other(&to),
         Err(Failure::Internal(e)) => {
             tracing::error!(error = format!("{e:#}"), "candidate page failed");
             let w = words("en-US");
@@ -141,6 +144,17 @@ async fn load(state: &AppState, token: &str) -> Result<Ctx, Failure> {
         assessment,
         competencies,
     })
+}
+
+/// The assessment behind the link, for the pages after Start: it must still be open, and one
+/// that has not started goes back to its intro.
+async fn load_started(state: &AppState, token: &str) -> Result<Ctx, Failure> {
+    let ctx = load(state, token).await?;
+    ctx.ensure_open()?;
+    if ctx.state() == State::Invited {
+        return Err(Failure::Redirect(ctx.base));
+    }
+    Ok(ctx)
 }
 
 impl Ctx {
@@ -372,11 +386,7 @@ async fn question_page(state: web::Data<AppState>, req: HttpRequest, path: web::
     let (token, page) = path.into_inner();
     respond(
         async {
-            let ctx = load(&state, &token).await?;
-            ctx.ensure_open()?;
-            if ctx.state() == State::Invited {
-                return Ok(see_other(&ctx.base));
-            }
+            let ctx = load_started(&state, &token).await?;
             render_questions(&state, &req, &ctx, page, StatusCode::OK, None).await
         }
         .await,
@@ -394,11 +404,7 @@ async fn save_page(
     let (token, page) = path.into_inner();
     respond(
         async {
-            let ctx = load(&state, &token).await?;
-            ctx.ensure_open()?;
-            if ctx.state() == State::Invited {
-                return Ok(see_other(&ctx.base));
-            }
+            let ctx = load_started(&state, &token).await?;
             if check_csrf(&req, &form, &ctx).is_err() {
                 return render_questions(
                     &state,
@@ -491,11 +497,7 @@ async fn render_review(
 async fn review_page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
     respond(
         async {
-            let ctx = load(&state, &token).await?;
-            ctx.ensure_open()?;
-            if ctx.state() == State::Invited {
-                return Ok(see_other(&ctx.base));
-            }
+            let ctx = load_started(&state, &token).await?;
             render_review(&state, &req, &ctx, StatusCode::OK).await
         }
         .await,
@@ -507,11 +509,7 @@ async fn review_page(state: web::Data<AppState>, req: HttpRequest, token: web::P
 async fn submit(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>, form: Form) -> HttpResponse {
     respond(
         async {
-            let ctx = load(&state, &token).await?;
-            ctx.ensure_open()?;
-            if ctx.state() == State::Invited {
-                return Ok(see_other(&ctx.base));
-            }
+            let ctx = load_started(&state, &token).await?;
             check_csrf(&req, &form, &ctx)?;
             let answers = ctx.answers(&state).await?;
             if ctx

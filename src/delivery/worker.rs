@@ -34,11 +34,6 @@ use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    pub policy: RetryPolicy,
-    /// Per attempt.
-    pub timeout: Duration,
-    /// How long a claim holds a row; longer than an attempt can take.
-    pub lease: Duration,
     /// Attempts in flight at once.
     pub concurrency: usize,
     /// Longest sleep when idle (new rows wake the worker at once anyway).

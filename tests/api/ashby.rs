@@ -42,7 +42,12 @@ impl TestApp {
 }
 
 /// A mock Ashby that answers like Ashby, and an app whose Ashby base URL is the mock.
-async fn with_mock_ashby() -> (Receiver, TestApp) {
+pub async fn with_mock_ashby() -> (Receiver, TestApp) {
+    with_mock_ashby_and(|_| {}).await
+}
+
+/// The same, with more settings changed.
+pub async fn with_mock_ashby_and(extra: impl FnOnce(&mut assessment_partner::config::Settings)) -> (Receiver, TestApp) {
     let ashby = Receiver::start().await;
     ashby.answer_json(json!({"success": true, "results": {}}));
     let base = ashby.url("");
@@ -54,6 +59,7 @@ async fn with_mock_ashby() -> (Receiver, TestApp) {
         move |s| {
             fast_delivery(s);
             s.ashby_base_url = base;
+            extra(s);
         },
     )
     .await;
@@ -145,17 +151,9 @@ async fn start_creates_an_invited_assessment_and_answers_the_invited_update() {
     assert_eq!(row.ashby_application_id.as_deref(), Some("app-1"));
     assert_eq!(row.ashby_job_id.as_deref(), Some("job-1"));
     assert_eq!(row.additional_fields, Some(json!({"department": "eng"})));
-    let token = app.admin_token(&[Scope::DeliveriesRead]);
-    let mails: Value = app
-        .http
-        .get(app.url(&format!("/admin/v1/deliveries?kind=invitation_email&assessmentId={id}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mails = app
+        .deliveries(&format!("?kind=invitation_email&assessmentId={id}"))
+        .await;
     assert_eq!(mails["items"][0]["target"], "ada@example.com");
 }
 
@@ -410,17 +408,9 @@ async fn a_cancelled_assessment_sends_no_further_updates() {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(ashby.requests().is_empty(), "nothing reaches Ashby after its cancel");
-    let token = worker.admin_token(&[Scope::DeliveriesRead]);
-    let page: Value = worker
-        .http
-        .get(worker.url(&format!("/admin/v1/deliveries?kind=ashby_update&assessmentId={id}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = worker
+        .deliveries(&format!("?kind=ashby_update&assessmentId={id}"))
+        .await;
     assert_eq!(page["items"][0]["state"], "dead");
 }
 
@@ -493,17 +483,7 @@ async fn ashby_failures_are_retried_and_logged() {
     let id = started["results"]["assessment_id"].as_str().unwrap().to_owned();
     app.post_result(&id, &result_input()).await;
     ashby.wait_for(4, WAIT).await;
-    let token = app.admin_token(&[Scope::DeliveriesRead]);
-    let page: Value = app
-        .http
-        .get(app.url(&format!("/admin/v1/deliveries?kind=ashby_update&assessmentId={id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = app.deliveries(&format!("?kind=ashby_update&assessmentId={id}")).await;
     let delivery_id = page["items"][0]["id"].as_str().unwrap().to_owned();
     let detail = app.wait_for_delivery(&delivery_id, "delivered").await;
     let log = detail["attemptLog"].as_array().unwrap();

@@ -328,20 +328,7 @@ async fn declining_expiry_and_bad_links_get_clear_pages() {
 
 #[tokio::test]
 async fn an_ashby_assessment_tells_ashby_started_then_completed() {
-    let ashby = Receiver::start().await;
-    ashby.answer_json(json!({"success": true, "results": {}}));
-    let base = ashby.url("");
-    let app = spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        move |s| {
-            fast_delivery(s);
-            s.ashby_base_url = base;
-        },
-    )
-    .await;
+    let (ashby, app) = crate::ashby::with_mock_ashby().await;
     let start = json!({"assessment_type_id": LENS_SHARED,
         "candidate": {"ashby_id": "c-1", "first_name": "Ada", "email": "ada@example.com"},
         "application": {"ashby_id": "a-1", "status": "Active"}, "job": {"ashby_id": "j-1", "name": "Backend Engineer"}});
@@ -394,21 +381,7 @@ async fn an_ashby_assessment_tells_ashby_started_then_completed() {
 
 #[tokio::test]
 async fn expiry_and_decline_tell_ashby_why() {
-    let ashby = Receiver::start().await;
-    ashby.answer_json(json!({"success": true, "results": {}}));
-    let base = ashby.url("");
-    let app = spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        move |s| {
-            fast_delivery(s);
-            s.ashby_base_url = base;
-            s.expiry_sweep_interval = Duration::from_millis(50);
-        },
-    )
-    .await;
+    let (ashby, app) = crate::ashby::with_mock_ashby_and(|s| s.expiry_sweep_interval = Duration::from_millis(50)).await;
     let start = |app_id: &str| {
         json!({"assessment_type_id": LENS_SHARED,
         "candidate": {"ashby_id": format!("c-{app_id}"), "email": format!("{app_id}@example.com")},
