@@ -30,6 +30,10 @@ pub struct AppState {
     /// Wakes this instance's delivery worker after a commit that added outbox rows.
     pub wake: Arc<Notify>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Provider keys → organisation, integrator secret and offer, cached briefly.
+    pub directory: Arc<crate::auth::directory::Directory>,
+    /// Writes orders, several per transaction under load.
+    pub orders: crate::recruitment::writer::OrderWriter,
 }
 
 impl AppState {

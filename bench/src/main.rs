@@ -22,7 +22,8 @@ use assessment_partner::auth::signature;
 use assessment_partner::config::Settings;
 use assessment_partner::links::LinkSigner;
 use assessment_partner::recruitment::dto::{AssessmentOrderRequest, NewOrder, OrderKind};
-use assessment_partner::recruitment::orders::{OrderContext, place_order};
+use assessment_partner::recruitment::orders::{OrderContext, prepare};
+use assessment_partner::recruitment::writer::OrderWriter;
 use clap::{Args, Parser, Subcommand};
 use goose::prelude::*;
 use hdrhistogram::Histogram;
@@ -416,12 +417,14 @@ async fn run_ceiling(args: &CeilingArgs) -> anyhow::Result<Summary> {
         let vault = assessment_partner::crypto::Vault::new(&settings.master_key);
         assessment_partner::admin::seed::apply(&db, &vault, &seed, chrono::Utc::now(), true).await?;
     }
-    // What the server passes too: its link signer and the organisation's name.
+    // What the server passes too: its link signer, the organisation's name and what it may
+    // order (the server keeps the last two in its directory cache).
     let organization_name = assessment_partner::entity::organization::Entity::find_by_id(args.organization_id)
         .one(&db)
         .await?
         .with_context(|| format!("organization {} is not in the database", args.organization_id))?
         .name;
+    let offer = assessment_partner::auth::directory::Offer::load(&db, args.organization_id).await?;
     let links = LinkSigner::new(&settings.master_key, settings.public_url.clone());
     // Every statement sea-orm runs from here on (BEGIN and COMMIT are not reported to it).
     let stats = Arc::new(StatementStats::default());
@@ -433,8 +436,9 @@ async fn run_ceiling(args: &CeilingArgs) -> anyhow::Result<Summary> {
         args.organization_id,
         &args.load,
         settings.invitation_ttl,
-        Arc::new((links, organization_name)),
+        Arc::new((links, organization_name, offer)),
         pg_db_name(&args.database_url),
+        settings.db_max_connections,
     )
     .await?;
     eprintln!(
@@ -502,8 +506,9 @@ async fn ceiling_load(
     organization_id: Uuid,
     load: &LoadArgs,
     ttl: Duration,
-    ctx: Arc<(LinkSigner, String)>,
+    ctx: Arc<(LinkSigner, String, assessment_partner::auth::directory::Offer)>,
     pg_db: Option<String>,
+    pool_size: u32,
 ) -> anyhow::Result<Summary> {
     let probe = CpuProbe::start(&[("bench", "self".to_owned())], pg_db.as_deref());
     let recruitment_id: Arc<str> = format!("bench-{}", Uuid::new_v4()).into();
@@ -512,9 +517,11 @@ async fn ceiling_load(
     let kind = load.kind.order_kind();
     let start = Instant::now();
     let deadline = start + load.duration;
+    // The server's write path: requests hand prepared orders to its writer task(s).
+    let writer = OrderWriter::start(db.clone(), OrderWriter::writers_for(&db, pool_size));
     let mut tasks = Vec::with_capacity(load.concurrency);
     for _ in 0..load.concurrency {
-        let db = db.clone();
+        let writer = writer.clone();
         let (recruitment_id, lens, locale) = (recruitment_id.clone(), lens.clone(), locale.clone());
         let ctx = ctx.clone();
         tasks.push(tokio::spawn(async move {
@@ -525,16 +532,21 @@ async fn ceiling_load(
             let ctx = OrderContext {
                 links: &ctx.0,
                 organization_name: &ctx.1,
+                offer: &ctx.2,
             };
             while Instant::now() < deadline {
                 let body = order_body(&recruitment_id, &lens, &locale);
                 let started = Instant::now();
                 let outcome = match serde_json::from_slice::<AssessmentOrderRequest>(&body) {
                     Ok(request) => match NewOrder::parse(kind, request) {
-                        Ok(order) => place_order(&db, organization_id, &order, chrono::Utc::now(), ttl, &ctx)
-                            .await
-                            .map(|p| p.created)
-                            .map_err(|e| e.to_string()),
+                        Ok(order) => match prepare(organization_id, &order, chrono::Utc::now(), ttl, &ctx) {
+                            Ok(prepared) => writer
+                                .place(prepared)
+                                .await
+                                .map(|p| p.created)
+                                .map_err(|e| e.to_string()),
+                            Err(e) => Err(e.to_string()),
+                        },
                         Err(e) => Err(format!("{e:?}")),
                     },
                     Err(e) => Err(e.to_string()),

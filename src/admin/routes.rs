@@ -98,6 +98,7 @@ async fn put_lens(
     let txn = crate::db::begin_write(&state.db).await?;
     let outcome = store::upsert_lens(&txn, id, &spec, now).await?;
     txn.commit().await?;
+    state.directory.invalidate();
     let view = store::list_lenses(&state.db, Some(id)).await?.pop();
     Ok(status_for(outcome).json(view))
 }
@@ -168,6 +169,7 @@ async fn put_integrator(
     )
     .await?;
     txn.commit().await?;
+    state.directory.invalidate();
     let model = integrator::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -227,6 +229,7 @@ async fn put_organization(
     let txn = crate::db::begin_write(&state.db).await?;
     let (outcome, keys) = store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now()).await?;
     txn.commit().await?;
+    state.directory.invalidate();
     let mut view = store::list_organizations(&state.db, Some(id))
         .await?
         .pop()
@@ -294,6 +297,7 @@ async fn put_locales(
     let txn = crate::db::begin_write(&state.db).await?;
     store::replace_locales(&txn, &codes).await?;
     txn.commit().await?;
+    state.directory.invalidate();
     Ok(HttpResponse::Ok().json(store::list_locales(&state.db).await?))
 }
 

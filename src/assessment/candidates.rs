@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -16,32 +17,17 @@ pub struct Person<'a> {
     pub last_name: Option<&'a str>,
 }
 
-/// The candidate's id, created if new (safe against a concurrent insert of the same person).
-/// Names fill in what was unknown; they never overwrite.
+/// The candidate's id, created if new (one statement), else found (safe against a concurrent
+/// insert of the same person). Names fill in what was unknown; they never overwrite.
 pub async fn ensure<C: ConnectionTrait>(
     txn: &C,
     organization_id: Uuid,
     person: &Person<'_>,
     now: DateTime<Utc>,
 ) -> Result<Uuid, DbErr> {
-    let find = || {
-        candidate::Entity::find()
-            .filter(candidate::Column::OrganizationId.eq(organization_id))
-            .filter(candidate::Column::Email.eq(person.email.as_str()))
-    };
-    if let Some(existing) = find().one(txn).await? {
-        if existing.first_name.is_none() && person.first_name.is_some() {
-            let id = existing.id;
-            let mut active = existing.into_active_model();
-            active.first_name = Set(person.first_name.map(str::to_owned));
-            active.last_name = Set(person.last_name.map(str::to_owned));
-            active.update(txn).await?;
-            return Ok(id);
-        }
-        return Ok(existing.id);
-    }
-    candidate::Entity::insert(candidate::ActiveModel {
-        id: Set(Uuid::now_v7()),
+    let id = Uuid::now_v7();
+    let inserted = candidate::Entity::insert(candidate::ActiveModel {
+        id: Set(id),
         organization_id: Set(organization_id),
         email: Set(person.email.as_str().to_owned()),
         first_name: Set(person.first_name.map(str::to_owned)),
@@ -53,11 +39,24 @@ pub async fn ensure<C: ConnectionTrait>(
             .do_nothing()
             .to_owned(),
     )
+    .try_insert()
     .exec_without_returning(txn)
     .await?;
-    find()
+    if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(id);
+    }
+    let existing = candidate::Entity::find()
+        .filter(candidate::Column::OrganizationId.eq(organization_id))
+        .filter(candidate::Column::Email.eq(person.email.as_str()))
         .one(txn)
         .await?
-        .map(|c| c.id)
-        .ok_or_else(|| DbErr::RecordNotFound("candidate after insert".into()))
+        .ok_or_else(|| DbErr::RecordNotFound("candidate after a conflicting insert".into()))?;
+    let id = existing.id;
+    if existing.first_name.is_none() && person.first_name.is_some() {
+        let mut active = existing.into_active_model();
+        active.first_name = Set(person.first_name.map(str::to_owned));
+        active.last_name = Set(person.last_name.map(str::to_owned));
+        active.update(txn).await?;
+    }
+    Ok(id)
 }

@@ -1,5 +1,6 @@
 //! Who is calling: integrators (provider-key + Signature), admins (bearer JWT).
 pub mod admin;
+pub mod directory;
 pub mod provider;
 pub mod signature;
 

@@ -1,6 +1,6 @@
 //! Writing outgoing calls: one row per call, in the transaction of the change that causes it.
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbBackend, DbErr};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, DbErr, EntityTrait};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -76,12 +76,41 @@ pub struct NewDelivery {
 /// Adds the row; call inside the transaction of the change that causes it. On PostgreSQL the
 /// NOTIFY is sent when that transaction commits, waking every instance's worker.
 pub async fn enqueue<C: ConnectionTrait>(db: &C, new: NewDelivery, now: DateTime<Utc>) -> Result<Uuid, DbErr> {
+    let (id, row) = row(new, now);
+    delivery::Entity::insert(row).exec_without_returning(db).await?;
+    notify(db).await?;
+    Ok(id)
+}
+
+/// Adds several rows with one statement (and one NOTIFY); see [`enqueue`].
+pub async fn enqueue_many<C: ConnectionTrait>(
+    db: &C,
+    news: Vec<NewDelivery>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, DbErr> {
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (ids, rows): (Vec<Uuid>, Vec<delivery::ActiveModel>) = news.into_iter().map(|n| row(n, now)).unzip();
+    delivery::Entity::insert_many(rows).exec_without_returning(db).await?;
+    notify(db).await?;
+    Ok(ids)
+}
+
+async fn notify<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}")).await?;
+    }
+    Ok(())
+}
+
+fn row(new: NewDelivery, now: DateTime<Utc>) -> (Uuid, delivery::ActiveModel) {
     let id = Uuid::now_v7();
     let ordering_key = match new.assessment_id {
         Some(assessment) => format!("{assessment}:{}", new.target),
         None => id.to_string(),
     };
-    delivery::ActiveModel {
+    let row = delivery::ActiveModel {
         id: Set(id),
         kind: Set(new.kind.as_str().to_owned()),
         organization_id: Set(new.organization_id),
@@ -102,11 +131,6 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, new: NewDelivery, now: DateTime
         delivered_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}")).await?;
-    }
-    Ok(id)
+    };
+    (id, row)
 }

@@ -3,5 +3,6 @@ pub mod dto;
 pub mod orders;
 pub mod results;
 pub mod routes;
+pub mod writer;
 
 pub use routes::configure;

@@ -3,22 +3,27 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, SqlErr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QuerySelect, SqlErr,
 };
 use uuid::Uuid;
 
+use std::collections::HashMap;
+
 use crate::assessment::{Source, State, candidates};
+use crate::auth::directory::Offer;
 use crate::delivery::invitation::{Invitation, render};
-use crate::delivery::outbox::{self, Kind, NewDelivery};
-use crate::entity::{assessment, locale, organization_lens, recruitment};
+use crate::delivery::outbox::{self, EmailPayload, Kind, NewDelivery};
+use crate::entity::{assessment, candidate, recruitment};
 use crate::links::{LinkKind, LinkSigner};
 use crate::recruitment::dto::{NewOrder, OrderKind};
 
-/// What placing an order needs besides the order: how to make the candidate's link, and the
-/// organisation's name for the invitation.
+/// What placing an order needs besides the order: how to make the candidate's link, the
+/// organisation's name for the invitation, and what it may order.
 pub struct OrderContext<'a> {
     pub links: &'a LinkSigner,
     pub organization_name: &'a str,
+    pub offer: &'a Offer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,60 +49,35 @@ pub struct Placed {
     pub enqueued: bool,
 }
 
-/// The previous order with this `resultId`, if any: the same order again is a repeat, another
-/// one a conflict.
-async fn find_repeat<C: ConnectionTrait>(
-    db: &C,
-    organization_id: Uuid,
-    order: &NewOrder,
-    fingerprint: &str,
-) -> Result<Option<Placed>, OrderError> {
-    let existing = assessment::Entity::find()
-        .filter(assessment::Column::OrganizationId.eq(organization_id))
-        .filter(assessment::Column::ResultId.eq(order.result_id.as_str()))
-        .one(db)
-        .await?;
-    match existing {
-        Some(a) if a.request_hash == fingerprint => Ok(Some(Placed {
-            assessment: a,
-            created: false,
-            enqueued: false,
-        })),
-        Some(_) => Err(OrderError::ResultIdConflict(order.result_id.as_str().to_owned())),
-        None => Ok(None),
-    }
+/// An order checked against the offer and ready to write: its ids, fingerprint and rendered
+/// invitation are made by the request's own task, so the writing holds the lock briefly.
+#[derive(Debug, Clone)]
+pub struct PreparedOrder {
+    pub organization_id: Uuid,
+    pub order: NewOrder,
+    fingerprint: String,
+    assessment_id: Uuid,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    invitation: Option<EmailPayload>,
 }
 
-pub async fn place_order(
-    db: &DatabaseConnection,
+/// Checks the order against what the organisation may order and prepares its rows.
+pub fn prepare(
     organization_id: Uuid,
     order: &NewOrder,
     now: DateTime<Utc>,
     invitation_ttl: std::time::Duration,
     ctx: &OrderContext<'_>,
-) -> Result<Placed, OrderError> {
-    let fingerprint = order.fingerprint();
-    if let Some(placed) = find_repeat(db, organization_id, order, &fingerprint).await? {
-        return Ok(placed);
-    }
-    let lens_allowed = organization_lens::Entity::find_by_id((organization_id, order.lens_id))
-        .one(db)
-        .await?
-        .is_some();
-    if !lens_allowed {
+) -> Result<PreparedOrder, OrderError> {
+    if !ctx.offer.lenses.contains(&order.lens_id) {
         return Err(OrderError::UnknownLens(order.lens_id));
     }
-    if locale::Entity::find_by_id(order.locale.as_str().to_owned())
-        .one(db)
-        .await?
-        .is_none()
-    {
+    if !ctx.offer.locales.contains(order.locale.as_str()) {
         return Err(OrderError::UnknownLocale(order.locale.as_str().to_owned()));
     }
     let expires_at = now + chrono::Duration::from_std(invitation_ttl).unwrap_or(chrono::Duration::days(14));
-
     let assessment_id = Uuid::now_v7();
-    // The invitation, rendered before the transaction so that it holds the lock briefly.
     let invitation = (order.kind == OrderKind::Email).then(|| {
         let link = ctx.links.url(LinkKind::Assessment, assessment_id, now, expires_at);
         render(&Invitation {
@@ -109,92 +89,285 @@ pub async fn place_order(
             expires_at,
         })
     });
-    let enqueued = invitation.is_some();
+    Ok(PreparedOrder {
+        organization_id,
+        order: order.clone(),
+        fingerprint: order.fingerprint(),
+        assessment_id,
+        now,
+        expires_at,
+        invitation,
+    })
+}
+
+impl PreparedOrder {
+    fn assessment_row(&self, recruitment_id: Uuid, candidate_id: Uuid) -> assessment::ActiveModel {
+        let order = &self.order;
+        assessment::ActiveModel {
+            id: Set(self.assessment_id),
+            organization_id: Set(self.organization_id),
+            recruitment_id: Set(Some(recruitment_id)),
+            candidate_id: Set(candidate_id),
+            lens_id: Set(order.lens_id),
+            locale: Set(order.locale.as_str().to_owned()),
+            source: Set(Source::Recruitment.as_str().to_owned()),
+            state: Set(State::Invited.as_str().to_owned()),
+            result_id: Set(Some(order.result_id.as_str().to_owned())),
+            result_update_url: Set(Some(order.result_update_url.as_str().to_owned())),
+            request_hash: Set(self.fingerprint.clone()),
+            score: Set(None),
+            subscores: Set(None),
+            invited_at: Set(self.now),
+            started_at: Set(None),
+            completed_at: Set(None),
+            finished_at: Set(None),
+            expires_at: Set(self.expires_at),
+            created_at: Set(self.now),
+            updated_at: Set(self.now),
+            ..Default::default()
+        }
+    }
+
+    fn invitation_delivery(&self) -> Option<NewDelivery> {
+        self.invitation.as_ref().map(|mail| NewDelivery {
+            kind: Kind::InvitationEmail,
+            organization_id: Some(self.organization_id),
+            assessment_id: Some(self.assessment_id),
+            target: mail.to.clone(),
+            payload: serde_json::to_value(mail).unwrap_or_default(),
+        })
+    }
+
+    fn recruitment_key(&self) -> (Uuid, &str, Uuid) {
+        (
+            self.organization_id,
+            self.order.recruitment_id.as_str(),
+            self.order.lens_id,
+        )
+    }
+
+    fn candidate_key(&self) -> (Uuid, &str) {
+        (self.organization_id, self.order.candidate_email.as_str())
+    }
+}
+
+/// Why an order inserted nothing: the previous order with this `resultId` (the same order
+/// again is a repeat, another one a conflict), or, when there is none, the candidate's existing
+/// assessment in the recruitment.
+async fn explain_conflict<C: ConnectionTrait>(db: &C, prepared: &PreparedOrder) -> Result<Placed, OrderError> {
+    let order = &prepared.order;
+    let existing = assessment::Entity::find()
+        .filter(assessment::Column::OrganizationId.eq(prepared.organization_id))
+        .filter(assessment::Column::ResultId.eq(order.result_id.as_str()))
+        .one(db)
+        .await?;
+    match existing {
+        Some(a) if a.request_hash == prepared.fingerprint => Ok(Placed {
+            assessment: a,
+            created: false,
+            enqueued: false,
+        }),
+        Some(_) => Err(OrderError::ResultIdConflict(order.result_id.as_str().to_owned())),
+        None => Err(OrderError::CandidateAlreadyInRecruitment(
+            order.candidate_email.to_string(),
+        )),
+    }
+}
+
+/// Places one order: [`prepare`], then [`place_one`].
+pub async fn place_order(
+    db: &DatabaseConnection,
+    organization_id: Uuid,
+    order: &NewOrder,
+    now: DateTime<Utc>,
+    invitation_ttl: std::time::Duration,
+    ctx: &OrderContext<'_>,
+) -> Result<Placed, OrderError> {
+    let prepared = prepare(organization_id, order, now, invitation_ttl, ctx)?;
+    place_one(db, &prepared).await
+}
+
+/// Writes one order in one transaction of four statements when the recruitment exists: the
+/// recruitment's id, the candidate (inserted, or found), the assessment, the invitation's
+/// outbox row. The assessment insert does nothing on any unique index — the `resultId` per
+/// organisation, one assessment per candidate and recruitment — and then the transaction is
+/// rolled back and [`explain_conflict`] tells a repeat from a conflict. Concurrent identical
+/// orders therefore create one assessment, and every one of them answers with it.
+pub async fn place_one(db: &DatabaseConnection, prepared: &PreparedOrder) -> Result<Placed, OrderError> {
     let result = crate::db::write_transaction::<assessment::Model, OrderError, _>(db, |txn| {
-        let order = order.clone();
-        let fingerprint = fingerprint.clone();
+        let prepared = prepared.clone();
         Box::pin(async move {
-            let recruitment_id = ensure_recruitment(txn, organization_id, &order, now).await?;
+            let order = &prepared.order;
+            let recruitment_id = ensure_recruitment(txn, prepared.organization_id, order, prepared.now).await?;
             let person = candidates::Person {
                 email: &order.candidate_email,
                 first_name: None,
                 last_name: None,
             };
-            let candidate_id = candidates::ensure(txn, organization_id, &person, now).await?;
-            let taken = assessment::Entity::find()
-                .filter(assessment::Column::RecruitmentId.eq(recruitment_id))
-                .filter(assessment::Column::CandidateId.eq(candidate_id))
-                .one(txn)
-                .await?;
-            if taken.is_some() {
-                return Err(OrderError::CandidateAlreadyInRecruitment(
-                    order.candidate_email.to_string(),
-                ));
-            }
-            let row = assessment::ActiveModel {
-                id: Set(assessment_id),
-                organization_id: Set(organization_id),
-                recruitment_id: Set(Some(recruitment_id)),
-                candidate_id: Set(candidate_id),
-                lens_id: Set(order.lens_id),
-                locale: Set(order.locale.as_str().to_owned()),
-                source: Set(Source::Recruitment.as_str().to_owned()),
-                state: Set(State::Invited.as_str().to_owned()),
-                result_id: Set(Some(order.result_id.as_str().to_owned())),
-                result_update_url: Set(Some(order.result_update_url.as_str().to_owned())),
-                request_hash: Set(fingerprint),
-                score: Set(None),
-                subscores: Set(None),
-                invited_at: Set(now),
-                started_at: Set(None),
-                completed_at: Set(None),
-                finished_at: Set(None),
-                expires_at: Set(expires_at),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
+            let candidate_id = candidates::ensure(txn, prepared.organization_id, &person, prepared.now).await?;
+            // No conflict target: any unique index that already holds this order's values.
+            // (Several-row RETURNING: an empty answer is a conflict, not an error.)
+            let inserted = assessment::Entity::insert(prepared.assessment_row(recruitment_id, candidate_id))
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
+                .exec_with_returning_many(txn)
+                .await?
+                .pop();
+            let Some(inserted) = inserted else {
+                // Rolled back: the recruitment or candidate rows it may have added go too.
+                return Err(OrderError::Db(DbErr::RecordNotInserted));
             };
-            let inserted = assessment::Entity::insert(row).exec_with_returning(txn).await?;
-            if let Some(mail) = invitation {
-                let new = NewDelivery {
-                    kind: Kind::InvitationEmail,
-                    organization_id: Some(organization_id),
-                    assessment_id: Some(assessment_id),
-                    target: mail.to.clone(),
-                    payload: serde_json::to_value(&mail).unwrap_or_default(),
-                };
-                outbox::enqueue(txn, new, now).await?;
+            if let Some(delivery) = prepared.invitation_delivery() {
+                outbox::enqueue(txn, delivery, prepared.now).await?;
             }
             Ok(inserted)
         })
     })
     .await;
 
-    let error = match result {
-        Ok(assessment) => {
-            return Ok(Placed {
+    match result {
+        Ok(assessment) => Ok(Placed {
+            assessment,
+            enqueued: prepared.invitation.is_some(),
+            created: true,
+        }),
+        // The insert met a unique index (a repeat, a conflict, or an identical order that
+        // committed while this one ran): which one, the committed rows tell.
+        Err(OrderError::Db(DbErr::RecordNotInserted)) => explain_conflict(db, prepared).await,
+        // A concurrent insert of the same recruitment or candidate on PostgreSQL.
+        Err(OrderError::Db(e)) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            explain_conflict(db, prepared).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes several orders in one transaction with one statement per table: the recruitments
+/// they name (found or added), their candidates (added where new, then read back), their
+/// assessments (`ON CONFLICT DO NOTHING RETURNING`: an order that meets a unique index —
+/// including an identical order earlier in the same batch — inserts nothing), and the
+/// invitations of those inserted. Orders that inserted nothing are explained after the commit,
+/// as in [`place_one`]. An error of the batch as a whole (for example a deadlock with another
+/// instance on PostgreSQL) rolls it back and returns `Err`; the caller then places the orders
+/// one by one, so that one order's fault is never another's.
+pub async fn place_batch(
+    db: &DatabaseConnection,
+    batch: &[PreparedOrder],
+) -> Result<Vec<Result<Placed, OrderError>>, DbErr> {
+    let now = batch.iter().map(|p| p.now).max().unwrap_or_else(Utc::now);
+    let txn = crate::db::begin_write(db).await?;
+    let inserted = match write_batch(&txn, batch, now).await {
+        Ok(inserted) => {
+            txn.commit().await?;
+            inserted
+        }
+        Err(e) => {
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            return Err(e);
+        }
+    };
+    let mut inserted = inserted;
+    let mut results = Vec::with_capacity(batch.len());
+    for p in batch {
+        results.push(match inserted.remove(&p.assessment_id) {
+            Some(assessment) => Ok(Placed {
                 assessment,
                 created: true,
-                enqueued,
-            });
-        }
-        Err(e) => e,
-    };
-    let lost_race = match &error {
-        OrderError::Db(e) => matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))),
-        OrderError::CandidateAlreadyInRecruitment(_) => true,
-        _ => false,
-    };
-    if lost_race {
-        // An identical (or conflicting) order may have committed while this one ran.
-        if let Some(placed) = find_repeat(db, organization_id, order, &fingerprint).await? {
-            return Ok(placed);
-        }
-        return Err(OrderError::CandidateAlreadyInRecruitment(
-            order.candidate_email.to_string(),
-        ));
+                enqueued: p.invitation.is_some(),
+            }),
+            None => explain_conflict(db, p).await,
+        });
     }
-    Err(error)
+    Ok(results)
+}
+
+/// The statements of [`place_batch`]; the assessments inserted, by id.
+async fn write_batch(
+    txn: &DatabaseTransaction,
+    batch: &[PreparedOrder],
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, assessment::Model>, DbErr> {
+    // Recruitments: usually one per batch.
+    let mut recruitments: HashMap<(Uuid, &str, Uuid), Uuid> = HashMap::new();
+    for p in batch {
+        if let std::collections::hash_map::Entry::Vacant(slot) = recruitments.entry(p.recruitment_key()) {
+            let id = ensure_recruitment(txn, p.organization_id, &p.order, p.now)
+                .await
+                .map_err(|e| match e {
+                    OrderError::Db(e) => e,
+                    other => DbErr::Custom(other.to_string()),
+                })?;
+            slot.insert(id);
+        }
+    }
+    // Candidates: insert the new ones (in a fixed order, so that two instances' batches
+    // take their locks in the same order), then read every one's id.
+    let mut people: Vec<(Uuid, &str)> = batch.iter().map(PreparedOrder::candidate_key).collect();
+    people.sort_unstable();
+    people.dedup();
+    let rows = people.iter().map(|(org, email)| candidate::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(*org),
+        email: Set((*email).to_owned()),
+        first_name: Set(None),
+        last_name: Set(None),
+        created_at: Set(now),
+    });
+    candidate::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([candidate::Column::OrganizationId, candidate::Column::Email])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    let mut candidate_ids: HashMap<(Uuid, String), Uuid> = HashMap::with_capacity(people.len());
+    let mut by_org: HashMap<Uuid, Vec<&str>> = HashMap::new();
+    for (org, email) in &people {
+        by_org.entry(*org).or_default().push(email);
+    }
+    for (org, emails) in by_org {
+        let found: Vec<(Uuid, String)> = candidate::Entity::find()
+            .select_only()
+            .column(candidate::Column::Id)
+            .column(candidate::Column::Email)
+            .filter(candidate::Column::OrganizationId.eq(org))
+            .filter(candidate::Column::Email.is_in(emails))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        candidate_ids.extend(found.into_iter().map(|(id, email)| ((org, email), id)));
+    }
+    // Assessments.
+    let mut rows = Vec::with_capacity(batch.len());
+    for p in batch {
+        let (org, email) = p.candidate_key();
+        let (Some(recruitment_id), Some(candidate_id)) = (
+            recruitments.get(&p.recruitment_key()),
+            candidate_ids.get(&(org, email.to_owned())),
+        ) else {
+            return Err(DbErr::RecordNotFound(format!(
+                "recruitment or candidate {email} after insert"
+            )));
+        };
+        rows.push(p.assessment_row(*recruitment_id, *candidate_id));
+    }
+    let inserted: HashMap<Uuid, assessment::Model> = assessment::Entity::insert_many(rows)
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .exec_with_returning(txn)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    // Invitations of the orders that were inserted.
+    let deliveries: Vec<NewDelivery> = batch
+        .iter()
+        .filter(|p| inserted.contains_key(&p.assessment_id))
+        .filter_map(PreparedOrder::invitation_delivery)
+        .collect();
+    outbox::enqueue_many(txn, deliveries, now).await?;
+    Ok(inserted)
 }
 
 async fn ensure_recruitment<C: ConnectionTrait>(

@@ -4,14 +4,14 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
 use crate::auth::provider::{Caller, authenticate};
-use crate::entity::{assessment, lens, locale, organization_lens};
+use crate::entity::{assessment, lens};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{parse_json, read_body, require_json_content_type};
 use crate::links::LinkKind;
 use crate::recruitment::dto::{
     AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder, OrderKind, ResultBody,
 };
-use crate::recruitment::orders::{OrderContext, OrderError, Placed, place_order};
+use crate::recruitment::orders::{OrderContext, OrderError, Placed, prepare};
 use crate::recruitment::results::result_body;
 use crate::state::AppState;
 
@@ -61,28 +61,19 @@ async fn get_config(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let caller = authenticate(&state, &req, &body).await?;
-    let lens_ids: Vec<uuid::Uuid> = organization_lens::Entity::find()
-        .filter(organization_lens::Column::OrganizationId.eq(caller.organization.id))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|ol| ol.lens_id)
-        .collect();
     let lenses = lens::Entity::find()
-        .filter(lens::Column::Id.is_in(lens_ids))
+        .filter(lens::Column::Id.is_in(caller.offer.lenses.iter().copied()))
         .order_by_asc(lens::Column::Name)
         .all(&state.db)
         .await?;
-    let locales = locale::Entity::find()
-        .order_by_asc(locale::Column::Code)
-        .all(&state.db)
-        .await?;
+    let mut locales: Vec<&String> = caller.offer.locales.iter().collect();
+    locales.sort();
     Ok(HttpResponse::Ok().json(ConfigResponse {
         available_lenses: lenses
             .into_iter()
             .map(|l| LensSummary { id: l.id, name: l.name })
             .collect(),
-        available_locales: locales.into_iter().map(|l| l.code).collect(),
+        available_locales: locales.into_iter().cloned().collect(),
     }))
 }
 
@@ -114,17 +105,16 @@ async fn order(
     let ctx = OrderContext {
         links: &state.links,
         organization_name: &caller.organization.name,
+        offer: &caller.offer,
     };
-    let now = state.clock.now();
-    let placed = place_order(
-        &state.db,
+    let prepared = prepare(
         caller.organization.id,
         &order,
-        now,
+        state.clock.now(),
         state.invitation_ttl,
         &ctx,
-    )
-    .await?;
+    )?;
+    let placed = state.orders.place(prepared).await?;
     if placed.enqueued {
         state.wake_worker();
     }

@@ -345,3 +345,117 @@ async fn unknown_endpoints_are_problem_404s() {
         .unwrap();
     expect_problem(response, 404).await;
 }
+
+/// Orders written together by the group-commit writer: each gets its own answer, and an order
+/// that meets a unique index (even one earlier in the same batch) changes nothing.
+#[tokio::test]
+async fn a_batch_of_orders_answers_each_order_on_its_own() {
+    use assessment_partner::auth::directory::Offer;
+    use assessment_partner::recruitment::dto::{AssessmentOrderRequest, NewOrder, OrderKind};
+    use assessment_partner::recruitment::orders::{OrderContext, OrderError, place_batch, prepare};
+
+    let app = spawn_app().await;
+    // Already placed before the batch: a repeat, a resultId conflict and a taken candidate.
+    for (result_id, email) in [("res-old", "old@example.com"), ("res-taken", "taken@example.com")] {
+        assert_eq!(app.order(ORDER, &order_body(result_id, email)).await.status(), 201);
+    }
+    let org = uuid::Uuid::parse_str(ORG_A).unwrap();
+    let offer = Offer::load(&app.db, org).await.unwrap();
+    let ctx = OrderContext {
+        links: &app.links,
+        organization_name: "Org A",
+        offer: &offer,
+    };
+    let prepared = |body: Value| {
+        let request: AssessmentOrderRequest = serde_json::from_value(body).unwrap();
+        let order = NewOrder::parse(OrderKind::Email, request).unwrap();
+        prepare(
+            org,
+            &order,
+            app.clock.now(),
+            std::time::Duration::from_secs(86400),
+            &ctx,
+        )
+        .unwrap()
+    };
+    let mut changed = order_body("res-old", "old@example.com");
+    changed["locale"] = json!("sv-SE");
+    let batch = vec![
+        prepared(order_body("res-new-1", "new1@example.com")),
+        prepared(order_body("res-new-1", "new1@example.com")), // the same again, same batch
+        prepared(changed),                                     // resultId used by another order
+        prepared(order_body("res-old", "old@example.com")),    // a repeat of an earlier order
+        prepared(order_body("res-other", "taken@example.com")), // candidate already ordered
+        prepared(order_body("res-new-2", "new2@example.com")),
+    ];
+    let results = place_batch(&app.db, &batch).await.expect("the batch commits");
+    assert_eq!(results.len(), 6);
+    let first = results[0].as_ref().expect("new order placed");
+    assert!(first.created && first.enqueued);
+    let again = results[1].as_ref().expect("the repeat answers");
+    assert!(!again.created);
+    assert_eq!(
+        again.assessment.id, first.assessment.id,
+        "the repeat names the same assessment"
+    );
+    assert!(
+        matches!(results[2], Err(OrderError::ResultIdConflict(_))),
+        "{:?}",
+        results[2]
+    );
+    let repeat = results[3].as_ref().expect("the earlier order answers");
+    assert!(!repeat.created);
+    assert!(
+        matches!(results[4], Err(OrderError::CandidateAlreadyInRecruitment(_))),
+        "{:?}",
+        results[4]
+    );
+    assert!(results[5].as_ref().expect("new order placed").created);
+
+    assert_eq!(app.assessment_count().await, 4, "two before, two new");
+    let invitations = assessment_partner::entity::delivery::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    let second = results[5].as_ref().map(|p| p.assessment.id).ok();
+    let for_batch = invitations
+        .iter()
+        .filter(|d| d.assessment_id == Some(first.assessment.id) || d.assessment_id == second)
+        .count();
+    assert_eq!(
+        for_batch, 2,
+        "one invitation per created assessment, none for the others"
+    );
+    assert_eq!(invitations.len(), 4);
+}
+
+/// Many different orders at once through HTTP (they are written in batches), with a few that
+/// must be refused: every answer is right and nothing else is written.
+#[tokio::test]
+async fn many_orders_at_once_each_get_their_own_answer() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.order(ORDER, &order_body("res-first", "first@example.com"))
+            .await
+            .status(),
+        201
+    );
+    let mut bodies: Vec<(Value, u16)> = (0..40)
+        .map(|i| (order_body(&format!("res-{i}"), &format!("c{i}@example.com")), 201))
+        .collect();
+    let mut conflicting = order_body("res-first", "first@example.com");
+    conflicting["locale"] = json!("nl-NL");
+    bodies.push((conflicting, 409));
+    bodies.push((order_body("res-again", "first@example.com"), 409));
+    bodies.push((order_body("res-first", "first@example.com"), 200));
+    let responses = futures_util::future::join_all(bodies.iter().map(|(b, _)| app.order(ORDER, b))).await;
+    for ((body, expected), response) in bodies.iter().zip(responses) {
+        assert_eq!(response.status().as_u16(), *expected, "order {}", body["resultId"]);
+    }
+    assert_eq!(app.assessment_count().await, 41);
+    let invitations = assessment_partner::entity::delivery::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(invitations, 41, "one invitation per assessment");
+}

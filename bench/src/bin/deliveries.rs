@@ -230,6 +230,7 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{}", app.port());
     let stop = app.stop_handle();
     let links = LinkSigner::new(&secrecy::SecretBox::new(Box::new(key)), url::Url::parse(&base)?);
+    let offer = assessment_partner::auth::directory::Offer::load(&db, org).await?;
     tokio::spawn(app.run_until_stopped());
     let token = tokens.mint(
         "bench",
@@ -247,6 +248,7 @@ async fn main() -> anyhow::Result<()> {
         let ctx = OrderContext {
             links: &links,
             organization_name: "Example AB",
+            offer: &offer,
         };
         let placed = place_order(&db, org, &order, SystemClock.now(), Duration::from_secs(86400), &ctx).await?;
         let sent = Instant::now();

@@ -1,0 +1,169 @@
+//! Who a `provider-key` belongs to and what it may order, kept in memory for a few seconds.
+//!
+//! Every Recruitment API request needs the organisation behind its key, the integrator's
+//! signing secret, and the lenses and locales it may order. Read and decrypted per request they
+//! cost four statements and an AES-GCM decryption, and they change rarely. An entry lives for
+//! [`DIRECTORY_TTL`]; an admin write on this instance clears the whole cache at once, so a change
+//! made through another instance (or by `seed`) applies here within that time. Unknown keys are
+//! never cached: a key added anywhere works at once.
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use secrecy::{ExposeSecret, SecretBox};
+use uuid::Uuid;
+
+use crate::auth::provider::integrator_secret_context;
+use crate::crypto::{Vault, sha256_hex};
+use crate::entity::{integrator, locale, organization, organization_lens};
+
+/// How long an entry is used before it is read again.
+pub const DIRECTORY_TTL: Duration = Duration::from_secs(5);
+
+/// Entries kept at most; past it, expired entries are dropped (and if none had expired, all).
+const MAX_ENTRIES: usize = 10_000;
+
+/// What may be ordered: the organisation's lenses and the offered locales.
+#[derive(Debug, Clone, Default)]
+pub struct Offer {
+    pub lenses: HashSet<Uuid>,
+    pub locales: HashSet<String>,
+}
+
+impl Offer {
+    /// Reads the offer of one organisation (two statements).
+    pub async fn load<C: ConnectionTrait>(db: &C, organization_id: Uuid) -> Result<Self, DbErr> {
+        let lenses: Vec<Uuid> = organization_lens::Entity::find()
+            .select_only()
+            .column(organization_lens::Column::LensId)
+            .filter(organization_lens::Column::OrganizationId.eq(organization_id))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let locales: Vec<String> = locale::Entity::find()
+            .select_only()
+            .column(locale::Column::Code)
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(Self {
+            lenses: lenses.into_iter().collect(),
+            locales: locales.into_iter().collect(),
+        })
+    }
+}
+
+/// An organisation as the Recruitment API sees it.
+pub struct Tenant {
+    pub organization: organization::Model,
+    pub integrator: integrator::Model,
+    pub offer: Offer,
+    secret: SecretBox<[u8]>,
+}
+
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("organization", &self.organization.id)
+            .field("integrator", &self.integrator.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tenant {
+    /// The integrator's signing secret.
+    pub fn secret(&self) -> &[u8] {
+        self.secret.expose_secret()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error("organization {0} has no integrator")]
+    NoIntegrator(Uuid),
+    #[error("the secret of integrator {0} cannot be decrypted: {1}")]
+    Secret(Uuid, crate::crypto::VaultError),
+}
+
+#[derive(Default)]
+pub struct Directory {
+    entries: Mutex<HashMap<String, (Instant, Arc<Tenant>)>>,
+    /// Bumped by every invalidation: a load that began before one is not cached.
+    generation: AtomicU64,
+}
+
+impl Directory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets every entry; call after an admin change to organisations, integrators, lenses
+    /// or locales.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<Tenant>)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The tenant behind a provider key, or `None` for an unknown key.
+    pub async fn tenant<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        vault: &Vault,
+        provider_key: &str,
+    ) -> Result<Option<Arc<Tenant>>, DirectoryError> {
+        let hash = sha256_hex(provider_key.as_bytes());
+        if let Some((at, tenant)) = self.lock().get(&hash)
+            && at.elapsed() < DIRECTORY_TTL
+        {
+            return Ok(Some(tenant.clone()));
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let Some(tenant) = load(db, vault, &hash).await? else {
+            return Ok(None);
+        };
+        let tenant = Arc::new(tenant);
+        let mut entries = self.lock();
+        if self.generation.load(Ordering::SeqCst) == generation {
+            if entries.len() >= MAX_ENTRIES {
+                entries.retain(|_, (at, _)| at.elapsed() < DIRECTORY_TTL);
+                if entries.len() >= MAX_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.insert(hash, (Instant::now(), tenant.clone()));
+        }
+        Ok(Some(tenant))
+    }
+}
+
+async fn load<C: ConnectionTrait>(db: &C, vault: &Vault, key_hash: &str) -> Result<Option<Tenant>, DirectoryError> {
+    let Some(organization) = organization::Entity::find()
+        .filter(organization::Column::ProviderKeyHash.eq(key_hash))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let integrator = integrator::Entity::find_by_id(organization.integrator_id)
+        .one(db)
+        .await?
+        .ok_or(DirectoryError::NoIntegrator(organization.id))?;
+    let secret = vault
+        .decrypt(&integrator_secret_context(integrator.id), &integrator.secret_enc)
+        .map_err(|e| DirectoryError::Secret(integrator.id, e))?;
+    let offer = Offer::load(db, organization.id).await?;
+    Ok(Some(Tenant {
+        organization,
+        integrator,
+        offer,
+        secret: SecretBox::new(secret.into_boxed_slice()),
+    }))
+}
