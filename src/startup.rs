@@ -21,6 +21,7 @@ use crate::delivery::worker::{DeliveryContext, Worker, WorkerConfig, listen_for_
 use crate::error::ApiError;
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
+use crate::recruitment::writer::OrderWriter;
 use crate::state::AppState;
 use crate::{admin, db, health, openapi, recruitment, telemetry};
 
@@ -126,6 +127,8 @@ impl Application {
             ashby_base_url: settings.ashby_base_url.clone(),
             wake: wake.clone(),
             metrics: metrics.clone(),
+            directory: Arc::new(crate::auth::directory::Directory::new()),
+            orders: OrderWriter::start(db.clone(), OrderWriter::writers_for(&db, settings.db_max_connections)),
         };
 
         let worker = if mode.worker() {
@@ -154,6 +157,7 @@ impl Application {
             let config = WorkerConfig {
                 concurrency: d.concurrency,
                 poll_interval: d.poll_interval,
+                attempt_timeout: d.timeout,
                 shutdown_grace: d.timeout + std::time::Duration::from_secs(2),
             };
             Some(Worker::new(ctx, wake, config, shutdown.clone()))

@@ -5,14 +5,15 @@
 //! on SQLite the single writer makes it atomic. A row is only claimable when no earlier pending
 //! row has the same ordering key (assessment + target), which keeps those calls in order. A
 //! crashed instance's leases run out and another instance takes the rows.
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
@@ -38,6 +39,8 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Longest sleep when idle (new rows wake the worker at once anyway).
     pub poll_interval: Duration,
+    /// The longest one attempt takes (`AP_DELIVERY_TIMEOUT`, shorter than the lease).
+    pub attempt_timeout: Duration,
     /// On shutdown, how long in-flight attempts may take to finish.
     pub shutdown_grace: Duration,
 }
@@ -304,40 +307,88 @@ impl DeliveryContext {
         delivery_attempt::Entity::insert_many(attempts)
             .exec_without_returning(&txn)
             .await?;
-        for (a, j) in batch.iter().zip(&judged) {
-            let updated = delivery::Entity::update_many()
-                .col_expr(delivery::Column::State, Expr::value(j.state.as_str()))
-                .col_expr(delivery::Column::Attempts, Expr::value(j.attempt_no))
-                .col_expr(delivery::Column::NextAttemptAt, Expr::value(j.next))
-                .col_expr(delivery::Column::FirstAttemptAt, Expr::value(Some(j.first)))
-                .col_expr(delivery::Column::DeadlineAt, Expr::value(Some(j.deadline)))
-                .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
-                .col_expr(
-                    delivery::Column::LeaseExpiresAt,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                )
-                .col_expr(
-                    delivery::Column::LastStatus,
-                    Expr::value(a.report.status.map(i32::from)),
-                )
-                .col_expr(delivery::Column::LastError, Expr::value(a.report.error.clone()))
-                .col_expr(
-                    delivery::Column::DeliveredAt,
-                    Expr::value((j.state == DeliveryState::Delivered).then_some(finished)),
-                )
-                .col_expr(delivery::Column::UpdatedAt, Expr::value(finished))
-                .filter(delivery::Column::Id.eq(a.row.id))
-                .filter(delivery::Column::LeaseOwner.eq(self.owner.as_str()))
-                // A row cancelled while in flight (Ashby cancelled the assessment) stays cancelled.
-                .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
-                .exec(&txn)
-                .await?;
-            if updated.rows_affected == 0 {
+        let updated = self.update_rows(&txn, batch, &judged, finished).await?;
+        if updated.len() < batch.len() {
+            for a in batch.iter().filter(|a| !updated.contains(&a.row.id)) {
                 tracing::warn!(delivery_id = %a.row.id, "the row changed during the attempt (lease ran out, or cancelled); its state was left alone");
             }
         }
         txn.commit().await?;
         Ok(judged.into_iter().map(|j| j.outcome).collect())
+    }
+
+    /// The rows' new states, all in one statement (`UPDATE … FROM` a list of values), each
+    /// guarded by this worker's lease and left alone if the row was cancelled meanwhile. The
+    /// ids of the rows it changed.
+    async fn update_rows(
+        &self,
+        txn: &DatabaseTransaction,
+        batch: &[Attempted],
+        judged: &[Judged],
+        finished: DateTime<Utc>,
+    ) -> Result<HashSet<Uuid>, DbErr> {
+        let backend = txn.get_database_backend();
+        // PostgreSQL types a VALUES list from its text; each column is cast once per row.
+        let casts: [&str; 9] = if backend == DbBackend::Postgres {
+            [
+                "::uuid",
+                "::text",
+                "::integer",
+                "::timestamptz",
+                "::timestamptz",
+                "::timestamptz",
+                "::integer",
+                "::text",
+                "::timestamptz",
+            ]
+        } else {
+            [""; 9]
+        };
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(batch.len() * casts.len() + 2);
+        let mut rows = Vec::with_capacity(batch.len());
+        for (a, j) in batch.iter().zip(judged) {
+            let row_values: [sea_orm::Value; 9] = [
+                a.row.id.into(),
+                j.state.as_str().into(),
+                j.attempt_no.into(),
+                j.next.into(),
+                Some(j.first).into(),
+                Some(j.deadline).into(),
+                a.report.status.map(i32::from).into(),
+                a.report.error.clone().into(),
+                (j.state == DeliveryState::Delivered).then_some(finished).into(),
+            ];
+            let placeholders: Vec<String> = row_values
+                .into_iter()
+                .zip(casts)
+                .map(|(value, cast)| {
+                    values.push(value);
+                    format!("${}{cast}", values.len())
+                })
+                .collect();
+            rows.push(format!("({})", placeholders.join(", ")));
+        }
+        values.push(finished.into());
+        let updated_at = values.len();
+        values.push(self.owner.clone().into());
+        let owner = values.len();
+        let mut sql = format!(
+            "WITH v (v_id, v_state, v_attempts, v_next, v_first, v_deadline, v_status, v_error, v_delivered) \
+               AS (VALUES {rows}) \
+             UPDATE deliveries SET state = v_state, attempts = v_attempts, next_attempt_at = v_next, \
+               first_attempt_at = v_first, deadline_at = v_deadline, lease_owner = NULL, lease_expires_at = NULL, \
+               last_status = v_status, last_error = v_error, delivered_at = v_delivered, updated_at = ${updated_at} \
+             FROM v WHERE deliveries.id = v_id AND deliveries.lease_owner = ${owner} AND deliveries.state = 'pending' \
+             RETURNING deliveries.id",
+            rows = rows.join(", ")
+        );
+        if backend == DbBackend::Sqlite {
+            sql = sql.replace('$', "?");
+        }
+        let changed = txn
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        changed.iter().map(|row| row.try_get_by_index::<Uuid>(0)).collect()
     }
 
     /// One attempt of one claimed row; the result goes to the recorder.
@@ -367,11 +418,14 @@ impl DeliveryContext {
 
     /// Records attempts as they come, many per transaction: the first that arrives, plus
     /// whatever else is already waiting (up to `RECORD_BATCH`).
-    async fn run_recorder(self, mut attempts: mpsc::Receiver<Attempted>) {
+    /// After each batch it wakes the worker: a row that waited for its ordering key's earlier
+    /// row may now be claimed.
+    async fn run_recorder(self, mut attempts: mpsc::Receiver<Attempted>, wake: Arc<Notify>) {
         let mut batch = Vec::with_capacity(RECORD_BATCH);
         while attempts.recv_many(&mut batch, RECORD_BATCH).await > 0 {
             match self.record(&batch).await {
                 Ok(outcomes) => {
+                    wake.notify_one();
                     for (a, outcome) in batch.iter().zip(outcomes) {
                         self.metrics
                             .record_delivery(&a.row.kind, outcome, a.elapsed.as_secs_f64());
@@ -450,48 +504,70 @@ impl Worker {
         }
     }
 
+    /// Claims in batches and keeps up to one batch of claimed rows waiting, so that a finished
+    /// attempt is followed by the next at once and one claim serves many attempts: a claim is
+    /// made when the rows in hand (in flight + waiting) have fallen to the concurrency, and asks
+    /// for twice the concurrency less those. A row waiting here is leased and still pending, so
+    /// its ordering key's later rows stay behind it; on shutdown its lease is released.
     pub async fn run(self) {
+        let concurrency = self.config.concurrency.max(1);
         let mut tasks = JoinSet::new();
+        let mut waiting: VecDeque<delivery::Model> = VecDeque::new();
+        // Whether a claim may find rows: false after a claim came back short, true again on a
+        // wake-up (a new row, a recorded attempt) or when the sleep ends.
+        let mut may_find = true;
         let (to_recorder, from_attempts) = mpsc::channel(RECORD_BATCH * 4);
-        let recorder = tokio::spawn(self.ctx.clone().run_recorder(from_attempts));
+        let recorder = tokio::spawn(self.ctx.clone().run_recorder(from_attempts, self.wake.clone()));
         tracing::info!(owner = %self.ctx.owner, "delivery worker started");
         loop {
             if self.shutdown.is_cancelled() {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let capacity = self.config.concurrency.saturating_sub(tasks.len());
-            let mut claimed = 0;
-            if capacity > 0 {
-                match self.ctx.claim(capacity).await {
+            let in_hand = tasks.len() + waiting.len();
+            if may_find && in_hand <= concurrency {
+                let want = 2 * concurrency - in_hand;
+                match self.ctx.claim(want).await {
                     Ok(rows) => {
-                        claimed = rows.len();
-                        for row in rows {
-                            let ctx = self.ctx.clone();
-                            let to_recorder = to_recorder.clone();
-                            tasks.spawn(async move {
-                                let attempted = ctx.attempt(row).await;
-                                // The recorder outlives every attempt task; a send can only fail
-                                // when the process is going down, and then the lease runs out.
-                                let _ = to_recorder.send(attempted).await;
-                            });
-                        }
+                        may_find = rows.len() == want;
+                        waiting.extend(rows);
                     }
-                    Err(e) => tracing::warn!(error = %e, "claiming deliveries failed"),
+                    Err(e) => {
+                        may_find = false;
+                        tracing::warn!(error = %e, "claiming deliveries failed");
+                    }
                 }
             }
-            if claimed > 0 && claimed < capacity {
-                continue;
+            while tasks.len() < concurrency
+                && let Some(row) = waiting.pop_front()
+            {
+                // A row that waited so long that its lease could run out during the attempt is
+                // left to its lease: sent now, another instance might send it too.
+                let latest_start = row
+                    .lease_expires_at
+                    .map(|lease| lease - chrono(self.config.attempt_timeout));
+                if latest_start.is_some_and(|latest| self.ctx.clock.now() > latest) {
+                    tracing::debug!(delivery_id = %row.id, "lease too short to attempt; left to run out");
+                    continue;
+                }
+                let ctx = self.ctx.clone();
+                let to_recorder = to_recorder.clone();
+                tasks.spawn(async move {
+                    let attempted = ctx.attempt(row).await;
+                    // The recorder outlives every attempt task; a send can only fail
+                    // when the process is going down, and then the lease runs out.
+                    let _ = to_recorder.send(attempted).await;
+                });
             }
-            let wait = if tasks.len() >= self.config.concurrency {
+            let wait = if !tasks.is_empty() || may_find {
                 self.config.poll_interval
             } else {
                 self.idle_wait().await
             };
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => may_find = true,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(wait) => may_find = true,
                 _ = self.shutdown.cancelled() => break,
             }
         }
