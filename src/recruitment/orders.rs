@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, SqlErr,
+    QueryFilter, SqlErr,
 };
 use uuid::Uuid;
 
@@ -301,8 +301,9 @@ async fn write_batch(
             slot.insert(id);
         }
     }
-    // Candidates: insert the new ones (in a fixed order, so that two instances' batches
-    // take their locks in the same order), then read every one's id.
+    // Candidates, in one statement: inserted where new, touched where known (a no-op update, so
+    // that RETURNING names every one's id). In a fixed order, so that two instances' batches
+    // take their locks in the same order.
     let mut people: Vec<(Uuid, &str)> = batch.iter().map(PreparedOrder::candidate_key).collect();
     people.sort_unstable();
     people.dedup();
@@ -314,31 +315,17 @@ async fn write_batch(
         last_name: Set(None),
         created_at: Set(now),
     });
-    candidate::Entity::insert_many(rows)
+    let candidate_ids: HashMap<(Uuid, String), Uuid> = candidate::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([candidate::Column::OrganizationId, candidate::Column::Email])
-                .do_nothing()
+                .update_column(candidate::Column::Email)
                 .to_owned(),
         )
-        .exec_without_returning(txn)
-        .await?;
-    let mut candidate_ids: HashMap<(Uuid, String), Uuid> = HashMap::with_capacity(people.len());
-    let mut by_org: HashMap<Uuid, Vec<&str>> = HashMap::new();
-    for (org, email) in &people {
-        by_org.entry(*org).or_default().push(email);
-    }
-    for (org, emails) in by_org {
-        let found: Vec<(Uuid, String)> = candidate::Entity::find()
-            .select_only()
-            .column(candidate::Column::Id)
-            .column(candidate::Column::Email)
-            .filter(candidate::Column::OrganizationId.eq(org))
-            .filter(candidate::Column::Email.is_in(emails))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        candidate_ids.extend(found.into_iter().map(|(id, email)| ((org, email), id)));
-    }
+        .exec_with_returning(txn)
+        .await?
+        .into_iter()
+        .map(|c| ((c.organization_id, c.email), c.id))
+        .collect();
     // Assessments.
     let mut rows = Vec::with_capacity(batch.len());
     for p in batch {

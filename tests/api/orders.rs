@@ -1,3 +1,4 @@
+use assessment_partner::auth::admin::Scope;
 use assessment_partner::entity::{assessment, candidate, recruitment};
 use assessment_partner::links::LinkKind;
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -458,4 +459,43 @@ async fn many_orders_at_once_each_get_their_own_answer() {
         .await
         .unwrap();
     assert_eq!(invitations, 41, "one invitation per assessment");
+}
+
+/// What a provider key may order is cached briefly; an admin change made through this instance
+/// applies to the next request at once.
+#[tokio::test]
+async fn an_admin_change_applies_to_the_next_order_at_once() {
+    let app = spawn_app().await;
+    // Warm the cache: the key, its lenses and the four locales are now remembered.
+    let body: Value = app
+        .get_signed("/recruitment/v1/config", KEY_A, SECRET_A)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["availableLocales"].as_array().unwrap().len(), 4);
+
+    let token = app.admin_token(&[Scope::OrganizationsWrite]);
+    let response = app
+        .admin(
+            reqwest::Method::PUT,
+            "/admin/v1/locales",
+            &token,
+            Some(json!(["en-US", "sv-SE"])),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let body: Value = app
+        .get_signed("/recruitment/v1/config", KEY_A, SECRET_A)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["availableLocales"], json!(["en-US", "sv-SE"]));
+    let mut order = order_body("res-dutch", "dutch@example.com");
+    order["locale"] = json!("nl-NL");
+    let problem = expect_problem(app.order(ORDER, &order).await, 422).await;
+    assert_eq!(fields(&problem), vec!["locale".to_owned()]);
+    assert_eq!(app.assessment_count().await, 0, "nothing was written");
 }

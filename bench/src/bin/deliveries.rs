@@ -89,6 +89,25 @@ fn start_receiver(receiver: Arc<Receiver>) -> anyhow::Result<u16> {
     Ok(port)
 }
 
+/// The PostgreSQL databases this run made, dropped at the end.
+static CREATED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Drops the databases this run made and its temporary directory.
+async fn clean_up(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::remove_dir_all(dir).ok();
+    let names = std::mem::take(&mut *CREATED.lock().unwrap_or_else(|p| p.into_inner()));
+    if names.is_empty() {
+        return Ok(());
+    }
+    let admin = Database::connect(args.postgres_admin_url.as_str()).await?;
+    for name in names {
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await?;
+    }
+    Ok(())
+}
+
 async fn fresh_database(args: &Args, dir: &std::path::Path, name: &str) -> anyhow::Result<String> {
     if !args.postgres {
         return Ok(format!(
@@ -101,6 +120,7 @@ async fn fresh_database(args: &Args, dir: &std::path::Path, name: &str) -> anyho
         .context("PostgreSQL admin connection")?;
     let db = format!("bench_{name}_{}", uuid::Uuid::new_v4().simple());
     admin.execute_unprepared(&format!("CREATE DATABASE \"{db}\"")).await?;
+    CREATED.lock().unwrap_or_else(|p| p.into_inner()).push(db.clone());
     let mut url = url::Url::parse(&args.postgres_admin_url)?;
     url.set_path(&db);
     Ok(url.to_string())
@@ -321,7 +341,7 @@ async fn main() -> anyhow::Result<()> {
         );
         n *= 10;
     }
-    Ok(())
+    clean_up(&args, &dir).await
 }
 
 /// `n` due pending rows, written in bulk by the database itself.
