@@ -21,7 +21,7 @@ use crate::delivery::worker::{DeliveryContext, Worker, WorkerConfig, listen_for_
 use crate::error::ApiError;
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
-use crate::recruitment::writer::OrderWriter;
+use crate::recruitment::writer::{HANDOFF_CAPACITY, Handoff, OrderWriter};
 use crate::state::AppState;
 use crate::{admin, db, health, openapi, recruitment, telemetry};
 
@@ -110,6 +110,19 @@ impl Application {
         let metrics = Metrics::new();
         let wake = Arc::new(Notify::new());
         let shutdown = CancellationToken::new();
+        // This instance's worker (if it runs one) is handed the invitations its API writes.
+        let owner = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
+        let (handoff, handed) = if mode.worker() && listener.is_some() {
+            let (rows, handed) = tokio::sync::mpsc::channel(HANDOFF_CAPACITY);
+            let handoff = Handoff {
+                owner: owner.clone(),
+                lease: settings.delivery.lease,
+                rows,
+            };
+            (Some(handoff), Some(handed))
+        } else {
+            (None, None)
+        };
         let state = AppState {
             db: db.clone(),
             vault: vault.clone(),
@@ -128,7 +141,11 @@ impl Application {
             wake: wake.clone(),
             metrics: metrics.clone(),
             directory: Arc::new(crate::auth::directory::Directory::new()),
-            orders: OrderWriter::start(db.clone(), OrderWriter::writers_for(&db, settings.db_max_connections)),
+            orders: OrderWriter::start(
+                db.clone(),
+                OrderWriter::writers_for(&db, settings.db_max_connections),
+                handoff,
+            ),
         };
 
         let worker = if mode.worker() {
@@ -150,7 +167,7 @@ impl Application {
                     max_age: d.max_age,
                     jitter: DEFAULT_JITTER,
                 },
-                owner: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
+                owner,
                 lease: d.lease,
                 credentials: Default::default(),
             };
@@ -160,7 +177,11 @@ impl Application {
                 attempt_timeout: d.timeout,
                 shutdown_grace: d.timeout + std::time::Duration::from_secs(2),
             };
-            Some(Worker::new(ctx, wake, config, shutdown.clone()))
+            let worker = Worker::new(ctx, wake, config, shutdown.clone());
+            Some(match handed {
+                Some(rows) => worker.with_handoff(rows),
+                None => worker,
+            })
         } else {
             None
         };

@@ -518,7 +518,7 @@ async fn ceiling_load(
     let start = Instant::now();
     let deadline = start + load.duration;
     // The server's write path: requests hand prepared orders to its writer task(s).
-    let writer = OrderWriter::start(db.clone(), OrderWriter::writers_for(&db, pool_size));
+    let writer = OrderWriter::start(db.clone(), OrderWriter::writers_for(&db, pool_size), None);
     let mut tasks = Vec::with_capacity(load.concurrency);
     for _ in 0..load.concurrency {
         let writer = writer.clone();

@@ -82,19 +82,43 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, new: NewDelivery, now: DateTime
     Ok(id)
 }
 
-/// Adds several rows with one statement (and one NOTIFY); see [`enqueue`].
+/// A lease to write with new rows: they are born claimed by this instance's worker, which gets
+/// them handed over in memory after the commit (see `recruitment::writer`), so nobody has to
+/// claim them from the table. If the instance dies first, the lease runs out and any worker
+/// claims them as usual.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub owner: String,
+    pub until: DateTime<Utc>,
+}
+
+/// Adds several rows with one statement; see [`enqueue`]. Rows written with a `lease` wake no
+/// one (their owner gets them in memory); others send one NOTIFY. Returns the rows written.
 pub async fn enqueue_many<C: ConnectionTrait>(
     db: &C,
     news: Vec<NewDelivery>,
     now: DateTime<Utc>,
-) -> Result<Vec<Uuid>, DbErr> {
+    lease: Option<&Lease>,
+) -> Result<Vec<delivery::Model>, DbErr> {
     if news.is_empty() {
         return Ok(Vec::new());
     }
-    let (ids, rows): (Vec<Uuid>, Vec<delivery::ActiveModel>) = news.into_iter().map(|n| row(n, now)).unzip();
-    delivery::Entity::insert_many(rows).exec_without_returning(db).await?;
-    notify(db).await?;
-    Ok(ids)
+    let rows: Vec<delivery::ActiveModel> = news
+        .into_iter()
+        .map(|n| {
+            let (_, mut row) = row(n, now);
+            if let Some(lease) = lease {
+                row.lease_owner = Set(Some(lease.owner.clone()));
+                row.lease_expires_at = Set(Some(lease.until));
+            }
+            row
+        })
+        .collect();
+    let written = delivery::Entity::insert_many(rows).exec_with_returning(db).await?;
+    if lease.is_none() {
+        notify(db).await?;
+    }
+    Ok(written)
 }
 
 async fn notify<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {

@@ -76,6 +76,8 @@ pub struct Credentials {
 pub struct Worker {
     ctx: DeliveryContext,
     wake: Arc<Notify>,
+    /// Rows written already leased to this worker (`recruitment::writer::Handoff`).
+    handed: Option<mpsc::Receiver<delivery::Model>>,
     config: WorkerConfig,
     shutdown: CancellationToken,
 }
@@ -457,9 +459,16 @@ impl Worker {
         Self {
             ctx,
             wake,
+            handed: None,
             config,
             shutdown,
         }
+    }
+
+    /// Takes rows written already leased to this worker from `rows`.
+    pub fn with_handoff(mut self, rows: mpsc::Receiver<delivery::Model>) -> Self {
+        self.handed = Some(rows);
+        self
     }
 
     async fn idle_wait(&self) -> Duration {
@@ -483,7 +492,8 @@ impl Worker {
     /// made when the rows in hand (in flight + waiting) have fallen to the concurrency, and asks
     /// for twice the concurrency less those. A row waiting here is leased and still pending, so
     /// its ordering key's later rows stay behind it; on shutdown its lease is released.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
+        let mut handed = self.handed.take();
         let concurrency = self.config.concurrency.max(1);
         let mut tasks = JoinSet::new();
         let mut waiting: VecDeque<delivery::Model> = VecDeque::new();
@@ -498,6 +508,14 @@ impl Worker {
                 break;
             }
             while tasks.try_join_next().is_some() {}
+            // Rows handed over are taken while there is room; the rest wait in the handoff.
+            if let Some(rows) = handed.as_mut() {
+                while tasks.len() + waiting.len() < 2 * concurrency
+                    && let Ok(row) = rows.try_recv()
+                {
+                    waiting.push_back(row);
+                }
+            }
             let in_hand = tasks.len() + waiting.len();
             if may_find && in_hand <= concurrency {
                 let want = 2 * concurrency - in_hand;
@@ -539,6 +557,9 @@ impl Worker {
                 self.idle_wait().await
             };
             tokio::select! {
+                Some(row) = next_handed(&mut handed), if tasks.len() + waiting.len() < 2 * concurrency => {
+                    waiting.push_back(row)
+                }
                 _ = self.wake.notified() => may_find = true,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 _ = tokio::time::sleep(wait) => may_find = true,
@@ -561,6 +582,20 @@ impl Worker {
             Ok(n) => tracing::info!(released = n, "delivery worker stopped"),
             Err(e) => tracing::warn!(error = %e, "could not release leases; they will run out"),
         }
+    }
+}
+
+/// The next row handed to the worker, or never when there is no handoff (or it has closed).
+async fn next_handed(handed: &mut Option<mpsc::Receiver<delivery::Model>>) -> Option<delivery::Model> {
+    match handed {
+        Some(rows) => match rows.recv().await {
+            Some(row) => Some(row),
+            None => {
+                *handed = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
     }
 }
 

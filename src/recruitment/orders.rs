@@ -14,7 +14,7 @@ use crate::assessment::{Source, State, candidates};
 use crate::auth::directory::Offer;
 use crate::delivery::invitation::{Invitation, render};
 use crate::delivery::outbox::{self, EmailPayload, Kind, NewDelivery};
-use crate::entity::{assessment, candidate, recruitment};
+use crate::entity::{assessment, candidate, delivery, recruitment};
 use crate::links::{LinkKind, LinkSigner};
 use crate::recruitment::dto::{NewOrder, OrderKind};
 
@@ -45,8 +45,12 @@ pub struct Placed {
     pub assessment: assessment::Model,
     /// False when this was a repeat of an order already placed.
     pub created: bool,
-    /// True when outbox rows were added (the worker should be woken).
+    /// True when outbox rows were added that the worker has to find in the table (it should be
+    /// woken); false once a leased row was handed to it.
     pub enqueued: bool,
+    /// The invitation's outbox row when it was written under the writer's lease: the
+    /// instance's own worker is to be handed it (and need not be woken).
+    pub leased: Option<delivery::Model>,
 }
 
 /// An order checked against the offer and ready to write: its ids, fingerprint and rendered
@@ -101,6 +105,16 @@ pub fn prepare(
 }
 
 impl PreparedOrder {
+    /// When the order was received.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Whether placing it writes an invitation e-mail to the outbox.
+    pub fn sends_invitation(&self) -> bool {
+        self.invitation.is_some()
+    }
+
     fn assessment_row(&self, recruitment_id: Uuid, candidate_id: Uuid) -> assessment::ActiveModel {
         let order = &self.order;
         assessment::ActiveModel {
@@ -166,6 +180,7 @@ async fn explain_conflict<C: ConnectionTrait>(db: &C, prepared: &PreparedOrder) 
             assessment: a,
             created: false,
             enqueued: false,
+            leased: None,
         }),
         Some(_) => Err(OrderError::ResultIdConflict(order.result_id.as_str().to_owned())),
         None => Err(OrderError::CandidateAlreadyInRecruitment(
@@ -184,7 +199,7 @@ pub async fn place_order(
     ctx: &OrderContext<'_>,
 ) -> Result<Placed, OrderError> {
     let prepared = prepare(organization_id, order, now, invitation_ttl, ctx)?;
-    place_one(db, &prepared).await
+    place_one(db, &prepared, None).await
 }
 
 /// Writes one order in one transaction of four statements when the recruitment exists: the
@@ -192,10 +207,18 @@ pub async fn place_order(
 /// outbox row. The assessment insert does nothing on any unique index — the `resultId` per
 /// organisation, one assessment per candidate and recruitment — and then the transaction is
 /// rolled back and [`explain_conflict`] tells a repeat from a conflict. Concurrent identical
-/// orders therefore create one assessment, and every one of them answers with it.
-pub async fn place_one(db: &DatabaseConnection, prepared: &PreparedOrder) -> Result<Placed, OrderError> {
-    let result = crate::db::write_transaction::<assessment::Model, OrderError, _>(db, |txn| {
+/// orders therefore create one assessment, and every one of them answers with it. With a
+/// `lease`, the invitation's row is written leased (see [`outbox::Lease`]) and returned in
+/// [`Placed::leased`].
+pub async fn place_one(
+    db: &DatabaseConnection,
+    prepared: &PreparedOrder,
+    lease: Option<&outbox::Lease>,
+) -> Result<Placed, OrderError> {
+    type Written = (assessment::Model, Option<delivery::Model>);
+    let result = crate::db::write_transaction::<Written, OrderError, _>(db, |txn| {
         let prepared = prepared.clone();
+        let lease = lease.cloned();
         Box::pin(async move {
             let order = &prepared.order;
             let recruitment_id = ensure_recruitment(txn, prepared.organization_id, order, prepared.now).await?;
@@ -216,18 +239,18 @@ pub async fn place_one(db: &DatabaseConnection, prepared: &PreparedOrder) -> Res
                 // Rolled back: the recruitment or candidate rows it may have added go too.
                 return Err(OrderError::Db(DbErr::RecordNotInserted));
             };
-            if let Some(delivery) = prepared.invitation_delivery() {
-                outbox::enqueue(txn, delivery, prepared.now).await?;
-            }
-            Ok(inserted)
+            let invitation = prepared.invitation_delivery().into_iter().collect();
+            let written = outbox::enqueue_many(txn, invitation, prepared.now, lease.as_ref()).await?;
+            Ok((inserted, written.into_iter().next()))
         })
     })
     .await;
 
     match result {
-        Ok(assessment) => Ok(Placed {
+        Ok((assessment, invitation)) => Ok(Placed {
             assessment,
-            enqueued: prepared.invitation.is_some(),
+            enqueued: invitation.is_some(),
+            leased: invitation.filter(|_| lease.is_some()),
             created: true,
         }),
         // The insert met a unique index (a repeat, a conflict, or an identical order that
@@ -248,14 +271,16 @@ pub async fn place_one(db: &DatabaseConnection, prepared: &PreparedOrder) -> Res
 /// invitations of those inserted. Orders that inserted nothing are explained after the commit,
 /// as in [`place_one`]. An error of the batch as a whole (for example a deadlock with another
 /// instance on PostgreSQL) rolls it back and returns `Err`; the caller then places the orders
-/// one by one, so that one order's fault is never another's.
+/// one by one, so that one order's fault is never another's. A `lease` works as in
+/// [`place_one`].
 pub async fn place_batch(
     db: &DatabaseConnection,
     batch: &[PreparedOrder],
+    lease: Option<&outbox::Lease>,
 ) -> Result<Vec<Result<Placed, OrderError>>, DbErr> {
     let now = batch.iter().map(|p| p.now).max().unwrap_or_else(Utc::now);
     let txn = crate::db::begin_write(db).await?;
-    let inserted = match write_batch(&txn, batch, now).await {
+    let (inserted, invitations) = match write_batch(&txn, batch, now, lease).await {
         Ok(inserted) => {
             txn.commit().await?;
             inserted
@@ -268,26 +293,36 @@ pub async fn place_batch(
         }
     };
     let mut inserted = inserted;
+    let mut invitations: HashMap<Option<Uuid>, delivery::Model> =
+        invitations.into_iter().map(|d| (d.assessment_id, d)).collect();
     let mut results = Vec::with_capacity(batch.len());
     for p in batch {
         results.push(match inserted.remove(&p.assessment_id) {
-            Some(assessment) => Ok(Placed {
-                assessment,
-                created: true,
-                enqueued: p.invitation.is_some(),
-            }),
+            Some(assessment) => {
+                let invitation = invitations.remove(&Some(p.assessment_id));
+                Ok(Placed {
+                    assessment,
+                    created: true,
+                    enqueued: invitation.is_some(),
+                    leased: invitation.filter(|_| lease.is_some()),
+                })
+            }
             None => explain_conflict(db, p).await,
         });
     }
     Ok(results)
 }
 
-/// The statements of [`place_batch`]; the assessments inserted, by id.
+/// The assessments inserted (by id) and the invitations' outbox rows.
+type BatchWritten = (HashMap<Uuid, assessment::Model>, Vec<delivery::Model>);
+
+/// The statements of [`place_batch`].
 async fn write_batch(
     txn: &DatabaseTransaction,
     batch: &[PreparedOrder],
     now: DateTime<Utc>,
-) -> Result<HashMap<Uuid, assessment::Model>, DbErr> {
+    lease: Option<&outbox::Lease>,
+) -> Result<BatchWritten, DbErr> {
     // Recruitments: usually one per batch.
     let mut recruitments: HashMap<(Uuid, &str, Uuid), Uuid> = HashMap::new();
     for p in batch {
@@ -353,8 +388,8 @@ async fn write_batch(
         .filter(|p| inserted.contains_key(&p.assessment_id))
         .filter_map(PreparedOrder::invitation_delivery)
         .collect();
-    outbox::enqueue_many(txn, deliveries, now).await?;
-    Ok(inserted)
+    let invitations = outbox::enqueue_many(txn, deliveries, now, lease).await?;
+    Ok((inserted, invitations))
 }
 
 async fn ensure_recruitment<C: ConnectionTrait>(

@@ -6,18 +6,79 @@
 //! statements; alone, an order is written at once, as a batch of one. SQLite has one writer at a
 //! time anyway, so it gets one writer task; PostgreSQL gets a few, so that one batch's round
 //! trips overlap another's.
+//!
+//! When this instance runs a delivery worker, the writer writes the invitations' outbox rows
+//! already leased to that worker and hands them over in memory after the commit ([`Handoff`]):
+//! the worker need not find them in the table, which under a stream of orders saves a claim
+//! statement per batch on the database's only writer (SQLite) and a NOTIFY to every instance
+//! (PostgreSQL). Should the instance die before sending them, their lease runs out and any
+//! worker claims them as usual.
 use std::sync::Arc;
+use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument;
 
+use crate::delivery::outbox::Lease;
+use crate::entity::delivery;
 use crate::recruitment::orders::{OrderError, Placed, PreparedOrder, place_batch, place_one};
 
 /// Orders written per transaction at most.
 pub const MAX_BATCH: usize = 128;
 
 type Reply = oneshot::Sender<Result<Placed, OrderError>>;
+
+/// Where rows written under a lease go: this instance's worker.
+#[derive(Clone)]
+pub struct Handoff {
+    /// The worker's lease owner name.
+    pub owner: String,
+    /// How long the rows are leased (`AP_DELIVERY_LEASE`).
+    pub lease: Duration,
+    /// Bounded: when the worker is behind, the writer writes rows unleased instead, for the
+    /// worker to claim from the table later — the backlog lives in the database, not here.
+    pub rows: mpsc::Sender<delivery::Model>,
+}
+
+/// Rows waiting in a handoff at most.
+pub const HANDOFF_CAPACITY: usize = 256;
+
+impl Handoff {
+    /// A lease for the batch's invitations and room for each of them in the worker's queue, or
+    /// `None` when there is nothing to hand over or no room.
+    fn reserve(&self, orders: &[PreparedOrder]) -> Option<(Lease, mpsc::PermitIterator<'_, delivery::Model>)> {
+        let invitations = orders.iter().filter(|o| o.sends_invitation()).count();
+        if invitations == 0 {
+            return None;
+        }
+        let now = orders.iter().map(PreparedOrder::now).min()?;
+        let lease = Lease {
+            owner: self.owner.clone(),
+            until: now + chrono::Duration::from_std(self.lease).ok()?,
+        };
+        let permits = self.rows.try_reserve_many(invitations).ok()?;
+        Some((lease, permits))
+    }
+}
+
+/// Hands a leased row (if any) to the worker through a reserved place; the order's answer then
+/// says there is nothing to wake the worker for.
+fn hand_over(placed: &mut Result<Placed, OrderError>, permits: &mut Option<mpsc::PermitIterator<'_, delivery::Model>>) {
+    if let Ok(placed) = placed
+        && let Some(row) = placed.leased.take()
+    {
+        match permits.as_mut().and_then(Iterator::next) {
+            Some(permit) => {
+                permit.send(row);
+                placed.enqueued = false;
+            }
+            // Cannot happen (a place was reserved for every invitation); the row's lease runs
+            // out and a worker claims it then.
+            None => tracing::warn!(delivery_id = %row.id, "no place reserved for a leased invitation"),
+        }
+    }
+}
 
 /// A handle to the writer tasks; cheap to clone. The tasks end when every handle is dropped.
 #[derive(Clone)]
@@ -30,12 +91,15 @@ pub struct OrderWriter {
 pub struct WriterStopped;
 
 impl OrderWriter {
-    /// Starts `writers` writer tasks on the current runtime.
-    pub fn start(db: DatabaseConnection, writers: usize) -> Self {
+    /// Starts `writers` writer tasks on the current runtime; with a `handoff`, invitations are
+    /// written leased to this instance's worker and handed to it.
+    pub fn start(db: DatabaseConnection, writers: usize, handoff: Option<Handoff>) -> Self {
         let (queue, requests) = mpsc::channel(MAX_BATCH * 8);
         let requests = Arc::new(Mutex::new(requests));
         for n in 0..writers.max(1) {
-            tokio::spawn(run(db.clone(), requests.clone()).instrument(tracing::info_span!("order_writer", n)));
+            tokio::spawn(
+                run(db.clone(), requests.clone(), handoff.clone()).instrument(tracing::info_span!("order_writer", n)),
+            );
         }
         Self { queue }
     }
@@ -62,7 +126,11 @@ impl OrderWriter {
     }
 }
 
-async fn run(db: DatabaseConnection, requests: Arc<Mutex<mpsc::Receiver<(PreparedOrder, Reply)>>>) {
+async fn run(
+    db: DatabaseConnection,
+    requests: Arc<Mutex<mpsc::Receiver<(PreparedOrder, Reply)>>>,
+    handoff: Option<Handoff>,
+) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     loop {
         // One writer takes what is queued; the others wait their turn for the next batch.
@@ -71,30 +139,38 @@ async fn run(db: DatabaseConnection, requests: Arc<Mutex<mpsc::Receiver<(Prepare
             return;
         }
         let (orders, replies): (Vec<PreparedOrder>, Vec<Reply>) = waiting.drain(..).unzip();
-        write(&db, orders, replies)
+        write(&db, orders, replies, handoff.as_ref())
             .instrument(tracing::debug_span!("order_batch", size = received))
             .await;
     }
 }
 
-async fn write(db: &DatabaseConnection, orders: Vec<PreparedOrder>, replies: Vec<Reply>) {
+async fn write(db: &DatabaseConnection, orders: Vec<PreparedOrder>, replies: Vec<Reply>, handoff: Option<&Handoff>) {
+    let (lease, mut permits) = match handoff.and_then(|h| h.reserve(&orders)) {
+        Some((lease, permits)) => (Some(lease), Some(permits)),
+        None => (None, None),
+    };
+    let mut answer = |mut result: Result<Placed, OrderError>, reply: Reply| {
+        hand_over(&mut result, &mut permits);
+        // A request whose client went away no longer listens; its order stands.
+        let _ = reply.send(result);
+    };
     if orders.len() == 1 {
         for (order, reply) in orders.iter().zip(replies) {
-            let _ = reply.send(place_one(db, order).await);
+            answer(place_one(db, order, lease.as_ref()).await, reply);
         }
         return;
     }
-    match place_batch(db, &orders).await {
+    match place_batch(db, &orders, lease.as_ref()).await {
         Ok(results) => {
             for (result, reply) in results.into_iter().zip(replies) {
-                // A request whose client went away no longer listens; its order stands.
-                let _ = reply.send(result);
+                answer(result, reply);
             }
         }
         Err(e) => {
             tracing::warn!(error = %e, orders = orders.len(), "a batch of orders failed as a whole; writing them one by one");
             for (order, reply) in orders.iter().zip(replies) {
-                let _ = reply.send(place_one(db, order).await);
+                answer(place_one(db, order, lease.as_ref()).await, reply);
             }
         }
     }

@@ -4,7 +4,13 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 impl TestApp {
-    pub async fn admin(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> reqwest::Response {
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
         let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);

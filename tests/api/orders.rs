@@ -389,7 +389,7 @@ async fn a_batch_of_orders_answers_each_order_on_its_own() {
         prepared(order_body("res-other", "taken@example.com")), // candidate already ordered
         prepared(order_body("res-new-2", "new2@example.com")),
     ];
-    let results = place_batch(&app.db, &batch).await.expect("the batch commits");
+    let results = place_batch(&app.db, &batch, None).await.expect("the batch commits");
     assert_eq!(results.len(), 6);
     let first = results[0].as_ref().expect("new order placed");
     assert!(first.created && first.enqueued);
