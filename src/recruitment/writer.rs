@@ -175,3 +175,88 @@ async fn write(db: &DatabaseConnection, orders: Vec<PreparedOrder>, replies: Vec
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::directory::Offer;
+    use crate::links::LinkSigner;
+    use crate::recruitment::dto::{AssessmentOrderRequest, NewOrder, OrderKind};
+    use crate::recruitment::orders::{OrderContext, prepare};
+    use uuid::Uuid;
+
+    fn prepared(kind: OrderKind, n: usize) -> Vec<PreparedOrder> {
+        let lens: Uuid = "7922dd91-1b44-43e4-a740-7c4d9c2fba41".parse().unwrap();
+        let offer = Offer {
+            lenses: [lens].into(),
+            locales: ["en-US".to_owned()].into(),
+        };
+        let links = LinkSigner::new(
+            &secrecy::SecretBox::new(Box::new([7; 32])),
+            url::Url::parse("https://ap.example.com/").unwrap(),
+        );
+        let ctx = OrderContext {
+            links: &links,
+            organization_name: "Org",
+            offer: &offer,
+        };
+        (0..n)
+            .map(|i| {
+                let request: AssessmentOrderRequest = serde_json::from_value(serde_json::json!({
+                    "recruitment": {"id": "r-1", "title": "Developer", "description": ""},
+                    "additionalRecruitmentCollaboratorsEmails": [],
+                    "resultUpdateUrl": "https://ats.example.com/results/1",
+                    "resultId": format!("res-{i}"),
+                    "lensId": lens,
+                    "locale": "en-US",
+                    "candidateDetails": {"email": format!("c{i}@example.com")}
+                }))
+                .unwrap();
+                let order = NewOrder::parse(kind, request).unwrap();
+                prepare(
+                    Uuid::now_v7(),
+                    &order,
+                    chrono::Utc::now(),
+                    Duration::from_secs(3600),
+                    &ctx,
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    fn handoff(capacity: usize) -> (Handoff, mpsc::Receiver<delivery::Model>) {
+        let (rows, received) = mpsc::channel(capacity);
+        let handoff = Handoff {
+            owner: "worker-1".into(),
+            lease: Duration::from_secs(60),
+            rows,
+        };
+        (handoff, received)
+    }
+
+    #[test]
+    fn a_lease_is_taken_only_with_room_for_every_invitation() {
+        let (handoff, _received) = handoff(3);
+        let orders = prepared(OrderKind::Email, 3);
+        let (lease, permits) = handoff.reserve(&orders).expect("room for three");
+        assert_eq!(lease.owner, "worker-1");
+        let earliest = orders.iter().map(PreparedOrder::now).min().unwrap();
+        assert_eq!(lease.until, earliest + chrono::Duration::seconds(60));
+        assert_eq!(permits.len(), 3);
+        // While those places are held, a fourth invitation finds no room: it is written
+        // unleased, for the worker to claim from the table.
+        assert!(handoff.reserve(&prepared(OrderKind::Email, 1)).is_none());
+        drop(permits);
+        assert!(
+            handoff.reserve(&prepared(OrderKind::Email, 1)).is_some(),
+            "places given back"
+        );
+    }
+
+    #[test]
+    fn link_orders_take_no_lease() {
+        let (handoff, _received) = handoff(8);
+        assert!(handoff.reserve(&prepared(OrderKind::Link, 2)).is_none());
+    }
+}
