@@ -144,6 +144,7 @@ impl Application {
             orders: OrderWriter::start(
                 db.clone(),
                 OrderWriter::writers_for(&db, settings.db_max_connections),
+                wake.clone(),
                 handoff,
             ),
         };

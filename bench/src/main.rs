@@ -3,8 +3,9 @@
 //! * `bench http`: closed-loop load (goose) on a running server's
 //!   `POST /recruitment/v1/assessment-order`, every request signed, with its own `resultId` and
 //!   candidate e-mail.
-//! * `bench ceiling`: the same orders placed straight through the database layer
-//!   (`recruitment::orders::place_order`) from N tasks, no HTTP: what the database allows.
+//! * `bench ceiling`: the same orders placed straight through the database layer (prepared by
+//!   `recruitment::orders::prepare`, written by the server's group-commit
+//!   `recruitment::writer::OrderWriter`) from N tasks, no HTTP: what the database allows.
 //! * `bench both`: fresh database(s), seeded like `assessment-partner seed` does, a server
 //!   started from `target/release/assessment-partner`, the HTTP load, the server's peak RSS, then
 //!   the ceiling on another fresh database of the same kind, and the ratio.
@@ -155,7 +156,7 @@ struct BothArgs {
     #[arg(long)]
     keep: bool,
     /// Before each phase, fill its database for this long with (link) orders placed straight
-    /// through place_order (not measured), then ANALYZE (PostgreSQL), so that the measured run
+    /// through the database layer as in `ceiling` (not measured), then ANALYZE (PostgreSQL), so that the measured run
     /// sees populated tables with statistics instead of fresh empty ones. 0 = fresh database.
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     warmup: Duration,
@@ -395,7 +396,7 @@ async fn run_http(args: &HttpArgs) -> anyhow::Result<Summary> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Ceiling mode: place_order from N tasks on one pool.
+// Ceiling mode: orders through the OrderWriter from N tasks on one pool.
 
 async fn run_ceiling(args: &CeilingArgs) -> anyhow::Result<Summary> {
     let mut settings = Settings::for_tests(&args.database_url);
@@ -518,7 +519,12 @@ async fn ceiling_load(
     let start = Instant::now();
     let deadline = start + load.duration;
     // The server's write path: requests hand prepared orders to its writer task(s).
-    let writer = OrderWriter::start(db.clone(), OrderWriter::writers_for(&db, pool_size), None);
+    let writer = OrderWriter::start(
+        db.clone(),
+        OrderWriter::writers_for(&db, pool_size),
+        Arc::new(tokio::sync::Notify::new()),
+        None,
+    );
     let mut tasks = Vec::with_capacity(load.concurrency);
     for _ in 0..load.concurrency {
         let writer = writer.clone();

@@ -5,15 +5,15 @@
 //! on SQLite the single writer makes it atomic. A row is only claimable when no earlier pending
 //! row has the same ordering key (assessment + target), which keeps those calls in order. A
 //! crashed instance's leases run out and another instance takes the rows.
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Statement,
 };
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
@@ -309,31 +309,9 @@ impl DeliveryContext {
         delivery_attempt::Entity::insert_many(attempts)
             .exec_without_returning(&txn)
             .await?;
-        let updated = self.update_rows(&txn, batch, &judged, finished).await?;
-        if updated.len() < batch.len() {
-            for a in batch.iter().filter(|a| !updated.contains(&a.row.id)) {
-                tracing::warn!(delivery_id = %a.row.id, "the row changed during the attempt (lease ran out, or cancelled); its state was left alone");
-            }
-        }
-        txn.commit().await?;
-        Ok(judged.into_iter().map(|j| j.outcome).collect())
-    }
-
-    /// Each row's new state, guarded by this worker's lease and left alone if the row was
-    /// cancelled meanwhile (Ashby cancelled the assessment). The ids of the rows it changed.
-    ///
-    /// One statement per row, inside the batch's transaction. A single `UPDATE … FROM` over the
-    /// batch's values was measured (`bench --bin deliveries`): within noise on SQLite, and 20 %
-    /// slower on PostgreSQL, where its join needs the planner's help when statistics are stale.
-    async fn update_rows(
-        &self,
-        txn: &DatabaseTransaction,
-        batch: &[Attempted],
-        judged: &[Judged],
-        finished: DateTime<Utc>,
-    ) -> Result<HashSet<Uuid>, DbErr> {
-        let mut updated_ids = HashSet::with_capacity(batch.len());
-        for (a, j) in batch.iter().zip(judged) {
+        // One statement per row: one `UPDATE … FROM (VALUES …)` for the batch measured no better
+        // (bench/README.md, "Deliveries").
+        for (a, j) in batch.iter().zip(&judged) {
             let updated = delivery::Entity::update_many()
                 .col_expr(delivery::Column::State, Expr::value(j.state.as_str()))
                 .col_expr(delivery::Column::Attempts, Expr::value(j.attempt_no))
@@ -357,14 +335,16 @@ impl DeliveryContext {
                 .col_expr(delivery::Column::UpdatedAt, Expr::value(finished))
                 .filter(delivery::Column::Id.eq(a.row.id))
                 .filter(delivery::Column::LeaseOwner.eq(self.owner.as_str()))
+                // A row cancelled while in flight (Ashby cancelled the assessment) stays cancelled.
                 .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
-                .exec(txn)
+                .exec(&txn)
                 .await?;
-            if updated.rows_affected > 0 {
-                updated_ids.insert(a.row.id);
+            if updated.rows_affected == 0 {
+                tracing::warn!(delivery_id = %a.row.id, "the row changed during the attempt (lease ran out, or cancelled); its state was left alone");
             }
         }
-        Ok(updated_ids)
+        txn.commit().await?;
+        Ok(judged.into_iter().map(|j| j.outcome).collect())
     }
 
     /// One attempt of one claimed row; the result goes to the recorder.

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, SqlErr,
+    QueryFilter,
 };
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use crate::assessment::{Source, State, candidates};
 use crate::auth::directory::Offer;
 use crate::delivery::invitation::{Invitation, render};
 use crate::delivery::outbox::{self, EmailPayload, Kind, NewDelivery};
-use crate::entity::{assessment, candidate, delivery, recruitment};
+use crate::entity::{assessment, delivery, recruitment};
 use crate::links::{LinkKind, LinkSigner};
 use crate::recruitment::dto::{NewOrder, OrderKind};
 
@@ -45,11 +45,10 @@ pub struct Placed {
     pub assessment: assessment::Model,
     /// False when this was a repeat of an order already placed.
     pub created: bool,
-    /// True when outbox rows were added that the worker has to find in the table (it should be
-    /// woken); false once a leased row was handed to it.
+    /// True when an invitation was added to the outbox.
     pub enqueued: bool,
-    /// The invitation's outbox row when it was written under the writer's lease: the
-    /// instance's own worker is to be handed it (and need not be woken).
+    /// That invitation's row when it was written under a lease, for the writer to hand to its
+    /// worker (see `recruitment::writer`).
     pub leased: Option<delivery::Model>,
 }
 
@@ -202,97 +201,62 @@ pub async fn place_order(
     place_one(db, &prepared, None).await
 }
 
-/// Writes one order in one transaction of four statements when the recruitment exists: the
-/// recruitment's id, the candidate (inserted, or found), the assessment, the invitation's
-/// outbox row. The assessment insert does nothing on any unique index — the `resultId` per
-/// organisation, one assessment per candidate and recruitment — and then the transaction is
-/// rolled back and [`explain_conflict`] tells a repeat from a conflict. Concurrent identical
-/// orders therefore create one assessment, and every one of them answers with it. With a
-/// `lease`, the invitation's row is written leased (see [`outbox::Lease`]) and returned in
-/// [`Placed::leased`].
+/// Writes one order: [`place_batch`] of one.
 pub async fn place_one(
     db: &DatabaseConnection,
     prepared: &PreparedOrder,
     lease: Option<&outbox::Lease>,
 ) -> Result<Placed, OrderError> {
-    type Written = (assessment::Model, Option<delivery::Model>);
-    let result = crate::db::write_transaction::<Written, OrderError, _>(db, |txn| {
-        let prepared = prepared.clone();
-        let lease = lease.cloned();
-        Box::pin(async move {
-            let order = &prepared.order;
-            let recruitment_id = ensure_recruitment(txn, prepared.organization_id, order, prepared.now).await?;
-            let person = candidates::Person {
-                email: &order.candidate_email,
-                first_name: None,
-                last_name: None,
-            };
-            let candidate_id = candidates::ensure(txn, prepared.organization_id, &person, prepared.now).await?;
-            // No conflict target: any unique index that already holds this order's values.
-            // (Several-row RETURNING: an empty answer is a conflict, not an error.)
-            let inserted = assessment::Entity::insert(prepared.assessment_row(recruitment_id, candidate_id))
-                .on_conflict(OnConflict::new().do_nothing().to_owned())
-                .exec_with_returning_many(txn)
-                .await?
-                .pop();
-            let Some(inserted) = inserted else {
-                // Rolled back: the recruitment or candidate rows it may have added go too.
-                return Err(OrderError::Db(DbErr::RecordNotInserted));
-            };
-            let invitation = prepared.invitation_delivery().into_iter().collect();
-            let written = outbox::enqueue_many(txn, invitation, prepared.now, lease.as_ref()).await?;
-            Ok((inserted, written.into_iter().next()))
-        })
-    })
-    .await;
-
-    match result {
-        Ok((assessment, invitation)) => Ok(Placed {
-            assessment,
-            enqueued: invitation.is_some(),
-            leased: invitation.filter(|_| lease.is_some()),
-            created: true,
-        }),
-        // The insert met a unique index (a repeat, a conflict, or an identical order that
-        // committed while this one ran): which one, the committed rows tell.
-        Err(OrderError::Db(DbErr::RecordNotInserted)) => explain_conflict(db, prepared).await,
-        // A concurrent insert of the same recruitment or candidate on PostgreSQL.
-        Err(OrderError::Db(e)) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            explain_conflict(db, prepared).await
-        }
-        Err(e) => Err(e),
-    }
+    place_batch(db, std::slice::from_ref(prepared), lease)
+        .await?
+        .pop()
+        .unwrap_or(Err(OrderError::Db(DbErr::RecordNotInserted)))
 }
 
 /// Writes several orders in one transaction with one statement per table: the recruitments
-/// they name (found or added), their candidates (added where new, then read back), their
-/// assessments (`ON CONFLICT DO NOTHING RETURNING`: an order that meets a unique index —
-/// including an identical order earlier in the same batch — inserts nothing), and the
-/// invitations of those inserted. Orders that inserted nothing are explained after the commit,
-/// as in [`place_one`]. An error of the batch as a whole (for example a deadlock with another
-/// instance on PostgreSQL) rolls it back and returns `Err`; the caller then places the orders
-/// one by one, so that one order's fault is never another's. A `lease` works as in
-/// [`place_one`].
+/// they name (found or added), their candidates, their assessments (`ON CONFLICT DO NOTHING
+/// RETURNING`, no conflict target: an order that meets any unique index — the `resultId` per
+/// organisation, one assessment per candidate and recruitment, an identical order earlier in
+/// the same batch — inserts nothing), and the invitations of those inserted.
+///
+/// A refused order must change nothing, yet its recruitment or candidate may already be
+/// written: so when any order inserted nothing, the transaction is rolled back and the others
+/// are written again without it. Once the rest is committed, [`explain_conflict`] tells each
+/// left-out order's repeat (200) from its conflict (409) by the committed rows — which is how
+/// concurrent identical orders create one assessment and all answer with it.
+///
+/// An error of the batch as a whole (for example a deadlock with another instance on
+/// PostgreSQL) rolls it back and returns `Err`; the caller may then place the orders one by
+/// one, so that one order's fault is never another's. With a `lease`, the invitations' rows are
+/// written leased (see [`outbox::Lease`]) and returned in [`Placed::leased`].
 pub async fn place_batch(
     db: &DatabaseConnection,
     batch: &[PreparedOrder],
     lease: Option<&outbox::Lease>,
 ) -> Result<Vec<Result<Placed, OrderError>>, DbErr> {
     let now = batch.iter().map(|p| p.now).max().unwrap_or_else(Utc::now);
-    let txn = crate::db::begin_write(db).await?;
-    let (inserted, invitations) = match write_batch(&txn, batch, now, lease).await {
-        Ok(inserted) => {
-            txn.commit().await?;
-            inserted
-        }
-        Err(e) => {
-            if let Err(rollback) = txn.rollback().await {
-                tracing::warn!(error = %rollback, "rollback failed");
+    let mut to_write: Vec<&PreparedOrder> = batch.iter().collect();
+    let mut written = (HashMap::new(), Vec::new());
+    while !to_write.is_empty() {
+        let txn = crate::db::begin_write(db).await?;
+        let attempt = write_batch(&txn, &to_write, now, lease).await;
+        match attempt {
+            Ok((inserted, invitations)) if inserted.len() == to_write.len() => {
+                txn.commit().await?;
+                written = (inserted, invitations);
+                break;
             }
-            return Err(e);
+            Ok((inserted, _)) => {
+                rollback(txn).await;
+                to_write.retain(|p| inserted.contains_key(&p.assessment_id));
+            }
+            Err(e) => {
+                rollback(txn).await;
+                return Err(e);
+            }
         }
-    };
-    let mut inserted = inserted;
+    }
+    let (mut inserted, invitations) = written;
     let mut invitations: HashMap<Option<Uuid>, delivery::Model> =
         invitations.into_iter().map(|d| (d.assessment_id, d)).collect();
     let mut results = Vec::with_capacity(batch.len());
@@ -313,13 +277,19 @@ pub async fn place_batch(
     Ok(results)
 }
 
+async fn rollback(txn: DatabaseTransaction) {
+    if let Err(e) = txn.rollback().await {
+        tracing::warn!(error = %e, "rollback failed");
+    }
+}
+
 /// The assessments inserted (by id) and the invitations' outbox rows.
 type BatchWritten = (HashMap<Uuid, assessment::Model>, Vec<delivery::Model>);
 
 /// The statements of [`place_batch`].
 async fn write_batch(
     txn: &DatabaseTransaction,
-    batch: &[PreparedOrder],
+    batch: &[&PreparedOrder],
     now: DateTime<Utc>,
     lease: Option<&outbox::Lease>,
 ) -> Result<BatchWritten, DbErr> {
@@ -336,31 +306,7 @@ async fn write_batch(
             slot.insert(id);
         }
     }
-    // Candidates, in one statement: inserted where new, touched where known (a no-op update, so
-    // that RETURNING names every one's id). In a fixed order, so that two instances' batches
-    // take their locks in the same order.
-    let mut people: Vec<(Uuid, &str)> = batch.iter().map(PreparedOrder::candidate_key).collect();
-    people.sort_unstable();
-    people.dedup();
-    let rows = people.iter().map(|(org, email)| candidate::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organization_id: Set(*org),
-        email: Set((*email).to_owned()),
-        first_name: Set(None),
-        last_name: Set(None),
-        created_at: Set(now),
-    });
-    let candidate_ids: HashMap<(Uuid, String), Uuid> = candidate::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([candidate::Column::OrganizationId, candidate::Column::Email])
-                .update_column(candidate::Column::Email)
-                .to_owned(),
-        )
-        .exec_with_returning(txn)
-        .await?
-        .into_iter()
-        .map(|c| ((c.organization_id, c.email), c.id))
-        .collect();
+    let candidate_ids = candidates::ensure_all(txn, batch.iter().map(|p| p.candidate_key()), now).await?;
     // Assessments.
     let mut rows = Vec::with_capacity(batch.len());
     for p in batch {
@@ -386,7 +332,7 @@ async fn write_batch(
     let deliveries: Vec<NewDelivery> = batch
         .iter()
         .filter(|p| inserted.contains_key(&p.assessment_id))
-        .filter_map(PreparedOrder::invitation_delivery)
+        .filter_map(|p| p.invitation_delivery())
         .collect();
     let invitations = outbox::enqueue_many(txn, deliveries, now, lease).await?;
     Ok((inserted, invitations))

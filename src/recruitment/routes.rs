@@ -114,10 +114,8 @@ async fn order(
         state.invitation_ttl,
         &ctx,
     )?;
+    // The writer wakes the worker (or hands it the invitation) after the commit.
     let placed = state.orders.place(prepared).await?;
-    if placed.enqueued {
-        state.wake_worker();
-    }
     tracing::info!(
         assessment_id = %placed.assessment.id,
         created = placed.created,

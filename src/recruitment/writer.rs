@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::delivery::outbox::Lease;
@@ -62,21 +62,13 @@ impl Handoff {
     }
 }
 
-/// Hands a leased row (if any) to the worker through a reserved place; the order's answer then
-/// says there is nothing to wake the worker for.
-fn hand_over(placed: &mut Result<Placed, OrderError>, permits: &mut Option<mpsc::PermitIterator<'_, delivery::Model>>) {
-    if let Ok(placed) = placed
-        && let Some(row) = placed.leased.take()
-    {
-        match permits.as_mut().and_then(Iterator::next) {
-            Some(permit) => {
-                permit.send(row);
-                placed.enqueued = false;
-            }
-            // Cannot happen (a place was reserved for every invitation); the row's lease runs
-            // out and a worker claims it then.
-            None => tracing::warn!(delivery_id = %row.id, "no place reserved for a leased invitation"),
-        }
+/// Hands a leased row to the worker through a place reserved for it.
+fn hand_over(row: delivery::Model, permits: &mut Option<mpsc::PermitIterator<'_, delivery::Model>>) {
+    match permits.as_mut().and_then(Iterator::next) {
+        Some(permit) => permit.send(row),
+        // Cannot happen (a place was reserved for every invitation); the row's lease runs out
+        // and a worker claims it then.
+        None => tracing::warn!(delivery_id = %row.id, "no place reserved for a leased invitation"),
     }
 }
 
@@ -91,15 +83,15 @@ pub struct OrderWriter {
 pub struct WriterStopped;
 
 impl OrderWriter {
-    /// Starts `writers` writer tasks on the current runtime; with a `handoff`, invitations are
-    /// written leased to this instance's worker and handed to it.
-    pub fn start(db: DatabaseConnection, writers: usize, handoff: Option<Handoff>) -> Self {
+    /// Starts `writers` writer tasks on the current runtime. Invitations written to the table
+    /// are announced on `wake`; with a `handoff`, they are written leased to this instance's
+    /// worker and handed to it instead.
+    pub fn start(db: DatabaseConnection, writers: usize, wake: Arc<Notify>, handoff: Option<Handoff>) -> Self {
         let (queue, requests) = mpsc::channel(MAX_BATCH * 8);
         let requests = Arc::new(Mutex::new(requests));
         for n in 0..writers.max(1) {
-            tokio::spawn(
-                run(db.clone(), requests.clone(), handoff.clone()).instrument(tracing::info_span!("order_writer", n)),
-            );
+            let task = run(db.clone(), requests.clone(), wake.clone(), handoff.clone());
+            tokio::spawn(task.instrument(tracing::info_span!("order_writer", n)));
         }
         Self { queue }
     }
@@ -129,6 +121,7 @@ impl OrderWriter {
 async fn run(
     db: DatabaseConnection,
     requests: Arc<Mutex<mpsc::Receiver<(PreparedOrder, Reply)>>>,
+    wake: Arc<Notify>,
     handoff: Option<Handoff>,
 ) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
@@ -139,40 +132,48 @@ async fn run(
             return;
         }
         let (orders, replies): (Vec<PreparedOrder>, Vec<Reply>) = waiting.drain(..).unzip();
-        write(&db, orders, replies, handoff.as_ref())
+        write(&db, orders, replies, &wake, handoff.as_ref())
             .instrument(tracing::debug_span!("order_batch", size = received))
             .await;
     }
 }
 
-async fn write(db: &DatabaseConnection, orders: Vec<PreparedOrder>, replies: Vec<Reply>, handoff: Option<&Handoff>) {
+async fn write(
+    db: &DatabaseConnection,
+    orders: Vec<PreparedOrder>,
+    replies: Vec<Reply>,
+    wake: &Notify,
+    handoff: Option<&Handoff>,
+) {
     let (lease, mut permits) = match handoff.and_then(|h| h.reserve(&orders)) {
         Some((lease, permits)) => (Some(lease), Some(permits)),
         None => (None, None),
     };
-    let mut answer = |mut result: Result<Placed, OrderError>, reply: Reply| {
-        hand_over(&mut result, &mut permits);
-        // A request whose client went away no longer listens; its order stands.
-        let _ = reply.send(result);
-    };
-    if orders.len() == 1 {
-        for (order, reply) in orders.iter().zip(replies) {
-            answer(place_one(db, order, lease.as_ref()).await, reply);
-        }
-        return;
-    }
-    match place_batch(db, &orders, lease.as_ref()).await {
-        Ok(results) => {
-            for (result, reply) in results.into_iter().zip(replies) {
-                answer(result, reply);
-            }
-        }
+    let results = match place_batch(db, &orders, lease.as_ref()).await {
+        Ok(results) => results,
+        Err(e) if orders.len() == 1 => vec![Err(OrderError::Db(e))],
         Err(e) => {
             tracing::warn!(error = %e, orders = orders.len(), "a batch of orders failed as a whole; writing them one by one");
-            for (order, reply) in orders.iter().zip(replies) {
-                answer(place_one(db, order, lease.as_ref()).await, reply);
+            let mut results = Vec::with_capacity(orders.len());
+            for order in &orders {
+                results.push(place_one(db, order, lease.as_ref()).await);
+            }
+            results
+        }
+    };
+    let mut written_to_table = false;
+    for (mut result, reply) in results.into_iter().zip(replies) {
+        if let Ok(placed) = &mut result {
+            match placed.leased.take() {
+                Some(row) => hand_over(row, &mut permits),
+                None => written_to_table |= placed.enqueued,
             }
         }
+        // A request whose client went away no longer listens; its order stands.
+        let _ = reply.send(result);
+    }
+    if written_to_table {
+        wake.notify_one();
     }
 }
 

@@ -347,19 +347,15 @@ async fn unknown_endpoints_are_problem_404s() {
     expect_problem(response, 404).await;
 }
 
-/// Orders written together by the group-commit writer: each gets its own answer, and an order
-/// that meets a unique index (even one earlier in the same batch) changes nothing.
-#[tokio::test]
-async fn a_batch_of_orders_answers_each_order_on_its_own() {
+/// E-mail orders for organisation A, prepared as the Recruitment API prepares them.
+async fn prepared_orders(
+    app: &TestApp,
+    bodies: Vec<Value>,
+) -> Vec<assessment_partner::recruitment::orders::PreparedOrder> {
     use assessment_partner::auth::directory::Offer;
     use assessment_partner::recruitment::dto::{AssessmentOrderRequest, NewOrder, OrderKind};
-    use assessment_partner::recruitment::orders::{OrderContext, OrderError, place_batch, prepare};
+    use assessment_partner::recruitment::orders::{OrderContext, prepare};
 
-    let app = spawn_app().await;
-    // Already placed before the batch: a repeat, a resultId conflict and a taken candidate.
-    for (result_id, email) in [("res-old", "old@example.com"), ("res-taken", "taken@example.com")] {
-        assert_eq!(app.order(ORDER, &order_body(result_id, email)).await.status(), 201);
-    }
     let org = uuid::Uuid::parse_str(ORG_A).unwrap();
     let offer = Offer::load(&app.db, org).await.unwrap();
     let ctx = OrderContext {
@@ -367,28 +363,48 @@ async fn a_batch_of_orders_answers_each_order_on_its_own() {
         organization_name: "Org A",
         offer: &offer,
     };
-    let prepared = |body: Value| {
-        let request: AssessmentOrderRequest = serde_json::from_value(body).unwrap();
-        let order = NewOrder::parse(OrderKind::Email, request).unwrap();
-        prepare(
-            org,
-            &order,
-            app.clock.now(),
-            std::time::Duration::from_secs(86400),
-            &ctx,
-        )
-        .unwrap()
-    };
+    bodies
+        .into_iter()
+        .map(|body| {
+            let request: AssessmentOrderRequest = serde_json::from_value(body).unwrap();
+            let order = NewOrder::parse(OrderKind::Email, request).unwrap();
+            prepare(
+                org,
+                &order,
+                app.clock.now(),
+                std::time::Duration::from_secs(86400),
+                &ctx,
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Orders written together by the group-commit writer: each gets its own answer, and an order
+/// that meets a unique index (even one earlier in the same batch) changes nothing.
+#[tokio::test]
+async fn a_batch_of_orders_answers_each_order_on_its_own() {
+    use assessment_partner::recruitment::orders::{OrderError, place_batch};
+
+    let app = spawn_app().await;
+    // Already placed before the batch: a repeat, a resultId conflict and a taken candidate.
+    for (result_id, email) in [("res-old", "old@example.com"), ("res-taken", "taken@example.com")] {
+        assert_eq!(app.order(ORDER, &order_body(result_id, email)).await.status(), 201);
+    }
     let mut changed = order_body("res-old", "old@example.com");
     changed["locale"] = json!("sv-SE");
-    let batch = vec![
-        prepared(order_body("res-new-1", "new1@example.com")),
-        prepared(order_body("res-new-1", "new1@example.com")), // the same again, same batch
-        prepared(changed),                                     // resultId used by another order
-        prepared(order_body("res-old", "old@example.com")),    // a repeat of an earlier order
-        prepared(order_body("res-other", "taken@example.com")), // candidate already ordered
-        prepared(order_body("res-new-2", "new2@example.com")),
-    ];
+    let batch = prepared_orders(
+        &app,
+        vec![
+            order_body("res-new-1", "new1@example.com"),
+            order_body("res-new-1", "new1@example.com"), // the same again, same batch
+            changed,                                     // resultId used by another order
+            order_body("res-old", "old@example.com"),    // a repeat of an earlier order
+            order_body("res-other", "taken@example.com"), // candidate already ordered
+            order_body("res-new-2", "new2@example.com"),
+        ],
+    )
+    .await;
     let results = place_batch(&app.db, &batch, None).await.expect("the batch commits");
     assert_eq!(results.len(), 6);
     let first = results[0].as_ref().expect("new order placed");
@@ -428,6 +444,49 @@ async fn a_batch_of_orders_answers_each_order_on_its_own() {
         "one invitation per created assessment, none for the others"
     );
     assert_eq!(invitations.len(), 4);
+}
+
+/// An order refused inside a batch leaves no trace: not the recruitment it named, nor the
+/// candidate, though the batch wrote both before its assessment met the unique index.
+#[tokio::test]
+async fn an_order_refused_in_a_batch_changes_nothing() {
+    use assessment_partner::recruitment::orders::{OrderError, place_batch};
+
+    let app = spawn_app().await;
+    assert_eq!(
+        app.order(ORDER, &order_body("res-old", "old@example.com"))
+            .await
+            .status(),
+        201
+    );
+    let mut stray = order_body("res-old", "stray@example.com");
+    stray["recruitment"]["id"] = json!("job-2");
+    let batch = prepared_orders(&app, vec![order_body("res-new", "new@example.com"), stray]).await;
+    let results = place_batch(&app.db, &batch, None).await.expect("the batch commits");
+    assert!(results[0].as_ref().expect("new order placed").created);
+    assert!(
+        matches!(results[1], Err(OrderError::ResultIdConflict(_))),
+        "{:?}",
+        results[1]
+    );
+    let recruitments: Vec<String> = recruitment::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.external_id)
+        .collect();
+    assert_eq!(recruitments, vec!["job-1".to_owned()]);
+    let mut emails: Vec<String> = candidate::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.email)
+        .collect();
+    emails.sort();
+    assert_eq!(emails, vec!["new@example.com".to_owned(), "old@example.com".to_owned()]);
+    assert_eq!(app.assessment_count().await, 2);
 }
 
 /// Many different orders at once through HTTP (they are written in batches), with a few that
