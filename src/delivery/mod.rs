@@ -7,5 +7,6 @@ pub mod mail;
 pub mod outbox;
 pub mod policy;
 pub mod push;
+pub mod record;
 pub mod report;
 pub mod worker;

@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Statement,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -29,8 +26,9 @@ use crate::delivery::mail::Mailer;
 use crate::delivery::outbox::{DeliveryState, EmailPayload, Kind};
 use crate::delivery::policy::{RetryPolicy, Verdict};
 use crate::delivery::push::{HttpSender, Post};
+use crate::delivery::record;
 use crate::delivery::report::AttemptReport;
-use crate::entity::{delivery, delivery_attempt, integrator, organization};
+use crate::entity::{delivery, integrator, organization};
 use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]
@@ -285,66 +283,42 @@ impl DeliveryContext {
         }
     }
 
-    /// Writes a batch of attempts and their rows' new states in one transaction: the attempt
-    /// log rows in one insert, then each row's update (guarded by this worker's lease, and left
-    /// alone if the row was cancelled meanwhile).
-    pub async fn record(&self, batch: &[Attempted]) -> Result<Vec<&'static str>, DbErr> {
+    /// Writes a batch of attempts and their rows' new states in one transaction
+    /// (`delivery::record`): each row is updated only while still pending and leased to this
+    /// worker, so a row cancelled meanwhile (Ashby cancelled the assessment) stays cancelled.
+    pub async fn record(&self, batch: &[Attempted]) -> Result<Recorded, DbErr> {
         let finished = self.clock.now();
-        let judged: Vec<Judged> = batch
+        let outcomes: Vec<record::Outcome> = batch
             .iter()
-            .map(|a| self.judge(&a.row, a.started_at, &a.report, finished))
+            .map(|a| {
+                let j = self.judge(&a.row, a.started_at, &a.report, finished);
+                record::Outcome {
+                    delivery_id: a.row.id,
+                    attempt_no: j.attempt_no,
+                    started_at: a.started_at,
+                    duration_ms: i32::try_from(a.elapsed.as_millis()).unwrap_or(i32::MAX),
+                    status: a.report.status.map(i32::from),
+                    outcome: j.outcome,
+                    error: a.report.error.as_deref(),
+                    excerpt: a.report.excerpt.as_deref(),
+                    state: j.state,
+                    next_attempt_at: j.next,
+                    first_attempt_at: j.first,
+                    deadline_at: j.deadline,
+                }
+            })
             .collect();
         let txn = crate::db::begin_write(&self.db).await?;
-        let attempts = batch.iter().zip(&judged).map(|(a, j)| delivery_attempt::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            delivery_id: Set(a.row.id),
-            attempt_no: Set(j.attempt_no),
-            started_at: Set(a.started_at),
-            duration_ms: Set(i32::try_from(a.elapsed.as_millis()).unwrap_or(i32::MAX)),
-            status_code: Set(a.report.status.map(i32::from)),
-            outcome: Set(j.outcome.to_owned()),
-            error: Set(a.report.error.clone()),
-            response_excerpt: Set(a.report.excerpt.clone()),
-        });
-        delivery_attempt::Entity::insert_many(attempts)
-            .exec_without_returning(&txn)
-            .await?;
-        // One statement per row: one `UPDATE … FROM (VALUES …)` for the batch measured no better
-        // (bench/README.md, "Deliveries").
-        for (a, j) in batch.iter().zip(&judged) {
-            let updated = delivery::Entity::update_many()
-                .col_expr(delivery::Column::State, Expr::value(j.state.as_str()))
-                .col_expr(delivery::Column::Attempts, Expr::value(j.attempt_no))
-                .col_expr(delivery::Column::NextAttemptAt, Expr::value(j.next))
-                .col_expr(delivery::Column::FirstAttemptAt, Expr::value(Some(j.first)))
-                .col_expr(delivery::Column::DeadlineAt, Expr::value(Some(j.deadline)))
-                .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
-                .col_expr(
-                    delivery::Column::LeaseExpiresAt,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                )
-                .col_expr(
-                    delivery::Column::LastStatus,
-                    Expr::value(a.report.status.map(i32::from)),
-                )
-                .col_expr(delivery::Column::LastError, Expr::value(a.report.error.clone()))
-                .col_expr(
-                    delivery::Column::DeliveredAt,
-                    Expr::value((j.state == DeliveryState::Delivered).then_some(finished)),
-                )
-                .col_expr(delivery::Column::UpdatedAt, Expr::value(finished))
-                .filter(delivery::Column::Id.eq(a.row.id))
-                .filter(delivery::Column::LeaseOwner.eq(self.owner.as_str()))
-                // A row cancelled while in flight (Ashby cancelled the assessment) stays cancelled.
-                .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
-                .exec(&txn)
-                .await?;
-            if updated.rows_affected == 0 {
-                tracing::warn!(delivery_id = %a.row.id, "the row changed during the attempt (lease ran out, or cancelled); its state was left alone");
-            }
-        }
+        let written = record::write(&txn, &self.owner, finished, &outcomes).await?;
         txn.commit().await?;
-        Ok(judged.into_iter().map(|j| j.outcome).collect())
+        for id in &written.left_alone {
+            tracing::warn!(delivery_id = %id, "the row changed during the attempt (lease ran out, or cancelled); its state was left alone");
+        }
+        Ok(Recorded {
+            outcomes: outcomes.iter().map(|o| o.outcome).collect(),
+            unblocked: written.unblocked,
+            retrying: outcomes.iter().any(|o| o.state == DeliveryState::Pending),
+        })
     }
 
     /// One attempt of one claimed row; the result goes to the recorder.
@@ -374,15 +348,18 @@ impl DeliveryContext {
 
     /// Records attempts as they come, many per transaction: the first that arrives, plus
     /// whatever else is already waiting (up to `RECORD_BATCH`).
-    /// After each batch it wakes the worker: a row that waited for its ordering key's earlier
-    /// row may now be claimed.
+    /// It wakes the worker when a batch freed a row that waited for its ordering key's earlier
+    /// row (claimable now), or put a row back for a retry (the worker's sleep is recomputed).
+    /// Otherwise not: a claim per batch that finds nothing costs the database a statement.
     async fn run_recorder(self, mut attempts: mpsc::Receiver<Attempted>, wake: Arc<Notify>) {
         let mut batch = Vec::with_capacity(RECORD_BATCH);
         while attempts.recv_many(&mut batch, RECORD_BATCH).await > 0 {
             match self.record(&batch).await {
-                Ok(outcomes) => {
-                    wake.notify_one();
-                    for (a, outcome) in batch.iter().zip(outcomes) {
+                Ok(recorded) => {
+                    if recorded.unblocked || recorded.retrying {
+                        wake.notify_one();
+                    }
+                    for (a, outcome) in batch.iter().zip(recorded.outcomes) {
                         self.metrics
                             .record_delivery(&a.row.kind, outcome, a.elapsed.as_secs_f64());
                         let _entered = a.span.enter();
@@ -405,6 +382,16 @@ impl DeliveryContext {
             batch.clear();
         }
     }
+}
+
+/// What recording a batch found.
+pub struct Recorded {
+    /// Each attempt's outcome (`delivered`, `dead`, `retry`), in batch order.
+    pub outcomes: Vec<&'static str>,
+    /// A row became final and a later row with its ordering key is pending.
+    pub unblocked: bool,
+    /// A row stays pending for another attempt.
+    pub retrying: bool,
 }
 
 /// Attempts written per transaction at most.
