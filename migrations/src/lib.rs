@@ -6,6 +6,7 @@ mod m20261121_000001_foundation;
 mod m20261122_000002_delivery;
 mod m20261122_000003_ashby;
 mod m20261122_000004_answers;
+mod m20261130_000005_pending_indexes;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_delivery::Migration),
             Box::new(m20261122_000003_ashby::Migration),
             Box::new(m20261122_000004_answers::Migration),
+            Box::new(m20261130_000005_pending_indexes::Migration),
         ]
     }
 }

@@ -82,7 +82,7 @@ const SQLITE_INSERT_ATTEMPTS: &str = "INSERT INTO delivery_attempts \
         value ->> 'ms', value ->> 'status', value ->> 'outcome', value ->> 'error', value ->> 'excerpt' \
     FROM json_each(?1)";
 
-// The `+` keeps SQLite from driving the update from the (state, next attempt) index, which
+// The `+` keeps SQLite from driving the update from an index on pending rows, which
 // would visit every pending row per batch; the plan is then the JSON rows, each looked up by
 // primary key.
 const SQLITE_UPDATE_ROWS: &str = "UPDATE deliveries SET \

@@ -1,0 +1,48 @@
+//! The outbox's hot indexes cover pending rows only.
+//!
+//! Before: (state, next_attempt_at) and (ordering_key, state, id) over every row. Delivered
+//! rows, the vast majority, were indexed for nothing, each update wrote two index entries, and
+//! PostgreSQL's planner, whenever its statistics said few rows were pending (a young table, or
+//! one last analysed when it was quiet), picked the (state, …) index for lookups by ordering
+//! key and walked every pending row per lookup (measured: 0.65 ms per row with 10,000 pending).
+//! Partial indexes on `state = 'pending'` are small, take no entry when a row is delivered,
+//! and are the only index that fits the claim and the ordering check, whatever the statistics.
+//! Dead rows, rare and listed by the admin API, get their own small index.
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const UP: [&str; 5] = [
+    "DROP INDEX ix_deliveries_state_next",
+    "DROP INDEX ix_deliveries_ordering",
+    "CREATE INDEX ix_deliveries_pending_due ON deliveries (next_attempt_at) WHERE state = 'pending'",
+    "CREATE INDEX ix_deliveries_pending_order ON deliveries (ordering_key, id) WHERE state = 'pending'",
+    "CREATE INDEX ix_deliveries_dead ON deliveries (id) WHERE state = 'dead'",
+];
+
+const DOWN: [&str; 5] = [
+    "DROP INDEX ix_deliveries_dead",
+    "DROP INDEX ix_deliveries_pending_order",
+    "DROP INDEX ix_deliveries_pending_due",
+    "CREATE INDEX ix_deliveries_ordering ON deliveries (ordering_key, state, id)",
+    "CREATE INDEX ix_deliveries_state_next ON deliveries (state, next_attempt_at)",
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The same SQL on SQLite and PostgreSQL (both have partial indexes).
+        for sql in UP {
+            manager.get_connection().execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for sql in DOWN {
+            manager.get_connection().execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+}
