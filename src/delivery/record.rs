@@ -243,7 +243,95 @@ async fn write_per_row<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::{Database, Value};
+    use crate::delivery::outbox::{self, Kind, NewDelivery};
+    use sea_orm::{Database, DatabaseConnection, TransactionTrait, Value};
+
+    async fn pending_rows(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<[Uuid; 3], DbErr> {
+        let assessment = Uuid::now_v7();
+        let new = |assessment_id| NewDelivery {
+            kind: Kind::Result,
+            organization_id: None,
+            assessment_id,
+            target: "http://receiver.test/results".into(),
+            payload: json!({}),
+        };
+        let first = outbox::enqueue(db, new(Some(assessment)), now).await?;
+        let later = outbox::enqueue(db, new(Some(assessment)), now).await?;
+        let other = outbox::enqueue(db, new(None), now).await?;
+        Ok([first, later, other])
+    }
+
+    fn delivered(id: Uuid, at: DateTime<Utc>) -> Outcome<'static> {
+        Outcome {
+            delivery_id: id,
+            attempt_no: 1,
+            started_at: at,
+            duration_ms: 3,
+            status: Some(200),
+            outcome: "delivered",
+            error: None,
+            excerpt: Some("ok"),
+            state: DeliveryState::Delivered,
+            next_attempt_at: at,
+            first_attempt_at: at,
+            deadline_at: at + chrono::Duration::hours(36),
+        }
+    }
+
+    /// SQLite's JSON path (PostgreSQL's per-row path runs under the API suite's delivery tests
+    /// on PostgreSQL): only rows leased to the writer change, the attempt log gets every
+    /// attempt, and a delivered row with a later pending row of its ordering key says so.
+    #[tokio::test]
+    async fn a_batch_updates_only_own_leases_and_reports_freed_rows() -> Result<(), DbErr> {
+        let db = Database::connect("sqlite::memory:").await?;
+        crate::db::migrate(&db)
+            .await
+            .map_err(|e| DbErr::Migration(e.to_string()))?;
+        let now = Utc::now();
+        let [first, later, other] = pending_rows(&db, now).await?;
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::LeaseOwner, Expr::value("me"))
+            .filter(delivery::Column::Id.is_in([first, later]))
+            .exec(&db)
+            .await?;
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::LeaseOwner, Expr::value("someone else"))
+            .filter(delivery::Column::Id.eq(other))
+            .exec(&db)
+            .await?;
+
+        let txn = db.begin().await?;
+        let written = write(&txn, "me", now, &[delivered(first, now), delivered(other, now)]).await?;
+        txn.commit().await?;
+        assert!(written.unblocked, "the later row of the first's key is free now");
+        assert_eq!(written.left_alone, vec![other]);
+        let rows = delivery::Entity::find().all(&db).await?;
+        let state = |id| {
+            rows.iter()
+                .find(|r| r.id == id)
+                .map(|r| (r.state.clone(), r.lease_owner.clone()))
+        };
+        assert_eq!(state(first), Some(("delivered".into(), None)));
+        assert_eq!(state(later), Some(("pending".into(), Some("me".into()))));
+        assert_eq!(state(other), Some(("pending".into(), Some("someone else".into()))));
+        let first_row = rows
+            .iter()
+            .find(|r| r.id == first)
+            .ok_or(DbErr::RecordNotFound("first".into()))?;
+        assert_eq!(
+            (first_row.attempts, first_row.last_status, first_row.delivered_at),
+            (1, Some(200), Some(now))
+        );
+        assert_eq!(first_row.next_attempt_at, now);
+        assert_eq!(delivery_attempt::Entity::find().all(&db).await?.len(), 2);
+
+        // The later row delivered too: nothing left behind it.
+        let txn = db.begin().await?;
+        let written = write(&txn, "me", now, &[delivered(later, now)]).await?;
+        txn.commit().await?;
+        assert!(!written.unblocked && written.left_alone.is_empty());
+        Ok(())
+    }
 
     /// The JSON path writes timestamps and ids exactly as sqlx binds them, so that the claim's
     /// text comparisons and the primary-key lookups see the same values.
