@@ -5,8 +5,15 @@
 //! PostgreSQL's planner, whenever its statistics said few rows were pending (a young table, or
 //! one last analysed when it was quiet), picked the (state, …) index for lookups by ordering
 //! key and walked every pending row per lookup (measured: 0.65 ms per row with 10,000 pending).
-//! Partial indexes on `state = 'pending'` are small, take no entry when a row is delivered,
-//! and are the only index that fits the claim and the ordering check, whatever the statistics.
+//! Partial indexes on pending rows are small and take no entry when a row is delivered.
+//!
+//! The ordering index says "pending" as `state NOT IN ('delivered', 'dead')` (the same rows:
+//! there are three states) and the ordering checks say it the same way, so that the due index
+//! (`state = 'pending'`) cannot serve them: when PostgreSQL's statistics say no row is pending
+//! (the usual state of a healthy outbox, analysed while quiet), every index on pending rows looks
+//! free, and with both applicable it walked the due index — every pending row — per check
+//! (133 ms per claim with 10,000 pending rows, against 1.1 ms; `EXPLAIN ANALYZE` on a table
+//! analysed with none pending). A new state must be added to both lists.
 //! Dead rows, rare and listed by the admin API, get their own small index.
 use sea_orm_migration::prelude::*;
 
@@ -17,7 +24,8 @@ const UP: [&str; 5] = [
     "DROP INDEX ix_deliveries_state_next",
     "DROP INDEX ix_deliveries_ordering",
     "CREATE INDEX ix_deliveries_pending_due ON deliveries (next_attempt_at) WHERE state = 'pending'",
-    "CREATE INDEX ix_deliveries_pending_order ON deliveries (ordering_key, id) WHERE state = 'pending'",
+    "CREATE INDEX ix_deliveries_pending_order ON deliveries (ordering_key, id) \
+     WHERE state NOT IN ('delivered', 'dead')",
     "CREATE INDEX ix_deliveries_dead ON deliveries (id) WHERE state = 'dead'",
 ];
 

@@ -32,6 +32,8 @@ impl Kind {
     }
 }
 
+/// A new state must also join the "not pending" list of the ordering index and its queries
+/// (migration 5, `delivery::record`, the claim in `delivery::worker`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
     Pending,

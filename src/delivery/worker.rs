@@ -94,13 +94,16 @@ impl DeliveryContext {
         } else {
             ""
         };
+        // The ordering check is a scalar subquery, not `NOT EXISTS`, and says "pending" as the
+        // ordering index does (migration 5): PostgreSQL turns `NOT EXISTS` into an anti join and,
+        // when its statistics say nothing is pending, scans every pending row per candidate.
         let mut sql = format!(
             "UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2 \
              WHERE id IN (SELECT d.id FROM deliveries d \
                WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
                  AND (d.lease_expires_at IS NULL OR d.lease_expires_at < $3) \
-                 AND NOT EXISTS (SELECT 1 FROM deliveries e \
-                   WHERE e.ordering_key = d.ordering_key AND e.state = 'pending' AND e.id < d.id) \
+                 AND (SELECT e.id FROM deliveries e WHERE e.ordering_key = d.ordering_key \
+                   AND e.state NOT IN ('delivered', 'dead') AND e.id < d.id LIMIT 1) IS NULL \
                ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
              RETURNING *"
         );
@@ -294,6 +297,7 @@ impl DeliveryContext {
                 let j = self.judge(&a.row, a.started_at, &a.report, finished);
                 record::Outcome {
                     delivery_id: a.row.id,
+                    ordering_key: &a.row.ordering_key,
                     attempt_no: j.attempt_no,
                     started_at: a.started_at,
                     duration_ms: i32::try_from(a.elapsed.as_millis()).unwrap_or(i32::MAX),
