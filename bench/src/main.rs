@@ -821,10 +821,10 @@ async fn start_server(bin: &Path, dir: &Path, db_url: &str, extra: &[(String, St
         if let Some(status) = server.child.try_wait()? {
             bail!("the server exited ({status}); see {}", dir.join("server.log").display());
         }
-        if let Ok(r) = client.get(&ready).send().await {
-            if r.status().is_success() {
-                return Ok(server);
-            }
+        if let Ok(r) = client.get(&ready).send().await
+            && r.status().is_success()
+        {
+            return Ok(server);
         }
         if Instant::now() > until {
             bail!("the server was not ready within 30 s");
