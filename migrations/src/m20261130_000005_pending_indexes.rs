@@ -13,7 +13,8 @@
 //! (the usual state of a healthy outbox, analysed while quiet), every index on pending rows looks
 //! free, and with both applicable it walked the due index — every pending row — per check
 //! (133 ms per claim with 10,000 pending rows, against 1.1 ms; `EXPLAIN ANALYZE` on a table
-//! analysed with none pending). A new state must be added to both lists.
+//! analysed with none pending). A new state must be added to this index's list (in a new
+//! migration) and to `DeliveryState::NOT_PENDING_SQL`, which a test keeps equal to the states.
 //! Dead rows, rare and listed by the admin API, get their own small index.
 use sea_orm_migration::prelude::*;
 

@@ -32,8 +32,6 @@ impl Kind {
     }
 }
 
-/// A new state must also join the "not pending" list of the ordering index and its queries
-/// (migration 5, `delivery::record`, the claim in `delivery::worker`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
     Pending,
@@ -43,6 +41,12 @@ pub enum DeliveryState {
 
 impl DeliveryState {
     pub const ALL: [DeliveryState; 3] = [DeliveryState::Pending, DeliveryState::Delivered, DeliveryState::Dead];
+
+    /// Every state but pending, as an SQL list. The ordering checks (the claim in
+    /// `delivery::worker`, `delivery::record`) say "pending" as `state NOT IN` this list, as the
+    /// ordering index does (migration 5, which spells it out), so that PostgreSQL's due index
+    /// (`state = 'pending'`) can never serve them. A test keeps it equal to [`Self::ALL`].
+    pub const NOT_PENDING_SQL: &str = "('delivered', 'dead')";
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -159,4 +163,19 @@ fn row(new: NewDelivery, now: DateTime<Utc>) -> (Uuid, delivery::ActiveModel) {
         updated_at: Set(now),
     };
     (id, row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_not_pending_list_names_every_other_state() {
+        let others: Vec<String> = DeliveryState::ALL
+            .into_iter()
+            .filter(|s| *s != DeliveryState::Pending)
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        assert_eq!(DeliveryState::NOT_PENDING_SQL, format!("({})", others.join(", ")));
+    }
 }

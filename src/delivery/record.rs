@@ -4,12 +4,16 @@
 //! The two databases get different statements because their costs differ (measured, see
 //! bench/README.md "Deliveries"): on SQLite every statement is a round trip to sqlx's one
 //! database thread, so the batch goes in as one JSON parameter and two statements of fixed
-//! text (prepared once); on PostgreSQL one row-per-statement update measured faster than a
-//! single joined update, whose plan depends on fresh statistics.
+//! text (prepared once). On PostgreSQL it stays one `UPDATE` per row: a single joined update
+//! drained up to 40 % faster but raised the first-attempt p99 from ~6 to ~92 ms, for a reason
+//! not found yet (bench/README.md).
 //!
 //! Either way the writer learns which rows it updated (a row leased elsewhere or cancelled
 //! meanwhile is left alone) and whether a row that reached a final state had later pending
 //! rows with its ordering key, now free to go (the worker is woken only then).
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -85,23 +89,25 @@ const SQLITE_INSERT_ATTEMPTS: &str = "INSERT INTO delivery_attempts \
 
 // The `+` keeps SQLite from driving the update from an index on pending rows, which
 // would visit every pending row per batch; the plan is then the JSON rows, each looked up by
-// primary key.
-const SQLITE_UPDATE_ROWS: &str = "UPDATE deliveries SET \
-        state = r.value ->> 'state', attempts = r.value ->> 'attempt', \
-        next_attempt_at = r.value ->> 'next', first_attempt_at = r.value ->> 'first', \
-        deadline_at = r.value ->> 'deadline', lease_owner = NULL, lease_expires_at = NULL, \
-        last_status = r.value ->> 'status', last_error = r.value ->> 'error', \
-        delivered_at = CASE WHEN r.value ->> 'state' = 'delivered' THEN ?2 END, updated_at = ?2 \
-    FROM json_each(?1) AS r \
-    WHERE deliveries.id = unhex(r.value ->> 'id') AND deliveries.lease_owner = ?3 \
-        AND +deliveries.state = 'pending' \
-    RETURNING deliveries.id AS id, deliveries.state AS state, \
-        EXISTS (SELECT 1 FROM deliveries e WHERE e.ordering_key = deliveries.ordering_key \
-            AND e.state NOT IN ('delivered', 'dead') AND e.id <> deliveries.id) AS followers";
-
-/// "Pending" as the ordering index's predicate says it (migration 5), so that PostgreSQL can
-/// only use that index for ordering-key lookups.
-const PENDING_FOR_ORDERING: &str = "state NOT IN ('delivered', 'dead')";
+// primary key. `followers`: a later row with the same ordering key is pending (said as the
+// ordering checks say it, `DeliveryState::NOT_PENDING_SQL`).
+static SQLITE_UPDATE_ROWS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE deliveries SET \
+            state = r.value ->> 'state', attempts = r.value ->> 'attempt', \
+            next_attempt_at = r.value ->> 'next', first_attempt_at = r.value ->> 'first', \
+            deadline_at = r.value ->> 'deadline', lease_owner = NULL, lease_expires_at = NULL, \
+            last_status = r.value ->> 'status', last_error = r.value ->> 'error', \
+            delivered_at = CASE WHEN r.value ->> 'state' = 'delivered' THEN ?2 END, updated_at = ?2 \
+        FROM json_each(?1) AS r \
+        WHERE deliveries.id = unhex(r.value ->> 'id') AND deliveries.lease_owner = ?3 \
+            AND +deliveries.state = 'pending' \
+        RETURNING deliveries.id AS id, \
+            EXISTS (SELECT 1 FROM deliveries e WHERE e.ordering_key = deliveries.ordering_key \
+                AND e.state NOT IN {not_pending} AND e.id <> deliveries.id) AS followers",
+        not_pending = DeliveryState::NOT_PENDING_SQL
+    )
+});
 
 async fn write_sqlite<C: ConnectionTrait>(
     db: &C,
@@ -149,7 +155,7 @@ async fn write_sqlite<C: ConnectionTrait>(
     let updated = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            SQLITE_UPDATE_ROWS,
+            SQLITE_UPDATE_ROWS.as_str(),
             [
                 serde_json::Value::Array(rows).to_string().into(),
                 sqlite_time(finished).into(),
@@ -157,19 +163,18 @@ async fn write_sqlite<C: ConnectionTrait>(
             ],
         ))
         .await?;
-    let mut written = Written::default();
-    let mut done = std::collections::HashSet::with_capacity(updated.len());
+    // Each updated row, and whether a later row of its ordering key is pending.
+    let mut updated_rows = HashMap::with_capacity(updated.len());
     for row in updated {
-        done.insert(row.try_get::<Uuid>("", "id")?);
-        let state: String = row.try_get("", "state")?;
-        let followers: bool = row.try_get("", "followers")?;
-        written.unblocked |= followers && state != DeliveryState::Pending.as_str();
+        updated_rows.insert(row.try_get::<Uuid>("", "id")?, row.try_get::<bool>("", "followers")?);
     }
-    written.left_alone = batch
-        .iter()
-        .map(|o| o.delivery_id)
-        .filter(|id| !done.contains(id))
-        .collect();
+    let mut written = Written::default();
+    for o in batch {
+        match updated_rows.get(&o.delivery_id) {
+            None => written.left_alone.push(o.delivery_id),
+            Some(followers) => written.unblocked |= *followers && o.state != DeliveryState::Pending,
+        }
+    }
     Ok(written)
 }
 
@@ -231,7 +236,7 @@ async fn write_per_row<C: ConnectionTrait>(
         let follower: Option<Uuid> = delivery::Entity::find()
             .select_only()
             .column(delivery::Column::Id)
-            .filter(Expr::cust(PENDING_FOR_ORDERING))
+            .filter(Expr::cust(format!("state NOT IN {}", DeliveryState::NOT_PENDING_SQL)))
             .filter(delivery::Column::OrderingKey.is_in(finished_keys))
             .into_tuple()
             .one(db)
@@ -244,104 +249,7 @@ async fn write_per_row<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::outbox::{self, Kind, NewDelivery};
-    use sea_orm::{Database, DatabaseConnection, TransactionTrait, Value};
-
-    async fn pending_rows(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<[Uuid; 3], DbErr> {
-        let assessment = Uuid::now_v7();
-        let new = |assessment_id| NewDelivery {
-            kind: Kind::Result,
-            organization_id: None,
-            assessment_id,
-            target: "http://receiver.test/results".into(),
-            payload: json!({}),
-        };
-        let first = outbox::enqueue(db, new(Some(assessment)), now).await?;
-        let later = outbox::enqueue(db, new(Some(assessment)), now).await?;
-        let other = outbox::enqueue(db, new(None), now).await?;
-        Ok([first, later, other])
-    }
-
-    fn delivered(id: Uuid, ordering_key: &str, at: DateTime<Utc>) -> Outcome<'_> {
-        Outcome {
-            delivery_id: id,
-            ordering_key,
-            attempt_no: 1,
-            started_at: at,
-            duration_ms: 3,
-            status: Some(200),
-            outcome: "delivered",
-            error: None,
-            excerpt: Some("ok"),
-            state: DeliveryState::Delivered,
-            next_attempt_at: at,
-            first_attempt_at: at,
-            deadline_at: at + chrono::Duration::hours(36),
-        }
-    }
-
-    /// On SQLite (PostgreSQL's per-row path runs under the API suite's delivery tests on
-    /// PostgreSQL, which this does not report on): only rows leased to the writer change, the attempt log gets every
-    /// attempt, and a delivered row with a later pending row of its ordering key says so.
-    #[tokio::test]
-    async fn a_batch_updates_only_own_leases_and_reports_freed_rows() -> Result<(), DbErr> {
-        let db = Database::connect("sqlite::memory:").await?;
-        crate::db::migrate(&db)
-            .await
-            .map_err(|e| DbErr::Migration(e.to_string()))?;
-        let now = Utc::now();
-        let [first, later, other] = pending_rows(&db, now).await?;
-        delivery::Entity::update_many()
-            .col_expr(delivery::Column::LeaseOwner, Expr::value("me"))
-            .filter(delivery::Column::Id.is_in([first, later]))
-            .exec(&db)
-            .await?;
-        delivery::Entity::update_many()
-            .col_expr(delivery::Column::LeaseOwner, Expr::value("someone else"))
-            .filter(delivery::Column::Id.eq(other))
-            .exec(&db)
-            .await?;
-
-        let rows = delivery::Entity::find().all(&db).await?;
-        let key = |id: Uuid| {
-            let row = rows.iter().find(|r| r.id == id);
-            row.map(|r| r.ordering_key.clone())
-                .ok_or(DbErr::RecordNotFound(id.to_string()))
-        };
-        let (first_key, later_key, other_key) = (key(first)?, key(later)?, key(other)?);
-        let txn = db.begin().await?;
-        let batch = [delivered(first, &first_key, now), delivered(other, &other_key, now)];
-        let written = write(&txn, "me", now, &batch).await?;
-        txn.commit().await?;
-        assert!(written.unblocked, "the later row of the first's key is free now");
-        assert_eq!(written.left_alone, vec![other]);
-        let rows = delivery::Entity::find().all(&db).await?;
-        let state = |id| {
-            rows.iter()
-                .find(|r| r.id == id)
-                .map(|r| (r.state.clone(), r.lease_owner.clone()))
-        };
-        assert_eq!(state(first), Some(("delivered".into(), None)));
-        assert_eq!(state(later), Some(("pending".into(), Some("me".into()))));
-        assert_eq!(state(other), Some(("pending".into(), Some("someone else".into()))));
-        let first_row = rows
-            .iter()
-            .find(|r| r.id == first)
-            .ok_or(DbErr::RecordNotFound("first".into()))?;
-        assert_eq!(
-            (first_row.attempts, first_row.last_status, first_row.delivered_at),
-            (1, Some(200), Some(now))
-        );
-        assert_eq!(first_row.next_attempt_at, now);
-        assert_eq!(delivery_attempt::Entity::find().all(&db).await?.len(), 2);
-
-        // The later row delivered too: nothing left behind it.
-        let txn = db.begin().await?;
-        let written = write(&txn, "me", now, &[delivered(later, &later_key, now)]).await?;
-        txn.commit().await?;
-        assert!(!written.unblocked && written.left_alone.is_empty());
-        Ok(())
-    }
+    use sea_orm::{Database, Value};
 
     /// The JSON path writes timestamps and ids exactly as sqlx binds them, so that the claim's
     /// text comparisons and the primary-key lookups see the same values.

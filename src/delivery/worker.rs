@@ -103,9 +103,10 @@ impl DeliveryContext {
                WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
                  AND (d.lease_expires_at IS NULL OR d.lease_expires_at < $3) \
                  AND (SELECT e.id FROM deliveries e WHERE e.ordering_key = d.ordering_key \
-                   AND e.state NOT IN ('delivered', 'dead') AND e.id < d.id LIMIT 1) IS NULL \
+                   AND e.state NOT IN {not_pending} AND e.id < d.id LIMIT 1) IS NULL \
                ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
-             RETURNING *"
+             RETURNING *",
+            not_pending = DeliveryState::NOT_PENDING_SQL
         );
         if backend == DbBackend::Sqlite {
             sql = sql.replace('$', "?");

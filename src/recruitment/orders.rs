@@ -257,13 +257,15 @@ pub async fn place_batch(
         }
     }
     let (mut inserted, invitations) = written;
-    let mut invitations: HashMap<Option<Uuid>, delivery::Model> =
-        invitations.into_iter().map(|d| (d.assessment_id, d)).collect();
+    let mut invitations: HashMap<Uuid, delivery::Model> = invitations
+        .into_iter()
+        .filter_map(|d| Some((d.assessment_id?, d)))
+        .collect();
     let mut results = Vec::with_capacity(batch.len());
     for p in batch {
         results.push(match inserted.remove(&p.assessment_id) {
             Some(assessment) => {
-                let invitation = invitations.remove(&Some(p.assessment_id));
+                let invitation = invitations.remove(&p.assessment_id);
                 Ok(Placed {
                     assessment,
                     created: true,
