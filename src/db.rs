@@ -22,6 +22,13 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
+        // No JIT compilation on PostgreSQL. Its planner compiles a query whose estimated cost
+        // passes `jit_above_cost` (100,000 by default), and the outbox claim's estimate grows with
+        // the number of pending rows although its work does not (it stops after the first
+        // LIMIT rows): with 30,000 pending rows a claim of 64 did 1 ms of work and spent 14.5 ms
+        // compiling (EXPLAIN ANALYZE, bench/README.md). Nothing this server runs is a long
+        // analytic query that compilation would pay back.
+        .map_sqlx_postgres_opts(|o| o.options([("jit", "off")]))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
