@@ -713,3 +713,76 @@ async fn a_record_batch_updates_only_own_leases_and_reports_freed_rows() {
     txn.commit().await.unwrap();
     assert!(!written.unblocked && written.left_alone.is_empty());
 }
+
+/// The claim walks the due index in order and stops at its limit, whatever the statistics
+/// say. The table here was never analysed, and PostgreSQL then believes few rows are due:
+/// left to itself it fetches every due row, checks each one's ordering and sorts them (a claim
+/// that costs as much as the backlog is long). `PG_CLAIM_PLANNER` rules that plan out.
+#[actix_web::test]
+async fn the_claim_walks_the_due_index_in_order_on_a_table_never_analysed() {
+    use assessment_partner::delivery::worker::{PG_CLAIM_PLANNER, claim_statement};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+
+    let app = spawn_app_with(
+        Options {
+            mode: Mode::ApiOnly,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await;
+    let db = &app.db;
+    let now = chrono::Utc::now();
+    let txn = db.begin().await.unwrap();
+    for _ in 0..20 {
+        let news = (0..100)
+            .map(|_| NewDelivery {
+                kind: Kind::Result,
+                organization_id: None,
+                assessment_id: Some(uuid::Uuid::now_v7()),
+                target: "http://receiver.test/results".into(),
+                payload: json!({}),
+            })
+            .collect();
+        outbox::enqueue_many(&txn, news, now, None).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+
+    let backend = db.get_database_backend();
+    let claim = claim_statement(backend, "me", now + chrono::Duration::minutes(1), now, 64);
+    let (explain, column) = match backend {
+        DbBackend::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+        _ => ("EXPLAIN QUERY PLAN ", "detail"),
+    };
+    let explain = Statement::from_sql_and_values(
+        backend,
+        format!("{explain}{}", claim.sql),
+        claim.values.map(|v| v.0).unwrap_or_default(),
+    );
+    let txn = db.begin().await.unwrap();
+    if backend == DbBackend::Postgres {
+        txn.execute_unprepared(PG_CLAIM_PLANNER).await.unwrap();
+    }
+    let plan: Vec<String> = txn
+        .query_all_raw(explain)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", column).unwrap())
+        .collect();
+    txn.rollback().await.unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("ix_deliveries_pending_due"),
+        "the claim does not use the due index:\n{plan}"
+    );
+    for (bad, why) in [
+        ("Sort", "sorts the due rows"),
+        ("Bitmap", "fetches every due row"),
+        ("Seq Scan", "reads the whole table"),
+        ("TEMP B-TREE", "sorts the due rows"),
+        ("SCAN d", "reads the whole table"),
+    ] {
+        assert!(!plan.contains(bad), "the claim {why}:\n{plan}");
+    }
+}
