@@ -195,6 +195,7 @@ async fn write_per_row<C: ConnectionTrait>(
         error: Set(o.error.map(str::to_owned)),
         response_excerpt: Set(o.excerpt.map(str::to_owned)),
     });
+    db.execute_unprepared(crate::delivery::outbox::PG_INDEX_PLANS).await?;
     delivery_attempt::Entity::insert_many(attempts)
         .exec_without_returning(db)
         .await?;
@@ -233,17 +234,20 @@ async fn write_per_row<C: ConnectionTrait>(
     }
     if !finished_keys.is_empty() {
         // Their rows are final now, so a pending row with one of their keys is a later one.
-        let follower: Option<Uuid> = delivery::Entity::find()
-            .select_only()
-            .column(delivery::Column::Id)
-            .filter(Expr::cust(format!("state NOT IN {}", DeliveryState::NOT_PENDING_SQL)))
-            .filter(delivery::Column::OrderingKey.is_in(finished_keys))
-            .into_tuple()
-            .one(db)
-            .await?;
+        let follower: Option<Uuid> = pending_with_keys(finished_keys).into_tuple().one(db).await?;
         written.unblocked = follower.is_some();
     }
     Ok(written)
+}
+
+/// The ids of pending rows with one of these ordering keys (said as the ordering index says
+/// "pending", so that it serves the query).
+pub fn pending_with_keys<'k>(keys: impl IntoIterator<Item = &'k str>) -> sea_orm::Select<delivery::Entity> {
+    delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Id)
+        .filter(Expr::cust(format!("state NOT IN {}", DeliveryState::NOT_PENDING_SQL)))
+        .filter(delivery::Column::OrderingKey.is_in(keys))
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::auth::provider::integrator_secret_context;
 use crate::clock::SharedClock;
 use crate::crypto::Vault;
 use crate::delivery::mail::Mailer;
-use crate::delivery::outbox::{DeliveryState, EmailPayload, Kind};
+use crate::delivery::outbox::{self, DeliveryState, EmailPayload, Kind};
 use crate::delivery::policy::{RetryPolicy, Verdict};
 use crate::delivery::push::{HttpSender, Post};
 use crate::delivery::record;
@@ -123,16 +123,6 @@ pub fn claim_statement(
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// Run before the claim in its transaction on PostgreSQL. The only good plan for the claim walks
-/// the due index in order and stops after `limit` rows. When PostgreSQL's statistics say few
-/// rows are due (a table never analysed, or analysed while quiet before a receiver went down),
-/// it prefers to fetch every due row, check each one's ordering and sort them: 50 ms per claim
-/// with 30,000 pending rows, against 2 ms (EXPLAIN ANALYZE, bench/README.md), so that a drain of
-/// 30,000 rows ran at a third of the speed of 10,000. For this transaction only, the planner is
-/// told not to sort or scan otherwise (`LOCAL`: the settings end with the transaction).
-pub const PG_CLAIM_PLANNER: &str =
-    "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off";
-
 impl DeliveryContext {
     /// Leases up to `limit` due rows to this worker.
     pub async fn claim(&self, limit: usize) -> Result<Vec<delivery::Model>, DbErr> {
@@ -144,7 +134,7 @@ impl DeliveryContext {
             return claim.all(&self.db).await;
         }
         let txn = self.db.begin().await?;
-        txn.execute_unprepared(PG_CLAIM_PLANNER).await?;
+        txn.execute_unprepared(outbox::PG_INDEX_PLANS).await?;
         let rows = claim.all(&txn).await?;
         txn.commit().await?;
         Ok(rows)

@@ -714,14 +714,16 @@ async fn a_record_batch_updates_only_own_leases_and_reports_freed_rows() {
     assert!(!written.unblocked && written.left_alone.is_empty());
 }
 
-/// The claim walks the due index in order and stops at its limit, whatever the statistics
-/// say. The table here was never analysed, and PostgreSQL then believes few rows are due:
-/// left to itself it fetches every due row, checks each one's ordering and sorts them (a claim
-/// that costs as much as the backlog is long). `PG_CLAIM_PLANNER` rules that plan out.
+/// The worker's statements walk the outbox's indexes whatever the statistics say. The table
+/// here was never analysed, and PostgreSQL then believes few rows are pending: left to itself
+/// it answers a claim by fetching every due row, checking each one's ordering and sorting them,
+/// and the recorder's question by reading the whole table (costs that grow with the backlog).
+/// `PG_INDEX_PLANS` rules those plans out.
 #[actix_web::test]
-async fn the_claim_walks_the_due_index_in_order_on_a_table_never_analysed() {
-    use assessment_partner::delivery::worker::{PG_CLAIM_PLANNER, claim_statement};
-    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+async fn the_worker_statements_use_the_outbox_indexes_on_a_table_never_analysed() {
+    use assessment_partner::delivery::record::pending_with_keys;
+    use assessment_partner::delivery::worker::claim_statement;
+    use sea_orm::{QueryTrait, TransactionTrait};
 
     let app = spawn_app_with(
         Options {
@@ -747,31 +749,10 @@ async fn the_claim_walks_the_due_index_in_order_on_a_table_never_analysed() {
         outbox::enqueue_many(&txn, news, now, None).await.unwrap();
     }
     txn.commit().await.unwrap();
-
     let backend = db.get_database_backend();
+
     let claim = claim_statement(backend, "me", now + chrono::Duration::minutes(1), now, 64);
-    let (explain, column) = match backend {
-        DbBackend::Postgres => ("EXPLAIN ", "QUERY PLAN"),
-        _ => ("EXPLAIN QUERY PLAN ", "detail"),
-    };
-    let explain = Statement::from_sql_and_values(
-        backend,
-        format!("{explain}{}", claim.sql),
-        claim.values.map(|v| v.0).unwrap_or_default(),
-    );
-    let txn = db.begin().await.unwrap();
-    if backend == DbBackend::Postgres {
-        txn.execute_unprepared(PG_CLAIM_PLANNER).await.unwrap();
-    }
-    let plan: Vec<String> = txn
-        .query_all_raw(explain)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get::<String>("", column).unwrap())
-        .collect();
-    txn.rollback().await.unwrap();
-    let plan = plan.join("\n");
+    let plan = explain(db, claim).await;
     assert!(
         plan.contains("ix_deliveries_pending_due"),
         "the claim does not use the due index:\n{plan}"
@@ -785,4 +766,48 @@ async fn the_claim_walks_the_due_index_in_order_on_a_table_never_analysed() {
     ] {
         assert!(!plan.contains(bad), "the claim {why}:\n{plan}");
     }
+
+    // The recorder's question after a batch: is a row with one of these keys still pending?
+    // Usually none is.
+    let keys: Vec<String> = (0..128).map(|n| format!("assessment:{n}")).collect();
+    let query = pending_with_keys(keys.iter().map(String::as_str)).build(backend);
+    let plan = explain(db, query).await;
+    assert!(
+        plan.contains("ix_deliveries_pending_order"),
+        "the ordering index is not used:\n{plan}"
+    );
+    for bad in ["Seq Scan", "SCAN deliveries"] {
+        assert!(!plan.contains(bad), "reads the whole table:\n{plan}");
+    }
+}
+
+/// The plan of a worker statement as the worker runs it (on PostgreSQL after `PG_INDEX_PLANS`),
+/// one line per node.
+async fn explain(db: &sea_orm::DatabaseConnection, statement: sea_orm::Statement) -> String {
+    use assessment_partner::delivery::outbox::PG_INDEX_PLANS;
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+
+    let backend = db.get_database_backend();
+    let (prefix, column) = match backend {
+        DbBackend::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+        _ => ("EXPLAIN QUERY PLAN ", "detail"),
+    };
+    let explain = Statement::from_sql_and_values(
+        backend,
+        format!("{prefix}{}", statement.sql),
+        statement.values.map(|v| v.0).unwrap_or_default(),
+    );
+    let txn = db.begin().await.unwrap();
+    if backend == DbBackend::Postgres {
+        txn.execute_unprepared(PG_INDEX_PLANS).await.unwrap();
+    }
+    let plan: Vec<String> = txn
+        .query_all_raw(explain)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", column).unwrap())
+        .collect();
+    txn.rollback().await.unwrap();
+    plan.join("\n")
 }
