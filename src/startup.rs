@@ -177,6 +177,7 @@ impl Application {
                 poll_interval: d.poll_interval,
                 attempt_timeout: d.timeout,
                 shutdown_grace: d.timeout + std::time::Duration::from_secs(2),
+                recorders: WorkerConfig::recorders_for(&ctx.db, settings.db_max_connections),
             };
             let worker = Worker::new(ctx, wake, config, shutdown.clone());
             Some(match handed {

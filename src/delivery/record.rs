@@ -4,9 +4,9 @@
 //! The two databases get different statements because their costs differ (measured, see
 //! bench/README.md "Deliveries"): on SQLite every statement is a round trip to sqlx's one
 //! database thread, so the batch goes in as one JSON parameter and two statements of fixed
-//! text (prepared once). On PostgreSQL it stays one `UPDATE` per row: a single joined update
-//! drained up to 40 % faster but raised the first-attempt p99 from ~6 to ~92 ms, for a reason
-//! not found yet (bench/README.md).
+//! text (prepared once). On PostgreSQL it stays one `UPDATE` per row: a single update joined
+//! to `jsonb_to_recordset` of the batch drained 25 % slower once the claim's plan was fixed
+//! (2,736–2,796/s against 3,744–3,817/s for 10,000 rows, bench/README.md).
 //!
 //! Either way the writer learns which rows it updated (a row leased elsewhere or cancelled
 //! meanwhile is left alone) and whether a row that reached a final state had later pending
