@@ -44,15 +44,15 @@ pub struct WorkerConfig {
     pub attempt_timeout: Duration,
     /// On shutdown, how long in-flight attempts may take to finish.
     pub shutdown_grace: Duration,
-    /// Recorder tasks writing batches of attempts at once ([`WorkerConfig::recorders_for`]).
+    /// Batches of attempts recorded at once during a backlog ([`WorkerConfig::recorders_for`]).
     pub recorders: usize,
 }
 
 impl WorkerConfig {
-    /// Recorders suited to a database: one for SQLite (one writer at a time); on PostgreSQL
-    /// three, so that one batch's round trips overlap the others' (two batches never share a
-    /// row: each attempt is in one), never more than a third of the pool. Draining 10,000 rows
-    /// with 1/2/3/4 recorders: 3,406–3,824 / 4,654–4,935 / 5,842–6,100 / 5,228–5,509 per second.
+    /// Concurrent recording suited to a database: none on SQLite (one writer at a time); on
+    /// PostgreSQL up to three batches at once during a backlog, never more than a third of the
+    /// pool. Draining 10,000 rows with 1/2/3/4 at once: 3,406–3,824 / 4,654–4,935 /
+    /// 5,842–6,100 / 5,228–5,509 per second.
     pub fn recorders_for(db: &DatabaseConnection, pool_size: u32) -> usize {
         match db.get_database_backend() {
             DbBackend::Sqlite => 1,
@@ -385,39 +385,64 @@ impl DeliveryContext {
 
     /// Records attempts as they come, many per transaction: the first that arrives, plus
     /// whatever else is already waiting (up to `RECORD_BATCH`).
-    /// It wakes the worker when a batch freed a row that waited for its ordering key's earlier
-    /// row (claimable now), or put a row back for a retry (the worker's sleep is recomputed).
-    /// Otherwise not: a claim per batch that finds nothing costs the database a statement.
-    /// Several recorders may share the queue: each takes what is waiting when its turn comes.
-    async fn run_recorder(self, attempts: Arc<tokio::sync::Mutex<mpsc::Receiver<Attempted>>>, wake: Arc<Notify>) {
-        let mut batch = Vec::with_capacity(RECORD_BATCH);
-        while attempts.lock().await.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-            match self.record(&batch).await {
-                Ok(recorded) => {
-                    if recorded.unblocked || recorded.retrying {
-                        wake.notify_one();
-                    }
-                    for (a, outcome) in batch.iter().zip(recorded.outcomes) {
-                        self.metrics
-                            .record_delivery(&a.row.kind, outcome, a.elapsed.as_secs_f64());
-                        let _entered = a.span.enter();
-                        let (status, error) = (a.report.status, a.report.error.as_deref().unwrap_or(""));
-                        match outcome {
-                            "delivered" => {
-                                tracing::info!(status, elapsed_ms = a.elapsed.as_millis() as u64, "delivered")
-                            }
-                            "dead" => tracing::warn!(status, error, "gave up: the delivery is dead"),
-                            _ => tracing::info!(status, error, "attempt failed; will retry"),
+    ///
+    /// A full batch means a backlog (a drain): it is recorded alongside up to `recorders - 1`
+    /// others, since two batches never share a row and on PostgreSQL one batch's round trips
+    /// can overlap another's. A smaller batch waits for those and is recorded in turn, so that a
+    /// steady stream keeps one transaction at a time with as many attempts in each as have
+    /// queued meanwhile: recording that stream concurrently cost the order writers on the same
+    /// database a third of their throughput (bench/README.md).
+    async fn run_recorder(self, mut attempts: mpsc::Receiver<Attempted>, wake: Arc<Notify>, recorders: usize) {
+        let mut in_flight = JoinSet::new();
+        loop {
+            let mut batch = Vec::with_capacity(RECORD_BATCH);
+            if attempts.recv_many(&mut batch, RECORD_BATCH).await == 0 {
+                break;
+            }
+            while in_flight.try_join_next().is_some() {}
+            if batch.len() == RECORD_BATCH && recorders > 1 {
+                while in_flight.len() >= recorders {
+                    in_flight.join_next().await;
+                }
+                let (ctx, wake) = (self.clone(), wake.clone());
+                in_flight.spawn(async move { ctx.record_and_report(&batch, &wake).await });
+            } else {
+                while in_flight.join_next().await.is_some() {}
+                self.record_and_report(&batch, &wake).await;
+            }
+        }
+        while in_flight.join_next().await.is_some() {}
+    }
+
+    /// Records a batch, wakes the worker when it freed a row that waited for its ordering key's
+    /// earlier row (claimable now) or put a row back for a retry (the worker's sleep is
+    /// recomputed), and logs and counts each attempt. Otherwise the worker sleeps on: a claim
+    /// per batch that finds nothing costs the database a statement.
+    async fn record_and_report(&self, batch: &[Attempted], wake: &Notify) {
+        match self.record(batch).await {
+            Ok(recorded) => {
+                if recorded.unblocked || recorded.retrying {
+                    wake.notify_one();
+                }
+                for (a, outcome) in batch.iter().zip(recorded.outcomes) {
+                    self.metrics
+                        .record_delivery(&a.row.kind, outcome, a.elapsed.as_secs_f64());
+                    let _entered = a.span.enter();
+                    let (status, error) = (a.report.status, a.report.error.as_deref().unwrap_or(""));
+                    match outcome {
+                        "delivered" => {
+                            tracing::info!(status, elapsed_ms = a.elapsed.as_millis() as u64, "delivered")
                         }
+                        "dead" => tracing::warn!(status, error, "gave up: the delivery is dead"),
+                        _ => tracing::info!(status, error, "attempt failed; will retry"),
                     }
                 }
-                Err(e) => tracing::error!(
-                    error = %e,
-                    attempts = batch.len(),
-                    "could not record attempts; their leases will run out and the rows be retried"
-                ),
             }
-            batch.clear();
+            Err(e) => tracing::error!(
+                error = %e,
+                attempts = batch.len(),
+                "could not record attempts; their leases will run out and the rows be retried"
+            ),
         }
     }
 }
@@ -506,11 +531,11 @@ impl Worker {
         // wake-up (a new row, a recorded attempt) or when the sleep ends.
         let mut may_find = true;
         let (to_recorder, from_attempts) = mpsc::channel(RECORD_BATCH * 4);
-        let from_attempts = Arc::new(tokio::sync::Mutex::new(from_attempts));
-        let mut recorders = JoinSet::new();
-        for _ in 0..self.config.recorders.max(1) {
-            recorders.spawn(self.ctx.clone().run_recorder(from_attempts.clone(), self.wake.clone()));
-        }
+        let recorder = tokio::spawn(self.ctx.clone().run_recorder(
+            from_attempts,
+            self.wake.clone(),
+            self.config.recorders,
+        ));
         tracing::info!(owner = %self.ctx.owner, "delivery worker started");
         loop {
             if self.shutdown.is_cancelled() {
@@ -586,7 +611,7 @@ impl Worker {
         }
         // Every attempt made is recorded before the leases go.
         drop(to_recorder);
-        while recorders.join_next().await.is_some() {}
+        let _ = recorder.await;
         match self.ctx.release_leases().await {
             Ok(n) => tracing::info!(released = n, "delivery worker stopped"),
             Err(e) => tracing::warn!(error = %e, "could not release leases; they will run out"),
