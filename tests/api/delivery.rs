@@ -592,24 +592,26 @@ async fn shutdown_lets_an_attempt_in_flight_finish() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     app.stop.stop().await;
-    // The worker is stopping; the attempt in flight is still recorded.
+    // The worker is stopping; the attempt in flight is still recorded. (A read that fails here
+    // is retried until the deadline and reported then: this test failed once in a full run on
+    // PostgreSQL at this read, and the error was not kept.)
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         use sea_orm::EntityTrait;
-        let row =
+        let read =
             assessment_partner::entity::delivery::Entity::find_by_id(uuid::Uuid::parse_str(&delivery_id).unwrap())
                 .one(&app.db)
-                .await
-                .unwrap()
-                .unwrap();
-        if row.state == "delivered" {
-            assert_eq!(row.lease_owner, None);
-            break;
+                .await;
+        match read {
+            Ok(Some(row)) if row.state == "delivered" => {
+                assert_eq!(row.lease_owner, None);
+                break;
+            }
+            other => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the in-flight attempt was not recorded; last read: {other:?}"
+            ),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the in-flight attempt was not recorded"
-        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
