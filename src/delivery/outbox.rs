@@ -9,17 +9,24 @@ use crate::entity::delivery;
 /// The PostgreSQL channel that tells other instances a row was added.
 pub const NOTIFY_CHANNEL: &str = "ap_deliveries";
 
-/// Run on PostgreSQL at the start of the worker's transactions (the claim, recording attempts).
-/// Their statements are index lookups that stop early, and the only good plans walk the
-/// outbox's indexes; but when the statistics say few rows are pending (a table never analysed,
-/// or analysed while quiet before a receiver went down for a day) the planner prefers plans
-/// whose cost grows with the backlog: the claim fetched every due row, checked each one's
-/// ordering and sorted them (28–50 ms per claim with 30,000 pending rows, against 2 ms), and
-/// the recorder's "is a later row pending?" read the whole table (5.8 ms, against 0.2).
-/// For the transaction only (`LOCAL`), the planner is told not to sort or scan otherwise.
-/// Measured with EXPLAIN ANALYZE; see bench/README.md.
-pub const PG_INDEX_PLANS: &str =
-    "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off";
+/// Call at the start of the worker's transactions on PostgreSQL (the claim, recording attempts);
+/// on SQLite it does nothing. Their statements are index lookups that stop early, and the only
+/// good plans walk the outbox's indexes; but when the statistics say few rows are pending (a
+/// table never analysed, or analysed while quiet before a receiver went down for a day) the
+/// planner prefers plans whose cost grows with the backlog: the claim fetched every due row,
+/// checked each one's ordering and sorted them (28–50 ms per claim with 30,000 pending rows,
+/// against 2 ms), and the recorder's "is a later row pending?" read the whole table (5.8 ms,
+/// against 0.2). For the transaction only (`LOCAL`), the planner is told not to sort or scan
+/// otherwise. Measured with EXPLAIN ANALYZE; see bench/README.md.
+pub async fn use_index_plans<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(
+            "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off",
+        )
+        .await?;
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {

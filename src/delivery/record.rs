@@ -195,7 +195,7 @@ async fn write_per_row<C: ConnectionTrait>(
         error: Set(o.error.map(str::to_owned)),
         response_excerpt: Set(o.excerpt.map(str::to_owned)),
     });
-    db.execute_unprepared(crate::delivery::outbox::PG_INDEX_PLANS).await?;
+    crate::delivery::outbox::use_index_plans(db).await?;
     delivery_attempt::Entity::insert_many(attempts)
         .exec_without_returning(db)
         .await?;

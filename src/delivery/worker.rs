@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Statement, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -49,7 +46,7 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// Concurrent recording suited to a database: none on SQLite (one writer at a time); on
+    /// Concurrent recording suited to a database: one batch at a time on SQLite (one writer); on
     /// PostgreSQL up to three batches at once during a backlog, never more than a third of the
     /// pool. Draining 10,000 rows with 1/2/3/4 at once: 3,406–3,824 / 4,654–4,935 /
     /// 5,842–6,100 / 5,228–5,509 per second.
@@ -148,8 +145,10 @@ impl DeliveryContext {
         if backend != DbBackend::Postgres {
             return claim.all(&self.db).await;
         }
-        let txn = self.db.begin().await?;
-        txn.execute_unprepared(outbox::PG_INDEX_PLANS).await?;
+        // On PostgreSQL the claim's plan is pinned for its transaction (`use_index_plans`);
+        // SQLite needs no transaction around one statement.
+        let txn = crate::db::begin_write(&self.db).await?;
+        outbox::use_index_plans(&txn).await?;
         let rows = claim.all(&txn).await?;
         txn.commit().await?;
         Ok(rows)

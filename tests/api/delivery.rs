@@ -592,9 +592,8 @@ async fn shutdown_lets_an_attempt_in_flight_finish() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     app.stop.stop().await;
-    // The worker is stopping; the attempt in flight is still recorded. (A read that fails here
-    // is retried until the deadline and reported then: this test failed once in a full run on
-    // PostgreSQL at this read, and the error was not kept.)
+    // The worker is stopping; the attempt in flight is still recorded. A read that fails here
+    // is retried until the deadline, and its error reported if it never succeeds.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         use sea_orm::EntityTrait;
@@ -646,14 +645,7 @@ async fn a_record_batch_updates_only_own_leases_and_reports_freed_rows() {
     }
 
     // No worker: the rows are leased by hand below.
-    let app = spawn_app_with(
-        Options {
-            mode: Mode::ApiOnly,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_app_without_worker().await;
     let db = &app.db;
     // Microseconds: what PostgreSQL keeps.
     let now = chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros()).unwrap();
@@ -720,24 +712,18 @@ async fn a_record_batch_updates_only_own_leases_and_reports_freed_rows() {
 /// here was never analysed, and PostgreSQL then believes few rows are pending: left to itself
 /// it answers a claim by fetching every due row, checking each one's ordering and sorting them,
 /// and the recorder's question by reading the whole table (costs that grow with the backlog).
-/// `PG_INDEX_PLANS` rules those plans out.
-#[actix_web::test]
+/// `outbox::use_index_plans` rules those plans out.
+#[tokio::test]
 async fn the_worker_statements_use_the_outbox_indexes_on_a_table_never_analysed() {
     use assessment_partner::delivery::record::pending_with_keys;
     use assessment_partner::delivery::worker::claim_statement;
     use sea_orm::{QueryTrait, TransactionTrait};
 
-    let app = spawn_app_with(
-        Options {
-            mode: Mode::ApiOnly,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_app_without_worker().await;
     let db = &app.db;
     let now = chrono::Utc::now();
     let txn = db.begin().await.unwrap();
+    // 2,000 pending rows, 100 per statement (SQLite's limit on bound values).
     for _ in 0..20 {
         let news = (0..100)
             .map(|_| NewDelivery {
@@ -783,10 +769,9 @@ async fn the_worker_statements_use_the_outbox_indexes_on_a_table_never_analysed(
     }
 }
 
-/// The plan of a worker statement as the worker runs it (on PostgreSQL after `PG_INDEX_PLANS`),
-/// one line per node.
+/// The plan of a worker statement as the worker runs it (after `outbox::use_index_plans`), one
+/// line per node.
 async fn explain(db: &sea_orm::DatabaseConnection, statement: sea_orm::Statement) -> String {
-    use assessment_partner::delivery::outbox::PG_INDEX_PLANS;
     use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 
     let backend = db.get_database_backend();
@@ -800,9 +785,7 @@ async fn explain(db: &sea_orm::DatabaseConnection, statement: sea_orm::Statement
         statement.values.map(|v| v.0).unwrap_or_default(),
     );
     let txn = db.begin().await.unwrap();
-    if backend == DbBackend::Postgres {
-        txn.execute_unprepared(PG_INDEX_PLANS).await.unwrap();
-    }
+    outbox::use_index_plans(&txn).await.unwrap();
     let plan: Vec<String> = txn
         .query_all_raw(explain)
         .await

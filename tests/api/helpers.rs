@@ -144,6 +144,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default(), |_| {}).await
 }
 
+/// An app without a delivery worker, for tests that lease and record outbox rows by hand.
+pub async fn spawn_app_without_worker() -> TestApp {
+    spawn_app_with(
+        Options {
+            mode: Mode::ApiOnly,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await
+}
+
 /// Quick delivery settings for tests: short waits, short deadline.
 pub fn fast_delivery(settings: &mut Settings) {
     settings.delivery.retry_schedule = vec![std::time::Duration::from_millis(50)];
