@@ -516,16 +516,21 @@ impl Worker {
         }
     }
 
-    /// Claims in batches and keeps up to one batch of claimed rows waiting, so that a finished
-    /// attempt is followed by the next at once and one claim serves many attempts: a claim is
-    /// made when the rows in hand (in flight + waiting) have fallen to the concurrency, and asks
-    /// for twice the concurrency less those. A row waiting here is leased and still pending, so
-    /// its ordering key's later rows stay behind it; on shutdown its lease is released.
+    /// Claims in batches and keeps claimed rows waiting, so that a finished attempt is followed
+    /// by the next at once and one claim serves many attempts. A claim is made when the rows in
+    /// hand (in flight, waiting, being claimed) have fallen to `REFILL_AT` times the concurrency,
+    /// and asks for `CLAIM_AHEAD` times the concurrency less those. The claim runs beside the
+    /// loop, so attempts finishing meanwhile are followed at once rather than after it (on SQLite
+    /// the loop spent most of a drain awaiting its claims). A row waiting here is leased and
+    /// still pending, so its ordering key's later rows stay behind it; on shutdown the claim in
+    /// flight is awaited and every lease not finished is released.
     pub async fn run(mut self) {
         let mut handed = self.handed.take();
         let concurrency = self.config.concurrency.max(1);
+        let most_in_hand = CLAIM_AHEAD * concurrency;
         let mut tasks = JoinSet::new();
         let mut waiting: VecDeque<delivery::Model> = VecDeque::new();
+        let mut claiming: Option<Claiming> = None;
         // Whether a claim may find rows: false after a claim came back short, true again on a
         // wake-up (a new row, a recorded attempt) or when the sleep ends.
         let mut may_find = true;
@@ -541,27 +546,24 @@ impl Worker {
                 break;
             }
             while tasks.try_join_next().is_some() {}
+            let claim_want = claiming.as_ref().map_or(0, |c| c.want);
             // Rows handed over are taken while there is room; the rest wait in the handoff.
             if let Some(rows) = handed.as_mut() {
-                while tasks.len() + waiting.len() < 2 * concurrency
+                while tasks.len() + waiting.len() + claim_want < most_in_hand
                     && let Ok(row) = rows.try_recv()
                 {
                     waiting.push_back(row);
                 }
             }
-            let in_hand = tasks.len() + waiting.len();
-            if may_find && in_hand <= concurrency {
-                let want = 2 * concurrency - in_hand;
-                match self.ctx.claim(want).await {
-                    Ok(rows) => {
-                        may_find = rows.len() == want;
-                        waiting.extend(rows);
-                    }
-                    Err(e) => {
-                        may_find = false;
-                        tracing::warn!(error = %e, "claiming deliveries failed");
-                    }
-                }
+            let in_hand = tasks.len() + waiting.len() + claim_want;
+            if claiming.is_none() && may_find && in_hand <= REFILL_AT * concurrency {
+                let want = most_in_hand - in_hand;
+                let ctx = self.ctx.clone();
+                claiming = Some(Claiming {
+                    want,
+                    woken: false,
+                    task: tokio::spawn(async move { ctx.claim(want).await }),
+                });
             }
             while tasks.len() < concurrency
                 && let Some(row) = waiting.pop_front()
@@ -584,20 +586,36 @@ impl Worker {
                     let _ = to_recorder.send(attempted).await;
                 });
             }
-            let wait = if !tasks.is_empty() || may_find {
+            let wait = if !tasks.is_empty() || may_find || claiming.is_some() {
                 self.config.poll_interval
             } else {
                 self.idle_wait().await
             };
+            let room = tasks.len() + waiting.len() + claiming.as_ref().map_or(0, |c| c.want) < most_in_hand;
             tokio::select! {
-                Some(row) = next_handed(&mut handed), if tasks.len() + waiting.len() < 2 * concurrency => {
-                    waiting.push_back(row)
+                Some(row) = next_handed(&mut handed), if room => waiting.push_back(row),
+                claimed = claim_done(&mut claiming) => {
+                    let Some(claim) = claiming.take() else { continue };
+                    match claimed {
+                        Ok(rows) => {
+                            may_find = rows.len() == claim.want || claim.woken;
+                            waiting.extend(rows);
+                        }
+                        Err(e) => {
+                            may_find = claim.woken;
+                            tracing::warn!(error = %e, "claiming deliveries failed");
+                        }
+                    }
                 }
-                _ = self.wake.notified() => may_find = true,
+                _ = self.wake.notified() => woke(&mut may_find, &mut claiming),
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                _ = tokio::time::sleep(wait) => may_find = true,
+                _ = tokio::time::sleep(wait) => woke(&mut may_find, &mut claiming),
                 _ = self.shutdown.cancelled() => break,
             }
+        }
+        // A claim in flight commits before the leases are released, so none stays leased.
+        if let Some(claim) = claiming.take() {
+            let _ = claim.task.await;
         }
         tracing::info!(in_flight = tasks.len(), "delivery worker stopping");
         let drained = tokio::time::timeout(self.config.shutdown_grace, async {
@@ -615,6 +633,39 @@ impl Worker {
             Ok(n) => tracing::info!(released = n, "delivery worker stopped"),
             Err(e) => tracing::warn!(error = %e, "could not release leases; they will run out"),
         }
+    }
+}
+
+/// Rows in hand (in flight, waiting, being claimed) a claim fills up to, in multiples of the
+/// concurrency; a claim is made when they have fallen to `REFILL_AT` times it. Draining 10,000
+/// rows on SQLite with 2/1, 4/2 and 8/4: 10.3–11.4k, 13.1–13.4k and 12.0–15.2k per second.
+const CLAIM_AHEAD: usize = 4;
+const REFILL_AT: usize = 2;
+
+/// A claim running beside the worker's loop.
+struct Claiming {
+    want: usize,
+    /// A wake-up came during the claim: a row it did not see may be claimable.
+    woken: bool,
+    task: tokio::task::JoinHandle<Result<Vec<delivery::Model>, DbErr>>,
+}
+
+/// The claim in flight's rows when it ends, or never when there is none.
+async fn claim_done(claiming: &mut Option<Claiming>) -> Result<Vec<delivery::Model>, DbErr> {
+    match claiming {
+        Some(claim) => match (&mut claim.task).await {
+            Ok(result) => result,
+            Err(e) => Err(DbErr::Custom(format!("the claim task failed: {e}"))),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// A wake-up (a new or unblocked row, or the sleep's end): the next claim may find rows.
+fn woke(may_find: &mut bool, claiming: &mut Option<Claiming>) {
+    *may_find = true;
+    if let Some(claim) = claiming {
+        claim.woken = true;
     }
 }
 
