@@ -4,9 +4,11 @@
 //! The two databases get different statements because their costs differ (measured, see
 //! bench/README.md "Deliveries"): on SQLite every statement is a round trip to sqlx's one
 //! database thread, so the batch goes in as one JSON parameter and two statements of fixed
-//! text (prepared once). On PostgreSQL it stays one `UPDATE` per row: a single update joined
-//! to `jsonb_to_recordset` of the batch drained 25 % slower once the claim's plan was fixed
-//! (2,736–2,796/s against 3,744–3,817/s for 10,000 rows, bench/README.md).
+//! text (prepared once). On PostgreSQL the attempts are one multi-row `INSERT` and the rows one
+//! `UPDATE` joined to `jsonb_to_recordset` of the batch. (It used to be one `UPDATE` per row: the
+//! joined update had looked slower, but that was sqlx-core 0.9.0 without `TCP_NODELAY` — a
+//! large statement waited for a delayed ACK — and a plan driven by the pending index; see
+//! vendor/sqlx-core/PATCHED.md and `POSTGRES_UPDATE_ROWS`.)
 //!
 //! Either way the writer learns which rows it updated (a row leased elsewhere or cancelled
 //! meanwhile is left alone) and whether a row that reached a final state had later pending
@@ -66,7 +68,7 @@ pub async fn write<C: ConnectionTrait>(
     }
     match db.get_database_backend() {
         DbBackend::Sqlite => write_sqlite(db, owner, finished, batch).await,
-        _ => write_per_row(db, owner, finished, batch).await,
+        _ => write_postgres(db, owner, finished, batch).await,
     }
 }
 
@@ -178,7 +180,26 @@ async fn write_sqlite<C: ConnectionTrait>(
     Ok(written)
 }
 
-async fn write_per_row<C: ConnectionTrait>(
+/// A timestamp for PostgreSQL's `timestamptz` input, to the microsecond it stores.
+fn postgres_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+// The batch's rows, each looked up by primary key. The lease and state conditions sit inside a
+// CASE so that the planner cannot use them to pick a plan: on a table whose statistics say
+// little is pending it otherwise drives the update from the pending index and scans every
+// pending row for each batch (880 ms for 256 rows among 10,000 pending, against 6 ms).
+const POSTGRES_UPDATE_ROWS: &str = "UPDATE deliveries d SET \
+        state = r.state, attempts = r.attempt, next_attempt_at = r.next, first_attempt_at = r.first, \
+        deadline_at = r.deadline, lease_owner = NULL, lease_expires_at = NULL, \
+        last_status = r.status, last_error = r.error, \
+        delivered_at = CASE WHEN r.state = 'delivered' THEN $2::timestamptz END, updated_at = $2::timestamptz \
+    FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, state text, attempt int, next timestamptz, \
+        first timestamptz, deadline timestamptz, status int, error text) \
+    WHERE d.id = r.id AND CASE WHEN d.lease_owner = $3 AND d.state = 'pending' THEN true END \
+    RETURNING d.id";
+
+async fn write_postgres<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     finished: DateTime<Utc>,
@@ -199,34 +220,36 @@ async fn write_per_row<C: ConnectionTrait>(
     delivery_attempt::Entity::insert_many(attempts)
         .exec_without_returning(db)
         .await?;
+    let rows: Vec<serde_json::Value> = batch
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.delivery_id,
+                "state": o.state.as_str(),
+                "attempt": o.attempt_no,
+                "next": postgres_time(o.next_attempt_at),
+                "first": postgres_time(o.first_attempt_at),
+                "deadline": postgres_time(o.deadline_at),
+                "status": o.status,
+                "error": o.error,
+            })
+        })
+        .collect();
+    let updated = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            POSTGRES_UPDATE_ROWS,
+            [serde_json::Value::Array(rows).into(), finished.into(), owner.into()],
+        ))
+        .await?;
+    let mut updated_ids = std::collections::HashSet::with_capacity(updated.len());
+    for row in updated {
+        updated_ids.insert(row.try_get::<Uuid>("", "id")?);
+    }
     let mut written = Written::default();
     let mut finished_keys = Vec::new();
     for o in batch {
-        let updated = delivery::Entity::update_many()
-            .col_expr(delivery::Column::State, Expr::value(o.state.as_str()))
-            .col_expr(delivery::Column::Attempts, Expr::value(o.attempt_no))
-            .col_expr(delivery::Column::NextAttemptAt, Expr::value(o.next_attempt_at))
-            .col_expr(delivery::Column::FirstAttemptAt, Expr::value(Some(o.first_attempt_at)))
-            .col_expr(delivery::Column::DeadlineAt, Expr::value(Some(o.deadline_at)))
-            .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(
-                delivery::Column::LeaseExpiresAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(delivery::Column::LastStatus, Expr::value(o.status))
-            .col_expr(delivery::Column::LastError, Expr::value(o.error.map(str::to_owned)))
-            .col_expr(
-                delivery::Column::DeliveredAt,
-                Expr::value((o.state == DeliveryState::Delivered).then_some(finished)),
-            )
-            .col_expr(delivery::Column::UpdatedAt, Expr::value(finished))
-            .filter(delivery::Column::Id.eq(o.delivery_id))
-            .filter(delivery::Column::LeaseOwner.eq(owner))
-            // A row cancelled while in flight (Ashby cancelled the assessment) stays cancelled.
-            .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
-            .exec(db)
-            .await?;
-        if updated.rows_affected == 0 {
+        if !updated_ids.contains(&o.delivery_id) {
             written.left_alone.push(o.delivery_id);
         } else if o.state != DeliveryState::Pending {
             finished_keys.push(o.ordering_key);
