@@ -532,7 +532,7 @@ impl Worker {
         let mut waiting: VecDeque<delivery::Model> = VecDeque::new();
         let mut claiming: Option<Claiming> = None;
         // Whether a claim may find rows: false after a claim came back short, true again on a
-        // wake-up (a new row, a recorded attempt) or when the sleep ends.
+        // wake-up (a new row, a recorded attempt, also during a claim) or when the sleep ends.
         let mut may_find = true;
         let (to_recorder, from_attempts) = mpsc::channel(RECORD_BATCH * 4);
         let recorder = tokio::spawn(self.ctx.clone().run_recorder(
@@ -540,30 +540,34 @@ impl Worker {
             self.wake.clone(),
             self.config.recorders,
         ));
+        // Rows in flight, waiting here, and being claimed.
+        let in_hand = |tasks: &JoinSet<()>, waiting: &VecDeque<_>, claiming: &Option<Claiming>| {
+            tasks.len() + waiting.len() + claiming.as_ref().map_or(0, |c| c.want)
+        };
         tracing::info!(owner = %self.ctx.owner, "delivery worker started");
         loop {
             if self.shutdown.is_cancelled() {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let claim_want = claiming.as_ref().map_or(0, |c| c.want);
             // Rows handed over are taken while there is room; the rest wait in the handoff.
             if let Some(rows) = handed.as_mut() {
-                while tasks.len() + waiting.len() + claim_want < most_in_hand
+                while in_hand(&tasks, &waiting, &claiming) < most_in_hand
                     && let Ok(row) = rows.try_recv()
                 {
                     waiting.push_back(row);
                 }
             }
-            let in_hand = tasks.len() + waiting.len() + claim_want;
-            if claiming.is_none() && may_find && in_hand <= REFILL_AT * concurrency {
-                let want = most_in_hand - in_hand;
+            let in_hand_now = in_hand(&tasks, &waiting, &claiming);
+            if claiming.is_none() && may_find && in_hand_now <= REFILL_AT * concurrency {
+                let want = most_in_hand - in_hand_now;
                 let ctx = self.ctx.clone();
                 claiming = Some(Claiming {
                     want,
-                    woken: false,
                     task: tokio::spawn(async move { ctx.claim(want).await }),
                 });
+                // Until the claim says otherwise; a wake-up meanwhile sets it again.
+                may_find = false;
             }
             while tasks.len() < concurrency
                 && let Some(row) = waiting.pop_front()
@@ -591,25 +595,22 @@ impl Worker {
             } else {
                 self.idle_wait().await
             };
-            let room = tasks.len() + waiting.len() + claiming.as_ref().map_or(0, |c| c.want) < most_in_hand;
+            let room = in_hand(&tasks, &waiting, &claiming) < most_in_hand;
             tokio::select! {
                 Some(row) = next_handed(&mut handed), if room => waiting.push_back(row),
                 claimed = claim_done(&mut claiming) => {
                     let Some(claim) = claiming.take() else { continue };
                     match claimed {
                         Ok(rows) => {
-                            may_find = rows.len() == claim.want || claim.woken;
+                            may_find |= rows.len() == claim.want;
                             waiting.extend(rows);
                         }
-                        Err(e) => {
-                            may_find = claim.woken;
-                            tracing::warn!(error = %e, "claiming deliveries failed");
-                        }
+                        Err(e) => tracing::warn!(error = %e, "claiming deliveries failed"),
                     }
                 }
-                _ = self.wake.notified() => woke(&mut may_find, &mut claiming),
+                _ = self.wake.notified() => may_find = true,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                _ = tokio::time::sleep(wait) => woke(&mut may_find, &mut claiming),
+                _ = tokio::time::sleep(wait) => may_find = true,
                 _ = self.shutdown.cancelled() => break,
             }
         }
@@ -645,8 +646,6 @@ const REFILL_AT: usize = 2;
 /// A claim running beside the worker's loop.
 struct Claiming {
     want: usize,
-    /// A wake-up came during the claim: a row it did not see may be claimable.
-    woken: bool,
     task: tokio::task::JoinHandle<Result<Vec<delivery::Model>, DbErr>>,
 }
 
@@ -658,14 +657,6 @@ async fn claim_done(claiming: &mut Option<Claiming>) -> Result<Vec<delivery::Mod
             Err(e) => Err(DbErr::Custom(format!("the claim task failed: {e}"))),
         },
         None => std::future::pending().await,
-    }
-}
-
-/// A wake-up (a new or unblocked row, or the sleep's end): the next claim may find rows.
-fn woke(may_find: &mut bool, claiming: &mut Option<Claiming>) {
-    *may_find = true;
-    if let Some(claim) = claiming {
-        claim.woken = true;
     }
 }
 
