@@ -767,6 +767,26 @@ async fn the_worker_statements_use_the_outbox_indexes_on_a_table_never_analysed(
     for bad in ["Seq Scan", "SCAN deliveries"] {
         assert!(!plan.contains(bad), "reads the whole table:\n{plan}");
     }
+
+    // PostgreSQL records a batch with one joined update: each row is found by primary key, not
+    // by walking the pending rows (880 ms for a batch among 10,000 pending, against 6 ms).
+    if backend == sea_orm::DbBackend::Postgres {
+        use assessment_partner::delivery::record::POSTGRES_UPDATE_ROWS;
+        let update = sea_orm::Statement::from_sql_and_values(
+            backend,
+            POSTGRES_UPDATE_ROWS,
+            [json!([]).into(), now.into(), "me".into()],
+        );
+        let plan = explain(db, update).await;
+        assert!(
+            plan.contains("deliveries_pkey"),
+            "the batch's rows are not found by key:\n{plan}"
+        );
+        assert!(
+            !plan.contains("ix_deliveries_pending"),
+            "the update walks the pending rows:\n{plan}"
+        );
+    }
 }
 
 /// The plan of a worker statement as the worker runs it (after `outbox::use_index_plans`), one
