@@ -7,6 +7,7 @@ mod m20261122_000002_delivery;
 mod m20261122_000003_ashby;
 mod m20261122_000004_answers;
 mod m20261130_000005_pending_indexes;
+mod m20261201_000006_outbox_fillfactor;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_ashby::Migration),
             Box::new(m20261122_000004_answers::Migration),
             Box::new(m20261130_000005_pending_indexes::Migration),
+            Box::new(m20261201_000006_outbox_fillfactor::Migration),
         ]
     }
 }
