@@ -161,6 +161,7 @@ impl Application {
                     settings.mail.outbox_dir.clone(),
                     &settings.mail.from,
                     d.timeout,
+                    d.concurrency,
                 )?,
                 metrics,
                 policy: RetryPolicy {

@@ -2,6 +2,7 @@
 use std::path::PathBuf;
 
 use lettre::message::{Mailbox, header::ContentType};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::delivery::outbox::EmailPayload;
@@ -21,11 +22,16 @@ pub struct Mailer {
 }
 
 impl Mailer {
+    /// `connections`: SMTP connections kept open, one per attempt that may be in flight (the
+    /// worker's concurrency). lettre opens a connection whenever none is idle and keeps at most
+    /// this many when they come back; with its default of 10 and 32 attempts in flight, most
+    /// e-mails of a burst paid a connect, EHLO and QUIT of their own.
     pub fn new(
         smtp_url: Option<&str>,
         outbox_dir: PathBuf,
         from: &str,
         timeout: std::time::Duration,
+        connections: usize,
     ) -> anyhow::Result<Self> {
         let from: Mailbox = from
             .parse()
@@ -35,6 +41,7 @@ impl Mailer {
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| anyhow::anyhow!("AP_SMTP_URL: {e}"))?
                     .timeout(Some(timeout))
+                    .pool_config(PoolConfig::new().max_size(u32::try_from(connections.max(1)).unwrap_or(u32::MAX)))
                     .build(),
             ),
             None => {

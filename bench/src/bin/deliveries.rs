@@ -320,7 +320,7 @@ async fn main() -> anyhow::Result<()> {
             clock: Arc::new(SystemClock),
             vault: Vault::new(&s.master_key),
             http: HttpSender::new(Duration::from_secs(5), true)?,
-            mailer: Mailer::new(None, dir.join("mail"), &s.mail.from, Duration::from_secs(5))?,
+            mailer: Mailer::new(None, dir.join("mail"), &s.mail.from, Duration::from_secs(5), 1)?,
             metrics: Metrics::new(),
             policy: RetryPolicy::default(),
             owner: "bench".into(),
