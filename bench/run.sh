@@ -10,6 +10,7 @@
 #   bench/run.sh --postgres --postgres-admin-url postgres://me:pw@db:5432/postgres
 #   bench/run.sh --concurrency 64 --duration 30s --server-env RUST_LOG=warn
 #   bench/run.sh --kind link          # assessment-link-order: no invitation e-mail
+#   bench/run.sh --mail files         # invitations as .eml files instead of to the SMTP sink
 #
 # Everything after the script name goes to `bench both` (see `bench both --help`).
 set -euo pipefail

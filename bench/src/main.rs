@@ -164,8 +164,67 @@ struct BothArgs {
     /// tests skew the figures); 0 to not wait.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     settle: Duration,
+    /// Where the server sends invitation e-mails: `smtp` (default), a sink in this process that
+    /// accepts every message at once, as production sends them (`AP_SMTP_URL`); or `files`, the
+    /// server's development fallback of one `.eml` file per e-mail in the work directory.
+    #[arg(long, value_enum, default_value_t = Mail::Smtp)]
+    mail: Mail,
     #[command(flatten)]
     load: LoadArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Mail {
+    Smtp,
+    Files,
+}
+
+/// A local SMTP server that accepts every message and counts it (the e-mail counterpart of the
+/// delivery benchmark's receiver that answers 200 at once).
+async fn start_smtp_sink() -> anyhow::Result<(u16, Arc<AtomicU64>)> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let received = Arc::new(AtomicU64::new(0));
+    let count = received.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
+                    return;
+                }
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        count.fetch_add(1, Ordering::Relaxed);
+                        b"250 queued\r\n"
+                    } else {
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        match verb.as_str() {
+                            "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go ahead\r\n"
+                            }
+                            "QUIT" => b"221 bye\r\n",
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    if write.write_all(reply).await.is_err() || reply.starts_with(b"221") {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    Ok((port, received))
 }
 
 #[tokio::main]
@@ -1159,7 +1218,16 @@ async fn both_phases(
     // HTTP: seed with the server's own command, serve, load.
     seed_with_cli(bin, dir, &http_db.url, seed, extra)?;
     warm_up(args, &http_db.url, pool).await?;
-    let server = start_server(bin, dir, &http_db.url, extra).await?;
+    let mut server_env = extra.to_vec();
+    let mails = match args.mail {
+        Mail::Smtp => {
+            let (port, received) = start_smtp_sink().await?;
+            server_env.push(("AP_SMTP_URL".into(), format!("smtp://127.0.0.1:{port}")));
+            Some(received)
+        }
+        Mail::Files => None,
+    };
+    let server = start_server(bin, dir, &http_db.url, &server_env).await?;
     let pid = server.child.id();
     let idle_kib = proc_kib(pid, "VmRSS").unwrap_or(0);
     eprintln!(
@@ -1184,6 +1252,18 @@ async fn both_phases(
     })
     .await?;
     eprintln!("http phase {}", probe.report());
+    match &mails {
+        Some(received) => eprintln!(
+            "e-mails: {} of {} invitations reached the SMTP sink during the run",
+            received.load(Ordering::Relaxed),
+            http.ok
+        ),
+        None => eprintln!(
+            "e-mails: {} of {} invitations written as .eml files during the run",
+            std::fs::read_dir(dir.join("mail-outbox")).map_or(0, |d| d.count()),
+            http.ok
+        ),
+    }
     let peak_kib = proc_kib(pid, "VmHWM").unwrap_or(0);
     // Backends flush their statistics when they exit.
     drop(server);
