@@ -19,22 +19,17 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == DbBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared("ALTER TABLE deliveries SET (fillfactor = 50)")
-                .await?;
-        }
-        Ok(())
+        on_postgres(manager, "ALTER TABLE deliveries SET (fillfactor = 50)").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == DbBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared("ALTER TABLE deliveries RESET (fillfactor)")
-                .await?;
-        }
-        Ok(())
+        on_postgres(manager, "ALTER TABLE deliveries RESET (fillfactor)").await
     }
+}
+
+async fn on_postgres(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
+    if manager.get_database_backend() == DbBackend::Postgres {
+        manager.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
 }

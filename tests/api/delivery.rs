@@ -723,19 +723,7 @@ async fn the_worker_statements_use_the_outbox_indexes_on_a_table_never_analysed(
     let db = &app.db;
     let now = chrono::Utc::now();
     let txn = db.begin().await.unwrap();
-    // 2,000 pending rows, 100 per statement (SQLite's limit on bound values).
-    for _ in 0..20 {
-        let news = (0..100)
-            .map(|_| NewDelivery {
-                kind: Kind::Result,
-                organization_id: None,
-                assessment_id: Some(uuid::Uuid::now_v7()),
-                target: "http://receiver.test/results".into(),
-                payload: json!({}),
-            })
-            .collect();
-        outbox::enqueue_many(&txn, news, now, None).await.unwrap();
-    }
+    enqueue_result_pushes(&txn, 2_000, now, || json!({})).await;
     txn.commit().await.unwrap();
     let backend = db.get_database_backend();
 
@@ -790,10 +778,8 @@ async fn the_worker_statements_use_the_outbox_indexes_on_a_table_never_analysed(
 }
 
 /// On PostgreSQL a claim rewrites each claimed row in place (a "HOT" update: no new index
-/// entries), because the outbox's pages keep room for it (migration 6, fill factor 50). At the
-/// default fill factor, rows written in a burst fill their pages and every claimed row moves to
-/// another page with an entry in each index; draining 30,000 rows went 11.2–11.6k/s against
-/// 13.2–13.5k/s with the room (bench/README.md). SQLite has no such setting: nothing to check.
+/// entries), because the outbox's pages keep room for it (migration 6, fill factor 50, which
+/// says why and what it gained). SQLite has no such setting: nothing to check there.
 #[tokio::test]
 async fn a_claim_updates_the_claimed_rows_in_place_on_postgres() {
     use assessment_partner::delivery::worker::claim_statement;
@@ -807,18 +793,13 @@ async fn a_claim_updates_the_claimed_rows_in_place_on_postgres() {
     let now = chrono::Utc::now();
     let txn = db.begin().await.unwrap();
     // A burst of rows the size of a result push, enough to fill many pages.
-    for _ in 0..10 {
-        let news = (0..100)
-            .map(|_| NewDelivery {
-                kind: Kind::Result,
-                organization_id: None,
-                assessment_id: Some(uuid::Uuid::now_v7()),
-                target: "http://receiver.test/results".into(),
-                payload: json!({ "resultId": uuid::Uuid::now_v7(), "score": 71, "padding": "x".repeat(300) }),
-            })
-            .collect();
-        outbox::enqueue_many(&txn, news, now, None).await.unwrap();
-    }
+    enqueue_result_pushes(
+        &txn,
+        1_000,
+        now,
+        || json!({ "resultId": uuid::Uuid::now_v7(), "score": 71, "padding": "x".repeat(300) }),
+    )
+    .await;
     let claim = claim_statement(DbBackend::Postgres, "me", now + chrono::Duration::minutes(1), now, 64);
     let claimed = txn.query_all_raw(claim).await.unwrap().len();
     assert_eq!(claimed, 64);
@@ -835,6 +816,28 @@ async fn a_claim_updates_the_claimed_rows_in_place_on_postgres() {
     txn.rollback().await.unwrap();
     assert_eq!(updated, 64);
     assert_eq!(in_place, 64, "claimed rows moved to other pages (new index entries)");
+}
+
+/// `n` pending result pushes, due at `now`, each with its own assessment (so its own ordering
+/// key), written 100 per statement (SQLite's limit on bound values).
+async fn enqueue_result_pushes(
+    txn: &sea_orm::DatabaseTransaction,
+    n: usize,
+    now: chrono::DateTime<chrono::Utc>,
+    payload: impl Fn() -> Value,
+) {
+    for start in (0..n).step_by(100) {
+        let news = (start..n.min(start + 100))
+            .map(|_| NewDelivery {
+                kind: Kind::Result,
+                organization_id: None,
+                assessment_id: Some(uuid::Uuid::now_v7()),
+                target: "http://receiver.test/results".into(),
+                payload: payload(),
+            })
+            .collect();
+        outbox::enqueue_many(txn, news, now, None).await.unwrap();
+    }
 }
 
 /// The plan of a worker statement as the worker runs it (after `outbox::use_index_plans`), one
