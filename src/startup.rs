@@ -14,6 +14,7 @@ use crate::auth::admin::AdminTokens;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::Vault;
+use crate::delivery::handoff::{HANDOFF_CAPACITY, Handoff};
 use crate::delivery::mail::Mailer;
 use crate::delivery::policy::{DEFAULT_JITTER, RetryPolicy};
 use crate::delivery::push::HttpSender;
@@ -21,7 +22,7 @@ use crate::delivery::worker::{DeliveryContext, Worker, WorkerConfig, listen_for_
 use crate::error::ApiError;
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
-use crate::recruitment::writer::{HANDOFF_CAPACITY, Handoff, OrderWriter};
+use crate::recruitment::writer::OrderWriter;
 use crate::state::AppState;
 use crate::{admin, db, health, openapi, recruitment, telemetry};
 
@@ -110,7 +111,8 @@ impl Application {
         let metrics = Metrics::new();
         let wake = Arc::new(Notify::new());
         let shutdown = CancellationToken::new();
-        // This instance's worker (if it runs one) is handed the invitations its API writes.
+        // This instance's worker (if it runs one) is handed the invitations and result pushes its
+        // API writes (`delivery::handoff`).
         let owner = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
         let (handoff, handed) = if mode.worker() && listener.is_some() {
             let (rows, handed) = tokio::sync::mpsc::channel(HANDOFF_CAPACITY);
@@ -145,8 +147,9 @@ impl Application {
                 db.clone(),
                 OrderWriter::writers_for(&db, settings.db_max_connections),
                 wake.clone(),
-                handoff,
+                handoff.clone(),
             ),
+            handoff,
         };
 
         let worker = if mode.worker() {

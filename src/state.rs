@@ -34,11 +34,22 @@ pub struct AppState {
     pub directory: Arc<crate::auth::directory::Directory>,
     /// Writes orders, several per transaction under load.
     pub orders: crate::recruitment::writer::OrderWriter,
+    /// This instance's worker, when it runs one: rows written leased to it go here.
+    pub handoff: Option<crate::delivery::handoff::Handoff>,
 }
 
 impl AppState {
     /// Call after committing a transaction that enqueued deliveries.
     pub fn wake_worker(&self) {
         self.wake.notify_one();
+    }
+
+    /// What completing an assessment needs of this instance.
+    pub fn completion(&self) -> crate::assessment::completion::Outlets<'_> {
+        crate::assessment::completion::Outlets {
+            links: &self.links,
+            ashby_base_url: &self.ashby_base_url,
+            handoff: self.handoff.as_ref(),
+        }
     }
 }

@@ -94,16 +94,7 @@ async fn post_result(
         subscores: input.subscores,
         completed_at: input.completed_at,
     };
-    let done = complete(
-        &state.db,
-        &state.links,
-        id,
-        None,
-        &result,
-        state.clock.now(),
-        &state.ashby_base_url,
-    )
-    .await?;
+    let done = complete(&state.db, &state.completion(), id, None, &result, state.clock.now()).await?;
     if done.enqueued {
         state.wake_worker();
     }

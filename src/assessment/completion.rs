@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::ashby::update::{self, CompetencyScore};
 use crate::assessment::{Event, Source, State, Transition};
+use crate::delivery::handoff::{Handoff, hand_over};
 use crate::delivery::outbox::{self, Kind, NewDelivery};
 use crate::entity::{assessment, lens_competency};
 use crate::links::LinkKind;
@@ -45,6 +46,7 @@ pub struct Completed {
     pub assessment: assessment::Model,
     /// False when the same result had been recorded before (nothing was done).
     pub changed: bool,
+    /// Rows were added to the table for any worker to claim: wake this instance's worker.
     pub enqueued: bool,
 }
 
@@ -84,16 +86,31 @@ fn same_result(a: &assessment::Model, result: &NewResult) -> bool {
     a.score == Some(result.score) && stored.as_ref() == Some(&result.subscores)
 }
 
+/// What completing an assessment needs of the instance.
+pub struct Outlets<'a> {
+    pub links: &'a LinkSigner,
+    /// `AP_ASHBY_BASE_URL`, for Ashby-sourced assessments.
+    pub ashby_base_url: &'a str,
+    /// This instance's worker, when it runs one: the result push goes to it leased.
+    pub handoff: Option<&'a Handoff>,
+}
+
 /// Completes the assessment. `organization_id` limits the lookup to one tenant when given.
+///
+/// With a handoff that has room, the result push is written leased to this instance's worker
+/// and handed to it after the commit (`delivery::handoff`): it is the only row of its ordering
+/// key (one result per assessment, and Ashby updates go elsewhere), so it needs no ordering
+/// check. `Completed::enqueued` then only says whether rows went to the table unleased.
 pub async fn complete(
     db: &DatabaseConnection,
-    links: &LinkSigner,
+    outlets: &Outlets<'_>,
     assessment_id: Uuid,
     organization_id: Option<Uuid>,
     result: &NewResult,
     now: DateTime<Utc>,
-    ashby_base_url: &str,
 ) -> Result<Completed, CompletionError> {
+    let links = outlets.links;
+    let ashby_base_url = outlets.ashby_base_url;
     let txn = crate::db::begin_write(db).await?;
     let mut query = assessment::Entity::find_by_id(assessment_id);
     if let Some(org) = organization_id {
@@ -129,6 +146,7 @@ pub async fn complete(
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
     let mut enqueued = false;
+    let (mut handed, mut leased_places) = (None, None);
     if let Some(url) = updated.result_update_url.clone()
         && let Some(body) = result_body(&txn, links, &updated, links.report_ttl()).await?
     {
@@ -139,8 +157,16 @@ pub async fn complete(
             target: url,
             payload: serde_json::to_value(&body).unwrap_or_default(),
         };
-        outbox::enqueue(&txn, new, now).await?;
-        enqueued = true;
+        match outlets.handoff.and_then(|h| h.reserve(1, now)) {
+            Some((lease, places)) => {
+                handed = outbox::enqueue_many(&txn, vec![new], now, Some(&lease)).await?.pop();
+                leased_places = Some(places);
+            }
+            None => {
+                outbox::enqueue(&txn, new, now).await?;
+                enqueued = true;
+            }
+        }
     }
     if updated.source == Source::Ashby.as_str() {
         let report_url = links.url(
@@ -169,6 +195,9 @@ pub async fn complete(
         enqueued = true;
     }
     txn.commit().await?;
+    if let Some(row) = handed {
+        hand_over(row, &mut leased_places);
+    }
     Ok(Completed {
         assessment: updated,
         changed: true,

@@ -550,17 +550,9 @@ async fn submit(state: web::Data<AppState>, req: HttpRequest, token: web::Path<S
                 subscores: scores.subscores,
                 completed_at: Some(now),
             };
-            let done = complete(
-                &state.db,
-                &state.links,
-                ctx.assessment.id,
-                None,
-                &result,
-                now,
-                &state.ashby_base_url,
-            )
-            .await
-            .map_err(|e| Failure::Internal(e.into()))?;
+            let done = complete(&state.db, &state.completion(), ctx.assessment.id, None, &result, now)
+                .await
+                .map_err(|e| Failure::Internal(e.into()))?;
             if done.enqueued {
                 state.wake_worker();
             }

@@ -2,6 +2,7 @@
 //! of the change that causes it, and sent — at least once, in order per assessment and target,
 //! retried until its deadline — by the worker.
 pub mod guard;
+pub mod handoff;
 pub mod invitation;
 pub mod mail;
 pub mod outbox;

@@ -8,20 +8,16 @@
 //! trips overlap another's.
 //!
 //! When this instance runs a delivery worker, the writer writes the invitations' outbox rows
-//! already leased to that worker and hands them over in memory after the commit ([`Handoff`]):
-//! the worker need not find them in the table, which under a stream of orders saves a claim
-//! statement per batch on the database's only writer (SQLite) and a NOTIFY to every instance
-//! (PostgreSQL). Should the instance die before sending them, their lease runs out and any
-//! worker claims them as usual.
+//! already leased to that worker and hands them over in memory after the commit
+//! (`delivery::handoff`; an invitation is the only row of its ordering key).
 use std::sync::Arc;
-use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tracing::Instrument;
 
+use crate::delivery::handoff::{Handoff, Places, hand_over};
 use crate::delivery::outbox::Lease;
-use crate::entity::delivery;
 use crate::recruitment::orders::{OrderError, Placed, PreparedOrder, place_batch, place_one};
 
 /// Orders written per transaction at most.
@@ -29,47 +25,12 @@ pub const MAX_BATCH: usize = 128;
 
 type Reply = oneshot::Sender<Result<Placed, OrderError>>;
 
-/// Where rows written under a lease go: this instance's worker.
-#[derive(Clone)]
-pub struct Handoff {
-    /// The worker's lease owner name.
-    pub owner: String,
-    /// How long the rows are leased (`AP_DELIVERY_LEASE`).
-    pub lease: Duration,
-    /// Bounded: when the worker is behind, the writer writes rows unleased instead, for the
-    /// worker to claim from the table later — the backlog lives in the database, not here.
-    pub rows: mpsc::Sender<delivery::Model>,
-}
-
-/// Rows waiting in a handoff at most.
-pub const HANDOFF_CAPACITY: usize = 256;
-
-impl Handoff {
-    /// A lease for the batch's invitations and room for each of them in the worker's queue, or
-    /// `None` when there is nothing to hand over or no room.
-    fn reserve(&self, orders: &[PreparedOrder]) -> Option<(Lease, mpsc::PermitIterator<'_, delivery::Model>)> {
-        let invitations = orders.iter().filter(|o| o.sends_invitation()).count();
-        if invitations == 0 {
-            return None;
-        }
-        let now = orders.iter().map(PreparedOrder::now).min()?;
-        let lease = Lease {
-            owner: self.owner.clone(),
-            until: now + chrono::Duration::from_std(self.lease).ok()?,
-        };
-        let permits = self.rows.try_reserve_many(invitations).ok()?;
-        Some((lease, permits))
-    }
-}
-
-/// Hands a leased row to the worker through a place reserved for it.
-fn hand_over(row: delivery::Model, permits: &mut Option<mpsc::PermitIterator<'_, delivery::Model>>) {
-    match permits.as_mut().and_then(Iterator::next) {
-        Some(permit) => permit.send(row),
-        // Cannot happen (a place was reserved for every invitation); the row's lease runs out
-        // and a worker claims it then.
-        None => tracing::warn!(delivery_id = %row.id, "no place reserved for a leased invitation"),
-    }
+/// A lease for the batch's invitations and a place for each in the worker's queue, or `None`
+/// when there is nothing to hand over or no room.
+fn reserve<'a>(handoff: &'a Handoff, orders: &[PreparedOrder]) -> Option<(Lease, Places<'a>)> {
+    let invitations = orders.iter().filter(|o| o.sends_invitation()).count();
+    let now = orders.iter().map(PreparedOrder::now).min()?;
+    handoff.reserve(invitations, now)
 }
 
 /// A handle to the writer tasks; cheap to clone. The tasks end when every handle is dropped.
@@ -145,8 +106,8 @@ async fn write(
     wake: &Notify,
     handoff: Option<&Handoff>,
 ) {
-    let (lease, mut permits) = match handoff.and_then(|h| h.reserve(&orders)) {
-        Some((lease, permits)) => (Some(lease), Some(permits)),
+    let (lease, mut places) = match handoff.and_then(|h| reserve(h, &orders)) {
+        Some((lease, places)) => (Some(lease), Some(places)),
         None => (None, None),
     };
     let results = match place_batch(db, &orders, lease.as_ref()).await {
@@ -165,7 +126,7 @@ async fn write(
     for (mut result, reply) in results.into_iter().zip(replies) {
         if let Ok(placed) = &mut result {
             match placed.leased.take() {
-                Some(row) => hand_over(row, &mut permits),
+                Some(row) => hand_over(row, &mut places),
                 None => written_to_table |= placed.enqueued,
             }
         }
@@ -181,9 +142,11 @@ async fn write(
 mod tests {
     use super::*;
     use crate::auth::directory::Offer;
+    use crate::delivery::handoff::tests::handoff;
     use crate::links::LinkSigner;
     use crate::recruitment::dto::{AssessmentOrderRequest, NewOrder, OrderKind};
     use crate::recruitment::orders::{OrderContext, prepare};
+    use std::time::Duration;
     use uuid::Uuid;
 
     fn prepared(kind: OrderKind, n: usize) -> Vec<PreparedOrder> {
@@ -226,38 +189,19 @@ mod tests {
             .collect()
     }
 
-    fn handoff(capacity: usize) -> (Handoff, mpsc::Receiver<delivery::Model>) {
-        let (rows, received) = mpsc::channel(capacity);
-        let handoff = Handoff {
-            owner: "worker-1".into(),
-            lease: Duration::from_secs(60),
-            rows,
-        };
-        (handoff, received)
-    }
-
     #[test]
-    fn a_lease_is_taken_only_with_room_for_every_invitation() {
+    fn the_batch_lease_runs_from_its_earliest_order_with_a_place_per_invitation() {
         let (handoff, _received) = handoff(3);
         let orders = prepared(OrderKind::Email, 3);
-        let (lease, permits) = handoff.reserve(&orders).expect("room for three");
-        assert_eq!(lease.owner, "worker-1");
+        let (lease, places) = reserve(&handoff, &orders).expect("room for three");
         let earliest = orders.iter().map(PreparedOrder::now).min().unwrap();
         assert_eq!(lease.until, earliest + chrono::Duration::seconds(60));
-        assert_eq!(permits.len(), 3);
-        // While those places are held, a fourth invitation finds no room: it is written
-        // unleased, for the worker to claim from the table.
-        assert!(handoff.reserve(&prepared(OrderKind::Email, 1)).is_none());
-        drop(permits);
-        assert!(
-            handoff.reserve(&prepared(OrderKind::Email, 1)).is_some(),
-            "places given back"
-        );
+        assert_eq!(places.len(), 3, "a place per invitation");
     }
 
     #[test]
     fn link_orders_take_no_lease() {
         let (handoff, _received) = handoff(8);
-        assert!(handoff.reserve(&prepared(OrderKind::Link, 2)).is_none());
+        assert!(reserve(&handoff, &prepared(OrderKind::Link, 2)).is_none());
     }
 }

@@ -39,6 +39,8 @@ struct Script {
 #[derive(Clone, Default)]
 struct Shared {
     requests: Arc<Mutex<Vec<Recorded>>>,
+    /// Requests that arrived (recorded in `requests` once answered, after the delay).
+    arrivals: Arc<std::sync::atomic::AtomicUsize>,
     /// Requests to `/token`, answered as an OAuth2 token endpoint.
     token_requests: Arc<Mutex<Vec<Recorded>>>,
     script: Arc<Mutex<Script>>,
@@ -72,6 +74,7 @@ async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         return HttpResponse::Ok()
             .json(serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}));
     }
+    shared.arrivals.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let (status, delay, json) = {
         let mut script = shared.script.lock().unwrap();
         let status = script.next.pop_front().unwrap_or(script.default);
@@ -153,6 +156,18 @@ impl Receiver {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests have arrived, answered or not (panics after `timeout`).
+    pub async fn wait_for_arrivals(&self, n: usize, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.shared.arrivals.load(std::sync::atomic::Ordering::SeqCst) < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {n} requests to arrive in {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until at least `n` requests arrived (panics after `timeout`).

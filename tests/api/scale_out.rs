@@ -46,6 +46,39 @@ fn delivered_by(metrics: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The admin JWT secret of the instances [`spawn_child`] starts.
+const CHILD_JWT_SECRET: &str = "a-child-instance-admin-jwt-secret-0123456789";
+
+/// Starts a real instance in another process on `app`'s database (lease 3 s, attempts time out
+/// after 2 s), for tests that kill it with SIGKILL.
+fn spawn_child(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let dir = app.dir.path();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_assessment-partner"));
+    command
+        .args(args)
+        .env_remove("AP_CONFIG")
+        .env("DATABASE_URL", &app.database_url)
+        .env(
+            "AP_MASTER_KEY",
+            base64::engine::general_purpose::STANDARD.encode(app.master_key),
+        )
+        .env("AP_ADMIN_JWT_SECRET", CHILD_JWT_SECRET)
+        .env("AP_DEV_KEY_FILE", dir.join("child-keys.json"))
+        .env("AP_MAIL_OUTBOX_DIR", dir.join("child-mail"))
+        .env("AP_DELIVERY_LEASE", "3s")
+        .env("AP_DELIVERY_TIMEOUT", "2s")
+        .env("AP_DELIVERY_RETRY_SCHEDULE", "50ms")
+        .env("AP_DELIVERY_POLL_INTERVAL", "50ms")
+        .env("AP_DELIVERY_CONCURRENCY", "8")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.spawn().expect("start the child instance")
+}
+
 #[tokio::test]
 async fn two_instances_share_a_thousand_deliveries_and_send_none_twice() {
     let receiver = Receiver::start().await;
@@ -129,28 +162,7 @@ async fn a_killed_instances_rows_are_taken_over_after_its_lease() {
     enqueue_many(&seeder, &receiver, 100).await;
 
     // A real second process, worker only, killed with SIGKILL mid-run.
-    let dir = seeder.dir.path();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_assessment-partner"))
-        .args(["serve", "--worker-only"])
-        .env_remove("AP_CONFIG")
-        .env("DATABASE_URL", &seeder.database_url)
-        .env(
-            "AP_MASTER_KEY",
-            base64::engine::general_purpose::STANDARD.encode(seeder.master_key),
-        )
-        .env("AP_ADMIN_JWT_SECRET", "x".repeat(40))
-        .env("AP_DEV_KEY_FILE", dir.join("child-keys.json"))
-        .env("AP_MAIL_OUTBOX_DIR", dir.join("child-mail"))
-        .env("AP_DELIVERY_LEASE", "3s")
-        .env("AP_DELIVERY_TIMEOUT", "1s")
-        .env("AP_DELIVERY_RETRY_SCHEDULE", "50ms")
-        .env("AP_DELIVERY_POLL_INTERVAL", "50ms")
-        .env("AP_DELIVERY_CONCURRENCY", "8")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start the worker process");
+    let mut child = spawn_child(&seeder, &["serve", "--worker-only"], &[]);
     receiver.wait_for(10, Duration::from_secs(30)).await;
     child.kill().expect("SIGKILL");
     child.wait().ok();
@@ -187,4 +199,89 @@ async fn a_killed_instances_rows_are_taken_over_after_its_lease() {
         .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
         .collect();
     assert_eq!(keys.len(), 100, "every delivery arrived (at least once)");
+}
+
+/// A result push is written leased to the worker of the instance that recorded the result and
+/// handed to it in memory (`delivery::handoff`), without a claim. If that instance dies while
+/// sending it, the push is not lost: its lease runs out and another instance delivers it, with
+/// the same `Idempotency-Key`.
+#[tokio::test]
+async fn a_result_push_handed_to_an_instance_killed_mid_attempt_is_delivered_by_another() {
+    let receiver = Receiver::start().await;
+    // The child's attempt is still waiting for its answer when the child is killed.
+    receiver.delay(Duration::from_secs(10));
+    let seeder = spawn_app_with(
+        Options {
+            running_clock: true,
+            mode: Mode::ApiOnly,
+            ..Options::default()
+        },
+        fast_delivery,
+    )
+    .await;
+    let assessment_id = seeder.order_to(&receiver.url("/handed"), "handed").await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut child = spawn_child(&seeder, &["serve"], &[("AP_BIND", bind.as_str())]);
+    let child_url = format!("http://{bind}");
+    let ready = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !matches!(
+        seeder.http.get(format!("{child_url}/health/ready")).send().await,
+        Ok(r) if r.status() == 200
+    ) {
+        assert!(
+            tokio::time::Instant::now() < ready,
+            "the child instance never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = assessment_partner::auth::admin::AdminTokens::new(&secrecy::SecretString::from(CHILD_JWT_SECRET)).mint(
+        "test",
+        &[assessment_partner::auth::admin::Scope::ResultsWrite],
+        chrono::Utc::now(),
+        chrono::Duration::minutes(5),
+    );
+    let recorded = seeder
+        .http
+        .post(format!("{child_url}/admin/v1/assessments/{assessment_id}/result"))
+        .bearer_auth(token)
+        .json(&crate::delivery::result_input())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recorded.status(), 200);
+    receiver.wait_for_arrivals(1, Duration::from_secs(10)).await;
+    child.kill().expect("SIGKILL");
+    child.wait().ok();
+    let killed_at = tokio::time::Instant::now();
+    let delivery_id = seeder.only_delivery_of(&assessment_id).await;
+
+    receiver.delay(Duration::ZERO);
+    let survivor = spawn_app_with(
+        Options {
+            running_clock: true,
+            join: Some(seeder.joined()),
+            seed: false,
+            ..Options::default()
+        },
+        fast_delivery,
+    )
+    .await;
+    survivor.wait_for_delivery(&delivery_id, "delivered").await;
+    assert!(
+        killed_at.elapsed() >= Duration::from_secs(2),
+        "the push waited for the dead instance's lease to run out"
+    );
+    receiver.wait_for_arrivals(2, Duration::from_secs(1)).await;
+    let answered = receiver.wait_for(1, Duration::from_secs(1)).await;
+    assert!(
+        answered
+            .iter()
+            .all(|r| r.header("idempotency-key") == Some(delivery_id.as_str())),
+        "every attempt carries the delivery's key"
+    );
 }
