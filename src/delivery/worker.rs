@@ -145,10 +145,11 @@ impl DeliveryContext {
         if backend != DbBackend::Postgres {
             return claim.all(&self.db).await;
         }
-        // On PostgreSQL the claim's plan is pinned for its transaction (`use_index_plans`);
-        // SQLite needs no transaction around one statement.
+        // On PostgreSQL the claim's plan is pinned for its transaction, whose commit does not
+        // wait for the disk (`outbox::begin_claim`); SQLite needs no transaction around one
+        // statement.
         let txn = crate::db::begin_write(&self.db).await?;
-        outbox::use_index_plans(&txn).await?;
+        outbox::begin_claim(&txn).await?;
         let rows = claim.all(&txn).await?;
         txn.commit().await?;
         Ok(rows)
