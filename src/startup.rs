@@ -2,7 +2,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::Server;
 use actix_web::middleware::{NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpServer, web};
 use sea_orm::DatabaseConnection;
@@ -52,22 +52,22 @@ pub struct Application {
     listener: Option<String>,
     state: AppState,
     shutdown: CancellationToken,
+    /// Cancelled when `run_until_stopped` has finished.
+    stopped: CancellationToken,
 }
 
-/// Stops a running application: HTTP first (in-flight requests finish), then the worker
-/// (in-flight attempts finish within the grace period, leases are released).
+/// Stops a running application as SIGTERM does ([`Application::run_until_stopped`]).
 #[derive(Clone)]
 pub struct StopHandle {
-    server: Option<ServerHandle>,
     shutdown: CancellationToken,
+    stopped: CancellationToken,
 }
 
 impl StopHandle {
+    /// Starts the shutdown and waits until the application has stopped.
     pub async fn stop(&self) {
-        if let Some(server) = &self.server {
-            server.stop(true).await;
-        }
         self.shutdown.cancel();
+        self.stopped.cancelled().await;
     }
 }
 
@@ -224,6 +224,8 @@ impl Application {
                     })
                     .listen(listener)?
                     .shutdown_timeout(10)
+                    // `run_until_stopped` handles SIGTERM/SIGINT: it orders the shutdown.
+                    .disable_signals()
                     .run(),
                 )
             }
@@ -238,6 +240,7 @@ impl Application {
             listener: pg_listener,
             state,
             shutdown,
+            stopped: CancellationToken::new(),
         })
     }
 
@@ -255,13 +258,23 @@ impl Application {
 
     pub fn stop_handle(&self) -> StopHandle {
         StopHandle {
-            server: self.server.as_ref().map(Server::handle),
             shutdown: self.shutdown.clone(),
+            stopped: self.stopped.clone(),
         }
     }
 
-    /// Runs until stopped by SIGTERM/SIGINT (actix-web handles them for the HTTP server; a
-    /// worker-only process listens itself) or by a `StopHandle`.
+    /// Runs until SIGTERM/SIGINT or a `StopHandle`, then shuts down in this order:
+    ///
+    /// 1. the HTTP server stops accepting connections; requests in progress go on;
+    /// 2. the delivery worker stops claiming, lets its attempts in flight finish (within the
+    ///    grace period), records them and releases its leases;
+    /// 3. the HTTP server finishes the requests in progress (up to 10 s) and stops.
+    ///
+    /// The worker finishes before the HTTP server because actix-web runs its handlers on runtimes
+    /// of its own, one per HTTP worker thread, and a PostgreSQL connection the pool opened for a
+    /// handler lives on that runtime: once the HTTP server has stopped, such a connection fails
+    /// ("a Tokio 1.x context was found, but it is being shutdown"), and an attempt or a record
+    /// that drew it from the pool failed with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let listener = self.listener.map(|url| {
             tokio::spawn(listen_for_notifications(
@@ -274,16 +287,26 @@ impl Application {
         let sweeper = self
             .sweep_interval
             .map(|every| tokio::spawn(sweep_expired(self.state.clone(), every, self.shutdown.clone())));
-        let result = match self.server {
-            Some(server) => server.await,
-            None => {
-                tokio::select! {
-                    _ = shutdown_signal() => {}
-                    _ = self.shutdown.cancelled() => {}
+        let http = self.server.as_ref().map(Server::handle);
+        let mut server = self.server.map(tokio::spawn);
+        let mut result = Ok(());
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = self.shutdown.cancelled() => {}
+            ended = async {
+                match server.as_mut() {
+                    Some(task) => task.await,
+                    None => std::future::pending().await,
                 }
-                Ok(())
+            } => {
+                // The HTTP server ended by itself (it failed): stop the rest.
+                server = None;
+                result = ended.unwrap_or_else(|e| Err(std::io::Error::other(e)));
             }
-        };
+        }
+        if let Some(http) = &http {
+            http.pause().await;
+        }
         self.shutdown.cancel();
         if let Some(worker) = worker {
             let _ = worker.await;
@@ -294,6 +317,13 @@ impl Application {
         if let Some(sweeper) = sweeper {
             let _ = sweeper.await;
         }
+        if let Some(http) = http {
+            http.stop(true).await;
+        }
+        if let Some(server) = server {
+            result = server.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        }
+        self.stopped.cancel();
         result
     }
 }

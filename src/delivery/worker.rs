@@ -615,6 +615,12 @@ impl Worker {
                 _ = self.shutdown.cancelled() => break,
             }
         }
+        // No more rows handed over: requests still in progress write theirs unleased, for any
+        // worker. Rows already handed over are committed and leased to this worker, so the
+        // release below frees them.
+        if let Some(rows) = handed.as_mut() {
+            rows.close();
+        }
         // A claim in flight commits before the leases are released, so none stays leased.
         if let Some(claim) = claiming.take() {
             let _ = claim.task.await;

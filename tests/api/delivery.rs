@@ -575,22 +575,9 @@ async fn shutdown_lets_an_attempt_in_flight_finish() {
     let id = app.order_to(&receiver.url("/slow"), "slow").await;
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;
-    // Wait until the attempt is under way (the row is leased), then stop.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        use sea_orm::EntityTrait;
-        let row =
-            assessment_partner::entity::delivery::Entity::find_by_id(uuid::Uuid::parse_str(&delivery_id).unwrap())
-                .one(&app.db)
-                .await
-                .unwrap()
-                .unwrap();
-        if row.lease_owner.is_some() {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // Wait until the attempt is under way (the push has reached the receiver, which answers
+    // 700 ms later), then stop.
+    receiver.wait_for_arrivals(1, WAIT).await;
     app.stop.stop().await;
     // The worker is stopping; the attempt in flight is still recorded. A read that fails here
     // is retried until the deadline, and its error reported if it never succeeds.
