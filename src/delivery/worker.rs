@@ -615,9 +615,10 @@ impl Worker {
                 _ = self.shutdown.cancelled() => break,
             }
         }
-        // No more rows handed over: requests still in progress write theirs unleased, for any
-        // worker. Rows already handed over are committed and leased to this worker, so the
-        // release below frees them.
+        // No more rows handed over: requests that reserve a place from now on write their rows
+        // unleased, for any worker. Rows already handed over are leased to this worker and
+        // committed, so the release below frees them; places reserved before the close are
+        // awaited below, so that their rows are committed before the release too.
         if let Some(rows) = handed.as_mut() {
             rows.close();
         }
@@ -633,6 +634,14 @@ impl Worker {
         if drained.is_err() {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
+        }
+        // A request holding a place is inside its transaction; `recv` ends once every place
+        // has been used or given back (bounded: a stuck request's row waits for its lease).
+        if let Some(mut rows) = handed.take() {
+            let _ = tokio::time::timeout(self.config.shutdown_grace, async {
+                while rows.recv().await.is_some() {}
+            })
+            .await;
         }
         // Every attempt made is recorded before the leases go.
         drop(to_recorder);
