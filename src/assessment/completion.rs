@@ -146,7 +146,8 @@ pub async fn complete(
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
     let mut enqueued = false;
-    let (mut handed, mut leased_places) = (None, None);
+    // The result push written leased, with its place in the worker's queue.
+    let mut handed = None;
     if let Some(url) = updated.result_update_url.clone()
         && let Some(body) = result_body(&txn, links, &updated, links.report_ttl()).await?
     {
@@ -159,8 +160,8 @@ pub async fn complete(
         };
         match outlets.handoff.and_then(|h| h.reserve(1, now)) {
             Some((lease, places)) => {
-                handed = outbox::enqueue_many(&txn, vec![new], now, Some(&lease)).await?.pop();
-                leased_places = Some(places);
+                let row = outbox::enqueue_many(&txn, vec![new], now, Some(&lease)).await?.pop();
+                handed = row.map(|row| (row, places));
             }
             None => {
                 outbox::enqueue(&txn, new, now).await?;
@@ -195,8 +196,8 @@ pub async fn complete(
         enqueued = true;
     }
     txn.commit().await?;
-    if let Some(row) = handed {
-        hand_over(row, &mut leased_places);
+    if let Some((row, places)) = handed {
+        hand_over(row, &mut Some(places));
     }
     Ok(Completed {
         assessment: updated,

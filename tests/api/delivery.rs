@@ -5,7 +5,6 @@ use std::time::Duration;
 use assessment_partner::auth::admin::Scope;
 use assessment_partner::auth::signature;
 use assessment_partner::delivery::outbox::{self, Kind, NewDelivery};
-use assessment_partner::startup::Mode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -332,15 +331,7 @@ async fn gone_is_final() {
 async fn pending_deliveries_survive_a_restart() {
     let receiver = Receiver::start().await;
     // First instance: API only, no worker, so the row waits.
-    let api_only = spawn_app_with(
-        Options {
-            running_clock: true,
-            mode: Mode::ApiOnly,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let api_only = spawn_fast_api_only().await;
     let id = api_only.order_to(&receiver.url("/restart"), "restart").await;
     api_only.post_result(&id, &result_input()).await;
     let delivery_id = api_only.only_delivery_of(&id).await;
@@ -348,16 +339,7 @@ async fn pending_deliveries_survive_a_restart() {
     assert!(receiver.requests().is_empty());
     api_only.stop.stop().await;
     // A new instance on the same database delivers it.
-    let next = spawn_app_with(
-        Options {
-            running_clock: true,
-            join: Some(api_only.joined()),
-            seed: false,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let next = spawn_fast_joining(&api_only).await;
     next.wait_for_delivery(&delivery_id, "delivered").await;
     assert_eq!(
         receiver.wait_for(1, WAIT).await[0].header("idempotency-key"),
@@ -383,16 +365,7 @@ async fn calls_for_one_assessment_and_target_go_out_in_order() {
         outbox::enqueue(&app.db, new, app.clock.now()).await.unwrap();
     }
     app.stop.stop().await; // (the rows were enqueued behind its back; a fresh worker picks them up)
-    let worker = spawn_app_with(
-        Options {
-            running_clock: true,
-            join: Some(app.joined()),
-            seed: false,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let worker = spawn_fast_joining(&app).await;
     let requests = receiver.wait_for(6, WAIT).await;
     let order: Vec<i64> = requests.iter().map(|r| r.json()["n"].as_i64().unwrap()).collect();
     assert_eq!(

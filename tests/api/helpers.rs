@@ -165,6 +165,34 @@ pub fn fast_delivery(settings: &mut Settings) {
     settings.delivery.poll_interval = std::time::Duration::from_millis(50);
 }
 
+/// An instance without a worker, with fast delivery settings and a running clock: rows it
+/// enqueues wait for another instance (or a later one) to send them.
+pub async fn spawn_fast_api_only() -> TestApp {
+    spawn_app_with(
+        Options {
+            running_clock: true,
+            mode: Mode::ApiOnly,
+            ..Options::default()
+        },
+        fast_delivery,
+    )
+    .await
+}
+
+/// A second instance (API and worker, fast delivery) on `app`'s database.
+pub async fn spawn_fast_joining(app: &TestApp) -> TestApp {
+    spawn_app_with(
+        Options {
+            running_clock: true,
+            join: Some(app.joined()),
+            seed: false,
+            ..Options::default()
+        },
+        fast_delivery,
+    )
+    .await
+}
+
 pub async fn spawn_app_with(options: Options, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         assessment_partner::telemetry::init(assessment_partner::config::LogFormat::Text);

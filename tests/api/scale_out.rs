@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use assessment_partner::auth::admin::{AdminTokens, Scope};
 use assessment_partner::delivery::outbox::{self, Kind, NewDelivery};
-use assessment_partner::startup::Mode;
 use base64::Engine;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
@@ -79,30 +79,47 @@ fn spawn_child(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> std::proce
     command.spawn().expect("start the child instance")
 }
 
+/// A real instance in another process (API and worker, see [`spawn_child`]) on a free port,
+/// once it answers ready; with its base URL.
+async fn spawn_serving_child(app: &TestApp) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let child = spawn_child(app, &["serve"], &[("AP_BIND", bind.as_str())]);
+    let url = format!("http://{bind}");
+    let ready = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !matches!(
+        app.http.get(format!("{url}/health/ready")).send().await,
+        Ok(r) if r.status() == 200
+    ) {
+        assert!(
+            tokio::time::Instant::now() < ready,
+            "the child instance never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, url)
+}
+
+/// An admin token that instances started by [`spawn_child`] accept.
+fn child_admin_token(scope: Scope) -> String {
+    AdminTokens::new(&secrecy::SecretString::from(CHILD_JWT_SECRET)).mint(
+        "test",
+        &[scope],
+        chrono::Utc::now(),
+        chrono::Duration::minutes(5),
+    )
+}
+
 #[tokio::test]
 async fn two_instances_share_a_thousand_deliveries_and_send_none_twice() {
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_millis(10));
-    let seeder = spawn_app_with(
-        Options {
-            running_clock: true,
-            mode: Mode::ApiOnly,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let seeder = spawn_fast_api_only().await;
     enqueue_many(&seeder, &receiver, 1000).await;
-    let join = || Options {
-        running_clock: true,
-        join: Some(seeder.joined()),
-        seed: false,
-        ..Options::default()
-    };
-    let (a, b) = tokio::join!(
-        spawn_app_with(join(), fast_delivery),
-        spawn_app_with(join(), fast_delivery)
-    );
+    let (a, b) = tokio::join!(spawn_fast_joining(&seeder), spawn_fast_joining(&seeder));
 
     let requests = receiver.wait_for(1000, Duration::from_secs(120)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -150,15 +167,7 @@ async fn two_instances_share_a_thousand_deliveries_and_send_none_twice() {
 async fn a_killed_instances_rows_are_taken_over_after_its_lease() {
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_millis(200));
-    let seeder = spawn_app_with(
-        Options {
-            running_clock: true,
-            mode: Mode::ApiOnly,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let seeder = spawn_fast_api_only().await;
     enqueue_many(&seeder, &receiver, 100).await;
 
     // A real second process, worker only, killed with SIGKILL mid-run.
@@ -171,16 +180,7 @@ async fn a_killed_instances_rows_are_taken_over_after_its_lease() {
     assert!(sent_by_child < 100, "the child was killed mid-run");
 
     // This instance finishes the work, including the rows the child had leased.
-    let survivor = spawn_app_with(
-        Options {
-            running_clock: true,
-            join: Some(seeder.joined()),
-            seed: false,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let survivor = spawn_fast_joining(&seeder).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while delivered_count(&survivor).await < 100 {
         assert!(
@@ -210,41 +210,11 @@ async fn a_result_push_handed_to_an_instance_killed_mid_attempt_is_delivered_by_
     let receiver = Receiver::start().await;
     // The child's attempt is still waiting for its answer when the child is killed.
     receiver.delay(Duration::from_secs(10));
-    let seeder = spawn_app_with(
-        Options {
-            running_clock: true,
-            mode: Mode::ApiOnly,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let seeder = spawn_fast_api_only().await;
     let assessment_id = seeder.order_to(&receiver.url("/handed"), "handed").await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut child = spawn_child(&seeder, &["serve"], &[("AP_BIND", bind.as_str())]);
-    let child_url = format!("http://{bind}");
-    let ready = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !matches!(
-        seeder.http.get(format!("{child_url}/health/ready")).send().await,
-        Ok(r) if r.status() == 200
-    ) {
-        assert!(
-            tokio::time::Instant::now() < ready,
-            "the child instance never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let token = assessment_partner::auth::admin::AdminTokens::new(&secrecy::SecretString::from(CHILD_JWT_SECRET)).mint(
-        "test",
-        &[assessment_partner::auth::admin::Scope::ResultsWrite],
-        chrono::Utc::now(),
-        chrono::Duration::minutes(5),
-    );
+    let (mut child, child_url) = spawn_serving_child(&seeder).await;
+    let token = child_admin_token(Scope::ResultsWrite);
     let recorded = seeder
         .http
         .post(format!("{child_url}/admin/v1/assessments/{assessment_id}/result"))
@@ -261,16 +231,7 @@ async fn a_result_push_handed_to_an_instance_killed_mid_attempt_is_delivered_by_
     let delivery_id = seeder.only_delivery_of(&assessment_id).await;
 
     receiver.delay(Duration::ZERO);
-    let survivor = spawn_app_with(
-        Options {
-            running_clock: true,
-            join: Some(seeder.joined()),
-            seed: false,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let survivor = spawn_fast_joining(&seeder).await;
     survivor.wait_for_delivery(&delivery_id, "delivered").await;
     assert!(
         killed_at.elapsed() >= Duration::from_secs(2),
