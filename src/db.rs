@@ -62,6 +62,27 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
+/// Writes another task asked to have made in a transaction of this one's, just before it
+/// commits: group commit across kinds of write (`recruitment::writer` takes the delivery
+/// worker's attempt records into its order batches this way).
+pub trait RideAlong: Send {
+    /// Writes into `txn`; an error rolls the whole transaction back.
+    fn write_into<'c>(
+        &'c mut self,
+        txn: &'c DatabaseTransaction,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DbErr>> + Send + 'c>>;
+}
+
+/// Nothing rides along.
+impl RideAlong for () {
+    fn write_into<'c>(
+        &'c mut self,
+        _txn: &'c DatabaseTransaction,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DbErr>> + Send + 'c>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
 /// Runs `work` in a write transaction (see [`begin_write`]): committed when it returns `Ok`,
 /// rolled back when it returns `Err`.
 pub async fn write_transaction<T, E, F>(db: &DatabaseConnection, work: F) -> Result<T, E>

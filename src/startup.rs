@@ -26,6 +26,9 @@ use crate::recruitment::writer::OrderWriter;
 use crate::state::AppState;
 use crate::{admin, db, health, openapi, recruitment, telemetry};
 
+/// Attempt batches waiting for the order writer at most (each recorder waits for its batch).
+const RECORD_QUEUE: usize = 8;
+
 /// What this process runs: `serve` (both), `serve --no-worker`, `serve --worker-only`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -114,6 +117,14 @@ impl Application {
         // This instance's worker (if it runs one) is handed the invitations and result pushes its
         // API writes (`delivery::handoff`).
         let owner = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
+        // On SQLite the worker's attempt records go into the order writer's transactions
+        // (`delivery::record::Job`).
+        let (record_via, records) = if mode.worker() && listener.is_some() && settings.is_sqlite() {
+            let (queue, jobs) = tokio::sync::mpsc::channel(RECORD_QUEUE);
+            (Some(queue), Some(jobs))
+        } else {
+            (None, None)
+        };
         let (handoff, handed) = if mode.worker() && listener.is_some() {
             let (rows, handed) = tokio::sync::mpsc::channel(HANDOFF_CAPACITY);
             let handoff = Handoff {
@@ -148,6 +159,7 @@ impl Application {
                 OrderWriter::writers_for(&db, settings.db_max_connections),
                 wake.clone(),
                 handoff.clone(),
+                records,
             ),
             handoff,
         };
@@ -175,6 +187,7 @@ impl Application {
                 owner,
                 lease: d.lease,
                 credentials: Default::default(),
+                record_via,
             };
             let config = WorkerConfig {
                 concurrency: d.concurrency,

@@ -152,6 +152,10 @@ struct BothArgs {
     /// AP_DB_MAX_CONNECTIONS), e.g. --server-env RUST_LOG=warn.
     #[arg(long = "server-env", value_name = "KEY=VALUE")]
     server_env: Vec<String>,
+    /// Extra arguments for `serve`, e.g. --serve-arg=--no-worker to measure the order path
+    /// without the delivery worker (its invitations then wait in the outbox).
+    #[arg(long = "serve-arg", value_name = "ARG", allow_hyphen_values = true)]
+    serve_args: Vec<String>,
     /// Keep the temporary directory and databases.
     #[arg(long)]
     keep: bool,
@@ -583,6 +587,7 @@ async fn ceiling_load(
         OrderWriter::writers_for(&db, pool_size),
         Arc::new(tokio::sync::Notify::new()),
         None,
+        None,
     );
     let mut tasks = Vec::with_capacity(load.concurrency);
     for _ in 0..load.concurrency {
@@ -858,12 +863,19 @@ fn seed_with_cli(bin: &Path, dir: &Path, db_url: &str, seed: &Path, extra: &[(St
     Ok(())
 }
 
-async fn start_server(bin: &Path, dir: &Path, db_url: &str, extra: &[(String, String)]) -> anyhow::Result<Server> {
+async fn start_server(
+    bin: &Path,
+    dir: &Path,
+    db_url: &str,
+    extra: &[(String, String)],
+    serve_args: &[String],
+) -> anyhow::Result<Server> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let log = std::fs::File::create(dir.join("server.log"))?;
     let child = server_command(bin, dir, db_url, extra)
         .env("AP_BIND", format!("127.0.0.1:{port}"))
         .arg("serve")
+        .args(serve_args)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -1227,7 +1239,7 @@ async fn both_phases(
         }
         Mail::Files => None,
     };
-    let server = start_server(bin, dir, &http_db.url, &server_env).await?;
+    let server = start_server(bin, dir, &http_db.url, &server_env, &args.serve_args).await?;
     let pid = server.child.id();
     let idle_kib = proc_kib(pid, "VmRSS").unwrap_or(0);
     eprintln!(

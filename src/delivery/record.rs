@@ -22,23 +22,25 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::delivery::outbox::DeliveryState;
 use crate::entity::{delivery, delivery_attempt};
 
 /// One attempt and what it means for its row.
-pub struct Outcome<'a> {
+#[derive(Debug, Clone)]
+pub struct Outcome {
     pub delivery_id: Uuid,
-    pub ordering_key: &'a str,
+    pub ordering_key: String,
     pub attempt_no: i32,
     pub started_at: DateTime<Utc>,
     pub duration_ms: i32,
     pub status: Option<i32>,
     /// `delivered`, `dead` or `retry`: the attempt log's outcome.
     pub outcome: &'static str,
-    pub error: Option<&'a str>,
-    pub excerpt: Option<&'a str>,
+    pub error: Option<String>,
+    pub excerpt: Option<String>,
     /// The row's new state and schedule.
     pub state: DeliveryState,
     pub next_attempt_at: DateTime<Utc>,
@@ -55,13 +57,57 @@ pub struct Written {
     pub unblocked: bool,
 }
 
+/// A batch of attempts written by another task in a transaction of its own, beside its own
+/// writes: on SQLite the order writer (`recruitment::writer`) takes the worker's batches into
+/// its next order batch, so that the one connection commits once for both instead of
+/// alternating between two kinds of transaction (bench/README.md, seventh session). `reply`
+/// gets what the write found once that transaction has committed, or the error.
+pub struct Job {
+    pub owner: String,
+    pub finished: DateTime<Utc>,
+    pub batch: Vec<Outcome>,
+    pub reply: oneshot::Sender<Result<Written, DbErr>>,
+}
+
+impl Job {
+    /// Writes the job into `txn` (which the caller commits before answering).
+    pub async fn write_into<C: ConnectionTrait>(&self, txn: &C) -> Result<Written, DbErr> {
+        write(txn, &self.owner, self.finished, &self.batch).await
+    }
+}
+
+/// Hands a batch to the task behind `queue` and waits until it has been written and committed.
+/// When that task has stopped, the batch comes back (`Err`) for the caller to write itself.
+pub async fn hand_to(
+    queue: &mpsc::Sender<Job>,
+    owner: &str,
+    finished: DateTime<Utc>,
+    batch: Vec<Outcome>,
+) -> Result<Result<Written, DbErr>, Vec<Outcome>> {
+    let (reply, written) = oneshot::channel();
+    let job = Job {
+        owner: owner.to_owned(),
+        finished,
+        batch,
+        reply,
+    };
+    if let Err(mpsc::error::SendError(job)) = queue.send(job).await {
+        return Err(job.batch);
+    }
+    // Dropped unanswered: the task stopped while the job waited, or panicked while writing it
+    // (its transaction then rolled back). Either way nothing was committed.
+    Ok(written
+        .await
+        .unwrap_or_else(|_| Err(DbErr::Custom("the writer stopped before writing the attempts".into()))))
+}
+
 /// Writes the attempts and the rows' new states; rows are updated only while still pending
 /// and leased to `owner`. Call inside a transaction.
 pub async fn write<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     finished: DateTime<Utc>,
-    batch: &[Outcome<'_>],
+    batch: &[Outcome],
 ) -> Result<Written, DbErr> {
     if batch.is_empty() {
         return Ok(Written::default());
@@ -115,7 +161,7 @@ async fn write_sqlite<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     finished: DateTime<Utc>,
-    batch: &[Outcome<'_>],
+    batch: &[Outcome],
 ) -> Result<Written, DbErr> {
     let attempts: Vec<serde_json::Value> = batch
         .iter()
@@ -203,7 +249,7 @@ async fn write_postgres<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     finished: DateTime<Utc>,
-    batch: &[Outcome<'_>],
+    batch: &[Outcome],
 ) -> Result<Written, DbErr> {
     let attempts = batch.iter().map(|o| delivery_attempt::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -213,8 +259,8 @@ async fn write_postgres<C: ConnectionTrait>(
         duration_ms: Set(o.duration_ms),
         status_code: Set(o.status),
         outcome: Set(o.outcome.to_owned()),
-        error: Set(o.error.map(str::to_owned)),
-        response_excerpt: Set(o.excerpt.map(str::to_owned)),
+        error: Set(o.error.clone()),
+        response_excerpt: Set(o.excerpt.clone()),
     });
     crate::delivery::outbox::use_index_plans(db).await?;
     delivery_attempt::Entity::insert_many(attempts)
@@ -252,7 +298,7 @@ async fn write_postgres<C: ConnectionTrait>(
         if !updated_ids.contains(&o.delivery_id) {
             written.left_alone.push(o.delivery_id);
         } else if o.state != DeliveryState::Pending {
-            finished_keys.push(o.ordering_key);
+            finished_keys.push(o.ordering_key.as_str());
         }
     }
     if !finished_keys.is_empty() {

@@ -72,6 +72,9 @@ pub struct DeliveryContext {
     pub lease: Duration,
     /// Integrator credentials by organisation, kept for `CREDENTIAL_TTL`.
     pub credentials: CredentialCache,
+    /// Where attempts are recorded when not in a transaction of the worker's own: the order
+    /// writer's queue (`record::Job`), on SQLite when this instance serves the API.
+    pub record_via: Option<mpsc::Sender<record::Job>>,
 }
 
 /// How long decrypted integrator credentials are reused: a changed secret or callback auth
@@ -322,6 +325,7 @@ impl DeliveryContext {
     /// Writes a batch of attempts and their rows' new states in one transaction
     /// (`delivery::record`): each row is updated only while still pending and leased to this
     /// worker, so a row cancelled meanwhile (Ashby cancelled the assessment) stays cancelled.
+    /// With `record_via`, the transaction is the order writer's (`record::Job`).
     pub async fn record(&self, batch: &[Attempted]) -> Result<Recorded, DbErr> {
         let finished = self.clock.now();
         let outcomes: Vec<record::Outcome> = batch
@@ -330,14 +334,14 @@ impl DeliveryContext {
                 let j = self.judge(&a.row, a.started_at, &a.report, finished);
                 record::Outcome {
                     delivery_id: a.row.id,
-                    ordering_key: &a.row.ordering_key,
+                    ordering_key: a.row.ordering_key.clone(),
                     attempt_no: j.attempt_no,
                     started_at: a.started_at,
                     duration_ms: i32::try_from(a.elapsed.as_millis()).unwrap_or(i32::MAX),
                     status: a.report.status.map(i32::from),
                     outcome: j.outcome,
-                    error: a.report.error.as_deref(),
-                    excerpt: a.report.excerpt.as_deref(),
+                    error: a.report.error.clone(),
+                    excerpt: a.report.excerpt.clone(),
                     state: j.state,
                     next_attempt_at: j.next,
                     first_attempt_at: j.first,
@@ -345,17 +349,37 @@ impl DeliveryContext {
                 }
             })
             .collect();
-        let txn = crate::db::begin_write(&self.db).await?;
-        let written = record::write(&txn, &self.owner, finished, &outcomes).await?;
-        txn.commit().await?;
+        let recorded = Recorded {
+            outcomes: outcomes.iter().map(|o| o.outcome).collect(),
+            unblocked: false,
+            retrying: outcomes.iter().any(|o| o.state == DeliveryState::Pending),
+        };
+        let written = match &self.record_via {
+            Some(queue) => match record::hand_to(queue, &self.owner, finished, outcomes).await {
+                Ok(written) => written?,
+                // The writer has stopped (the API is shutting down): written here instead.
+                Err(outcomes) => self.write_records(finished, &outcomes).await?,
+            },
+            None => self.write_records(finished, &outcomes).await?,
+        };
         for id in &written.left_alone {
             tracing::warn!(delivery_id = %id, "the row changed during the attempt (lease ran out, or cancelled); its state was left alone");
         }
         Ok(Recorded {
-            outcomes: outcomes.iter().map(|o| o.outcome).collect(),
             unblocked: written.unblocked,
-            retrying: outcomes.iter().any(|o| o.state == DeliveryState::Pending),
+            ..recorded
         })
+    }
+
+    async fn write_records(
+        &self,
+        finished: DateTime<Utc>,
+        outcomes: &[record::Outcome],
+    ) -> Result<record::Written, DbErr> {
+        let txn = crate::db::begin_write(&self.db).await?;
+        let written = record::write(&txn, &self.owner, finished, outcomes).await?;
+        txn.commit().await?;
+        Ok(written)
     }
 
     /// One attempt of one claimed row; the result goes to the recorder.

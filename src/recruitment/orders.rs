@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use crate::assessment::{Source, State, candidates};
 use crate::auth::directory::Offer;
+use crate::db::RideAlong;
 use crate::delivery::invitation::{Invitation, render};
 use crate::delivery::outbox::{self, EmailPayload, Kind, NewDelivery};
 use crate::entity::{assessment, delivery, recruitment};
@@ -207,7 +208,7 @@ pub async fn place_one(
     prepared: &PreparedOrder,
     lease: Option<&outbox::Lease>,
 ) -> Result<Placed, OrderError> {
-    place_batch(db, std::slice::from_ref(prepared), lease)
+    place_batch(db, std::slice::from_ref(prepared), lease, &mut ())
         .await?
         .pop()
         .unwrap_or(Err(OrderError::Db(DbErr::RecordNotInserted)))
@@ -228,11 +229,14 @@ pub async fn place_one(
 /// An error of the batch as a whole (for example a deadlock with another instance on
 /// PostgreSQL) rolls it back and returns `Err`; the caller may then place the orders one by
 /// one, so that one order's fault is never another's. With a `lease`, the invitations' rows are
-/// written leased (see [`outbox::Lease`]) and returned in [`Placed::leased`].
+/// written leased (see [`outbox::Lease`]) and returned in [`Placed::leased`]. `riders` are
+/// written into the transaction that commits, just before the commit (none when every order
+/// was refused).
 pub async fn place_batch(
     db: &DatabaseConnection,
     batch: &[PreparedOrder],
     lease: Option<&outbox::Lease>,
+    riders: &mut dyn RideAlong,
 ) -> Result<Vec<Result<Placed, OrderError>>, DbErr> {
     let now = batch.iter().map(|p| p.now).max().unwrap_or_else(Utc::now);
     let mut to_write: Vec<&PreparedOrder> = batch.iter().collect();
@@ -242,6 +246,10 @@ pub async fn place_batch(
         let attempt = write_batch(&txn, &to_write, now, lease).await;
         match attempt {
             Ok((inserted, invitations)) if inserted.len() == to_write.len() => {
+                if let Err(e) = riders.write_into(&txn).await {
+                    rollback(txn).await;
+                    return Err(e);
+                }
                 txn.commit().await?;
                 written = (inserted, invitations);
                 break;

@@ -586,17 +586,17 @@ async fn a_record_batch_updates_only_own_leases_and_reports_freed_rows() {
     use sea_orm::sea_query::Expr;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
-    fn delivered(id: uuid::Uuid, ordering_key: &str, at: chrono::DateTime<chrono::Utc>) -> Outcome<'_> {
+    fn delivered(id: uuid::Uuid, ordering_key: &str, at: chrono::DateTime<chrono::Utc>) -> Outcome {
         Outcome {
             delivery_id: id,
-            ordering_key,
+            ordering_key: ordering_key.to_owned(),
             attempt_no: 1,
             started_at: at,
             duration_ms: 3,
             status: Some(200),
             outcome: "delivered",
             error: None,
-            excerpt: Some("ok"),
+            excerpt: Some("ok".to_owned()),
             state: DeliveryState::Delivered,
             next_attempt_at: at,
             first_attempt_at: at,

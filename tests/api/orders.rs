@@ -405,7 +405,9 @@ async fn a_batch_of_orders_answers_each_order_on_its_own() {
         ],
     )
     .await;
-    let results = place_batch(&app.db, &batch, None).await.expect("the batch commits");
+    let results = place_batch(&app.db, &batch, None, &mut ())
+        .await
+        .expect("the batch commits");
     assert_eq!(results.len(), 6);
     let first = results[0].as_ref().expect("new order placed");
     assert!(first.created && first.enqueued);
@@ -462,7 +464,9 @@ async fn an_order_refused_in_a_batch_changes_nothing() {
     let mut stray = order_body("res-old", "stray@example.com");
     stray["recruitment"]["id"] = json!("job-2");
     let batch = prepared_orders(&app, vec![order_body("res-new", "new@example.com"), stray]).await;
-    let results = place_batch(&app.db, &batch, None).await.expect("the batch commits");
+    let results = place_batch(&app.db, &batch, None, &mut ())
+        .await
+        .expect("the batch commits");
     assert!(results[0].as_ref().expect("new order placed").created);
     assert!(
         matches!(results[1], Err(OrderError::ResultIdConflict(_))),

@@ -326,6 +326,7 @@ async fn main() -> anyhow::Result<()> {
             owner: "bench".into(),
             lease: Duration::from_secs(60),
             credentials: Default::default(),
+            record_via: None,
         };
         let _ = ctx.claim(1).await?; // warm the connection and the plan
         // Five runs of 100 claims, their median: one hiccup of this shared machine moves one
