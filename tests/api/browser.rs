@@ -83,14 +83,7 @@ async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
     let browser = browser.expect("chromedriver answers");
 
     let receiver = Receiver::start().await;
-    let app = spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let app = spawn_fast_app().await;
     let mut body = order_body("browser-1", "browser@example.com");
     body["resultUpdateUrl"] = json!(receiver.url("/results/browser-1"));
     let link: serde_json::Value = app

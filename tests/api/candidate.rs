@@ -126,14 +126,7 @@ fn steady(id: &str) -> u8 {
 #[tokio::test]
 async fn a_candidate_takes_the_assessment_through_the_forms_and_the_integrator_gets_the_result() {
     let receiver = Receiver::start().await;
-    let app = spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let app = spawn_fast_app().await;
     let link = link_for(&app, &receiver.url("/results/cand-1"), "cand-1", "en-US").await;
     let mut candidate = Candidate::new(&app, &link);
 

@@ -91,22 +91,11 @@ impl TestApp {
     }
 }
 
-async fn fast_app() -> TestApp {
-    spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await
-}
-
 #[tokio::test]
 async fn a_result_is_pushed_signed_with_callback_auth_and_retried_with_one_idempotency_key() {
     let receiver = Receiver::start().await;
     receiver.answer_next(&[500, 503]);
-    let app = fast_app().await;
+    let app = spawn_fast_app().await;
     let id = app.order_to(&receiver.url("/results/r1"), "r1").await;
     let response = app.post_result(&id, &result_input()).await;
     assert_eq!(response.status(), 200);
@@ -165,7 +154,7 @@ async fn a_result_is_pushed_signed_with_callback_auth_and_retried_with_one_idemp
 #[tokio::test]
 async fn recording_the_same_result_again_changes_nothing_and_a_different_one_is_409() {
     let receiver = Receiver::start().await;
-    let app = fast_app().await;
+    let app = spawn_fast_app().await;
     let id = app.order_to(&receiver.url("/r"), "same").await;
     assert_eq!(app.post_result(&id, &result_input()).await.status(), 200);
     let again: Value = app.post_result(&id, &result_input()).await.json().await.unwrap();
@@ -231,7 +220,7 @@ async fn results_are_checked_against_the_lens() {
 async fn a_receiver_that_is_down_then_up_gets_its_result() {
     let receiver = Receiver::start().await;
     receiver.stop().await;
-    let app = fast_app().await;
+    let app = spawn_fast_app().await;
     let id = app.order_to(&receiver.url("/down"), "down").await;
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;
@@ -317,7 +306,7 @@ async fn an_always_failing_receiver_goes_dead_at_the_deadline_then_replay_delive
 async fn gone_is_final() {
     let receiver = Receiver::start().await;
     receiver.answer_always(410);
-    let app = fast_app().await;
+    let app = spawn_fast_app().await;
     let id = app.order_to(&receiver.url("/gone"), "gone").await;
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;
@@ -351,7 +340,7 @@ async fn pending_deliveries_survive_a_restart() {
 async fn calls_for_one_assessment_and_target_go_out_in_order() {
     let receiver = Receiver::start().await;
     receiver.answer_next(&[500, 500, 500]);
-    let app = fast_app().await;
+    let app = spawn_fast_app().await;
     let assessment = uuid::Uuid::new_v4();
     let org = uuid::Uuid::parse_str(ORG_A).unwrap();
     for n in 0..3 {
@@ -430,14 +419,7 @@ async fn an_order_e_mails_the_invitation_to_smtp_in_its_locale() {
 
 #[tokio::test]
 async fn without_smtp_e_mails_land_as_eml_files() {
-    let app = spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await;
+    let app = spawn_fast_app().await;
     assert_eq!(
         app.order(
             "/recruitment/v1/assessment-order",
@@ -513,7 +495,7 @@ async fn private_callback_targets_are_refused_unless_allowed() {
 #[tokio::test]
 async fn metrics_count_deliveries_and_requests() {
     let receiver = Receiver::start().await;
-    let app = fast_app().await;
+    let app = spawn_fast_app().await;
     let id = app.order_to(&receiver.url("/m"), "metrics").await;
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;
@@ -544,7 +526,7 @@ async fn metrics_count_deliveries_and_requests() {
 async fn shutdown_lets_an_attempt_in_flight_finish() {
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_millis(700));
-    let app = fast_app().await;
+    let app = spawn_fast_app().await;
     let id = app.order_to(&receiver.url("/slow"), "slow").await;
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;

@@ -165,6 +165,18 @@ pub fn fast_delivery(settings: &mut Settings) {
     settings.delivery.poll_interval = std::time::Duration::from_millis(50);
 }
 
+/// An instance (API and worker) with fast delivery settings and a running clock.
+pub async fn spawn_fast_app() -> TestApp {
+    spawn_app_with(
+        Options {
+            running_clock: true,
+            ..Options::default()
+        },
+        fast_delivery,
+    )
+    .await
+}
+
 /// An instance without a worker, with fast delivery settings and a running clock: rows it
 /// enqueues wait for another instance (or a later one) to send them.
 pub async fn spawn_fast_api_only() -> TestApp {
