@@ -6,6 +6,7 @@ pub mod handoff;
 pub mod invitation;
 pub mod mail;
 pub mod outbox;
+pub mod pace;
 pub mod policy;
 pub mod push;
 pub mod record;

@@ -24,6 +24,7 @@ use crate::clock::SharedClock;
 use crate::crypto::Vault;
 use crate::delivery::mail::Mailer;
 use crate::delivery::outbox::{self, DeliveryState, EmailPayload, Kind};
+use crate::delivery::pace::Pace;
 use crate::delivery::policy::{RetryPolicy, Verdict};
 use crate::delivery::push::{HttpSender, Post};
 use crate::delivery::record;
@@ -542,9 +543,11 @@ impl Worker {
     }
 
     /// Claims in batches and keeps claimed rows waiting, so that a finished attempt is followed
-    /// by the next at once and one claim serves many attempts. A claim is made when the rows in
-    /// hand (in flight, waiting, being claimed) have fallen to `REFILL_AT` times the concurrency,
-    /// and asks for `CLAIM_AHEAD` times the concurrency less those. The claim runs beside the
+    /// by the next at once and one claim serves many attempts. The rows in hand (in flight,
+    /// waiting, being claimed) go up to `ahead` times the concurrency, where `ahead` follows the
+    /// recent attempt times (`delivery::pace`: far ahead while attempts are quick, never so far
+    /// that waiting rows outlast their lease); a claim is made when they have fallen to half of
+    /// that, and asks for the difference. The claim runs beside the
     /// loop, so attempts finishing meanwhile are followed at once rather than after it (on SQLite
     /// the loop spent most of a drain awaiting its claims). A row waiting here is leased and
     /// still pending, so its ordering key's later rows stay behind it; on shutdown the claim in
@@ -552,8 +555,9 @@ impl Worker {
     pub async fn run(mut self) {
         let mut handed = self.handed.take();
         let concurrency = self.config.concurrency.max(1);
-        let most_in_hand = CLAIM_AHEAD * concurrency;
-        let mut tasks = JoinSet::new();
+        let mut pace = Pace::new(self.config.attempt_timeout);
+        let mut most_in_hand;
+        let mut tasks: JoinSet<Duration> = JoinSet::new();
         let mut waiting: VecDeque<delivery::Model> = VecDeque::new();
         let mut claiming: Option<Claiming> = None;
         // Whether a claim may find rows: false after a claim came back short, true again on a
@@ -566,7 +570,7 @@ impl Worker {
             self.config.recorders,
         ));
         // Rows in flight, waiting here, and being claimed.
-        let in_hand = |tasks: &JoinSet<()>, waiting: &VecDeque<_>, claiming: &Option<Claiming>| {
+        let in_hand = |tasks: &JoinSet<Duration>, waiting: &VecDeque<_>, claiming: &Option<Claiming>| {
             tasks.len() + waiting.len() + claiming.as_ref().map_or(0, |c| c.want)
         };
         tracing::info!(owner = %self.ctx.owner, "delivery worker started");
@@ -574,7 +578,12 @@ impl Worker {
             if self.shutdown.is_cancelled() {
                 break;
             }
-            while tasks.try_join_next().is_some() {}
+            while let Some(finished) = tasks.try_join_next() {
+                if let Ok(took) = finished {
+                    pace.observe(took);
+                }
+            }
+            most_in_hand = pace.ahead(self.ctx.lease) * concurrency;
             // Rows handed over are taken while there is room; the rest wait in the handoff.
             if let Some(rows) = handed.as_mut() {
                 while in_hand(&tasks, &waiting, &claiming) < most_in_hand
@@ -584,7 +593,7 @@ impl Worker {
                 }
             }
             let in_hand_now = in_hand(&tasks, &waiting, &claiming);
-            if claiming.is_none() && may_find && in_hand_now <= REFILL_AT * concurrency {
+            if claiming.is_none() && may_find && in_hand_now <= most_in_hand / 2 {
                 let want = most_in_hand - in_hand_now;
                 let ctx = self.ctx.clone();
                 claiming = Some(Claiming {
@@ -610,9 +619,11 @@ impl Worker {
                 let to_recorder = to_recorder.clone();
                 tasks.spawn(async move {
                     let attempted = ctx.attempt(row).await;
+                    let took = attempted.elapsed;
                     // The recorder outlives every attempt task; a send can only fail
                     // when the process is going down, and then the lease runs out.
                     let _ = to_recorder.send(attempted).await;
+                    took
                 });
             }
             let wait = if !tasks.is_empty() || may_find || claiming.is_some() {
@@ -634,7 +645,11 @@ impl Worker {
                     }
                 }
                 _ = self.wake.notified() => may_find = true,
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(finished) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Ok(took) = finished {
+                        pace.observe(took);
+                    }
+                }
                 _ = tokio::time::sleep(wait) => may_find = true,
                 _ = self.shutdown.cancelled() => break,
             }
@@ -676,12 +691,6 @@ impl Worker {
         }
     }
 }
-
-/// Rows in hand (in flight, waiting, being claimed) a claim fills up to, in multiples of the
-/// concurrency; a claim is made when they have fallen to `REFILL_AT` times it. Draining 10,000
-/// rows on SQLite with 2/1, 4/2 and 8/4: 10.3–11.4k, 13.1–13.4k and 12.0–15.2k per second.
-const CLAIM_AHEAD: usize = 4;
-const REFILL_AT: usize = 2;
 
 /// A claim running beside the worker's loop.
 struct Claiming {
