@@ -8,6 +8,7 @@ pub mod assessment;
 pub mod auth;
 pub mod candidate;
 pub mod catalog;
+pub mod channel;
 pub mod cli;
 pub mod clock;
 pub mod config;

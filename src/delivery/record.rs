@@ -19,7 +19,8 @@ use std::sync::LazyLock;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Statement,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
@@ -99,6 +100,19 @@ pub async fn hand_to(
     Ok(written
         .await
         .unwrap_or_else(|_| Err(DbErr::Custom("the writer stopped before writing the attempts".into()))))
+}
+
+/// [`write`] in a transaction of its own.
+pub async fn write_alone(
+    db: &DatabaseConnection,
+    owner: &str,
+    finished: DateTime<Utc>,
+    batch: &[Outcome],
+) -> Result<Written, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let written = write(&txn, owner, finished, batch).await?;
+    txn.commit().await?;
+    Ok(written)
 }
 
 /// Writes the attempts and the rows' new states; rows are updated only while still pending

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::admin::store;
 use crate::auth::provider::integrator_secret_context;
+use crate::channel::recv_or_never;
 use crate::clock::SharedClock;
 use crate::crypto::Vault;
 use crate::delivery::mail::Mailer;
@@ -350,37 +351,24 @@ impl DeliveryContext {
                 }
             })
             .collect();
-        let recorded = Recorded {
-            outcomes: outcomes.iter().map(|o| o.outcome).collect(),
-            unblocked: false,
-            retrying: outcomes.iter().any(|o| o.state == DeliveryState::Pending),
-        };
+        let summary: Vec<&'static str> = outcomes.iter().map(|o| o.outcome).collect();
+        let retrying = outcomes.iter().any(|o| o.state == DeliveryState::Pending);
         let written = match &self.record_via {
             Some(queue) => match record::hand_to(queue, &self.owner, finished, outcomes).await {
                 Ok(written) => written?,
                 // The writer has stopped (the API is shutting down): written here instead.
-                Err(outcomes) => self.write_records(finished, &outcomes).await?,
+                Err(outcomes) => record::write_alone(&self.db, &self.owner, finished, &outcomes).await?,
             },
-            None => self.write_records(finished, &outcomes).await?,
+            None => record::write_alone(&self.db, &self.owner, finished, &outcomes).await?,
         };
         for id in &written.left_alone {
             tracing::warn!(delivery_id = %id, "the row changed during the attempt (lease ran out, or cancelled); its state was left alone");
         }
         Ok(Recorded {
+            outcomes: summary,
             unblocked: written.unblocked,
-            ..recorded
+            retrying,
         })
-    }
-
-    async fn write_records(
-        &self,
-        finished: DateTime<Utc>,
-        outcomes: &[record::Outcome],
-    ) -> Result<record::Written, DbErr> {
-        let txn = crate::db::begin_write(&self.db).await?;
-        let written = record::write(&txn, &self.owner, finished, outcomes).await?;
-        txn.commit().await?;
-        Ok(written)
     }
 
     /// One attempt of one claimed row; the result goes to the recorder.
@@ -633,7 +621,7 @@ impl Worker {
             };
             let room = in_hand(&tasks, &waiting, &claiming) < most_in_hand;
             tokio::select! {
-                Some(row) = next_handed(&mut handed), if room => waiting.push_back(row),
+                row = recv_or_never(&mut handed), if room => waiting.push_back(row),
                 claimed = claim_done(&mut claiming) => {
                     let Some(claim) = claiming.take() else { continue };
                     match claimed {
@@ -704,20 +692,6 @@ async fn claim_done(claiming: &mut Option<Claiming>) -> Result<Vec<delivery::Mod
         Some(claim) => match (&mut claim.task).await {
             Ok(result) => result,
             Err(e) => Err(DbErr::Custom(format!("the claim task failed: {e}"))),
-        },
-        None => std::future::pending().await,
-    }
-}
-
-/// The next row handed to the worker, or never when there is no handoff (or it has closed).
-async fn next_handed(handed: &mut Option<mpsc::Receiver<delivery::Model>>) -> Option<delivery::Model> {
-    match handed {
-        Some(rows) => match rows.recv().await {
-            Some(row) => Some(row),
-            None => {
-                *handed = None;
-                std::future::pending().await
-            }
         },
         None => std::future::pending().await,
     }

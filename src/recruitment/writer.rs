@@ -21,6 +21,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tracing::Instrument;
 
+use crate::channel::recv_or_never;
 use crate::db::RideAlong;
 use crate::delivery::handoff::{Handoff, Places, hand_over};
 use crate::delivery::outbox::Lease;
@@ -113,7 +114,7 @@ async fn run(db: DatabaseConnection, inbox: Arc<Mutex<Inbox>>, wake: Arc<Notify>
                 received = orders.recv_many(&mut waiting, MAX_BATCH) => if received == 0 {
                     return;
                 },
-                Some(job) = next_job(jobs) => records.jobs.push(job),
+                job = recv_or_never(jobs) => records.jobs.push(job),
             }
             while waiting.len() < MAX_BATCH
                 && let Ok(order) = orders.try_recv()
@@ -129,20 +130,6 @@ async fn run(db: DatabaseConnection, inbox: Arc<Mutex<Inbox>>, wake: Arc<Notify>
         write(&db, orders, replies, records, &wake, handoff.as_ref())
             .instrument(tracing::debug_span!("order_batch", size, attempt_batches))
             .await;
-    }
-}
-
-/// The next attempt record job, or never when there is no queue (or it has closed).
-async fn next_job(jobs: &mut Option<mpsc::Receiver<record::Job>>) -> Option<record::Job> {
-    match jobs {
-        Some(queue) => match queue.recv().await {
-            Some(job) => Some(job),
-            None => {
-                *jobs = None;
-                std::future::pending().await
-            }
-        },
-        None => std::future::pending().await,
     }
 }
 
@@ -258,11 +245,17 @@ mod tests {
     use uuid::Uuid;
 
     fn prepared(kind: OrderKind, n: usize) -> Vec<PreparedOrder> {
-        let lens: Uuid = "7922dd91-1b44-43e4-a740-7c4d9c2fba41".parse().unwrap();
         let offer = Offer {
-            lenses: [lens].into(),
+            lenses: [LENS.parse().unwrap()].into(),
             locales: ["en-US".to_owned()].into(),
         };
+        prepared_for(Uuid::now_v7(), &offer, kind, n)
+    }
+
+    const LENS: &str = "7922dd91-1b44-43e4-a740-7c4d9c2fba41";
+
+    /// `n` orders of `organization` (res-0, res-1, …, each with its own candidate).
+    fn prepared_for(organization: Uuid, offer: &Offer, kind: OrderKind, n: usize) -> Vec<PreparedOrder> {
         let links = LinkSigner::new(
             &secrecy::SecretBox::new(Box::new([7; 32])),
             url::Url::parse("https://ap.example.com/").unwrap(),
@@ -270,7 +263,7 @@ mod tests {
         let ctx = OrderContext {
             links: &links,
             organization_name: "Org",
-            offer: &offer,
+            offer,
         };
         (0..n)
             .map(|i| {
@@ -279,14 +272,14 @@ mod tests {
                     "additionalRecruitmentCollaboratorsEmails": [],
                     "resultUpdateUrl": "https://ats.example.com/results/1",
                     "resultId": format!("res-{i}"),
-                    "lensId": lens,
+                    "lensId": LENS,
                     "locale": "en-US",
                     "candidateDetails": {"email": format!("c{i}@example.com")}
                 }))
                 .unwrap();
                 let order = NewOrder::parse(kind, request).unwrap();
                 prepare(
-                    Uuid::now_v7(),
+                    organization,
                     &order,
                     chrono::Utc::now(),
                     Duration::from_secs(3600),
@@ -338,27 +331,7 @@ mod tests {
         };
         let rows = enqueue_many(&db, vec![push], now, Some(&lease)).await.unwrap();
         let offer = Offer::load(&db, org).await.unwrap();
-        let links = LinkSigner::new(
-            &secrecy::SecretBox::new(Box::new([7; 32])),
-            url::Url::parse("https://ap.example.com/").unwrap(),
-        );
-        let ctx = OrderContext {
-            links: &links,
-            organization_name: "Example AB",
-            offer: &offer,
-        };
-        let request: AssessmentOrderRequest = serde_json::from_value(serde_json::json!({
-            "recruitment": {"id": "r-1", "title": "Developer", "description": ""},
-            "additionalRecruitmentCollaboratorsEmails": [],
-            "resultUpdateUrl": "https://ats.example.com/results/1",
-            "resultId": "res-ride",
-            "lensId": "7922dd91-1b44-43e4-a740-7c4d9c2fba41",
-            "locale": "en-US",
-            "candidateDetails": {"email": "ride@example.com"}
-        }))
-        .unwrap();
-        let order = NewOrder::parse(OrderKind::Email, request).unwrap();
-        let prepared = prepare(org, &order, now, Duration::from_secs(3600), &ctx).unwrap();
+        let prepared = prepared_for(org, &offer, OrderKind::Email, 1).remove(0);
         (db, rows[0].id, prepared)
     }
 
