@@ -1,14 +1,16 @@
 //! Writing a batch of attempts: one attempt-log row each, and each row's new state, in the
 //! caller's transaction.
 //!
-//! The two databases get different statements because their costs differ (measured, see
-//! bench/README.md "Deliveries"): on SQLite every statement is a round trip to sqlx's one
-//! database thread, so the batch goes in as one JSON parameter and two statements of fixed
-//! text (prepared once). On PostgreSQL the attempts are one multi-row `INSERT` and the rows one
-//! `UPDATE` joined to `jsonb_to_recordset` of the batch. (It used to be one `UPDATE` per row: the
-//! joined update had looked slower, but that was sqlx-core 0.9.0 without `TCP_NODELAY` — a
-//! large statement waited for a delayed ACK — and a plan driven by the pending index; see
-//! vendor/sqlx-core/PATCHED.md and `POSTGRES_UPDATE_ROWS`.)
+//! On both databases the batch goes in as JSON text, serialized straight from the batch, and
+//! two statements of fixed text (parsed and planned once per connection) read it: the attempts'
+//! `INSERT` and the rows' `UPDATE`. On SQLite every statement is a round trip to sqlx's one
+//! database thread, and `jsonb_each` hands each element over as JSONB, which `->>` reads in
+//! place (`json_each` turned every element back into text, parsed again by each `->>`). On
+//! PostgreSQL the statements join `jsonb_to_recordset` of the batch. (The rows' update used to
+//! be one `UPDATE` per row: the joined update had looked slower, but that was sqlx-core 0.9.0
+//! without `TCP_NODELAY` — a large statement waited for a delayed ACK — and a plan driven by
+//! the pending index; see vendor/sqlx-core/PATCHED.md and `POSTGRES_UPDATE_ROWS`.) Measured in
+//! bench/README.md ("Deliveries" and the eighth session).
 //!
 //! Either way the writer learns which rows it updated (a row leased elsewhere or cancelled
 //! meanwhile is left alone) and whether a row that reached a final state had later pending
@@ -19,15 +21,15 @@ use std::sync::LazyLock;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Statement,
 };
-use serde_json::json;
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::delivery::outbox::DeliveryState;
-use crate::entity::{delivery, delivery_attempt};
+use crate::entity::delivery;
 
 /// One attempt and what it means for its row.
 #[derive(Debug, Clone)]
@@ -147,7 +149,7 @@ const SQLITE_INSERT_ATTEMPTS: &str = "INSERT INTO delivery_attempts \
     (id, delivery_id, attempt_no, started_at, duration_ms, status_code, outcome, error, response_excerpt) \
     SELECT unhex(value ->> 'id'), unhex(value ->> 'delivery'), value ->> 'attempt', value ->> 'started', \
         value ->> 'ms', value ->> 'status', value ->> 'outcome', value ->> 'error', value ->> 'excerpt' \
-    FROM json_each(?1)";
+    FROM jsonb_each(?1)";
 
 // The `+` keeps SQLite from driving the update from an index on pending rows, which
 // would visit every pending row per batch; the plan is then the JSON rows, each looked up by
@@ -161,7 +163,7 @@ static SQLITE_UPDATE_ROWS: LazyLock<String> = LazyLock::new(|| {
             deadline_at = r.value ->> 'deadline', lease_owner = NULL, lease_expires_at = NULL, \
             last_status = r.value ->> 'status', last_error = r.value ->> 'error', \
             delivered_at = CASE WHEN r.value ->> 'state' = 'delivered' THEN ?2 END, updated_at = ?2 \
-        FROM json_each(?1) AS r \
+        FROM jsonb_each(?1) AS r \
         WHERE deliveries.id = unhex(r.value ->> 'id') AND deliveries.lease_owner = ?3 \
             AND +deliveries.state = 'pending' \
         RETURNING deliveries.id AS id, \
@@ -171,58 +173,102 @@ static SQLITE_UPDATE_ROWS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// An attempt-log row as the insert statements read it: `SQLITE_INSERT_ATTEMPTS` by key,
+/// `POSTGRES_INSERT_ATTEMPTS` through `jsonb_to_recordset`.
+#[derive(Serialize)]
+struct AttemptRow<'a, Id> {
+    id: Id,
+    delivery: Id,
+    attempt: i32,
+    started: String,
+    ms: i32,
+    status: Option<i32>,
+    outcome: &'a str,
+    error: Option<&'a str>,
+    excerpt: Option<&'a str>,
+}
+
+fn attempt_rows<Id>(
+    batch: &[Outcome],
+    id: impl Fn(Uuid) -> Id,
+    time: impl Fn(DateTime<Utc>) -> String,
+) -> Vec<AttemptRow<'_, Id>> {
+    batch
+        .iter()
+        .map(|o| AttemptRow {
+            id: id(Uuid::now_v7()),
+            delivery: id(o.delivery_id),
+            attempt: o.attempt_no,
+            started: time(o.started_at),
+            ms: o.duration_ms,
+            status: o.status,
+            outcome: o.outcome,
+            error: o.error.as_deref(),
+            excerpt: o.excerpt.as_deref(),
+        })
+        .collect()
+}
+
+/// A row's new state as the update statements read it: `SQLITE_UPDATE_ROWS` by key,
+/// `POSTGRES_UPDATE_ROWS` through `jsonb_to_recordset`. Each database gets its own spelling
+/// of ids and times (`id`, `time`).
+#[derive(Serialize)]
+struct RowState<'a, Id> {
+    id: Id,
+    state: &'static str,
+    attempt: i32,
+    next: String,
+    first: String,
+    deadline: String,
+    status: Option<i32>,
+    error: Option<&'a str>,
+}
+
+fn row_states<Id>(
+    batch: &[Outcome],
+    id: impl Fn(Uuid) -> Id,
+    time: impl Fn(DateTime<Utc>) -> String,
+) -> Vec<RowState<'_, Id>> {
+    batch
+        .iter()
+        .map(|o| RowState {
+            id: id(o.delivery_id),
+            state: o.state.as_str(),
+            attempt: o.attempt_no,
+            next: time(o.next_attempt_at),
+            first: time(o.first_attempt_at),
+            deadline: time(o.deadline_at),
+            status: o.status,
+            error: o.error.as_deref(),
+        })
+        .collect()
+}
+
+/// A batch as one JSON text parameter, serialized straight from its rows (building a
+/// `serde_json::Value` per row first cost a map and an allocation per key).
+fn json_text<T: Serialize>(rows: &[T]) -> Result<String, DbErr> {
+    serde_json::to_string(rows).map_err(|e| DbErr::Custom(format!("serializing attempts: {e}")))
+}
+
 async fn write_sqlite<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     finished: DateTime<Utc>,
     batch: &[Outcome],
 ) -> Result<Written, DbErr> {
-    let attempts: Vec<serde_json::Value> = batch
-        .iter()
-        .map(|o| {
-            json!({
-                "id": sqlite_uuid(Uuid::now_v7()),
-                "delivery": sqlite_uuid(o.delivery_id),
-                "attempt": o.attempt_no,
-                "started": sqlite_time(o.started_at),
-                "ms": o.duration_ms,
-                "status": o.status,
-                "outcome": o.outcome,
-                "error": o.error,
-                "excerpt": o.excerpt,
-            })
-        })
-        .collect();
-    let rows: Vec<serde_json::Value> = batch
-        .iter()
-        .map(|o| {
-            json!({
-                "id": sqlite_uuid(o.delivery_id),
-                "state": o.state.as_str(),
-                "attempt": o.attempt_no,
-                "next": sqlite_time(o.next_attempt_at),
-                "first": sqlite_time(o.first_attempt_at),
-                "deadline": sqlite_time(o.deadline_at),
-                "status": o.status,
-                "error": o.error,
-            })
-        })
-        .collect();
+    let attempts = attempt_rows(batch, sqlite_uuid, sqlite_time);
+    let rows = row_states(batch, sqlite_uuid, sqlite_time);
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Sqlite,
         SQLITE_INSERT_ATTEMPTS,
-        [serde_json::Value::Array(attempts).to_string().into()],
+        [json_text(&attempts)?.into()],
     ))
     .await?;
     let updated = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
             SQLITE_UPDATE_ROWS.as_str(),
-            [
-                serde_json::Value::Array(rows).to_string().into(),
-                sqlite_time(finished).into(),
-                owner.into(),
-            ],
+            [json_text(&rows)?.into(), sqlite_time(finished).into(), owner.into()],
         ))
         .await?;
     // Each updated row, and whether a later row of its ordering key is pending.
@@ -245,6 +291,15 @@ fn postgres_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+// One statement text whatever the batch's size, so that it is parsed and planned once per
+// connection: a multi-row `VALUES` list of 9 parameters per attempt was a new statement for
+// PostgreSQL at every batch size (bench/README.md, eighth session).
+pub const POSTGRES_INSERT_ATTEMPTS: &str = "INSERT INTO delivery_attempts \
+        (id, delivery_id, attempt_no, started_at, duration_ms, status_code, outcome, error, response_excerpt) \
+    SELECT id, delivery, attempt, started, ms, status, outcome, error, excerpt \
+    FROM jsonb_to_recordset($1::jsonb) AS a(id uuid, delivery uuid, attempt int, started timestamptz, \
+        ms int, status int, outcome text, error text, excerpt text)";
+
 // The batch's rows, each looked up by primary key. The lease and state conditions sit inside a
 // CASE so that the planner cannot use them to pick a plan: on a table whose statistics say
 // little is pending it otherwise drives the update from the pending index and scans every
@@ -265,41 +320,19 @@ async fn write_postgres<C: ConnectionTrait>(
     finished: DateTime<Utc>,
     batch: &[Outcome],
 ) -> Result<Written, DbErr> {
-    let attempts = batch.iter().map(|o| delivery_attempt::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        delivery_id: Set(o.delivery_id),
-        attempt_no: Set(o.attempt_no),
-        started_at: Set(o.started_at),
-        duration_ms: Set(o.duration_ms),
-        status_code: Set(o.status),
-        outcome: Set(o.outcome.to_owned()),
-        error: Set(o.error.clone()),
-        response_excerpt: Set(o.excerpt.clone()),
-    });
     crate::delivery::outbox::use_index_plans(db).await?;
-    delivery_attempt::Entity::insert_many(attempts)
-        .exec_without_returning(db)
-        .await?;
-    let rows: Vec<serde_json::Value> = batch
-        .iter()
-        .map(|o| {
-            json!({
-                "id": o.delivery_id,
-                "state": o.state.as_str(),
-                "attempt": o.attempt_no,
-                "next": postgres_time(o.next_attempt_at),
-                "first": postgres_time(o.first_attempt_at),
-                "deadline": postgres_time(o.deadline_at),
-                "status": o.status,
-                "error": o.error,
-            })
-        })
-        .collect();
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        POSTGRES_INSERT_ATTEMPTS,
+        [json_text(&attempt_rows(batch, |id| id, postgres_time))?.into()],
+    ))
+    .await?;
+    let rows = row_states(batch, |id| id, postgres_time);
     let updated = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             POSTGRES_UPDATE_ROWS,
-            [serde_json::Value::Array(rows).into(), finished.into(), owner.into()],
+            [json_text(&rows)?.into(), finished.into(), owner.into()],
         ))
         .await?;
     let mut updated_ids = HashSet::with_capacity(updated.len());

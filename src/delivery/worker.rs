@@ -372,7 +372,7 @@ impl DeliveryContext {
     }
 
     /// One attempt of one claimed row; the result goes to the recorder.
-    pub async fn attempt(self, row: delivery::Model) -> Attempted {
+    pub async fn attempt(&self, row: delivery::Model) -> Attempted {
         let span = tracing::info_span!(
             "delivery",
             delivery_id = %row.id,
@@ -383,7 +383,10 @@ impl DeliveryContext {
         async move {
             let started_at = self.clock.now();
             let timer = Instant::now();
-            let report = self.send(&row, started_at).await;
+            // Boxed: the sending future (reqwest's and hyper's state) is ~5 KB, and unboxed it
+            // made every attempt task that size, copied whole as tokio spawns, polls and
+            // finishes the task (bench/README.md, eighth session).
+            let report = Box::pin(self.send(&row, started_at)).await;
             Attempted {
                 elapsed: timer.elapsed(),
                 row,
@@ -552,6 +555,8 @@ impl Worker {
         // wake-up (a new row, a recorded attempt, also during a claim) or when the sleep ends.
         let mut may_find = true;
         let (to_recorder, from_attempts) = mpsc::channel(RECORD_BATCH * 4);
+        // Shared by the attempt tasks rather than cloned into each (the context is ~1.3 KB).
+        let attempts_ctx = Arc::new(self.ctx.clone());
         let recorder = tokio::spawn(self.ctx.clone().run_recorder(
             from_attempts,
             self.wake.clone(),
@@ -603,7 +608,7 @@ impl Worker {
                     tracing::debug!(delivery_id = %row.id, "lease too short to attempt; left to run out");
                     continue;
                 }
-                let ctx = self.ctx.clone();
+                let ctx = attempts_ctx.clone();
                 let to_recorder = to_recorder.clone();
                 tasks.spawn(async move {
                     let attempted = ctx.attempt(row).await;
