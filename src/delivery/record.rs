@@ -21,15 +21,16 @@ use std::sync::LazyLock;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Statement,
 };
 use serde::Serialize;
+use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::delivery::outbox::DeliveryState;
-use crate::entity::delivery;
+use crate::entity::{delivery, delivery_attempt};
 
 /// One attempt and what it means for its row.
 #[derive(Debug, Clone)]
@@ -173,12 +174,11 @@ static SQLITE_UPDATE_ROWS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// An attempt-log row as the insert statements read it: `SQLITE_INSERT_ATTEMPTS` by key,
-/// `POSTGRES_INSERT_ATTEMPTS` through `jsonb_to_recordset`.
+/// An attempt-log row as `SQLITE_INSERT_ATTEMPTS` reads it (`value ->> 'key'`).
 #[derive(Serialize)]
-struct AttemptRow<'a, Id> {
-    id: Id,
-    delivery: Id,
+struct AttemptRow<'a> {
+    id: String,
+    delivery: String,
     attempt: i32,
     started: String,
     ms: i32,
@@ -188,18 +188,14 @@ struct AttemptRow<'a, Id> {
     excerpt: Option<&'a str>,
 }
 
-fn attempt_rows<Id>(
-    batch: &[Outcome],
-    id: impl Fn(Uuid) -> Id,
-    time: impl Fn(DateTime<Utc>) -> String,
-) -> Vec<AttemptRow<'_, Id>> {
+fn attempt_rows(batch: &[Outcome]) -> Vec<AttemptRow<'_>> {
     batch
         .iter()
         .map(|o| AttemptRow {
-            id: id(Uuid::now_v7()),
-            delivery: id(o.delivery_id),
+            id: sqlite_uuid(Uuid::now_v7()),
+            delivery: sqlite_uuid(o.delivery_id),
             attempt: o.attempt_no,
-            started: time(o.started_at),
+            started: sqlite_time(o.started_at),
             ms: o.duration_ms,
             status: o.status,
             outcome: o.outcome,
@@ -209,12 +205,10 @@ fn attempt_rows<Id>(
         .collect()
 }
 
-/// A row's new state as the update statements read it: `SQLITE_UPDATE_ROWS` by key,
-/// `POSTGRES_UPDATE_ROWS` through `jsonb_to_recordset`. Each database gets its own spelling
-/// of ids and times (`id`, `time`).
+/// A row's new state as `SQLITE_UPDATE_ROWS` reads it.
 #[derive(Serialize)]
-struct RowState<'a, Id> {
-    id: Id,
+struct RowState<'a> {
+    id: String,
     state: &'static str,
     attempt: i32,
     next: String,
@@ -224,20 +218,16 @@ struct RowState<'a, Id> {
     error: Option<&'a str>,
 }
 
-fn row_states<Id>(
-    batch: &[Outcome],
-    id: impl Fn(Uuid) -> Id,
-    time: impl Fn(DateTime<Utc>) -> String,
-) -> Vec<RowState<'_, Id>> {
+fn row_states(batch: &[Outcome]) -> Vec<RowState<'_>> {
     batch
         .iter()
         .map(|o| RowState {
-            id: id(o.delivery_id),
+            id: sqlite_uuid(o.delivery_id),
             state: o.state.as_str(),
             attempt: o.attempt_no,
-            next: time(o.next_attempt_at),
-            first: time(o.first_attempt_at),
-            deadline: time(o.deadline_at),
+            next: sqlite_time(o.next_attempt_at),
+            first: sqlite_time(o.first_attempt_at),
+            deadline: sqlite_time(o.deadline_at),
             status: o.status,
             error: o.error.as_deref(),
         })
@@ -256,8 +246,8 @@ async fn write_sqlite<C: ConnectionTrait>(
     finished: DateTime<Utc>,
     batch: &[Outcome],
 ) -> Result<Written, DbErr> {
-    let attempts = attempt_rows(batch, sqlite_uuid, sqlite_time);
-    let rows = row_states(batch, sqlite_uuid, sqlite_time);
+    let attempts = attempt_rows(batch);
+    let rows = row_states(batch);
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Sqlite,
         SQLITE_INSERT_ATTEMPTS,
@@ -291,15 +281,6 @@ fn postgres_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-// One statement text whatever the batch's size, so that it is parsed and planned once per
-// connection: a multi-row `VALUES` list of 9 parameters per attempt was a new statement for
-// PostgreSQL at every batch size (bench/README.md, eighth session).
-pub const POSTGRES_INSERT_ATTEMPTS: &str = "INSERT INTO delivery_attempts \
-        (id, delivery_id, attempt_no, started_at, duration_ms, status_code, outcome, error, response_excerpt) \
-    SELECT id, delivery, attempt, started, ms, status, outcome, error, excerpt \
-    FROM jsonb_to_recordset($1::jsonb) AS a(id uuid, delivery uuid, attempt int, started timestamptz, \
-        ms int, status int, outcome text, error text, excerpt text)";
-
 // The batch's rows, each looked up by primary key. The lease and state conditions sit inside a
 // CASE so that the planner cannot use them to pick a plan: on a table whose statistics say
 // little is pending it otherwise drives the update from the pending index and scans every
@@ -320,19 +301,41 @@ async fn write_postgres<C: ConnectionTrait>(
     finished: DateTime<Utc>,
     batch: &[Outcome],
 ) -> Result<Written, DbErr> {
+    let attempts = batch.iter().map(|o| delivery_attempt::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        delivery_id: Set(o.delivery_id),
+        attempt_no: Set(o.attempt_no),
+        started_at: Set(o.started_at),
+        duration_ms: Set(o.duration_ms),
+        status_code: Set(o.status),
+        outcome: Set(o.outcome.to_owned()),
+        error: Set(o.error.clone()),
+        response_excerpt: Set(o.excerpt.clone()),
+    });
     crate::delivery::outbox::use_index_plans(db).await?;
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        POSTGRES_INSERT_ATTEMPTS,
-        [json_text(&attempt_rows(batch, |id| id, postgres_time))?.into()],
-    ))
-    .await?;
-    let rows = row_states(batch, |id| id, postgres_time);
+    delivery_attempt::Entity::insert_many(attempts)
+        .exec_without_returning(db)
+        .await?;
+    let rows: Vec<serde_json::Value> = batch
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.delivery_id,
+                "state": o.state.as_str(),
+                "attempt": o.attempt_no,
+                "next": postgres_time(o.next_attempt_at),
+                "first": postgres_time(o.first_attempt_at),
+                "deadline": postgres_time(o.deadline_at),
+                "status": o.status,
+                "error": o.error,
+            })
+        })
+        .collect();
     let updated = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             POSTGRES_UPDATE_ROWS,
-            [json_text(&rows)?.into(), finished.into(), owner.into()],
+            [serde_json::Value::Array(rows).into(), finished.into(), owner.into()],
         ))
         .await?;
     let mut updated_ids = HashSet::with_capacity(updated.len());
