@@ -1,16 +1,17 @@
 //! Writing a batch of attempts: one attempt-log row each, and each row's new state, in the
 //! caller's transaction.
 //!
-//! On both databases the batch goes in as JSON text, serialized straight from the batch, and
-//! two statements of fixed text (parsed and planned once per connection) read it: the attempts'
-//! `INSERT` and the rows' `UPDATE`. On SQLite every statement is a round trip to sqlx's one
-//! database thread, and `jsonb_each` hands each element over as JSONB, which `->>` reads in
-//! place (`json_each` turned every element back into text, parsed again by each `->>`). On
-//! PostgreSQL the statements join `jsonb_to_recordset` of the batch. (The rows' update used to
-//! be one `UPDATE` per row: the joined update had looked slower, but that was sqlx-core 0.9.0
-//! without `TCP_NODELAY` — a large statement waited for a delayed ACK — and a plan driven by
-//! the pending index; see vendor/sqlx-core/PATCHED.md and `POSTGRES_UPDATE_ROWS`.) Measured in
-//! bench/README.md ("Deliveries" and the eighth session).
+//! The two databases get different statements because their costs differ (measured, see
+//! bench/README.md "Deliveries" and the eighth session): on SQLite every statement is a round
+//! trip to sqlx's one database thread, so the batch goes in as one JSON text parameter,
+//! serialized straight from the batch, and two statements of fixed text (prepared once) read it
+//! with `jsonb_each`, which hands each element over as JSONB for `->>` to read in place
+//! (`json_each` turned every element back into text, parsed again by each `->>`). On
+//! PostgreSQL the attempts are one multi-row `INSERT` and the rows one `UPDATE` joined to
+//! `jsonb_to_recordset` of the batch. (It used to be one `UPDATE` per row: the joined update had
+//! looked slower, but that was sqlx-core 0.9.0 without `TCP_NODELAY` — a large statement waited
+//! for a delayed ACK — and a plan driven by the pending index; see vendor/sqlx-core/PATCHED.md
+//! and `POSTGRES_UPDATE_ROWS`.)
 //!
 //! Either way the writer learns which rows it updated (a row leased elsewhere or cancelled
 //! meanwhile is left alone) and whether a row that reached a final state had later pending
