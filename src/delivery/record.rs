@@ -238,7 +238,7 @@ fn row_states(batch: &[Outcome]) -> Vec<RowState<'_>> {
 /// A batch as one JSON text parameter, serialized straight from its rows (building a
 /// `serde_json::Value` per row first cost a map and an allocation per key).
 fn json_text<T: Serialize>(rows: &[T]) -> Result<String, DbErr> {
-    serde_json::to_string(rows).map_err(|e| DbErr::Custom(format!("serializing attempts: {e}")))
+    serde_json::to_string(rows).map_err(|e| DbErr::Custom(format!("serializing a batch of attempts: {e}")))
 }
 
 async fn write_sqlite<C: ConnectionTrait>(

@@ -92,7 +92,9 @@ pub struct Credentials {
 }
 
 pub struct Worker {
-    ctx: DeliveryContext,
+    /// Shared by the worker's loop, its claims, its recorder and every attempt task (the
+    /// context is ~1.3 KB; a copy in each ~7 KB attempt task was copied again by tokio).
+    ctx: Arc<DeliveryContext>,
     wake: Arc<Notify>,
     /// Rows written already leased to this worker (`recruitment::writer::Handoff`).
     handed: Option<mpsc::Receiver<delivery::Model>>,
@@ -408,7 +410,12 @@ impl DeliveryContext {
     /// steady stream keeps one transaction at a time with as many attempts in each as have
     /// queued meanwhile: recording that stream concurrently cost the order writers on the same
     /// database a third of their throughput (bench/README.md).
-    async fn run_recorder(self, mut attempts: mpsc::Receiver<Attempted>, wake: Arc<Notify>, recorders: usize) {
+    async fn run_recorder(
+        self: Arc<Self>,
+        mut attempts: mpsc::Receiver<Attempted>,
+        wake: Arc<Notify>,
+        recorders: usize,
+    ) {
         let mut in_flight = JoinSet::new();
         loop {
             let mut batch = Vec::with_capacity(RECORD_BATCH);
@@ -503,7 +510,7 @@ fn final_failure(message: String) -> AttemptReport {
 impl Worker {
     pub fn new(ctx: DeliveryContext, wake: Arc<Notify>, config: WorkerConfig, shutdown: CancellationToken) -> Self {
         Self {
-            ctx,
+            ctx: Arc::new(ctx),
             wake,
             handed: None,
             config,
@@ -538,9 +545,9 @@ impl Worker {
     /// waiting, being claimed) go up to `ahead` times the concurrency, where `ahead` follows the
     /// recent attempt times (`delivery::pace`: far ahead while attempts are quick, never so far
     /// that waiting rows outlast their lease); a claim is made when they have fallen to half of
-    /// that, and asks for the difference. The claim runs beside the
-    /// loop, so attempts finishing meanwhile are followed at once rather than after it (on SQLite
-    /// the loop spent most of a drain awaiting its claims). A row waiting here is leased and
+    /// that, and asks for the difference. The claim runs beside the loop, so attempts finishing
+    /// meanwhile are followed at once rather than after it (on SQLite the loop spent most of a
+    /// drain awaiting its claims). A row waiting here is leased and
     /// still pending, so its ordering key's later rows stay behind it; on shutdown the claim in
     /// flight is awaited and every lease not finished is released.
     pub async fn run(mut self) {
@@ -555,8 +562,6 @@ impl Worker {
         // wake-up (a new row, a recorded attempt, also during a claim) or when the sleep ends.
         let mut may_find = true;
         let (to_recorder, from_attempts) = mpsc::channel(RECORD_BATCH * 4);
-        // Shared by the attempt tasks rather than cloned into each (the context is ~1.3 KB).
-        let attempts_ctx = Arc::new(self.ctx.clone());
         let recorder = tokio::spawn(self.ctx.clone().run_recorder(
             from_attempts,
             self.wake.clone(),
@@ -608,7 +613,7 @@ impl Worker {
                     tracing::debug!(delivery_id = %row.id, "lease too short to attempt; left to run out");
                     continue;
                 }
-                let ctx = attempts_ctx.clone();
+                let ctx = self.ctx.clone();
                 let to_recorder = to_recorder.clone();
                 tasks.spawn(async move {
                     let attempted = ctx.attempt(row).await;
