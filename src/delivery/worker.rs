@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Statement,
+};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +26,7 @@ use crate::auth::provider::integrator_secret_context;
 use crate::channel::recv_or_never;
 use crate::clock::SharedClock;
 use crate::crypto::Vault;
+use crate::delivery::due::Due;
 use crate::delivery::mail::Mailer;
 use crate::delivery::outbox::{self, DeliveryState, EmailPayload, Kind};
 use crate::delivery::pace::Pace;
@@ -132,8 +136,9 @@ pub fn claim_statement(
              AND (SELECT e.id FROM deliveries e WHERE e.ordering_key = d.ordering_key \
                AND e.state NOT IN {not_pending} AND e.id < d.id LIMIT 1) IS NULL \
            ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
-         RETURNING *",
-        not_pending = DeliveryState::NOT_PENDING_SQL
+         RETURNING {columns}",
+        not_pending = DeliveryState::NOT_PENDING_SQL,
+        columns = Due::COLUMNS,
     );
     if backend == DbBackend::Sqlite {
         sql = sql.replace('$', "?");
@@ -144,22 +149,27 @@ pub fn claim_statement(
 
 impl DeliveryContext {
     /// Leases up to `limit` due rows to this worker.
-    pub async fn claim(&self, limit: usize) -> Result<Vec<delivery::Model>, DbErr> {
+    pub async fn claim(&self, limit: usize) -> Result<Vec<Due>, DbErr> {
         let now = self.clock.now();
         let backend = self.db.get_database_backend();
-        let statement = claim_statement(backend, &self.owner, now + chrono(self.lease), now, limit);
-        let claim = delivery::Entity::find().from_raw_sql(statement);
+        let claim = claim_statement(backend, &self.owner, now + chrono(self.lease), now, limit);
         if backend != DbBackend::Postgres {
-            return claim.all(&self.db).await;
+            return self
+                .db
+                .query_all_raw(claim)
+                .await?
+                .iter()
+                .map(|r| Due::read(r, backend))
+                .collect();
         }
         // On PostgreSQL the claim's plan is pinned for its transaction, whose commit does not
         // wait for the disk (`outbox::begin_claim`); SQLite needs no transaction around one
         // statement.
         let txn = crate::db::begin_write(&self.db).await?;
         outbox::begin_claim(&txn).await?;
-        let rows = claim.all(&txn).await?;
+        let rows = txn.query_all_raw(claim).await?;
         txn.commit().await?;
-        Ok(rows)
+        rows.iter().map(|r| Due::read(r, backend)).collect()
     }
 
     /// When the next pending row falls due, if any.
@@ -189,11 +199,11 @@ impl DeliveryContext {
         Ok(result.rows_affected)
     }
 
-    async fn send(&self, row: &delivery::Model, now: DateTime<Utc>) -> AttemptReport {
+    async fn send(&self, row: &Due, now: DateTime<Utc>) -> AttemptReport {
         match Kind::parse(&row.kind) {
             Some(Kind::Result) => self.send_result(row, now).await,
             Some(Kind::AshbyUpdate) => self.send_ashby_update(row, now).await,
-            Some(Kind::InvitationEmail) => match serde_json::from_value::<EmailPayload>(row.payload.clone()) {
+            Some(Kind::InvitationEmail) => match serde_json::from_str::<EmailPayload>(&row.payload) {
                 Ok(mail) => self.mailer.send(&mail, &row.id.to_string()).await,
                 Err(e) => final_failure(format!("stored e-mail is unreadable: {e}")),
             },
@@ -203,7 +213,7 @@ impl DeliveryContext {
 
     /// The integrator's signing secret and callback auth for a row's organisation, from the
     /// cache when fresh (`CREDENTIAL_TTL`), else from the database.
-    async fn credentials(&self, row: &delivery::Model) -> Result<Arc<Credentials>, String> {
+    async fn credentials(&self, row: &Due) -> Result<Arc<Credentials>, String> {
         let org_id = row.organization_id.ok_or("the delivery names no organization")?;
         if let Some((at, creds)) = self.credentials.lock().unwrap_or_else(|p| p.into_inner()).get(&org_id)
             && at.elapsed() < CREDENTIAL_TTL
@@ -224,17 +234,16 @@ impl DeliveryContext {
         Ok(creds)
     }
 
-    async fn send_result(&self, row: &delivery::Model, now: DateTime<Utc>) -> AttemptReport {
+    async fn send_result(&self, row: &Due, now: DateTime<Utc>) -> AttemptReport {
         let creds = match self.credentials(row).await {
             Ok(c) => c,
             Err(e) => return AttemptReport::failed(e),
         };
-        let body = serde_json::to_vec(&row.payload).unwrap_or_default();
         let key = row.id.to_string();
         self.http
             .post(Post {
                 url: &row.target,
-                body: &body,
+                body: row.payload.as_bytes(),
                 idempotency_key: &key,
                 signing_secret: Some(&creds.secret),
                 auth: &creds.auth,
@@ -243,7 +252,7 @@ impl DeliveryContext {
             .await
     }
 
-    async fn send_ashby_update(&self, row: &delivery::Model, now: DateTime<Utc>) -> AttemptReport {
+    async fn send_ashby_update(&self, row: &Due, now: DateTime<Utc>) -> AttemptReport {
         let org_id = match row.organization_id {
             Some(id) => id,
             None => return final_failure("the delivery names no organization".into()),
@@ -264,16 +273,22 @@ impl DeliveryContext {
             Ok(k) => k,
             Err(e) => return AttemptReport::failed(format!("Ashby API key: {e}")),
         };
-        let body = serde_json::to_vec(&row.payload).unwrap_or_default();
-        let report =
-            crate::ashby::client::post_update(&self.http, &row.target, &api_key, &body, &row.id.to_string(), now).await;
+        let report = crate::ashby::client::post_update(
+            &self.http,
+            &row.target,
+            &api_key,
+            row.payload.as_bytes(),
+            &row.id.to_string(),
+            now,
+        )
+        .await;
         if matches!(report.status, Some(401 | 403)) {
             self.metrics.ashby_auth_failures.inc();
         }
         report
     }
 
-    async fn integrator_of(&self, row: &delivery::Model) -> Result<integrator::Model, String> {
+    async fn integrator_of(&self, row: &Due) -> Result<integrator::Model, String> {
         let org_id = row.organization_id.ok_or("the delivery names no organization")?;
         let org = organization::Entity::find_by_id(org_id)
             .one(&self.db)
@@ -288,13 +303,7 @@ impl DeliveryContext {
     }
 
     /// What an attempt means for its row: the new state, the next attempt time, the outcome.
-    fn judge(
-        &self,
-        row: &delivery::Model,
-        started_at: DateTime<Utc>,
-        report: &AttemptReport,
-        finished: DateTime<Utc>,
-    ) -> Judged {
+    fn judge(&self, row: &Due, started_at: DateTime<Utc>, report: &AttemptReport, finished: DateTime<Utc>) -> Judged {
         let attempt_no = row.attempts + 1;
         let first = row.first_attempt_at.unwrap_or(started_at);
         let deadline = row.deadline_at.unwrap_or_else(|| self.policy.deadline(first));
@@ -374,7 +383,7 @@ impl DeliveryContext {
     }
 
     /// One attempt of one claimed row; the result goes to the recorder.
-    pub async fn attempt(&self, row: delivery::Model) -> Attempted {
+    pub async fn attempt(&self, row: Due) -> Attempted {
         let span = tracing::info_span!(
             "delivery",
             delivery_id = %row.id,
@@ -485,7 +494,7 @@ const RECORD_BATCH: usize = 256;
 
 /// An attempt made, waiting to be recorded.
 pub struct Attempted {
-    pub row: delivery::Model,
+    pub row: Due,
     pub started_at: DateTime<Utc>,
     pub elapsed: Duration,
     pub report: AttemptReport,
@@ -556,7 +565,7 @@ impl Worker {
         let mut pace = Pace::new(self.config.attempt_timeout);
         let mut most_in_hand;
         let mut tasks: JoinSet<Duration> = JoinSet::new();
-        let mut waiting: VecDeque<delivery::Model> = VecDeque::new();
+        let mut waiting: VecDeque<Due> = VecDeque::new();
         let mut claiming: Option<Claiming> = None;
         // Whether a claim may find rows: false after a claim came back short, true again on a
         // wake-up (a new row, a recorded attempt, also during a claim) or when the sleep ends.
@@ -587,7 +596,7 @@ impl Worker {
                 while in_hand(&tasks, &waiting, &claiming) < most_in_hand
                     && let Ok(row) = rows.try_recv()
                 {
-                    waiting.push_back(row);
+                    waiting.push_back(row.into());
                 }
             }
             let in_hand_now = in_hand(&tasks, &waiting, &claiming);
@@ -631,7 +640,7 @@ impl Worker {
             };
             let room = in_hand(&tasks, &waiting, &claiming) < most_in_hand;
             tokio::select! {
-                row = recv_or_never(&mut handed), if room => waiting.push_back(row),
+                row = recv_or_never(&mut handed), if room => waiting.push_back(row.into()),
                 claimed = claim_done(&mut claiming) => {
                     let Some(claim) = claiming.take() else { continue };
                     match claimed {
@@ -693,11 +702,11 @@ impl Worker {
 /// A claim running beside the worker's loop.
 struct Claiming {
     want: usize,
-    task: tokio::task::JoinHandle<Result<Vec<delivery::Model>, DbErr>>,
+    task: tokio::task::JoinHandle<Result<Vec<Due>, DbErr>>,
 }
 
 /// The claim in flight's rows when it ends, or never when there is none.
-async fn claim_done(claiming: &mut Option<Claiming>) -> Result<Vec<delivery::Model>, DbErr> {
+async fn claim_done(claiming: &mut Option<Claiming>) -> Result<Vec<Due>, DbErr> {
     match claiming {
         Some(claim) => match (&mut claim.task).await {
             Ok(result) => result,
