@@ -2,9 +2,9 @@
 //!
 //! The claim returns these columns only, read by position, with the payload as JSON text: on
 //! SQLite the text as stored, sent as it is, not parsed into a `serde_json::Value` and
-//! serialized again (see [`Due::read`] for PostgreSQL). The
-//! full model (twenty columns, each looked up by name, seven timestamps parsed, the payload
-//! parsed) cost ~6.5 % of a SQLite drain's samples and its copies on SQLite's thread ~4 % more
+//! serialized again (see [`Due::read`] for PostgreSQL). The full model (twenty columns, each
+//! looked up by name, seven timestamps parsed, the payload parsed) cost ~6.5 % of a SQLite
+//! drain's samples, and sqlx's copies of its columns on SQLite's thread ~4 % more
 //! (bench/README.md, ninth session). Rows handed over in memory (`delivery::handoff`) arrive as
 //! full models and are converted.
 use chrono::{DateTime, Utc};
@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::entity::delivery;
 
+/// A claimed (or handed-over) outbox row, as [`Due::COLUMNS`] selects it.
 #[derive(Debug, Clone)]
 pub struct Due {
     pub id: Uuid,

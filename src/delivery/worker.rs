@@ -153,22 +153,18 @@ impl DeliveryContext {
         let now = self.clock.now();
         let backend = self.db.get_database_backend();
         let claim = claim_statement(backend, &self.owner, now + chrono(self.lease), now, limit);
-        if backend != DbBackend::Postgres {
-            return self
-                .db
-                .query_all_raw(claim)
-                .await?
-                .iter()
-                .map(|r| Due::read(r, backend))
-                .collect();
-        }
         // On PostgreSQL the claim's plan is pinned for its transaction, whose commit does not
         // wait for the disk (`outbox::begin_claim`); SQLite needs no transaction around one
         // statement.
-        let txn = crate::db::begin_write(&self.db).await?;
-        outbox::begin_claim(&txn).await?;
-        let rows = txn.query_all_raw(claim).await?;
-        txn.commit().await?;
+        let rows = if backend == DbBackend::Postgres {
+            let txn = crate::db::begin_write(&self.db).await?;
+            outbox::begin_claim(&txn).await?;
+            let rows = txn.query_all_raw(claim).await?;
+            txn.commit().await?;
+            rows
+        } else {
+            self.db.query_all_raw(claim).await?
+        };
         rows.iter().map(|r| Due::read(r, backend)).collect()
     }
 
