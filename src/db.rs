@@ -20,9 +20,22 @@ use crate::config::Settings;
 /// being woken again (bench/README.md, eighth session).
 const SQLITE_ROW_BUFFER: usize = 512;
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is pinged on its way out.
+const PG_PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database_url.expose_secret();
     let mut options = ConnectOptions::new(url.to_owned());
+    if settings.is_sqlite() {
+        // sqlx pings a connection as it leaves the pool and again as it goes back. On SQLite a
+        // ping is a round trip to sqlx's database thread in this process, which cannot have
+        // hung up: the ping on the way out only delays each use (bench/README.md, tenth session).
+        options.test_before_acquire(false);
+    } else {
+        // A PostgreSQL connection in use was pinged as it went back to the pool; one idle
+        // longer than this may have been dropped by the server or a proxy, and is pinged first.
+        options.test_before_acquire_if_idle_for(PG_PING_IF_IDLE_FOR);
+    }
     options
         .max_connections(settings.db_max_connections)
         .min_connections(1)

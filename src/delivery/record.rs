@@ -4,9 +4,9 @@
 //! The two databases get different statements because their costs differ (measured, see
 //! bench/README.md "Deliveries" and the eighth session): on SQLite every statement is a round
 //! trip to sqlx's one database thread, so the batch goes in as one JSON text parameter,
-//! serialized straight from the batch, and two statements of fixed text (prepared once) read it
-//! with `jsonb_each`, which hands each element over as JSONB for `->>` to read in place
-//! (`json_each` turned every element back into text, parsed again by each `->>`). On
+//! serialized straight from the batch, and two statements in one fixed text (prepared once, run
+//! in one call) read it with `jsonb_each`, which hands each element over as JSONB for `->>` to
+//! read in place (`json_each` turned every element back into text, parsed again by each `->>`). On
 //! PostgreSQL the attempts are one multi-row `INSERT` and the rows one `UPDATE` joined to
 //! `jsonb_to_recordset` of the batch. (It used to be one `UPDATE` per row: the joined update had
 //! looked slower, but that was sqlx-core 0.9.0 without `TCP_NODELAY` — a large statement waited
@@ -147,19 +147,21 @@ fn sqlite_uuid(id: Uuid) -> String {
     id.simple().to_string()
 }
 
-const SQLITE_INSERT_ATTEMPTS: &str = "INSERT INTO delivery_attempts \
-    (id, delivery_id, attempt_no, started_at, duration_ms, status_code, outcome, error, response_excerpt) \
-    SELECT unhex(value ->> 'id'), unhex(value ->> 'delivery'), value ->> 'attempt', value ->> 'started', \
-        value ->> 'ms', value ->> 'status', value ->> 'outcome', value ->> 'error', value ->> 'excerpt' \
-    FROM jsonb_each(?1)";
-
 // The `+` keeps SQLite from driving the update from an index on pending rows, which
 // would visit every pending row per batch; the plan is then the JSON rows, each looked up by
 // primary key. `followers`: a later row with the same ordering key is pending (said as the
 // ordering checks say it, `DeliveryState::NOT_PENDING_SQL`).
-static SQLITE_UPDATE_ROWS: LazyLock<String> = LazyLock::new(|| {
+//
+// The attempts' `INSERT` (`?4`) goes first in the same text: sqlx runs the statements of one
+// text in one call to its database thread, a round trip less per batch.
+static SQLITE_RECORD: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE deliveries SET \
+        "INSERT INTO delivery_attempts \
+            (id, delivery_id, attempt_no, started_at, duration_ms, status_code, outcome, error, response_excerpt) \
+        SELECT unhex(value ->> 'id'), unhex(value ->> 'delivery'), value ->> 'attempt', value ->> 'started', \
+            value ->> 'ms', value ->> 'status', value ->> 'outcome', value ->> 'error', value ->> 'excerpt' \
+        FROM jsonb_each(?4); \
+        UPDATE deliveries SET \
             state = r.value ->> 'state', attempts = r.value ->> 'attempt', \
             next_attempt_at = r.value ->> 'next', first_attempt_at = r.value ->> 'first', \
             deadline_at = r.value ->> 'deadline', lease_owner = NULL, lease_expires_at = NULL, \
@@ -175,7 +177,7 @@ static SQLITE_UPDATE_ROWS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// An attempt-log row as `SQLITE_INSERT_ATTEMPTS` reads it (`value ->> 'key'`).
+/// An attempt-log row as `SQLITE_RECORD`'s `INSERT` reads it (`value ->> 'key'`).
 #[derive(Serialize)]
 struct AttemptRow<'a> {
     id: String,
@@ -206,7 +208,7 @@ fn attempt_rows(batch: &[Outcome]) -> Vec<AttemptRow<'_>> {
         .collect()
 }
 
-/// A row's new state as `SQLITE_UPDATE_ROWS` reads it.
+/// A row's new state as `SQLITE_RECORD`'s `UPDATE` reads it.
 #[derive(Serialize)]
 struct RowState<'a> {
     id: String,
@@ -249,17 +251,16 @@ async fn write_sqlite<C: ConnectionTrait>(
 ) -> Result<Written, DbErr> {
     let attempts = attempt_rows(batch);
     let rows = row_states(batch);
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Sqlite,
-        SQLITE_INSERT_ATTEMPTS,
-        [json_text(&attempts)?.into()],
-    ))
-    .await?;
     let updated = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            SQLITE_UPDATE_ROWS.as_str(),
-            [json_text(&rows)?.into(), sqlite_time(finished).into(), owner.into()],
+            SQLITE_RECORD.as_str(),
+            [
+                json_text(&rows)?.into(),
+                sqlite_time(finished).into(),
+                owner.into(),
+                json_text(&attempts)?.into(),
+            ],
         ))
         .await?;
     // Each updated row, and whether a later row of its ordering key is pending.
