@@ -18,6 +18,14 @@ pub const NOTIFY_CHANNEL: &str = "ap_deliveries";
 /// against 2 ms), and the recorder's "is a later row pending?" read the whole table (5.8 ms,
 /// against 0.2). For the transaction only (`LOCAL`), the planner is told not to sort or scan
 /// otherwise. Measured with EXPLAIN ANALYZE; see bench/README.md.
+///
+/// The plans are also generic (`plan_cache_mode`): sqlx prepares each statement once per
+/// connection, and PostgreSQL, left to choose, kept planning the claim afresh at every run once
+/// the table held 10,000 pending rows or more (its estimate for the plan built for the actual
+/// `LIMIT` and time beat the generic plan's), about 0.4 ms per claim that a small table did not
+/// pay. With the plan shapes fixed by the settings above, the generic plan is the same plan;
+/// claims of one row then cost the same from 10^3 to 10^6 pending rows, and a drain of 30,000
+/// ran 13–15k/s against 11–13k/s (bench/README.md, tenth session).
 pub async fn use_index_plans<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(INDEX_PLANS).await?;
@@ -26,8 +34,8 @@ pub async fn use_index_plans<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
 }
 
 /// The settings of [`use_index_plans`].
-const INDEX_PLANS: &str =
-    "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off";
+const INDEX_PLANS: &str = "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; \
+    SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan";
 
 /// [`use_index_plans`] for a claim, whose commit also does not wait for the WAL flush (in the
 /// same round trip). A lease is not worth a disk flush: if PostgreSQL crashes and loses a claim
