@@ -147,13 +147,13 @@ fn sqlite_uuid(id: Uuid) -> String {
     id.simple().to_string()
 }
 
-// The `+` keeps SQLite from driving the update from an index on pending rows, which
+// The attempts' `INSERT` (`?4`) and the rows' `UPDATE` (`?1` to `?3`) are one text: sqlx runs
+// the statements of one text in one call to its database thread, a round trip less per batch.
+//
+// In the `UPDATE`, the `+` keeps SQLite from driving it from an index on pending rows, which
 // would visit every pending row per batch; the plan is then the JSON rows, each looked up by
 // primary key. `followers`: a later row with the same ordering key is pending (said as the
 // ordering checks say it, `DeliveryState::NOT_PENDING_SQL`).
-//
-// The attempts' `INSERT` (`?4`) goes first in the same text: sqlx runs the statements of one
-// text in one call to its database thread, a round trip less per batch.
 static SQLITE_RECORD: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO delivery_attempts \
