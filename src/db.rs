@@ -20,7 +20,7 @@ use crate::config::Settings;
 /// being woken again (bench/README.md, eighth session).
 const SQLITE_ROW_BUFFER: usize = 512;
 
-/// How long a PostgreSQL connection may sit idle in the pool before it is pinged again before use.
+/// How long a PostgreSQL connection may sit idle in the pool before its next use is preceded by a ping.
 const PG_PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {

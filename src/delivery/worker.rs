@@ -552,9 +552,9 @@ impl Worker {
     /// that waiting rows outlast their lease); a claim is made when they have fallen to half of
     /// that, and asks for the difference. The claim runs beside the loop, so attempts finishing
     /// meanwhile are followed at once rather than after it (on SQLite the loop spent most of a
-    /// drain awaiting its claims). A row waiting here is leased and
-    /// still pending, so its ordering key's later rows stay behind it; on shutdown the claim in
-    /// flight is awaited and every lease not finished is released.
+    /// drain awaiting its claims). A row waiting here is leased and still pending, so its
+    /// ordering key's later rows stay behind it; on shutdown the claim in flight is awaited and
+    /// every lease not finished is released.
     pub async fn run(mut self) {
         let mut handed = self.handed.take();
         let concurrency = self.config.concurrency.max(1);
