@@ -34,7 +34,7 @@ pub async fn use_index_plans<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
 }
 
 /// The settings of [`use_index_plans`].
-const INDEX_PLANS: &str = "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; \
+pub const INDEX_PLANS: &str = "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; \
     SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan";
 
 /// [`use_index_plans`] for a claim, whose commit also does not wait for the WAL flush (in the

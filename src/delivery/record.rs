@@ -1,37 +1,29 @@
-//! Writing a batch of attempts: one attempt-log row each, and each row's new state, in the
-//! caller's transaction.
+//! Writing a batch of attempts: one attempt-log row each, and each row's new state.
 //!
 //! The two databases get different statements because their costs differ (measured, see
 //! bench/README.md "Deliveries" and the eighth session): on SQLite every statement is a round
 //! trip to sqlx's one database thread, so the batch goes in as one JSON text parameter,
 //! serialized straight from the batch, and two statements in one fixed text (prepared once, run
 //! in one call) read it with `jsonb_each`, which hands each element over as JSONB for `->>` to
-//! read in place (`json_each` turned every element back into text, parsed again by each `->>`). On
-//! PostgreSQL the attempts are one multi-row `INSERT` and the rows one `UPDATE` joined to
-//! `jsonb_to_recordset` of the batch. (It used to be one `UPDATE` per row: the joined update had
-//! looked slower, but that was sqlx-core 0.9.0 without `TCP_NODELAY` — a large statement waited
-//! for a delayed ACK — and a plan driven by the pending index; see vendor/sqlx-core/PATCHED.md
-//! and `POSTGRES_UPDATE_ROWS`.)
+//! read in place (`json_each` turned every element back into text, parsed again by each `->>`).
+//! On SQLite the batch is usually written in the order writer's transaction ([`Job`]). On
+//! PostgreSQL the batch is one statement over typed arrays, in a transaction of its own
+//! ([`POSTGRES_RECORD`]).
 //!
 //! Either way the writer learns which rows it updated (a row leased elsewhere or cancelled
 //! meanwhile is left alone) and whether a row that reached a final state had later pending
 //! rows with its ordering key, now free to go (the worker is woken only then).
-use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Statement,
-};
+use sea_orm::sqlx::{self, PgPool};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, Statement};
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::delivery::outbox::DeliveryState;
-use crate::entity::{delivery, delivery_attempt};
+use crate::delivery::outbox::{self, DeliveryState};
 
 /// One attempt and what it means for its row.
 #[derive(Debug, Clone)]
@@ -106,21 +98,30 @@ pub async fn hand_to(
         .unwrap_or_else(|_| Err(DbErr::Custom("the writer stopped before writing the attempts".into()))))
 }
 
-/// [`write`] in a transaction of its own.
+/// Writes a batch in a transaction of its own: on SQLite [`write`]'s statements; on
+/// PostgreSQL one statement for the whole batch (see [`POSTGRES_RECORD`]).
 pub async fn write_alone(
     db: &DatabaseConnection,
     owner: &str,
     finished: DateTime<Utc>,
     batch: &[Outcome],
 ) -> Result<Written, DbErr> {
+    if batch.is_empty() {
+        return Ok(Written::default());
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        return write_postgres(db.get_postgres_connection_pool(), owner, finished, batch).await;
+    }
     let txn = crate::db::begin_write(db).await?;
-    let written = write(&txn, owner, finished, batch).await?;
+    let written = write_sqlite(&txn, owner, finished, batch).await?;
     txn.commit().await?;
     Ok(written)
 }
 
-/// Writes the attempts and the rows' new states; rows are updated only while still pending
-/// and leased to `owner`. Call inside a transaction.
+/// Writes the attempts and the rows' new states inside the caller's transaction, on SQLite (the
+/// order writer's group commit, [`Job`]); rows are updated only while still pending and leased
+/// to `owner`. PostgreSQL records batches with [`write_alone`] only: its statement binds typed
+/// arrays, which sea-orm's values cannot carry with NULLs in them.
 pub async fn write<C: ConnectionTrait>(
     db: &C,
     owner: &str,
@@ -132,7 +133,9 @@ pub async fn write<C: ConnectionTrait>(
     }
     match db.get_database_backend() {
         DbBackend::Sqlite => write_sqlite(db, owner, finished, batch).await,
-        _ => write_postgres(db, owner, finished, batch).await,
+        _ => Err(DbErr::Custom(
+            "on PostgreSQL attempts are recorded in a transaction of their own (record::write_alone)".into(),
+        )),
     }
 }
 
@@ -268,107 +271,124 @@ async fn write_sqlite<C: ConnectionTrait>(
     for row in updated {
         updated_rows.insert(row.try_get::<Uuid>("", "id")?, row.try_get::<bool>("", "followers")?);
     }
-    let mut written = Written::default();
-    for o in batch {
-        match updated_rows.get(&o.delivery_id) {
-            None => written.left_alone.push(o.delivery_id),
-            Some(followers) => written.unblocked |= *followers && o.state != DeliveryState::Pending,
-        }
-    }
-    Ok(written)
+    Ok(written(batch, &updated_rows))
 }
 
-/// A timestamp for PostgreSQL's `timestamptz` input, to the microsecond it stores.
-fn postgres_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-// The batch's rows, each looked up by primary key. The lease and state conditions sit inside a
-// CASE so that the planner cannot use them to pick a plan: on a table whose statistics say
-// little is pending it otherwise drives the update from the pending index and scans every
-// pending row for each batch (880 ms for 256 rows among 10,000 pending, against 6 ms).
-pub const POSTGRES_UPDATE_ROWS: &str = "UPDATE deliveries d SET \
+/// The recording of a batch on PostgreSQL: one statement, prepared once per connection, its
+/// columns bound as typed arrays (binary, one parameter per column) and read with `unnest`.
+///
+/// - The attempt log's `INSERT` is a data-modifying `WITH`, run in full with the `UPDATE`.
+/// - The `UPDATE` finds each row of the batch by primary key. Its lease and state conditions
+///   sit inside a `CASE` so that the planner cannot use them to pick a plan: on a table whose
+///   statistics say little is pending it otherwise drives the update from the pending index
+///   and scans every pending row for each batch (880 ms for 256 rows among 10,000 pending,
+///   against 6 ms).
+/// - `followers`, for a row that reached a final state: a later row of its ordering key is
+///   pending (said as the ordering index says "pending", so that the index serves it). The
+///   subquery sees the table as the statement began, so the row itself still looks pending
+///   there (`e.id <> d.id`); no other row of its key can be in the batch, since a later row is
+///   only claimed once the earlier one is final.
+///
+/// It replaced a multi-row `INSERT` (its text, so its prepared statement, changed with the
+/// batch's size), an `UPDATE` joined to `jsonb_to_recordset` of one JSON parameter (parsed, its
+/// timestamps parsed from text) and a query for followers (its text changed with the number of
+/// keys): three to five round trips more per batch (bench/README.md, eleventh session).
+pub const POSTGRES_RECORD: &str = "WITH attempts AS ( \
+        INSERT INTO delivery_attempts \
+            (id, delivery_id, attempt_no, started_at, duration_ms, status_code, outcome, error, response_excerpt) \
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int4[], $4::timestamptz[], $5::int4[], \
+            $6::int4[], $7::text[], $8::text[], $9::text[])) \
+    UPDATE deliveries d SET \
         state = r.state, attempts = r.attempt, next_attempt_at = r.next, first_attempt_at = r.first, \
         deadline_at = r.deadline, lease_owner = NULL, lease_expires_at = NULL, \
         last_status = r.status, last_error = r.error, \
-        delivered_at = CASE WHEN r.state = 'delivered' THEN $2::timestamptz END, updated_at = $2::timestamptz \
-    FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, state text, attempt int, next timestamptz, \
-        first timestamptz, deadline timestamptz, status int, error text) \
-    WHERE d.id = r.id AND CASE WHEN d.lease_owner = $3 AND d.state = 'pending' THEN true END \
-    RETURNING d.id";
+        delivered_at = CASE WHEN r.state = 'delivered' THEN $13::timestamptz END, updated_at = $13::timestamptz \
+    FROM unnest($2::uuid[], $10::text[], $3::int4[], $11::timestamptz[], $12::timestamptz[], \
+        $14::timestamptz[], $6::int4[], $8::text[]) AS r(id, state, attempt, next, first, deadline, status, error) \
+    WHERE d.id = r.id AND CASE WHEN d.lease_owner = $15 AND d.state = 'pending' THEN true END \
+    RETURNING d.id, r.state <> 'pending' AND (SELECT e.id FROM deliveries e \
+        WHERE e.ordering_key = d.ordering_key AND e.state NOT IN ('delivered', 'dead') AND e.id <> d.id \
+        LIMIT 1) IS NOT NULL AS followers";
 
-async fn write_postgres<C: ConnectionTrait>(
-    db: &C,
+/// `BEGIN` and the worker's planner settings (`outbox::use_index_plans`), in one round trip.
+static POSTGRES_BEGIN: LazyLock<String> = LazyLock::new(|| format!("BEGIN; {}", outbox::INDEX_PLANS));
+
+async fn write_postgres(
+    pool: &PgPool,
     owner: &str,
     finished: DateTime<Utc>,
     batch: &[Outcome],
 ) -> Result<Written, DbErr> {
-    let attempts = batch.iter().map(|o| delivery_attempt::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        delivery_id: Set(o.delivery_id),
-        attempt_no: Set(o.attempt_no),
-        started_at: Set(o.started_at),
-        duration_ms: Set(o.duration_ms),
-        status_code: Set(o.status),
-        outcome: Set(o.outcome.to_owned()),
-        error: Set(o.error.clone()),
-        response_excerpt: Set(o.excerpt.clone()),
-    });
-    crate::delivery::outbox::use_index_plans(db).await?;
-    delivery_attempt::Entity::insert_many(attempts)
-        .exec_without_returning(db)
-        .await?;
-    let rows: Vec<serde_json::Value> = batch
-        .iter()
-        .map(|o| {
-            json!({
-                "id": o.delivery_id,
-                "state": o.state.as_str(),
-                "attempt": o.attempt_no,
-                "next": postgres_time(o.next_attempt_at),
-                "first": postgres_time(o.first_attempt_at),
-                "deadline": postgres_time(o.deadline_at),
-                "status": o.status,
-                "error": o.error,
-            })
-        })
-        .collect();
-    let updated = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            POSTGRES_UPDATE_ROWS,
-            [serde_json::Value::Array(rows).into(), finished.into(), owner.into()],
-        ))
-        .await?;
-    let mut updated_ids = HashSet::with_capacity(updated.len());
-    for row in updated {
-        updated_ids.insert(row.try_get::<Uuid>("", "id")?);
-    }
-    let mut written = Written::default();
-    let mut finished_keys = Vec::new();
+    let n = batch.len();
+    let (mut ids, mut rows, mut attempt_nos, mut started, mut durations) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut statuses, mut outcomes, mut errors, mut excerpts, mut states) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut nexts, mut firsts, mut deadlines) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for o in batch {
-        if !updated_ids.contains(&o.delivery_id) {
-            written.left_alone.push(o.delivery_id);
-        } else if o.state != DeliveryState::Pending {
-            finished_keys.push(o.ordering_key.as_str());
-        }
+        ids.push(Uuid::now_v7());
+        rows.push(o.delivery_id);
+        attempt_nos.push(o.attempt_no);
+        started.push(o.started_at);
+        durations.push(o.duration_ms);
+        statuses.push(o.status);
+        outcomes.push(o.outcome);
+        errors.push(o.error.as_deref());
+        excerpts.push(o.excerpt.as_deref());
+        states.push(o.state.as_str());
+        nexts.push(o.next_attempt_at);
+        firsts.push(o.first_attempt_at);
+        deadlines.push(o.deadline_at);
     }
-    if !finished_keys.is_empty() {
-        // Their rows are final now, so a pending row with one of their keys is a later one.
-        let follower: Option<Uuid> = pending_with_keys(finished_keys).into_tuple().one(db).await?;
-        written.unblocked = follower.is_some();
-    }
-    Ok(written)
+    let mut txn = pool.begin_with(POSTGRES_BEGIN.as_str()).await.map_err(query_err)?;
+    let updated: Vec<(Uuid, Option<bool>)> = sqlx::query_as(POSTGRES_RECORD)
+        .bind(ids)
+        .bind(rows)
+        .bind(attempt_nos)
+        .bind(started)
+        .bind(durations)
+        .bind(statuses)
+        .bind(outcomes)
+        .bind(errors)
+        .bind(excerpts)
+        .bind(states)
+        .bind(nexts)
+        .bind(firsts)
+        .bind(finished)
+        .bind(deadlines)
+        .bind(owner)
+        .fetch_all(&mut *txn)
+        .await
+        .map_err(query_err)?;
+    txn.commit().await.map_err(query_err)?;
+    let updated: HashMap<Uuid, bool> = updated.into_iter().map(|(id, f)| (id, f.unwrap_or(false))).collect();
+    Ok(written(batch, &updated))
 }
 
-/// The ids of pending rows with one of these ordering keys (said as the ordering index says
-/// "pending", so that it serves the query).
-pub fn pending_with_keys<'k>(keys: impl IntoIterator<Item = &'k str>) -> sea_orm::Select<delivery::Entity> {
-    delivery::Entity::find()
-        .select_only()
-        .column(delivery::Column::Id)
-        .filter(Expr::cust(format!("state NOT IN {}", DeliveryState::NOT_PENDING_SQL)))
-        .filter(delivery::Column::OrderingKey.is_in(keys))
+/// What a batch's write found, from the rows it updated (each with its `followers`).
+fn written(batch: &[Outcome], updated: &HashMap<Uuid, bool>) -> Written {
+    let mut written = Written::default();
+    for o in batch {
+        match updated.get(&o.delivery_id) {
+            None => written.left_alone.push(o.delivery_id),
+            Some(followers) => written.unblocked |= *followers && o.state != DeliveryState::Pending,
+        }
+    }
+    written
+}
+
+fn query_err(e: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
 }
 
 #[cfg(test)]
