@@ -121,7 +121,8 @@ pub async fn write_alone(
 /// Writes the attempts and the rows' new states inside the caller's transaction, on SQLite (the
 /// order writer's group commit, [`Job`]); rows are updated only while still pending and leased
 /// to `owner`. PostgreSQL records batches with [`write_alone`] only: its statement binds typed
-/// arrays, which sea-orm's values cannot carry with NULLs in them.
+/// arrays with NULLs in them, which sea-orm's values cannot carry (sea-query's binding panics
+/// on a NULL element), so it goes through sqlx.
 pub async fn write<C: ConnectionTrait>(
     db: &C,
     owner: &str,
