@@ -352,6 +352,7 @@ async fn write_postgres(
         deadlines.push(o.deadline_at);
     }
     let mut txn = pool.begin_with(POSTGRES_BEGIN.as_str()).await.map_err(query_err)?;
+    // `$1` to `$15`, in order.
     let updated: Vec<(Uuid, Option<bool>)> = sqlx::query_as(POSTGRES_RECORD)
         .bind(ids)
         .bind(rows)
