@@ -67,9 +67,20 @@ pub struct Job {
 }
 
 impl Job {
-    /// Writes the job into `txn` (which the caller commits before answering).
+    /// Writes the job into `txn` (which the caller commits before answering); rows are updated
+    /// only while still pending and leased to the job's owner. SQLite only: PostgreSQL records
+    /// its batches with [`write_alone`], whose statement binds typed arrays with NULLs in them,
+    /// which sea-orm's values cannot carry (sea-query's binding panics on a NULL element).
     pub async fn write_into<C: ConnectionTrait>(&self, txn: &C) -> Result<Written, DbErr> {
-        write(txn, &self.owner, self.finished, &self.batch).await
+        if txn.get_database_backend() != DbBackend::Sqlite {
+            return Err(DbErr::Custom(
+                "on PostgreSQL attempts are recorded in a transaction of their own (record::write_alone)".into(),
+            ));
+        }
+        if self.batch.is_empty() {
+            return Ok(Written::default());
+        }
+        write_sqlite(txn, &self.owner, self.finished, &self.batch).await
     }
 }
 
@@ -98,8 +109,9 @@ pub async fn hand_to(
         .unwrap_or_else(|_| Err(DbErr::Custom("the writer stopped before writing the attempts".into()))))
 }
 
-/// Writes a batch in a transaction of its own: on SQLite [`write`]'s statements; on
-/// PostgreSQL one statement for the whole batch (see [`POSTGRES_RECORD`]).
+/// Writes a batch in a transaction of its own: on SQLite the statements of `SQLITE_RECORD`; on
+/// PostgreSQL one statement for the whole batch (see [`POSTGRES_RECORD`]). Rows are updated
+/// only while still pending and leased to `owner`.
 pub async fn write_alone(
     db: &DatabaseConnection,
     owner: &str,
@@ -116,28 +128,6 @@ pub async fn write_alone(
     let written = write_sqlite(&txn, owner, finished, batch).await?;
     txn.commit().await?;
     Ok(written)
-}
-
-/// Writes the attempts and the rows' new states inside the caller's transaction, on SQLite (the
-/// order writer's group commit, [`Job`]); rows are updated only while still pending and leased
-/// to `owner`. PostgreSQL records batches with [`write_alone`] only: its statement binds typed
-/// arrays with NULLs in them, which sea-orm's values cannot carry (sea-query's binding panics
-/// on a NULL element), so it goes through sqlx.
-pub async fn write<C: ConnectionTrait>(
-    db: &C,
-    owner: &str,
-    finished: DateTime<Utc>,
-    batch: &[Outcome],
-) -> Result<Written, DbErr> {
-    if batch.is_empty() {
-        return Ok(Written::default());
-    }
-    match db.get_database_backend() {
-        DbBackend::Sqlite => write_sqlite(db, owner, finished, batch).await,
-        _ => Err(DbErr::Custom(
-            "on PostgreSQL attempts are recorded in a transaction of their own (record::write_alone)".into(),
-        )),
-    }
 }
 
 /// A timestamp as sqlx writes `DateTime<Utc>` to SQLite (TEXT, compared as text by the claim),
@@ -320,61 +310,33 @@ async fn write_postgres(
     finished: DateTime<Utc>,
     batch: &[Outcome],
 ) -> Result<Written, DbErr> {
-    let n = batch.len();
-    let (mut ids, mut rows, mut attempt_nos, mut started, mut durations) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut statuses, mut outcomes, mut errors, mut excerpts, mut states) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut nexts, mut firsts, mut deadlines) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    for o in batch {
-        ids.push(Uuid::now_v7());
-        rows.push(o.delivery_id);
-        attempt_nos.push(o.attempt_no);
-        started.push(o.started_at);
-        durations.push(o.duration_ms);
-        statuses.push(o.status);
-        outcomes.push(o.outcome);
-        errors.push(o.error.as_deref());
-        excerpts.push(o.excerpt.as_deref());
-        states.push(o.state.as_str());
-        nexts.push(o.next_attempt_at);
-        firsts.push(o.first_attempt_at);
-        deadlines.push(o.deadline_at);
-    }
-    let mut txn = pool.begin_with(POSTGRES_BEGIN.as_str()).await.map_err(query_err)?;
-    // `$1` to `$15`, in order.
-    let updated: Vec<(Uuid, Option<bool>)> = sqlx::query_as(POSTGRES_RECORD)
-        .bind(ids)
-        .bind(rows)
-        .bind(attempt_nos)
-        .bind(started)
-        .bind(durations)
-        .bind(statuses)
-        .bind(outcomes)
-        .bind(errors)
-        .bind(excerpts)
-        .bind(states)
-        .bind(nexts)
-        .bind(firsts)
+    // One array per column, `$1` to `$15` in order.
+    let record = sqlx::query_as::<_, (Uuid, Option<bool>)>(POSTGRES_RECORD)
+        .bind(column(batch, |_| Uuid::now_v7()))
+        .bind(column(batch, |o| o.delivery_id))
+        .bind(column(batch, |o| o.attempt_no))
+        .bind(column(batch, |o| o.started_at))
+        .bind(column(batch, |o| o.duration_ms))
+        .bind(column(batch, |o| o.status))
+        .bind(column(batch, |o| o.outcome))
+        .bind(column(batch, |o| o.error.as_deref()))
+        .bind(column(batch, |o| o.excerpt.as_deref()))
+        .bind(column(batch, |o| o.state.as_str()))
+        .bind(column(batch, |o| o.next_attempt_at))
+        .bind(column(batch, |o| o.first_attempt_at))
         .bind(finished)
-        .bind(deadlines)
-        .bind(owner)
-        .fetch_all(&mut *txn)
-        .await
-        .map_err(query_err)?;
+        .bind(column(batch, |o| o.deadline_at))
+        .bind(owner);
+    let mut txn = pool.begin_with(POSTGRES_BEGIN.as_str()).await.map_err(query_err)?;
+    let updated = record.fetch_all(&mut *txn).await.map_err(query_err)?;
     txn.commit().await.map_err(query_err)?;
     let updated: HashMap<Uuid, bool> = updated.into_iter().map(|(id, f)| (id, f.unwrap_or(false))).collect();
     Ok(written(batch, &updated))
+}
+
+/// One column of a batch, as an array parameter.
+fn column<'a, T>(batch: &'a [Outcome], value: impl Fn(&'a Outcome) -> T) -> Vec<T> {
+    batch.iter().map(value).collect()
 }
 
 /// What a batch's write found, from the rows it updated (each with its `followers`).

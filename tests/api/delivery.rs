@@ -683,7 +683,7 @@ async fn the_worker_statements_use_the_outbox_indexes_on_a_table_never_analysed(
     // PostgreSQL records a batch with one statement: each row is found by primary key, not by
     // walking the pending rows (880 ms for a batch among 10,000 pending, against 6 ms), and the
     // question "is a later row of its key pending?" is answered by the ordering index. (SQLite's
-    // recording statement finds its rows by key as written: `+state` keeps the index out.)
+    // recording text holds two statements, which EXPLAIN cannot take as one; not checked here.)
     if backend == sea_orm::DbBackend::Postgres {
         let plan = explain_postgres_record(db.get_postgres_connection_pool()).await;
         assert!(
