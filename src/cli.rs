@@ -157,20 +157,23 @@ async fn serve(settings: Settings, mode: Mode) -> anyhow::Result<()> {
 /// What seeding needs of the settings (taken before the settings move into the application).
 struct Seeder {
     vault: Vault,
-    link_orders_default: bool,
+    rules: crate::admin::store::Rules,
 }
 
 impl Seeder {
     fn new(settings: &Settings) -> Self {
         Self {
             vault: Vault::new(&settings.master_key),
-            link_orders_default: settings.env == Environment::Development,
+            rules: crate::admin::store::Rules {
+                link_orders_default: settings.env == Environment::Development,
+                targets: crate::delivery::guard::Targets::new(settings.delivery.allow_private_networks),
+            },
         }
     }
 
     /// Applies a parsed seed file to a connected, migrated database.
     async fn apply(&self, db: &sea_orm::DatabaseConnection, seed: &SeedFile) -> anyhow::Result<SeedReport> {
-        Ok(seed::apply(db, &self.vault, seed, SystemClock.now(), self.link_orders_default).await?)
+        Ok(seed::apply(db, &self.vault, seed, SystemClock.now(), self.rules).await?)
     }
 }
 

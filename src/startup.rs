@@ -144,6 +144,7 @@ impl Application {
             links: Arc::new(
                 LinkSigner::new(&settings.master_key, public_url.clone()).with_report_ttl(settings.report_link_ttl),
             ),
+            csrf: crate::candidate::csrf::CsrfKey::new(&settings.master_key),
             env: settings.env,
             public_url,
             signature_tolerance: settings.signature_tolerance,

@@ -18,6 +18,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub admin_tokens: Arc<AdminTokens>,
     pub links: Arc<LinkSigner>,
+    /// Issues and checks the candidate forms' CSRF tokens.
+    pub csrf: crate::candidate::csrf::CsrfKey,
     pub env: crate::config::Environment,
     pub public_url: Url,
     pub signature_tolerance: Duration,
@@ -42,6 +44,19 @@ impl AppState {
     /// Call after committing a transaction that enqueued deliveries.
     pub fn wake_worker(&self) {
         self.wake.notify_one();
+    }
+
+    /// Where this deployment lets outgoing calls go.
+    pub fn targets(&self) -> crate::delivery::guard::Targets {
+        crate::delivery::guard::Targets::new(self.allow_private_callbacks)
+    }
+
+    /// What the admin API may store here (the same rules as `seed`).
+    pub fn store_rules(&self) -> crate::admin::store::Rules {
+        crate::admin::store::Rules {
+            link_orders_default: self.env == crate::config::Environment::Development,
+            targets: self.targets(),
+        }
     }
 
     /// What completing an assessment needs of this instance.

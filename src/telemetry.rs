@@ -45,6 +45,29 @@ fn request_id_for(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// What a log line says of the request's path: the route's template (`/a/{token}`), never the
+/// path itself, because candidate, report and recruitment links carry bearer tokens in their
+/// path. A path that matches no route keeps only its first segment.
+fn loggable_path(req: &ServiceRequest) -> String {
+    req.request()
+        .match_pattern()
+        .unwrap_or_else(|| unmatched_path(req.path()))
+}
+
+fn unmatched_path(path: &str) -> String {
+    let rest = path.trim_start_matches('/');
+    let first = rest.split('/').next().unwrap_or_default();
+    // Only a segment that cannot be a random token (no digits, no capitals, short) is kept.
+    let plain = !first.is_empty()
+        && first.len() <= 24
+        && first.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_' || b == b'.');
+    match (plain, rest.contains('/')) {
+        (true, true) => format!("/{first}/… (unmatched)"),
+        (true, false) => format!("/{first} (unmatched)"),
+        (false, _) => "/… (unmatched)".to_owned(),
+    }
+}
+
 pub async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -54,7 +77,7 @@ pub async fn request_span(
         "http_request",
         request_id = %request_id,
         method = %req.method(),
-        path = %req.path(),
+        route = %loggable_path(&req),
         status = tracing::field::Empty,
         organization_id = tracing::field::Empty,
         admin = tracing::field::Empty,
@@ -102,4 +125,17 @@ pub async fn request_span(
         "request finished"
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unmatched_path;
+
+    #[test]
+    fn unmatched_paths_keep_no_token() {
+        assert_eq!(unmatched_path("/nope"), "/nope (unmatched)");
+        assert_eq!(unmatched_path("/a/Xy3_tokenvalue/extra"), "/a/… (unmatched)");
+        assert_eq!(unmatched_path("/Xy3tokenvalue"), "/… (unmatched)");
+        assert_eq!(unmatched_path("/"), "/… (unmatched)");
+    }
 }

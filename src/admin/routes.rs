@@ -12,7 +12,6 @@ use crate::admin::spec::*;
 use crate::admin::store::{self, StoreError, Upserted};
 use crate::assessment::State;
 use crate::auth::admin::{AdminAuth, Scope};
-use crate::config::Environment;
 use crate::entity::{assessment, candidate, integrator};
 use crate::error::{ApiError, Problem};
 use crate::extract::json_body;
@@ -165,7 +164,7 @@ async fn put_integrator(
         id,
         &spec,
         state.clock.now(),
-        state.env == Environment::Development,
+        state.store_rules(),
     )
     .await?;
     txn.commit().await?;
@@ -227,7 +226,7 @@ async fn put_organization(
     let id = parse_id(&path)?;
     let (_, spec): (_, OrganizationSpec) = json_body(&req, payload, state.max_body_bytes).await?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let (outcome, keys) = store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now()).await?;
+    let (outcome, keys) = store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now(), state.store_rules()).await?;
     txn.commit().await?;
     state.directory.invalidate();
     let mut view = store::list_organizations(&state.db, Some(id))

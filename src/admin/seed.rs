@@ -54,7 +54,7 @@ pub async fn apply(
     vault: &Vault,
     seed: &SeedFile,
     now: DateTime<Utc>,
-    link_orders_default: bool,
+    rules: store::Rules,
 ) -> Result<SeedReport, SeedError> {
     let seed = seed.clone();
     let vault = vault.clone();
@@ -83,7 +83,7 @@ pub async fn apply(
                     section: "integrators",
                     index,
                 })?;
-                let outcome = store::upsert_integrator(txn, &vault, id, integrator, now, link_orders_default)
+                let outcome = store::upsert_integrator(txn, &vault, id, integrator, now, rules)
                     .await
                     .map_err(|source| SeedError::Entry {
                         section: "integrators",
@@ -98,7 +98,7 @@ pub async fn apply(
                     index,
                 })?;
                 let (outcome, keys) =
-                    store::upsert_organization(txn, &vault, id, org, now)
+                    store::upsert_organization(txn, &vault, id, org, now, rules)
                         .await
                         .map_err(|source| SeedError::Entry {
                             section: "organizations",

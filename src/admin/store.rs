@@ -15,6 +15,7 @@ use crate::admin::spec::*;
 use crate::auth::provider::integrator_secret_context;
 use crate::config::random_token;
 use crate::crypto::{Vault, sha256_hex};
+use crate::delivery::guard::Targets;
 use crate::entity::{integrator, lens, lens_competency, locale, organization, organization_lens};
 use crate::error::{ApiError, FieldError};
 use crate::extract::Problems;
@@ -39,6 +40,26 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(detail) => ApiError::Conflict(detail),
             StoreError::Db(e) => ApiError::internal(e),
             StoreError::Vault(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// What this deployment lets an operator store (from the settings; the same for `seed` and the
+/// admin API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// A new integrator may order assessment links unless it says otherwise (development).
+    pub link_orders_default: bool,
+    /// Where the URLs we will call (OAuth token URLs, Ashby base URLs) may point.
+    pub targets: Targets,
+}
+
+impl Rules {
+    /// Development's rules: link orders allowed, any target.
+    pub fn development() -> Self {
+        Self {
+            link_orders_default: true,
+            targets: Targets::Any,
         }
     }
 }
@@ -225,7 +246,7 @@ pub async fn list_lenses<C: ConnectionTrait>(db: &C, only: Option<Uuid>) -> Resu
 
 // ---------------------------------------------------------------- integrators
 
-fn check_callback_auth(p: &mut Problems, auth: &CallbackAuth) {
+fn check_callback_auth(p: &mut Problems, auth: &CallbackAuth, targets: Targets) {
     let nonempty = |p: &mut Problems, field: &str, v: &str| {
         if v.is_empty() || v.len() > 1024 {
             p.push(format!("callbackAuth.{field}"), "must be 1 to 1024 characters");
@@ -247,7 +268,9 @@ fn check_callback_auth(p: &mut Problems, auth: &CallbackAuth) {
             client_secret,
             ..
         } => {
-            p.check("callbackAuth.tokenUrl", HttpUrl::parse(token_url));
+            if p.check("callbackAuth.tokenUrl", HttpUrl::parse(token_url)).is_some() {
+                p.check("callbackAuth.tokenUrl", targets.check(token_url));
+            }
             nonempty(p, "clientId", client_id);
             nonempty(p, "clientSecret", client_secret);
         }
@@ -260,12 +283,12 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
     id: Uuid,
     spec: &IntegratorSpec,
     now: DateTime<Utc>,
-    link_orders_default: bool,
+    rules: Rules,
 ) -> Result<Upserted, StoreError> {
     let mut p = Problems::from_validator(spec.validate());
     check_id(&mut p, spec.id, id);
     if let Some(auth) = &spec.callback_auth {
-        check_callback_auth(&mut p, auth);
+        check_callback_auth(&mut p, auth, rules.targets);
     }
     let existing = integrator::Entity::find_by_id(id).one(db).await?;
     if existing.is_none() && spec.secret.is_none() {
@@ -315,7 +338,7 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
                 name: Set(spec.name.clone()),
                 secret_enc: Set(vault.encrypt(&integrator_secret_context(id), secret.as_bytes())),
                 require_signature: Set(spec.require_signature.unwrap_or(true)),
-                link_orders_allowed: Set(spec.link_orders_allowed.unwrap_or(link_orders_default)),
+                link_orders_allowed: Set(spec.link_orders_allowed.unwrap_or(rules.link_orders_default)),
                 callback_auth_type: Set(kind),
                 callback_auth_enc: Set(enc),
                 created_at: Set(now),
@@ -367,6 +390,7 @@ pub async fn upsert_organization<C: ConnectionTrait>(
     id: Uuid,
     spec: &OrganizationSpec,
     now: DateTime<Utc>,
+    rules: Rules,
 ) -> Result<(Upserted, GeneratedKeys), StoreError> {
     let mut p = Problems::from_validator(spec.validate());
     check_id(&mut p, spec.id, id);
@@ -403,7 +427,9 @@ pub async fn upsert_organization<C: ConnectionTrait>(
         }
     }
     if let Some(url) = spec.ashby.as_ref().and_then(|a| a.base_url.as_deref()) {
-        p.check("ashby.baseUrl", HttpUrl::parse(url));
+        if p.check("ashby.baseUrl", HttpUrl::parse(url)).is_some() {
+            p.check("ashby.baseUrl", rules.targets.check(url));
+        }
     }
     problems_into(p)?;
 

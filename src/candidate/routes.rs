@@ -15,7 +15,7 @@ use crate::assessment::lifecycle;
 use crate::assessment::scoring::{CompetencyAnswers, Scored, score};
 use crate::assessment::{Event, State};
 use crate::candidate::i18n::{Words, words};
-use crate::candidate::{csrf, pages};
+use crate::candidate::pages;
 use crate::catalog::{Catalog, Competency};
 use crate::entity::{answer, assessment, lens, lens_competency, organization, recruitment};
 use crate::links::{LinkError, LinkKind};
@@ -219,8 +219,8 @@ fn secure(state: &AppState) -> bool {
     state.public_url.scheme() == "https"
 }
 
-fn check_csrf(req: &HttpRequest, form: &HashMap<String, String>, ctx: &Ctx) -> Result<(), Failure> {
-    if csrf::verify(req, form.get("csrf").map(String::as_str)) {
+fn check_csrf(state: &AppState, req: &HttpRequest, form: &HashMap<String, String>, ctx: &Ctx) -> Result<(), Failure> {
+    if state.csrf.verify(req, form.get("csrf").map(String::as_str)) {
         Ok(())
     } else {
         let w = ctx.words;
@@ -269,7 +269,7 @@ async fn landing(state: web::Data<AppState>, req: HttpRequest, token: web::Path<
                 return Ok(see_other(&ctx.resume_target(&answers)));
             }
             let (org, role) = organization_and_role(&state, &ctx.assessment).await?;
-            let (csrf_token, cookie) = csrf::token(&req, secure(&state));
+            let (csrf_token, cookie) = state.csrf.token(&req, secure(&state));
             let minutes = (ctx.item_count() * SECONDS_PER_ITEM).div_ceil(60).max(1);
             let page = pages::intro(
                 ctx.words,
@@ -309,7 +309,7 @@ async fn start(state: web::Data<AppState>, req: HttpRequest, token: web::Path<St
         async {
             let ctx = load(&state, &token).await?;
             ctx.ensure_open()?;
-            check_csrf(&req, &form, &ctx)?;
+            check_csrf(&state, &req, &form, &ctx)?;
             transition(&state, &ctx, Event::Start).await?;
             Ok(see_other(&format!("{}/q/1", ctx.base)))
         }
@@ -324,7 +324,7 @@ async fn decline(state: web::Data<AppState>, req: HttpRequest, token: web::Path<
         async {
             let ctx = load(&state, &token).await?;
             ctx.ensure_open()?;
-            check_csrf(&req, &form, &ctx)?;
+            check_csrf(&state, &req, &form, &ctx)?;
             transition(&state, &ctx, Event::Decline).await?;
             Ok(see_other(&ctx.base))
         }
@@ -355,7 +355,7 @@ async fn render_questions(
     let competency = page_of(ctx, page)?;
     let answers = ctx.answers(state).await?;
     let locale = &ctx.assessment.locale;
-    let (csrf_token, cookie) = csrf::token(req, secure(state));
+    let (csrf_token, cookie) = state.csrf.token(req, secure(state));
     let markup = pages::questions(
         ctx.words,
         &pages::QuestionsPage {
@@ -405,7 +405,7 @@ async fn save_page(
     respond(
         async {
             let ctx = load_started(&state, &token).await?;
-            if check_csrf(&req, &form, &ctx).is_err() {
+            if check_csrf(&state, &req, &form, &ctx).is_err() {
                 return render_questions(
                     &state,
                     &req,
@@ -478,7 +478,7 @@ async fn render_review(
         .flat_map(|c| &c.items)
         .filter(|i| answers.contains_key(&i.id))
         .count();
-    let (csrf_token, cookie) = csrf::token(req, secure(state));
+    let (csrf_token, cookie) = state.csrf.token(req, secure(state));
     let markup = pages::review(
         ctx.words,
         &pages::Review {
@@ -510,7 +510,7 @@ async fn submit(state: web::Data<AppState>, req: HttpRequest, token: web::Path<S
     respond(
         async {
             let ctx = load_started(&state, &token).await?;
-            check_csrf(&req, &form, &ctx)?;
+            check_csrf(&state, &req, &form, &ctx)?;
             let answers = ctx.answers(&state).await?;
             if ctx
                 .competencies

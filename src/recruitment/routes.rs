@@ -93,14 +93,8 @@ async fn order(
     require_json_content_type(req)?;
     let request: AssessmentOrderRequest = parse_json(&body)?;
     let order = NewOrder::parse(kind, request)?;
-    if !state.allow_private_callbacks
-        && let Ok(url) = url::Url::parse(order.result_update_url.as_str())
-        && let Err(reason) = crate::delivery::guard::check_host(&url)
-    {
-        return Err(ApiError::invalid(
-            "resultUpdateUrl",
-            format!("must be a public address: the URL {reason}"),
-        ));
+    if let Err(reason) = state.targets().check(order.result_update_url.as_str()) {
+        return Err(ApiError::invalid("resultUpdateUrl", reason));
     }
     let ctx = OrderContext {
         links: &state.links,

@@ -461,7 +461,7 @@ async fn assessments_are_listed_with_filters_and_a_cursor() {
 
 #[tokio::test]
 async fn seeding_twice_changes_nothing() {
-    use assessment_partner::admin::seed;
+    use assessment_partner::admin::{seed, store};
     use assessment_partner::crypto::Vault;
     let app = spawn_app().await;
     let token = app.admin_token(&[Scope::LensesRead, Scope::OrganizationsRead]);
@@ -474,10 +474,10 @@ async fn seeding_twice_changes_nothing() {
     // The example seed, applied twice.
     let seed_file = seed::parse(assessment_partner::cli::EXAMPLE_SEED).unwrap();
     let vault = Vault::new(&secrecy::SecretBox::new(Box::new([9u8; 32])));
-    let first = seed::apply(&app.db, &vault, &seed_file, app.clock.now(), true)
+    let first = seed::apply(&app.db, &vault, &seed_file, app.clock.now(), store::Rules::development())
         .await
         .unwrap();
-    let second = seed::apply(&app.db, &vault, &seed_file, app.clock.now(), true)
+    let second = seed::apply(&app.db, &vault, &seed_file, app.clock.now(), store::Rules::development())
         .await
         .unwrap();
     assert_eq!(first.lenses.len(), 3);

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use assessment_partner::admin::seed;
+use assessment_partner::admin::{seed, store};
 use assessment_partner::auth::admin::{AdminTokens, Scope};
 use assessment_partner::auth::signature;
 pub use assessment_partner::clock::Clock;
@@ -238,7 +238,7 @@ pub async fn spawn_app_with(options: Options, tweak: impl FnOnce(&mut Settings))
     let db = app.db().clone();
     if options.seed {
         let seed_file = seed::parse(&test_seed().to_string()).expect("test seed parses");
-        seed::apply(&db, &vault, &seed_file, clock.now(), true)
+        seed::apply(&db, &vault, &seed_file, clock.now(), store::Rules::development())
             .await
             .expect("test seed applies");
     }
