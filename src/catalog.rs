@@ -11,6 +11,9 @@ pub type Texts = BTreeMap<String, String>;
 const SOURCE: &str = include_str!("../catalog/competencies.json");
 pub const FALLBACK_LOCALE: &str = "en-US";
 
+/// Seconds one statement takes, for the time estimate.
+pub const SECONDS_PER_STATEMENT: usize = 10;
+
 #[derive(Debug, Deserialize)]
 pub struct Catalog {
     pub version: u32,
@@ -79,6 +82,17 @@ impl Catalog {
         CATALOG.get_or_init(|| {
             serde_json::from_str(SOURCE).unwrap_or_else(|e| panic!("catalog/competencies.json is invalid: {e}"))
         })
+    }
+
+    /// The time a candidate needs for these competencies' statements, in whole minutes (at
+    /// least one): the one estimate the invitation e-mail and the intro page both show.
+    pub fn estimated_minutes<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> usize {
+        let statements: usize = keys
+            .into_iter()
+            .filter_map(|k| self.competency(k))
+            .map(|c| c.items.len())
+            .sum();
+        (statements * SECONDS_PER_STATEMENT).div_ceil(60).max(1)
     }
 
     pub fn competency(&self, key: &str) -> Option<&Competency> {

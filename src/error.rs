@@ -168,7 +168,12 @@ impl ResponseError for ApiError {
                 tracing::error!(error = format!("{cause:#}"), "request failed")
             }
             Self::Unavailable(_) => tracing::warn!(error = %self, "request failed"),
-            other => tracing::info!(error = %other, "request rejected"),
+            // A refusal's detail may quote what the client sent (a candidate's address in a
+            // conflict): it is logged at debug only.
+            other => {
+                tracing::info!(problem = other.code_and_title().0, "request rejected");
+                tracing::debug!(error = %other, "request rejected");
+            }
         }
         let problem = self.to_problem();
         let mut response = HttpResponse::build(self.status_code());

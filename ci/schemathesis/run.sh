@@ -116,6 +116,7 @@ run_against() {
     --generation-database none
     --suppress-health-check all
     --output-sanitize false
+    --output-truncate false
     --no-color
   )
   [[ $SEED == random ]] || common+=(--seed "$SEED")

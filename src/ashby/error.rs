@@ -29,6 +29,17 @@ impl AshbyError {
         Self::Internal(e.into())
     }
 
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Fixable(_) => "fixable",
+            Self::Conflict(_) => "conflict",
+            Self::Application { code, .. } => code,
+            Self::BadRequest(_) => "bad_request",
+            Self::Internal(_) => "internal",
+        }
+    }
+
     fn envelope(code: &str, message: &str) -> ErrorEnvelope {
         ErrorEnvelope {
             success: false,
@@ -63,7 +74,12 @@ impl ResponseError for AshbyError {
     fn error_response(&self) -> HttpResponse {
         match self {
             Self::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "ashby request failed"),
-            other => tracing::info!(error = %other, "ashby request refused"),
+            // What a recruiter is shown may name the candidate and their address: the message
+            // itself is logged at debug only.
+            other => {
+                tracing::info!(status = self.status_code().as_u16(), kind = other.kind(), "ashby request refused");
+                tracing::debug!(error = %other, "ashby request refused");
+            }
         }
         let mut response = HttpResponse::build(self.status_code());
         match self {

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, SqlErr,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use uuid::Uuid;
 
@@ -12,7 +12,8 @@ use crate::ashby::update;
 use crate::assessment::{Event, Source, State, Transition, candidates};
 use crate::delivery::invitation::{Invitation, render};
 use crate::delivery::outbox::{self, DeliveryState, Kind, NewDelivery};
-use crate::entity::{assessment, delivery, lens, locale, organization, organization_lens};
+use crate::catalog::Catalog;
+use crate::entity::{assessment, delivery, lens, lens_competency, locale, organization, organization_lens};
 use crate::links::{LinkKind, LinkSigner};
 use crate::types::Email;
 
@@ -197,8 +198,15 @@ pub async fn start(
     let expires_at = now + chrono::Duration::from_std(ctx.invitation_ttl).unwrap_or(chrono::Duration::days(14));
     let locale = default_locale(db).await?;
     let assessment_id = Uuid::now_v7();
-    let link = ctx.links.url(LinkKind::Assessment, assessment_id, now, expires_at);
+    let link = ctx.links.url(LinkKind::Assessment, assessment_id, expires_at);
     let role = req.job.name.clone().unwrap_or_else(|| lens.name.clone());
+    let keys: Vec<String> = lens_competency::Entity::find()
+        .select_only()
+        .column(lens_competency::Column::Key)
+        .filter(lens_competency::Column::LensId.eq(lens.id))
+        .into_tuple()
+        .all(db)
+        .await?;
     let mail = render(&Invitation {
         to: email.as_str(),
         locale: &locale,
@@ -206,6 +214,7 @@ pub async fn start(
         role: &role,
         link: &link,
         expires_at,
+        minutes: Catalog::get().estimated_minutes(keys.iter().map(String::as_str)),
     });
     let timestamp = update::next_timestamp(now, None);
     let fingerprint = crate::crypto::sha256_hex(&serde_json::to_vec(req).unwrap_or_default());

@@ -170,12 +170,7 @@ pub async fn complete(
         }
     }
     if updated.source == Source::Ashby.as_str() {
-        let report_url = links.url(
-            LinkKind::Report,
-            updated.id,
-            completed_at,
-            completed_at + links.report_ttl(),
-        );
+        let report_url = links.url(LinkKind::Report, updated.id, completed_at + links.report_ttl());
         let scores = lens_competencies
             .iter()
             .map(|c| CompetencyScore {

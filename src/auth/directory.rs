@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::provider::integrator_secret_context;
 use crate::crypto::{Vault, sha256_hex};
-use crate::entity::{integrator, locale, organization, organization_lens};
+use crate::entity::{integrator, lens_competency, locale, organization, organization_lens};
 
 /// How long an entry is used before it is read again.
 pub const DIRECTORY_TTL: Duration = Duration::from_secs(5);
@@ -30,10 +30,12 @@ const MAX_ENTRIES: usize = 10_000;
 pub struct Offer {
     pub lenses: HashSet<Uuid>,
     pub locales: HashSet<String>,
+    /// The time estimate of each offered lens, in minutes (for the invitation e-mail).
+    pub minutes: HashMap<Uuid, usize>,
 }
 
 impl Offer {
-    /// Reads the offer of one organisation (two statements).
+    /// Reads the offer of one organisation (three statements).
     pub async fn load<C: ConnectionTrait>(db: &C, organization_id: Uuid) -> Result<Self, DbErr> {
         let lenses: Vec<Uuid> = organization_lens::Entity::find()
             .select_only()
@@ -48,9 +50,27 @@ impl Offer {
             .into_tuple()
             .all(db)
             .await?;
+        let competencies: Vec<(Uuid, String)> = lens_competency::Entity::find()
+            .select_only()
+            .column(lens_competency::Column::LensId)
+            .column(lens_competency::Column::Key)
+            .filter(lens_competency::Column::LensId.is_in(lenses.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut keys: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for (lens, key) in competencies {
+            keys.entry(lens).or_default().push(key);
+        }
+        let catalog = crate::catalog::Catalog::get();
+        let minutes = keys
+            .into_iter()
+            .map(|(lens, keys)| (lens, catalog.estimated_minutes(keys.iter().map(String::as_str))))
+            .collect();
         Ok(Self {
             lenses: lenses.into_iter().collect(),
             locales: locales.into_iter().collect(),
+            minutes,
         })
     }
 }

@@ -32,9 +32,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::candidate::report::configure(cfg);
 }
 
-/// Seconds one statement takes, for the time estimate.
-const SECONDS_PER_ITEM: usize = 10;
-
 type Form = web::Form<HashMap<String, String>>;
 
 /// Everything a page needs about the assessment behind the link.
@@ -270,7 +267,7 @@ async fn landing(state: web::Data<AppState>, req: HttpRequest, token: web::Path<
             }
             let (org, role) = organization_and_role(&state, &ctx.assessment).await?;
             let (csrf_token, cookie) = state.csrf.token(&req, secure(&state));
-            let minutes = (ctx.item_count() * SECONDS_PER_ITEM).div_ceil(60).max(1);
+            let minutes = Catalog::get().estimated_minutes(ctx.competencies.iter().map(|c| c.key.as_str()));
             let page = pages::intro(
                 ctx.words,
                 &pages::Intro {

@@ -10,6 +10,8 @@ pub struct Invitation<'a> {
     pub role: &'a str,
     pub link: &'a str,
     pub expires_at: DateTime<Utc>,
+    /// The time estimate (`Catalog::estimated_minutes`).
+    pub minutes: usize,
 }
 
 struct Texts {
@@ -26,7 +28,7 @@ fn texts(locale: &str) -> Texts {
         "sv-SE" => Texts {
             subject: "Inbjudan till bedömning från {org}",
             greeting: "Hej!",
-            body: "{org} har bjudit in dig att göra en bedömning för rollen {role}. Den tar ungefär 15 minuter.",
+            body: "{org} har bjudit in dig att göra en bedömning för rollen {role}. Den tar ungefär {minutes} minuter.",
             action: "Starta bedömningen här:",
             expiry: "Länken gäller till och med {date}.",
             closing: "Lycka till!",
@@ -34,7 +36,7 @@ fn texts(locale: &str) -> Texts {
         "nl-NL" => Texts {
             subject: "Uitnodiging voor een assessment van {org}",
             greeting: "Hallo,",
-            body: "{org} nodigt je uit voor een assessment voor de functie {role}. Het duurt ongeveer 15 minuten.",
+            body: "{org} nodigt je uit voor een assessment voor de functie {role}. Het duurt ongeveer {minutes} minuten.",
             action: "Begin hier met het assessment:",
             expiry: "De link is geldig tot en met {date}.",
             closing: "Veel succes!",
@@ -42,7 +44,7 @@ fn texts(locale: &str) -> Texts {
         "nn-NO" => Texts {
             subject: "Invitasjon til vurdering frå {org}",
             greeting: "Hei!",
-            body: "{org} har invitert deg til ei vurdering for rolla {role}. Ho tek om lag 15 minutt.",
+            body: "{org} har invitert deg til ei vurdering for rolla {role}. Ho tek om lag {minutes} minutt.",
             action: "Start vurderinga her:",
             expiry: "Lenkja gjeld til og med {date}.",
             closing: "Lukke til!",
@@ -50,7 +52,7 @@ fn texts(locale: &str) -> Texts {
         _ => Texts {
             subject: "Assessment invitation from {org}",
             greeting: "Hello,",
-            body: "{org} has invited you to take an assessment for the role {role}. It takes about 15 minutes.",
+            body: "{org} has invited you to take an assessment for the role {role}. It takes about {minutes} minutes.",
             action: "Start the assessment here:",
             expiry: "The link is valid until {date}.",
             closing: "Good luck!",
@@ -64,6 +66,7 @@ pub fn render(inv: &Invitation<'_>) -> EmailPayload {
         s.replace("{org}", inv.organization)
             .replace("{role}", inv.role)
             .replace("{date}", &inv.expires_at.format("%Y-%m-%d").to_string())
+            .replace("{minutes}", &inv.minutes.to_string())
     };
     let text = format!(
         "{}\n\n{}\n\n{}\n{}\n\n{}\n\n{}\n",
@@ -96,8 +99,10 @@ mod tests {
                 role: "Developer",
                 link: "https://ap.example.com/a/tok",
                 expires_at: Utc::now(),
+                minutes: 7,
             });
             assert!(mail.text.contains("https://ap.example.com/a/tok"), "{locale}");
+            assert!(mail.text.contains(" 7 "), "{locale}: {}", mail.text);
             assert!(
                 mail.subject.contains("Example AB") && mail.text.contains("Developer"),
                 "{locale}"

@@ -1,13 +1,38 @@
 //! E-mail: SMTP (`AP_SMTP_URL`) or, without it, `.eml` files in a folder.
 use std::path::PathBuf;
 
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::delivery::outbox::EmailPayload;
 use crate::delivery::policy::Verdict;
 use crate::delivery::report::AttemptReport;
+
+/// The text as 8-bit, so that no line (a link above all) is wrapped or encoded on its way to the
+/// reader: quoted-printable would break a long link with `=` at the line's end. Every mail
+/// server of today takes 8BITMIME; a text with a line longer than SMTP allows (998 bytes) falls
+/// back to lettre's own choice.
+fn body(text: &str) -> Body {
+    Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::EightBit).unwrap_or_else(|_| Body::new(text.to_owned()))
+}
+
+/// A mail server's error may quote the recipient; what is logged and stored as the attempt's
+/// error names no address.
+fn redact_addresses(error: &str) -> String {
+    error
+        .split_inclusive(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ',' | ';' | '(' | ')'))
+        .map(|part| {
+            let word = part.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ',' | ';' | '(' | ')'));
+            if word.contains('@') {
+                part.replacen(word, "<address>", 1)
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect()
+}
 
 #[derive(Clone)]
 pub enum MailTransport {
@@ -57,7 +82,7 @@ impl Mailer {
         let to: Mailbox = match mail.to.parse() {
             Ok(to) => to,
             Err(e) => {
-                let mut report = AttemptReport::failed(format!("invalid recipient: {e}"));
+                let mut report = AttemptReport::failed(redact_addresses(&format!("invalid recipient: {e}")));
                 report.verdict = Verdict::Final;
                 return report;
             }
@@ -68,11 +93,11 @@ impl Mailer {
             .subject(mail.subject.clone())
             .header(ContentType::TEXT_PLAIN)
             .message_id(Some(format!("<{delivery_id}@assessment-partner>")))
-            .body(mail.text.clone());
+            .body(body(&mail.text));
         let message = match message {
             Ok(m) => m,
             Err(e) => {
-                let mut report = AttemptReport::failed(format!("cannot build the message: {e}"));
+                let mut report = AttemptReport::failed(redact_addresses(&format!("cannot build the message: {e}")));
                 report.verdict = Verdict::Final;
                 return report;
             }
@@ -94,12 +119,42 @@ impl Mailer {
                 verdict: Verdict::Delivered,
             },
             Err((permanent, error)) => {
-                let mut report = AttemptReport::failed(error);
+                let mut report = AttemptReport::failed(redact_addresses(&error));
                 if permanent {
                     report.verdict = Verdict::Final;
                 }
                 report
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_no_address() {
+        assert_eq!(
+            redact_addresses("550 5.1.1 <ada@example.com>: Recipient address rejected"),
+            "550 5.1.1 <<address>>: Recipient address rejected"
+        );
+        assert_eq!(redact_addresses("to bob@x.se, failed"), "to <address>, failed");
+        assert_eq!(redact_addresses("connection refused"), "connection refused");
+    }
+
+    #[test]
+    fn a_long_link_is_not_wrapped() {
+        let link = format!("https://assessments.example.com/a/{}", "x".repeat(90));
+        let message = Message::builder()
+            .from("a@example.com".parse().unwrap())
+            .to("b@example.com".parse().unwrap())
+            .subject("s")
+            .header(ContentType::TEXT_PLAIN)
+            .body(body(&format!("Hej då!\n\n{link}\n")))
+            .unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        assert!(raw.contains(&link), "{raw}");
+        assert!(raw.contains("Content-Transfer-Encoding: 8bit"), "{raw}");
     }
 }

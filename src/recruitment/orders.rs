@@ -83,7 +83,7 @@ pub fn prepare(
     let expires_at = now + chrono::Duration::from_std(invitation_ttl).unwrap_or(chrono::Duration::days(14));
     let assessment_id = Uuid::now_v7();
     let invitation = (order.kind == OrderKind::Email).then(|| {
-        let link = ctx.links.url(LinkKind::Assessment, assessment_id, now, expires_at);
+        let link = ctx.links.url(LinkKind::Assessment, assessment_id, expires_at);
         render(&Invitation {
             to: order.candidate_email.as_str(),
             locale: order.locale.as_str(),
@@ -91,6 +91,7 @@ pub fn prepare(
             role: &order.recruitment_title,
             link: &link,
             expires_at,
+            minutes: ctx.offer.minutes.get(&order.lens_id).copied().unwrap_or(1),
         })
     });
     Ok(PreparedOrder {

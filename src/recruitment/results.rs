@@ -64,8 +64,8 @@ pub async fn result_body<C: ConnectionTrait>(
     let recruitment_subject = a.recruitment_id.unwrap_or(a.id);
     Ok(Some(ResultBody {
         result_id: result_id.clone(),
-        recruitment_url: links.url(LinkKind::Recruitment, recruitment_subject, completed_at, expires),
-        assessment_report_url: links.url(LinkKind::Report, a.id, completed_at, expires),
+        recruitment_url: links.url(LinkKind::Recruitment, recruitment_subject, expires),
+        assessment_report_url: links.url(LinkKind::Report, a.id, expires),
         score,
         subscores,
     }))

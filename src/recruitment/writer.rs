@@ -248,6 +248,7 @@ mod tests {
         let offer = Offer {
             lenses: [LENS.parse().unwrap()].into(),
             locales: ["en-US".to_owned()].into(),
+            minutes: Default::default(),
         };
         prepared_for(Uuid::now_v7(), &offer, kind, n)
     }

@@ -340,7 +340,6 @@ async fn an_ashby_assessment_tells_ashby_started_then_completed() {
     let link = app.links.url(
         assessment_partner::links::LinkKind::Assessment,
         row.id,
-        row.invited_at,
         row.expires_at,
     );
     let mut candidate = Candidate::new(&app, &link);
@@ -395,7 +394,6 @@ async fn expiry_and_decline_tell_ashby_why() {
     let link = app.links.url(
         assessment_partner::links::LinkKind::Assessment,
         row.id,
-        row.invited_at,
         row.expires_at,
     );
     let mut candidate = Candidate::new(&app, &link);

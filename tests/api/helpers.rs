@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use assessment_partner::admin::{seed, store};
 use assessment_partner::auth::admin::{AdminTokens, Scope};
+use base64::Engine;
 use assessment_partner::auth::signature;
 pub use assessment_partner::clock::Clock;
 use assessment_partner::clock::ManualClock;
@@ -365,3 +366,82 @@ pub fn fields(problem: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The admin JWT secret of the instances [`child_command`] starts.
+const CHILD_JWT_SECRET: &str = "a-child-instance-admin-jwt-secret-0123456789";
+
+/// A real instance in another process on `app`'s database (lease 3 s, attempts time out after
+/// 2 s, warnings logged to a null stderr), for tests that kill it with SIGKILL or read its log.
+pub fn child_command(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let dir = app.dir.path();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_assessment-partner"));
+    command
+        .args(args)
+        .env_remove("AP_CONFIG")
+        .env("DATABASE_URL", &app.database_url)
+        .env(
+            "AP_MASTER_KEY",
+            base64::engine::general_purpose::STANDARD.encode(app.master_key),
+        )
+        .env("AP_ADMIN_JWT_SECRET", CHILD_JWT_SECRET)
+        .env("AP_DEV_KEY_FILE", dir.join("child-keys.json"))
+        .env("AP_MAIL_OUTBOX_DIR", dir.join("child-mail"))
+        .env("AP_DELIVERY_LEASE", "3s")
+        .env("AP_DELIVERY_TIMEOUT", "2s")
+        .env("AP_DELIVERY_RETRY_SCHEDULE", "50ms")
+        .env("AP_DELIVERY_POLL_INTERVAL", "50ms")
+        .env("AP_DELIVERY_CONCURRENCY", "8")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// A real instance in another process (API and worker, see [`child_command`]) on a free port,
+/// once it answers ready; with its base URL.
+pub async fn spawn_serving_child(app: &TestApp) -> (std::process::Child, String) {
+    spawn_serving_child_with(app, &["serve"], |_| {}).await
+}
+
+/// Like [`spawn_serving_child`], with these arguments and a last word on the command.
+pub async fn spawn_serving_child_with(
+    app: &TestApp,
+    args: &[&str],
+    tweak: impl FnOnce(&mut std::process::Command),
+) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut command = child_command(app, args, &[("AP_BIND", bind.as_str())]);
+    tweak(&mut command);
+    let child = command.spawn().expect("start the child instance");
+    let url = format!("http://{bind}");
+    let ready = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !matches!(
+        app.http.get(format!("{url}/health/ready")).send().await,
+        Ok(r) if r.status() == 200
+    ) {
+        assert!(
+            tokio::time::Instant::now() < ready,
+            "the child instance never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (child, url)
+}
+
+/// An admin token that instances started by [`child_command`] accept.
+pub fn child_admin_token(scope: Scope) -> String {
+    AdminTokens::new(&secrecy::SecretString::from(CHILD_JWT_SECRET)).mint(
+        "test",
+        &[scope],
+        chrono::Utc::now(),
+        chrono::Duration::minutes(5),
+    )
+}
+

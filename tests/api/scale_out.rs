@@ -3,9 +3,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use assessment_partner::auth::admin::{AdminTokens, Scope};
+use assessment_partner::auth::admin::Scope;
 use assessment_partner::delivery::outbox::{self, Kind, NewDelivery};
-use base64::Engine;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 
@@ -44,73 +43,6 @@ fn delivered_by(metrics: &str) -> u64 {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
-}
-
-/// The admin JWT secret of the instances [`spawn_child`] starts.
-const CHILD_JWT_SECRET: &str = "a-child-instance-admin-jwt-secret-0123456789";
-
-/// Starts a real instance in another process on `app`'s database (lease 3 s, attempts time out
-/// after 2 s), for tests that kill it with SIGKILL.
-fn spawn_child(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
-    let dir = app.dir.path();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_assessment-partner"));
-    command
-        .args(args)
-        .env_remove("AP_CONFIG")
-        .env("DATABASE_URL", &app.database_url)
-        .env(
-            "AP_MASTER_KEY",
-            base64::engine::general_purpose::STANDARD.encode(app.master_key),
-        )
-        .env("AP_ADMIN_JWT_SECRET", CHILD_JWT_SECRET)
-        .env("AP_DEV_KEY_FILE", dir.join("child-keys.json"))
-        .env("AP_MAIL_OUTBOX_DIR", dir.join("child-mail"))
-        .env("AP_DELIVERY_LEASE", "3s")
-        .env("AP_DELIVERY_TIMEOUT", "2s")
-        .env("AP_DELIVERY_RETRY_SCHEDULE", "50ms")
-        .env("AP_DELIVERY_POLL_INTERVAL", "50ms")
-        .env("AP_DELIVERY_CONCURRENCY", "8")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.spawn().expect("start the child instance")
-}
-
-/// A real instance in another process (API and worker, see [`spawn_child`]) on a free port,
-/// once it answers ready; with its base URL.
-async fn spawn_serving_child(app: &TestApp) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let bind = format!("127.0.0.1:{port}");
-    let child = spawn_child(app, &["serve"], &[("AP_BIND", bind.as_str())]);
-    let url = format!("http://{bind}");
-    let ready = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !matches!(
-        app.http.get(format!("{url}/health/ready")).send().await,
-        Ok(r) if r.status() == 200
-    ) {
-        assert!(
-            tokio::time::Instant::now() < ready,
-            "the child instance never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (child, url)
-}
-
-/// An admin token that instances started by [`spawn_child`] accept.
-fn child_admin_token(scope: Scope) -> String {
-    AdminTokens::new(&secrecy::SecretString::from(CHILD_JWT_SECRET)).mint(
-        "test",
-        &[scope],
-        chrono::Utc::now(),
-        chrono::Duration::minutes(5),
-    )
 }
 
 #[tokio::test]
@@ -171,7 +103,9 @@ async fn a_killed_instances_rows_are_taken_over_after_its_lease() {
     enqueue_many(&seeder, &receiver, 100).await;
 
     // A real second process, worker only, killed with SIGKILL mid-run.
-    let mut child = spawn_child(&seeder, &["serve", "--worker-only"], &[]);
+    let mut child = child_command(&seeder, &["serve", "--worker-only"], &[])
+        .spawn()
+        .expect("start the child instance");
     receiver.wait_for(10, Duration::from_secs(30)).await;
     child.kill().expect("SIGKILL");
     child.wait().ok();

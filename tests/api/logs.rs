@@ -1,0 +1,85 @@
+//! What a production operator's log shows: the route templates of candidate, report and
+//! recruitment links (never their tokens), no candidate address, no key, and no colour codes
+//! when the log is not a terminal. A real instance in another process, its stderr read whole.
+use std::io::Read;
+
+use assessment_partner::links::LinkKind;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_log_names_routes_and_holds_no_token_address_or_key() {
+    // No worker anywhere: nothing is sent.
+    let app = spawn_app_without_worker().await;
+    let (mut child, url) = spawn_serving_child_with(&app, &["serve", "--no-worker"], |c| {
+        c.env("RUST_LOG", "info").stderr(std::process::Stdio::piped());
+    })
+    .await;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        std::io::BufReader::new(stderr).read_to_string(&mut log).ok();
+        log
+    });
+
+    let email = "private.person@example.com";
+    let post = |path: &str, body: Value| {
+        let body = body.to_string();
+        app.http
+            .post(format!("{url}{path}"))
+            .header("provider-key", KEY_A)
+            .header("content-type", "application/json")
+            .header("signature", app.sign(SECRET_A, body.as_bytes()))
+            .body(body)
+            .send()
+    };
+    let ordered = post("/recruitment/v1/assessment-link-order", order_body("log-1", email))
+        .await
+        .expect("order");
+    assert_eq!(ordered.status(), 201);
+    let link = ordered.json::<Value>().await.expect("json")["assessmentPackageLink"]
+        .as_str()
+        .expect("a link")
+        .to_owned();
+    let token = link.rsplit('/').next().expect("a token").to_owned();
+    // The same candidate again in the same recruitment: a conflict whose detail names them.
+    let conflict = post("/recruitment/v1/assessment-order", order_body("log-2", email))
+        .await
+        .expect("order");
+    assert_eq!(conflict.status(), 409);
+    assert!(conflict.text().await.unwrap_or_default().contains(email));
+
+    let id = app.links.verify(LinkKind::Assessment, &token, app.clock.now()).expect("our link");
+    let later = app.clock.now() + chrono::Duration::days(1);
+    let report = app.links.token(LinkKind::Report, id, later);
+    let recruitment = app.links.token(LinkKind::Recruitment, id, later);
+    for path in [
+        format!("/a/{token}"),
+        format!("/a/{token}/review"),
+        format!("/a/{token}/no-such-page/{token}"),
+        format!("/r/{report}"),
+        format!("/recruitments/{recruitment}"),
+        format!("/{token}"),
+    ] {
+        app.http.get(format!("{url}{path}")).send().await.expect("page");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = reader.join().expect("the log reader");
+
+    assert!(log.contains("/a/{token}"), "the route template is logged:\n{log}");
+    assert!(log.contains("request finished"), "{log}");
+    for secret in [
+        token.as_str(),
+        report.as_str(),
+        recruitment.as_str(),
+        email,
+        "private.person",
+        KEY_A,
+        SECRET_A,
+    ] {
+        assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
+    }
+    assert!(!log.contains('\u{1b}'), "colour codes in a log that is not a terminal:\n{log}");
+}
