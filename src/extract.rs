@@ -46,39 +46,128 @@ pub fn require_json_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// Parses JSON: broken syntax is 400; a well-formed document of the wrong shape (missing
-/// field, wrong type) is 422 naming the field.
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(value) => Ok(value),
-        Err(e) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let message = inner.to_string();
-            match inner.classify() {
-                serde_json::error::Category::Data => {
-                    let mut field = if path == "." { String::new() } else { path };
-                    // serde names a missing field in its message, not its path: move it to the path.
-                    if let Some(name) = message
-                        .strip_prefix("missing field `")
-                        .and_then(|m| m.split('`').next())
-                    {
-                        field = if field.is_empty() {
-                            name.to_owned()
-                        } else {
-                            format!("{field}.{name}")
-                        };
-                    }
-                    Err(ApiError::Validation(vec![FieldError::new(field, message)]))
-                }
-                _ => Err(ApiError::BadRequest {
-                    detail: format!("The request body is not valid JSON: {message}"),
-                    errors: Vec::new(),
-                }),
+/// Why a JSON body was refused, before a surface words it in its own format.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JsonRefusal {
+    /// Not JSON, or more than one JSON value (trailing data).
+    Syntax(String),
+    /// Well-formed, but not of the expected shape: the field (`""` for the whole body) and why.
+    Shape { field: String, message: String },
+    /// A string (value or key) holds a NUL character: the field.
+    Nul { field: String },
+}
+
+impl JsonRefusal {
+    pub const NUL_MESSAGE: &str = "must not contain a NUL character (\\u0000)";
+}
+
+/// Decodes one JSON document of type `T`: the whole body must be one value (trailing data is a
+/// syntax error), no string may hold a NUL character (no database stores one as text), and
+/// the messages name JSON's kinds of values, never the server's types.
+pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, JsonRefusal> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let (path, inner) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => match de.end() {
+            Ok(()) => {
+                return match nul_field(body) {
+                    Some(field) => Err(JsonRefusal::Nul { field }),
+                    None => Ok(value),
+                };
             }
+            Err(e) => (".".to_owned(), e),
+        },
+        Err(e) => (e.path().to_string(), e.into_inner()),
+    };
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let message = plain_words(&inner.to_string());
+            let mut field = if path == "." { String::new() } else { path };
+            // serde names a missing field in its message, not its path: move it to the path.
+            if let Some(name) = message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.split('`').next())
+            {
+                field = if field.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{field}.{name}")
+                };
+            }
+            if field.is_empty() && message.contains("expected a JSON object") {
+                return Err(JsonRefusal::Syntax("The request body must be a JSON object.".into()));
+            }
+            Err(JsonRefusal::Shape { field, message })
+        }
+        serde_json::error::Category::Syntax if inner.to_string().starts_with("trailing characters") => Err(
+            JsonRefusal::Syntax(format!("The request body must be one JSON value with nothing after it ({inner}).")),
+        ),
+        _ => Err(JsonRefusal::Syntax(format!("The request body is not valid JSON: {inner}"))),
+    }
+}
+
+/// serde's messages name the Rust type that was expected (`expected struct OrderRequest`);
+/// a client knows JSON's kinds of values instead.
+fn plain_words(message: &str) -> String {
+    let mut out = message.to_owned();
+    for (rust, json) in [
+        ("expected struct ", "expected a JSON object"),
+        ("expected tuple struct ", "expected a JSON array"),
+        ("expected enum ", "expected one of the documented values"),
+        ("expected internally tagged enum ", "expected a JSON object with a known type"),
+        ("expected unit struct ", "expected null"),
+    ] {
+        while let Some(at) = out.find(rust) {
+            let name_start = at + rust.len();
+            let name_end = out[name_start..]
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map_or(out.len(), |n| name_start + n);
+            out.replace_range(at..name_end, json);
         }
     }
+    out
+}
+
+/// The path of the first string (value or key) with a NUL character, if any. A NUL can only
+/// arrive as the escape `\u0000` (a raw control character is not valid JSON), so a body
+/// without that sequence is passed over at once.
+fn nul_field(body: &[u8]) -> Option<String> {
+    if !body.windows(6).any(|w| w == br"\u0000") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    fn find(value: &serde_json::Value, path: &str) -> Option<String> {
+        let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| find(v, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                if k.contains('\0') {
+                    Some(join(&k.replace('\0', "\\u0000")))
+                } else {
+                    find(v, &join(k))
+                }
+            }),
+            _ => None,
+        }
+    }
+    find(&value, "")
+}
+
+/// Parses JSON for the problem+json surfaces: broken syntax and trailing data are 400; a
+/// well-formed document of the wrong shape (missing field, wrong type, a NUL in a string) is
+/// 422 naming the field.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    decode_json(body).map_err(|refusal| match refusal {
+        JsonRefusal::Syntax(detail) => ApiError::BadRequest {
+            detail,
+            errors: Vec::new(),
+        },
+        JsonRefusal::Shape { field, message } => ApiError::Validation(vec![FieldError::new(field, message)]),
+        JsonRefusal::Nul { field } => ApiError::Validation(vec![FieldError::new(field, JsonRefusal::NUL_MESSAGE)]),
+    })
 }
 
 /// The body of a JSON endpoint: content type, size, syntax, shape.
@@ -210,6 +299,43 @@ mod tests {
             Err(ApiError::Validation(errors)) => {
                 assert_eq!(errors[0].field, "candidateDetails.email");
                 assert!(errors[0].message.contains("missing field `email`"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn trailing_data_is_a_syntax_error() {
+        for body in [&br#"{"candidateDetails":{"email":"a@b.c"}}x"#[..], br#"{"candidateDetails":{"email":"a@b.c"}}{}"#] {
+            assert!(matches!(parse_json::<Doc>(body), Err(ApiError::BadRequest { .. })), "{body:?}");
+        }
+        assert!(parse_json::<Doc>(b" {\"candidateDetails\":{\"email\":\"a@b.c\"}} \n").is_ok());
+    }
+
+    #[test]
+    fn a_nul_anywhere_names_its_field() {
+        match parse_json::<Doc>(br#"{"candidateDetails":{"email":"a\u0000@b.c"}}"#) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "candidateDetails.email"),
+            other => panic!("{other:?}"),
+        }
+        // An escaped backslash before "u0000" is text, not a NUL.
+        assert!(parse_json::<Doc>(br#"{"candidateDetails":{"email":"a\\u0000@b.c"}}"#).is_ok());
+        assert_eq!(nul_field(br#"{"a":[1,{"b\u0000":2}]}"#).as_deref(), Some("a[1].b\\u0000"));
+        assert_eq!(nul_field(br#"{"a":["x","\u0000"]}"#).as_deref(), Some("a[1]"));
+    }
+
+    #[test]
+    fn messages_name_json_kinds_not_rust_types() {
+        for body in [&b"[]"[..], b"5", b"\"x\"", b"null"] {
+            match parse_json::<Doc>(body) {
+                Err(ApiError::BadRequest { detail, .. }) => assert_eq!(detail, "The request body must be a JSON object."),
+                other => panic!("{other:?}"),
+            }
+        }
+        match parse_json::<Doc>(br#"{"candidateDetails":[]}"#) {
+            Err(ApiError::Validation(errors)) => {
+                assert!(errors[0].message.contains("expected a JSON object"), "{}", errors[0].message);
+                assert!(!errors[0].message.contains("Inner"), "{}", errors[0].message);
             }
             other => panic!("{other:?}"),
         }

@@ -9,7 +9,7 @@ use crate::ashby::dto::*;
 use crate::ashby::error::AshbyError;
 use crate::ashby::start::{CancelError, StartContext, StartError, cancel, start};
 use crate::entity::{lens, organization_lens};
-use crate::extract::read_body;
+use crate::extract::{JsonRefusal, decode_json, read_body};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -29,24 +29,27 @@ impl From<StartError> for AshbyError {
     }
 }
 
-/// Reads the JSON body; `{}` and an empty body are the same for the list calls.
-async fn body<T: DeserializeOwned>(state: &AppState, req: &HttpRequest, payload: web::Payload) -> Result<T, String> {
+/// Reads the JSON body; `{}` and an empty body are the same for the list calls. Broken JSON or
+/// a body of the wrong shape is a bad request; a NUL character in a string is 422 naming the
+/// field, as on the other surfaces.
+async fn body<T: DeserializeOwned>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, AshbyError> {
     let bytes = read_body(req, payload, state.max_body_bytes)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| AshbyError::BadRequest(e.to_problem().detail))?;
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         &bytes
     };
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            e.inner().to_string()
-        } else {
-            format!("{path}: {}", e.inner())
-        }
+    decode_json(bytes).map_err(|refusal| match refusal {
+        JsonRefusal::Syntax(detail) => AshbyError::BadRequest(detail),
+        JsonRefusal::Shape { field, message } if field.is_empty() => AshbyError::BadRequest(message),
+        JsonRefusal::Shape { field, message } => AshbyError::BadRequest(format!("{field}: {message}")),
+        JsonRefusal::Nul { field } => AshbyError::Fixable(format!("{field} {}", JsonRefusal::NUL_MESSAGE)),
     })
 }
 
@@ -70,7 +73,7 @@ pub(crate) async fn list(
     payload: web::Payload,
 ) -> Result<HttpResponse, AshbyError> {
     let org = authenticate(&state, &req).await?;
-    let _: serde_json::Value = body(&state, &req, payload).await.map_err(AshbyError::BadRequest)?;
+    let _: serde_json::Value = body(&state, &req, payload).await?;
     let ids: Vec<uuid::Uuid> = organization_lens::Entity::find()
         .filter(organization_lens::Column::OrganizationId.eq(org.id))
         .all(&state.db)
@@ -119,10 +122,11 @@ pub(crate) async fn start_assessment(
     payload: web::Payload,
 ) -> Result<HttpResponse, AshbyError> {
     let org = authenticate(&state, &req).await?;
-    let request: StartRequest = body(&state, &req, payload).await.map_err(|e| {
-        AshbyError::Fixable(format!(
+    let request: StartRequest = body(&state, &req, payload).await.map_err(|e| match e {
+        AshbyError::BadRequest(e) => AshbyError::Fixable(format!(
             "Ashby's request could not be read ({e}). Try again, or contact support."
-        ))
+        )),
+        other => other,
     })?;
     let ctx = StartContext {
         links: &state.links,
@@ -160,7 +164,7 @@ pub(crate) async fn cancel_assessment(
     payload: web::Payload,
 ) -> Result<HttpResponse, AshbyError> {
     let org = authenticate(&state, &req).await?;
-    let request: CancelRequest = body(&state, &req, payload).await.map_err(AshbyError::BadRequest)?;
+    let request: CancelRequest = body(&state, &req, payload).await?;
     let cancelled = cancel(&state.db, &org, &request.assessment_id, state.clock.now())
         .await
         .map_err(|e| match e {
@@ -197,7 +201,7 @@ pub(crate) async fn custom_fields(
     payload: web::Payload,
 ) -> Result<HttpResponse, AshbyError> {
     let org = authenticate(&state, &req).await?;
-    let _: serde_json::Value = body(&state, &req, payload).await.map_err(AshbyError::BadRequest)?;
+    let _: serde_json::Value = body(&state, &req, payload).await?;
     let fields = org
         .ashby_custom_fields
         .and_then(|v| serde_json::from_value(v).ok())

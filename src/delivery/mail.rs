@@ -10,12 +10,18 @@ use crate::delivery::outbox::EmailPayload;
 use crate::delivery::policy::Verdict;
 use crate::delivery::report::AttemptReport;
 
-/// The text as 8-bit, so that no line (a link above all) is wrapped or encoded on its way to the
-/// reader: quoted-printable would break a long link with `=` at the line's end. Every mail
-/// server of today takes 8BITMIME; a text with a line longer than SMTP allows (998 bytes) falls
-/// back to lettre's own choice.
+/// The text as 8-bit (RFC 6152), so that no line (a link above all) is wrapped or encoded on
+/// its way to the reader: lettre's own choice turns any line of 76 characters or more into
+/// quoted-printable, which breaks a link with `=` at the line's end. 8-bit MIME allows lines of
+/// up to 998 bytes, and every mail server of today takes it; a text that does not fit (a longer
+/// line, a NUL, a bare CR) falls back to lettre's choice.
 fn body(text: &str) -> Body {
-    Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::EightBit).unwrap_or_else(|_| Body::new(text.to_owned()))
+    let fits = !text.contains(['\0', '\r']) && text.lines().all(|line| line.len() <= 998);
+    if fits {
+        Body::dangerous_pre_encoded(text.replace('\n', "\r\n").into_bytes(), ContentTransferEncoding::EightBit)
+    } else {
+        Body::new(text.to_owned())
+    }
 }
 
 /// A mail server's error may quote the recipient; what is logged and stored as the attempt's
