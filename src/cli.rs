@@ -11,7 +11,7 @@ use crate::admin::seed::{self, SeedReport};
 use crate::admin::spec::SeedFile;
 use crate::auth::admin::{AdminTokens, Scope};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Environment, Settings};
+use crate::config::{Environment, SecretSource, Settings};
 use crate::crypto::Vault;
 use crate::startup::{Application, Mode};
 use crate::{db, openapi, telemetry};
@@ -139,8 +139,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { file, .. } => demo(settings, file.as_deref()).await,
         Command::Token { scopes, ttl, subject } => {
             let ttl = chrono::Duration::from_std(ttl).map_err(|_| anyhow::anyhow!("--ttl is too long"))?;
-            let tokens = AdminTokens::new(&settings.admin_jwt_secret);
-            println!("{}", tokens.mint(&subject, &scopes, SystemClock.now(), ttl));
+            let tokens = AdminTokens::new(&settings.admin_jwt_secret).with_max_ttl(settings.admin_token_max_ttl);
+            let token = tokens
+                .mint_checked(&subject, &scopes, SystemClock.now(), ttl)
+                .map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
+            // Which secret signed it, so that a token a server refuses can be explained.
+            match &settings.admin_secret_source {
+                SecretSource::Setting => eprintln!("signed with AP_ADMIN_JWT_SECRET"),
+                SecretSource::DevKeyFile { path, created } => eprintln!(
+                    "signed with the admin secret of the development key file {}{}",
+                    path.display(),
+                    if *created {
+                        " (created just now: only a server started from this directory, or with \
+                         AP_DEV_KEY_FILE naming this file, accepts the token)"
+                    } else {
+                        ""
+                    }
+                ),
+            }
+            println!("{token}");
             Ok(())
         }
     }

@@ -64,6 +64,8 @@ struct RawSettings {
     #[serde(deserialize_with = "scalar_text")]
     invitation_ttl: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
+    admin_token_max_ttl: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     dev_key_file: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     log_format: Option<String>,
@@ -97,6 +99,18 @@ struct RawSettings {
     mail_from: Option<String>,
 }
 
+/// Where a secret came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A setting (environment or config file).
+    Setting,
+    /// The development key file at this path; `created` when this start wrote it.
+    DevKeyFile { path: PathBuf, created: bool },
+}
+
+/// `AP_ADMIN_TOKEN_MAX_TTL`'s default.
+pub const DEFAULT_ADMIN_TOKEN_MAX_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+
 /// A 32-byte key that encrypts stored secrets.
 pub type MasterKey = SecretBox<[u8; 32]>;
 
@@ -108,6 +122,10 @@ pub struct Settings {
     pub env: Environment,
     pub master_key: MasterKey,
     pub admin_jwt_secret: SecretString,
+    /// Where the admin JWT secret came from (what `token` tells its user).
+    pub admin_secret_source: SecretSource,
+    /// `AP_ADMIN_TOKEN_MAX_TTL`: admin tokens that expire further ahead are refused.
+    pub admin_token_max_ttl: Duration,
     pub signature_tolerance: Duration,
     pub invitation_ttl: Duration,
     pub log_format: LogFormat,
@@ -352,6 +370,13 @@ impl Settings {
                 "must be longer than zero",
             ));
         }
+        let admin_token_max_ttl = parse_duration(
+            "AP_ADMIN_TOKEN_MAX_TTL",
+            raw.admin_token_max_ttl.as_deref().unwrap_or("90d"),
+        )?;
+        if admin_token_max_ttl.is_zero() {
+            return Err(invalid("AP_ADMIN_TOKEN_MAX_TTL", "must be longer than zero"));
+        }
         let mut mail = MailSettings::default();
         if let Some(url) = raw.smtp_url.filter(|u| !u.trim().is_empty()) {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
@@ -368,8 +393,8 @@ impl Settings {
             mail.from = from;
         }
 
-        let (master_key, admin_jwt_secret) = match (raw.master_key, raw.admin_jwt_secret) {
-            (Some(m), Some(a)) => (parse_master_key(&m)?, parse_jwt_secret(&a)?),
+        let (master_key, (admin_jwt_secret, admin_secret_source)) = match (raw.master_key, raw.admin_jwt_secret) {
+            (Some(m), Some(a)) => (parse_master_key(&m)?, (parse_jwt_secret(&a)?, SecretSource::Setting)),
             (m, a) if env == Environment::Production => {
                 let missing: Vec<&str> = [
                     m.is_none().then_some("AP_MASTER_KEY"),
@@ -389,7 +414,7 @@ impl Settings {
             }
             (m, a) => {
                 let path = PathBuf::from(raw.dev_key_file.as_deref().unwrap_or(DEFAULT_DEV_KEY_FILE));
-                let dev = DevKeys::load_or_create(&path)?;
+                let (dev, created) = DevKeys::load_or_create(&path)?;
                 let master = match m {
                     Some(m) => parse_master_key(&m)?,
                     None => parse_master_key(&dev.master_key).map_err(|e| ConfigError::KeyFile {
@@ -398,8 +423,11 @@ impl Settings {
                     })?,
                 };
                 let admin = match a {
-                    Some(a) => parse_jwt_secret(&a)?,
-                    None => SecretString::from(dev.admin_jwt_secret),
+                    Some(a) => (parse_jwt_secret(&a)?, SecretSource::Setting),
+                    None => (
+                        SecretString::from(dev.admin_jwt_secret),
+                        SecretSource::DevKeyFile { path, created },
+                    ),
                 };
                 (master, admin)
             }
@@ -412,6 +440,8 @@ impl Settings {
             env,
             master_key,
             admin_jwt_secret,
+            admin_secret_source,
+            admin_token_max_ttl,
             signature_tolerance,
             invitation_ttl,
             log_format,
@@ -437,6 +467,8 @@ impl Settings {
             env: Environment::Development,
             master_key: SecretBox::new(Box::new(key)),
             admin_jwt_secret: SecretString::from(random_token(32)),
+            admin_secret_source: SecretSource::Setting,
+            admin_token_max_ttl: DEFAULT_ADMIN_TOKEN_MAX_TTL,
             signature_tolerance: Duration::from_secs(300),
             invitation_ttl: Duration::from_secs(14 * 24 * 3600),
             log_format: LogFormat::Text,
@@ -519,13 +551,14 @@ struct DevKeys {
 }
 
 impl DevKeys {
-    fn load_or_create(path: &Path) -> Result<Self, ConfigError> {
+    /// The keys, and whether the file was created just now.
+    fn load_or_create(path: &Path) -> Result<(Self, bool), ConfigError> {
         let err = |message: String| ConfigError::KeyFile {
             path: path.to_path_buf(),
             message,
         };
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| err(e.to_string())),
+            Ok(text) => Ok((serde_json::from_str(&text).map_err(|e| err(e.to_string()))?, false)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 rand::thread_rng().fill_bytes(&mut key);
@@ -536,7 +569,7 @@ impl DevKeys {
                 let text = serde_json::to_string_pretty(&keys).map_err(|e| err(e.to_string()))?;
                 write_private(path, &text).map_err(|e| err(e.to_string()))?;
                 tracing::warn!(path = %path.display(), "generated development secrets; set AP_MASTER_KEY and AP_ADMIN_JWT_SECRET in production");
-                Ok(keys)
+                Ok((keys, true))
             }
             Err(e) => Err(err(e.to_string())),
         }

@@ -98,10 +98,14 @@ pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, JsonRefusal> {
             }
             Err(JsonRefusal::Shape { field, message })
         }
-        serde_json::error::Category::Syntax if inner.to_string().starts_with("trailing characters") => Err(
-            JsonRefusal::Syntax(format!("The request body must be one JSON value with nothing after it ({inner}).")),
-        ),
-        _ => Err(JsonRefusal::Syntax(format!("The request body is not valid JSON: {inner}"))),
+        serde_json::error::Category::Syntax if inner.to_string().starts_with("trailing characters") => {
+            Err(JsonRefusal::Syntax(format!(
+                "The request body must be one JSON value with nothing after it ({inner})."
+            )))
+        }
+        _ => Err(JsonRefusal::Syntax(format!(
+            "The request body is not valid JSON: {inner}"
+        ))),
     }
 }
 
@@ -113,7 +117,10 @@ fn plain_words(message: &str) -> String {
         ("expected struct ", "expected a JSON object"),
         ("expected tuple struct ", "expected a JSON array"),
         ("expected enum ", "expected one of the documented values"),
-        ("expected internally tagged enum ", "expected a JSON object with a known type"),
+        (
+            "expected internally tagged enum ",
+            "expected a JSON object with a known type",
+        ),
         ("expected unit struct ", "expected null"),
     ] {
         while let Some(at) = out.find(rust) {
@@ -136,7 +143,13 @@ fn nul_field(body: &[u8]) -> Option<String> {
     }
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     fn find(value: &serde_json::Value, path: &str) -> Option<String> {
-        let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
         match value {
             serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
             serde_json::Value::Array(items) => items
@@ -306,8 +319,14 @@ mod tests {
 
     #[test]
     fn trailing_data_is_a_syntax_error() {
-        for body in [&br#"{"candidateDetails":{"email":"a@b.c"}}x"#[..], br#"{"candidateDetails":{"email":"a@b.c"}}{}"#] {
-            assert!(matches!(parse_json::<Doc>(body), Err(ApiError::BadRequest { .. })), "{body:?}");
+        for body in [
+            &br#"{"candidateDetails":{"email":"a@b.c"}}x"#[..],
+            br#"{"candidateDetails":{"email":"a@b.c"}}{}"#,
+        ] {
+            assert!(
+                matches!(parse_json::<Doc>(body), Err(ApiError::BadRequest { .. })),
+                "{body:?}"
+            );
         }
         assert!(parse_json::<Doc>(b" {\"candidateDetails\":{\"email\":\"a@b.c\"}} \n").is_ok());
     }
@@ -320,7 +339,10 @@ mod tests {
         }
         // An escaped backslash before "u0000" is text, not a NUL.
         assert!(parse_json::<Doc>(br#"{"candidateDetails":{"email":"a\\u0000@b.c"}}"#).is_ok());
-        assert_eq!(nul_field(br#"{"a":[1,{"b\u0000":2}]}"#).as_deref(), Some("a[1].b\\u0000"));
+        assert_eq!(
+            nul_field(br#"{"a":[1,{"b\u0000":2}]}"#).as_deref(),
+            Some("a[1].b\\u0000")
+        );
         assert_eq!(nul_field(br#"{"a":["x","\u0000"]}"#).as_deref(), Some("a[1]"));
     }
 
@@ -328,13 +350,19 @@ mod tests {
     fn messages_name_json_kinds_not_rust_types() {
         for body in [&b"[]"[..], b"5", b"\"x\"", b"null"] {
             match parse_json::<Doc>(body) {
-                Err(ApiError::BadRequest { detail, .. }) => assert_eq!(detail, "The request body must be a JSON object."),
+                Err(ApiError::BadRequest { detail, .. }) => {
+                    assert_eq!(detail, "The request body must be a JSON object.")
+                }
                 other => panic!("{other:?}"),
             }
         }
         match parse_json::<Doc>(br#"{"candidateDetails":[]}"#) {
             Err(ApiError::Validation(errors)) => {
-                assert!(errors[0].message.contains("expected a JSON object"), "{}", errors[0].message);
+                assert!(
+                    errors[0].message.contains("expected a JSON object"),
+                    "{}",
+                    errors[0].message
+                );
                 assert!(!errors[0].message.contains("Inner"), "{}", errors[0].message);
             }
             other => panic!("{other:?}"),

@@ -217,7 +217,8 @@ mod legacy_tests {
         let now = Utc::now();
         let claims = serde_json::json!({"sub": id, "aud": "candidate", "iat": now.timestamp(),
             "exp": now.timestamp() + 3600});
-        let jwt = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&key)).unwrap();
+        let jwt =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&key)).unwrap();
         assert_eq!(s.verify(LinkKind::Assessment, &jwt, now), Ok(id));
         assert_eq!(s.verify(LinkKind::Report, &jwt, now), Err(LinkError::Invalid));
     }

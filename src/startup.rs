@@ -140,7 +140,9 @@ impl Application {
             db: db.clone(),
             vault: vault.clone(),
             clock: clock.clone(),
-            admin_tokens: Arc::new(AdminTokens::new(&settings.admin_jwt_secret)),
+            admin_tokens: Arc::new(
+                AdminTokens::new(&settings.admin_jwt_secret).with_max_ttl(settings.admin_token_max_ttl),
+            ),
             links: Arc::new(
                 LinkSigner::new(&settings.master_key, public_url.clone()).with_report_ttl(settings.report_link_ttl),
             ),

@@ -62,7 +62,9 @@ fn unmatched_path(path: &str) -> String {
     // Only a segment that cannot be a random token (no digits, no capitals, short) is kept.
     let plain = !first.is_empty()
         && first.len() <= 24
-        && first.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_' || b == b'.');
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_' || b == b'.');
     match (plain, rest.contains('/')) {
         (true, true) => format!("/{first}/… (unmatched)"),
         (true, false) => format!("/{first} (unmatched)"),

@@ -22,9 +22,9 @@
 #
 # Settings (environment):
 #   AP_ST_DATABASES   "sqlite postgres" (default; postgres is skipped when not reachable), or one
-#   AP_ST_MAX_EXAMPLES  test cases per operation and phase (default 60)
+#   AP_ST_MAX_EXAMPLES  test cases per operation and phase (default 400)
 #   AP_ST_SEED        Hypothesis seed (default fixed, for a reproducible CI; "random" for a new one)
-#   AP_ST_WORKERS     schemathesis workers (default 2)
+#   AP_ST_WORKERS     schemathesis workers (default 1: CPython 3.11 ast.parse is not thread-safe, which Hypothesis hits)
 #   AP_ST_REPORT_DIR  when set, JUnit + NDJSON reports are written there
 #   AP_ST_VENV        virtualenv (default .ci-venv-schemathesis, reused between runs)
 #   AP_ST_PG_URL      maintenance database URL (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -35,9 +35,9 @@ SCHEMATHESIS_VERSION=4.32.5
 BIN=${1:-${AP_BIN:-${CARGO_TARGET_DIR:-target}/debug/assessment-partner}}
 VENV=${AP_ST_VENV:-.ci-venv-schemathesis}
 DATABASES=${AP_ST_DATABASES:-sqlite postgres}
-MAX_EXAMPLES=${AP_ST_MAX_EXAMPLES:-60}
+MAX_EXAMPLES=${AP_ST_MAX_EXAMPLES:-400}
 SEED=${AP_ST_SEED:-20240601}
-WORKERS=${AP_ST_WORKERS:-2}
+WORKERS=${AP_ST_WORKERS:-1}
 PG_URL=${AP_ST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 SCOPES=(lenses.write integrators.write organizations.write assessments.read results.write deliveries.write
   lenses.read integrators.read organizations.read deliveries.read)
@@ -117,6 +117,7 @@ run_against() {
     --suppress-health-check all
     --output-sanitize false
     --output-truncate false
+    --continue-on-failure
     --no-color
   )
   [[ $SEED == random ]] || common+=(--seed "$SEED")

@@ -1,6 +1,6 @@
 //! The admin API under `/admin/v1`: bearer JWT with scopes, problem+json errors.
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -158,15 +158,8 @@ async fn put_integrator(
     let id = parse_id(&path)?;
     let (_, spec): (_, IntegratorSpec) = json_body(&req, payload, state.max_body_bytes).await?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let outcome = store::upsert_integrator(
-        &txn,
-        &state.vault,
-        id,
-        &spec,
-        state.clock.now(),
-        state.store_rules(),
-    )
-    .await?;
+    let outcome =
+        store::upsert_integrator(&txn, &state.vault, id, &spec, state.clock.now(), state.store_rules()).await?;
     txn.commit().await?;
     state.directory.invalidate();
     let model = integrator::Entity::find_by_id(id)
@@ -226,7 +219,8 @@ async fn put_organization(
     let id = parse_id(&path)?;
     let (_, spec): (_, OrganizationSpec) = json_body(&req, payload, state.max_body_bytes).await?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let (outcome, keys) = store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now(), state.store_rules()).await?;
+    let (outcome, keys) =
+        store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now(), state.store_rules()).await?;
     txn.commit().await?;
     state.directory.invalidate();
     let mut view = store::list_organizations(&state.db, Some(id))
@@ -371,6 +365,12 @@ async fn list_assessments(
     if let Some(s) = &filter.state {
         let s: State = s.parse().map_err(|e: String| ApiError::invalid("state", e))?;
         query = query.filter(assessment::Column::State.eq(s.as_str()));
+    }
+    for (field, bound) in [("createdFrom", filter.created_from), ("createdTo", filter.created_to)] {
+        // SQLite keeps times as text, which orders only four-digit years as time.
+        if bound.is_some_and(|t| !(1..=9999).contains(&t.year())) {
+            return Err(ApiError::invalid(field, "must be a time in the years 0001 to 9999"));
+        }
     }
     if let Some(from) = filter.created_from {
         query = query.filter(assessment::Column::CreatedAt.gte(from));

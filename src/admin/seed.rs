@@ -97,14 +97,13 @@ pub async fn apply(
                     section: "organizations",
                     index,
                 })?;
-                let (outcome, keys) =
-                    store::upsert_organization(txn, &vault, id, org, now, rules)
-                        .await
-                        .map_err(|source| SeedError::Entry {
-                            section: "organizations",
-                            index,
-                            source,
-                        })?;
+                let (outcome, keys) = store::upsert_organization(txn, &vault, id, org, now, rules)
+                    .await
+                    .map_err(|source| SeedError::Entry {
+                        section: "organizations",
+                        index,
+                        source,
+                    })?;
                 report.organizations.push(SeededOrganization {
                     id,
                     name: org.name.clone(),

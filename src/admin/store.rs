@@ -115,8 +115,14 @@ pub async fn ensure_locales<C: ConnectionTrait>(db: &C, codes: &[String]) -> Res
     Ok(())
 }
 
-/// Makes the offered locales exactly `codes`.
+/// Makes the offered locales exactly `codes`: at least one (with none, nothing could be ordered).
 pub async fn replace_locales<C: ConnectionTrait>(db: &C, codes: &[String]) -> Result<(), StoreError> {
+    if codes.is_empty() {
+        return Err(StoreError::Invalid(vec![FieldError::new(
+            "locales",
+            "must name at least one locale",
+        )]));
+    }
     ensure_locales(db, codes).await?;
     locale::Entity::delete_many()
         .filter(locale::Column::Code.is_not_in(codes.iter().cloned()))

@@ -77,7 +77,11 @@ impl ResponseError for AshbyError {
             // What a recruiter is shown may name the candidate and their address: the message
             // itself is logged at debug only.
             other => {
-                tracing::info!(status = self.status_code().as_u16(), kind = other.kind(), "ashby request refused");
+                tracing::info!(
+                    status = self.status_code().as_u16(),
+                    kind = other.kind(),
+                    "ashby request refused"
+                );
                 tracing::debug!(error = %other, "ashby request refused");
             }
         }

@@ -97,12 +97,23 @@ struct Claims {
     aud: String,
     iat: i64,
     exp: i64,
+    /// Not before: honoured when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
     scope: String,
 }
 
 pub struct AdminTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    max_ttl: chrono::Duration,
+}
+
+/// Why a token cannot be minted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a token may live at most {max} (AP_ADMIN_TOKEN_MAX_TTL)")]
+pub struct TooLong {
+    pub max: String,
 }
 
 impl AdminTokens {
@@ -111,10 +122,47 @@ impl AdminTokens {
         Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
+            max_ttl: chrono::Duration::from_std(crate::config::DEFAULT_ADMIN_TOKEN_MAX_TTL)
+                .unwrap_or(chrono::Duration::days(90)),
         }
     }
 
+    /// Tokens that expire further ahead than `max_ttl` are refused (`AP_ADMIN_TOKEN_MAX_TTL`).
+    pub fn with_max_ttl(mut self, max_ttl: std::time::Duration) -> Self {
+        self.max_ttl = chrono::Duration::from_std(max_ttl).unwrap_or(self.max_ttl);
+        self
+    }
+
+    /// Mints a token, refusing a lifetime beyond the maximum (the server would refuse it).
+    pub fn mint_checked(
+        &self,
+        subject: &str,
+        scopes: &[Scope],
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> Result<String, TooLong> {
+        if ttl > self.max_ttl {
+            let max = self.max_ttl.to_std().unwrap_or_default();
+            return Err(TooLong {
+                max: humantime::format_duration(max).to_string(),
+            });
+        }
+        Ok(self.mint(subject, scopes, now, ttl))
+    }
+
     pub fn mint(&self, subject: &str, scopes: &[Scope], now: DateTime<Utc>, ttl: chrono::Duration) -> String {
+        self.mint_not_before(subject, scopes, now, None, ttl)
+    }
+
+    /// A token that is valid only from `not_before` on (the `nbf` claim), if given.
+    pub fn mint_not_before(
+        &self,
+        subject: &str,
+        scopes: &[Scope],
+        now: DateTime<Utc>,
+        not_before: Option<DateTime<Utc>>,
+        ttl: chrono::Duration,
+    ) -> String {
         let scope = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
         let claims = Claims {
             sub: subject.to_owned(),
@@ -122,6 +170,7 @@ impl AdminTokens {
             aud: AUDIENCE.into(),
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
+            nbf: not_before.map(|t| t.timestamp()),
             scope,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -138,6 +187,17 @@ impl AdminTokens {
             .map_err(|e| ApiError::Unauthorized(format!("The bearer token is not valid: {e}.")))?;
         if data.claims.exp <= now.timestamp() {
             return Err(ApiError::Unauthorized("The bearer token has expired.".into()));
+        }
+        if data.claims.exp > (now + self.max_ttl).timestamp() {
+            return Err(ApiError::Unauthorized(
+                "The bearer token expires too far ahead (beyond AP_ADMIN_TOKEN_MAX_TTL); mint a shorter-lived one."
+                    .into(),
+            ));
+        }
+        if data.claims.nbf.is_some_and(|nbf| nbf > now.timestamp()) {
+            return Err(ApiError::Unauthorized(
+                "The bearer token is not valid yet (nbf).".into(),
+            ));
         }
         let scopes = data
             .claims

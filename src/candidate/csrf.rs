@@ -125,7 +125,10 @@ mod tests {
             (issued.as_str(), ""),
             (issued.as_str(), foreign.as_str()),
         ] {
-            assert!(!key.verify(&request_with_cookie(cookie), Some(form)), "{cookie:?} / {form:?}");
+            assert!(
+                !key.verify(&request_with_cookie(cookie), Some(form)),
+                "{cookie:?} / {form:?}"
+            );
         }
         assert!(!key.verify(&request_with_cookie(&issued), None));
         assert!(!key.verify(&TestRequest::default().to_http_request(), Some(&issued)));

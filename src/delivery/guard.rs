@@ -32,7 +32,10 @@ const SPECIAL_V4: &[(&str, &str)] = &[
 
 /// IPv6 special-purpose ranges inside the global unicast block `2000::/3`.
 const SPECIAL_V6: &[(&str, &str)] = &[
-    ("2001::/23", "IETF protocol assignments (Teredo, benchmarking, ORCHID, …)"),
+    (
+        "2001::/23",
+        "IETF protocol assignments (Teredo, benchmarking, ORCHID, …)",
+    ),
     ("2001:db8::/32", "documentation"),
     ("2002::/16", "6to4"),
     ("2620:4f:8000::/48", "direct delegation AS112 service"),
@@ -105,7 +108,11 @@ pub enum Targets {
 
 impl Targets {
     pub fn new(allow_private_networks: bool) -> Self {
-        if allow_private_networks { Self::Any } else { Self::PublicOnly }
+        if allow_private_networks {
+            Self::Any
+        } else {
+            Self::PublicOnly
+        }
     }
 
     /// Checks a URL's host (without resolving it) against this policy, with a message for a

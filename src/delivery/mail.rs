@@ -18,7 +18,10 @@ use crate::delivery::report::AttemptReport;
 fn body(text: &str) -> Body {
     let fits = !text.contains(['\0', '\r']) && text.lines().all(|line| line.len() <= 998);
     if fits {
-        Body::dangerous_pre_encoded(text.replace('\n', "\r\n").into_bytes(), ContentTransferEncoding::EightBit)
+        Body::dangerous_pre_encoded(
+            text.replace('\n', "\r\n").into_bytes(),
+            ContentTransferEncoding::EightBit,
+        )
     } else {
         Body::new(text.to_owned())
     }
@@ -30,7 +33,9 @@ fn redact_addresses(error: &str) -> String {
     error
         .split_inclusive(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ',' | ';' | '(' | ')'))
         .map(|part| {
-            let word = part.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ',' | ';' | '(' | ')'));
+            let word = part.trim_end_matches(|c: char| {
+                c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ',' | ';' | '(' | ')')
+            });
             if word.contains('@') {
                 part.replacen(word, "<address>", 1)
             } else {

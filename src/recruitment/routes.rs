@@ -14,6 +14,7 @@ use crate::recruitment::dto::{
 use crate::recruitment::orders::{OrderContext, OrderError, Placed, prepare};
 use crate::recruitment::results::result_body;
 use crate::state::AppState;
+use crate::types::ExternalId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(get_config)
@@ -216,6 +217,10 @@ async fn get_result(
     let caller = authenticate(&state, &req, &body).await?;
     let result_id = path.into_inner();
     let not_found = || ApiError::NotFound(format!("There is no result for resultId '{result_id}' yet."));
+    // An id no order could carry (control characters, NUL among them) is unknown, not an error.
+    if ExternalId::parse(&result_id).is_err() {
+        return Err(not_found());
+    }
     let a = assessment::Entity::find()
         .filter(assessment::Column::OrganizationId.eq(caller.organization.id))
         .filter(assessment::Column::ResultId.eq(result_id.as_str()))

@@ -314,9 +314,15 @@ mod tests {
         crate::db::migrate(&db).await.unwrap();
         let seed = crate::admin::seed::parse(crate::cli::EXAMPLE_SEED).unwrap();
         let vault = crate::crypto::Vault::new(&secrecy::SecretBox::new(Box::new([7; 32])));
-        crate::admin::seed::apply(&db, &vault, &seed, chrono::Utc::now(), crate::admin::store::Rules::development())
-            .await
-            .unwrap();
+        crate::admin::seed::apply(
+            &db,
+            &vault,
+            &seed,
+            chrono::Utc::now(),
+            crate::admin::store::Rules::development(),
+        )
+        .await
+        .unwrap();
         let org: Uuid = "0d7e6c5b-4a39-4281-9f0e-1d2c3b4a5f60".parse().unwrap();
         let now = chrono::Utc::now();
         let lease = Lease {

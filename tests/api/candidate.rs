@@ -337,11 +337,9 @@ async fn an_ashby_assessment_tells_ashby_started_then_completed() {
         .await
         .unwrap()
         .unwrap();
-    let link = app.links.url(
-        assessment_partner::links::LinkKind::Assessment,
-        row.id,
-        row.expires_at,
-    );
+    let link = app
+        .links
+        .url(assessment_partner::links::LinkKind::Assessment, row.id, row.expires_at);
     let mut candidate = Candidate::new(&app, &link);
     let (_, intro, _) = candidate.get("").await;
     assert!(intro.contains("Backend Engineer"));
@@ -391,11 +389,9 @@ async fn expiry_and_decline_tell_ashby_why() {
         .await
         .unwrap()
         .unwrap();
-    let link = app.links.url(
-        assessment_partner::links::LinkKind::Assessment,
-        row.id,
-        row.expires_at,
-    );
+    let link = app
+        .links
+        .url(assessment_partner::links::LinkKind::Assessment, row.id, row.expires_at);
     let mut candidate = Candidate::new(&app, &link);
     let (_, intro, _) = candidate.get("").await;
     candidate
@@ -487,4 +483,37 @@ async fn the_whole_loop_from_an_e_mailed_invitation_to_the_pushed_result() {
         json!({"Driving Leadership": 67, "Influencing & Inspiring": 67})
     );
     assert_eq!(pushed["score"], 67);
+}
+
+#[tokio::test]
+async fn a_csrf_token_the_server_did_not_issue_changes_nothing() {
+    let app = spawn_app().await;
+    let link = link_for(&app, "https://ats.example.com/r", "csrf-forged", "en-US").await;
+    let forged = "A".repeat(43);
+    for (cookie, field) in [("", ""), ("x", "x"), (forged.as_str(), forged.as_str())] {
+        let mut candidate = Candidate::new(&app, &link);
+        candidate.cookie = Some(format!("ap_csrf={cookie}"));
+        let (status, page, _) = candidate.post("/decline", &[("csrf".into(), field.into())]).await;
+        assert_eq!(status, 403, "cookie {cookie:?}, field {field:?}");
+        assert!(page.contains("<html"), "a page, not a bare error");
+        let (status, intro, _) = candidate.get("").await;
+        assert_eq!(status, 200);
+        assert!(
+            !intro.contains("You declined"),
+            "cookie {cookie:?} declined the assessment"
+        );
+    }
+    let row = assessment::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the ordered assessment");
+    assert_eq!(row.state, "invited");
+    // The token the server issued still works.
+    let mut candidate = Candidate::new(&app, &link);
+    let (_, intro, _) = candidate.get("").await;
+    let (status, _, _) = candidate
+        .post("/decline", &[("csrf".into(), Candidate::csrf(&intro))])
+        .await;
+    assert_eq!(status, 303);
 }

@@ -469,6 +469,23 @@ async fn private_callback_targets_are_refused_unless_allowed() {
         "http://169.254.169.254/latest",
         "http://[::1]/x",
         "http://10.0.0.8/x",
+        "http://0.0.0.0/x",
+        "http://100.64.0.1/x",
+        "http://192.0.0.1/x",
+        "http://198.18.0.1/x",
+        "http://224.0.0.1/x",
+        "http://240.0.0.1/x",
+        "http://255.255.255.255/x",
+        "http://[64:ff9b::a00:1]/x",
+        "http://[64:ff9b:1::808:808]/x",
+        "http://[2002:c000:201::1]/x",
+        "http://[::7f00:1]/x",
+        "http://[::ffff:192.168.0.1]/x",
+        "http://[2001::1]/x",
+        "http://[2001:db8::1]/x",
+        "http://[fc00::1]/x",
+        "http://[fe80::1]/x",
+        "http://[ff02::1]/x",
     ] {
         let mut body = order_body("ssrf", "s@example.com");
         body["resultUpdateUrl"] = json!(url);

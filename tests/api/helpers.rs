@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use assessment_partner::admin::{seed, store};
 use assessment_partner::auth::admin::{AdminTokens, Scope};
-use base64::Engine;
 use assessment_partner::auth::signature;
 pub use assessment_partner::clock::Clock;
 use assessment_partner::clock::ManualClock;
@@ -11,6 +10,7 @@ use assessment_partner::crypto::Vault;
 use assessment_partner::entity::assessment;
 use assessment_partner::links::LinkSigner;
 use assessment_partner::startup::{Application, Mode, StopHandle};
+use base64::Engine;
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
@@ -444,4 +444,3 @@ pub fn child_admin_token(scope: Scope) -> String {
         chrono::Duration::minutes(5),
     )
 }
-

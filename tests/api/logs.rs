@@ -50,7 +50,10 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
     assert_eq!(conflict.status(), 409);
     assert!(conflict.text().await.unwrap_or_default().contains(email));
 
-    let id = app.links.verify(LinkKind::Assessment, &token, app.clock.now()).expect("our link");
+    let id = app
+        .links
+        .verify(LinkKind::Assessment, &token, app.clock.now())
+        .expect("our link");
     let later = app.clock.now() + chrono::Duration::days(1);
     let report = app.links.token(LinkKind::Report, id, later);
     let recruitment = app.links.token(LinkKind::Recruitment, id, later);
@@ -81,5 +84,8 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
     ] {
         assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
     }
-    assert!(!log.contains('\u{1b}'), "colour codes in a log that is not a terminal:\n{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal:\n{log}"
+    );
 }

@@ -8,6 +8,7 @@ mod candidate;
 mod delivery;
 mod health;
 mod helpers;
+mod hygiene;
 mod logs;
 mod openapi;
 mod orders;
