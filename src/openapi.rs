@@ -96,7 +96,7 @@ impl Modify for SecuritySchemes {
     components(schemas(
         Problem, FieldError,
         dto::ConfigResponse, dto::LensSummary, dto::AssessmentOrderRequest, dto::RecruitmentDetails,
-        dto::CandidateDetails, dto::AssessmentLinkResponse, dto::ResultBody,
+        dto::CandidateDetails, dto::AssessmentLinkResponse, dto::ResultBody, dto::ResultStatusBody,
         spec::LensSpec, spec::CompetencySpec, spec::IntegratorSpec, spec::CallbackAuth, spec::OrganizationSpec,
         spec::AshbySpec, spec::LensView, spec::CompetencyView, spec::IntegratorView,
         spec::CallbackAuthView, spec::OrganizationView, spec::AshbyView,

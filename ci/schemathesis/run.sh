@@ -5,12 +5,16 @@
 #
 # BINARY defaults to $AP_BIN, else ${CARGO_TARGET_DIR:-target}/debug/assessment-partner (it is not
 # built here). For each database (SQLite in a temporary directory; then PostgreSQL, on a fresh
-# database created and dropped here, when 127.0.0.1:5432 answers) it seeds examples/seed.json,
-# starts `serve --no-worker` on a random free 127.0.0.1 port, waits for /health/ready, mints an admin
-# token with every scope, and runs `schemathesis run` over the server's /openapi.json: every
-# check, positive and negative data, all phases (examples, coverage, fuzzing, stateful). Each
-# surface is authenticated by ci/schemathesis/hooks.py (the Recruitment API signed over the exact
-# bytes sent). Exit status: non-zero when any check fails on any database.
+# database created and dropped here, when 127.0.0.1:5432 answers) it
+#   - seeds examples/seed.json and starts `serve --no-worker` on a random free 127.0.0.1 port;
+#   - waits for /health/ready and mints an admin token with every scope;
+#   - places a little data through the API (prepare.py: a recorded result, an open assessment, an
+#     Ashby assessment) and writes the run's config: ci/schemathesis/schemathesis.toml plus
+#     dictionaries that offer those ids to the operations that read them by id;
+#   - runs `schemathesis run` over the server's /openapi.json: every check, positive and negative
+#     data, all phases (examples, coverage, fuzzing, stateful), each surface authenticated by
+#     ci/schemathesis/hooks.py (the Recruitment API signed over the exact bytes sent).
+# Exit status: non-zero when any check fails on any database. About 5-6 minutes on 2 cores.
 #
 # The Recruitment API and Ashby surfaces (and /health) are run first, then the admin API, both
 # against the same server: the admin API may rotate the demo organisation's keys and secret or
@@ -24,7 +28,9 @@
 #   AP_ST_DATABASES   "sqlite postgres" (default; postgres is skipped when not reachable), or one
 #   AP_ST_MAX_EXAMPLES  test cases per operation and phase (default 400)
 #   AP_ST_SEED        Hypothesis seed (default fixed, for a reproducible CI; "random" for a new one)
-#   AP_ST_WORKERS     schemathesis workers (default 1: CPython 3.11 ast.parse is not thread-safe, which Hypothesis hits)
+#   AP_ST_WORKERS     schemathesis workers (default 1: with more, Hypothesis's concurrent
+#                     ast.parse calls crash CPython 3.11 with "AST constructor recursion depth
+#                     mismatch")
 #   AP_ST_REPORT_DIR  when set, JUnit + NDJSON reports are written there
 #   AP_ST_VENV        virtualenv (default .ci-venv-schemathesis, reused between runs)
 #   AP_ST_PG_URL      maintenance database URL (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -54,6 +60,7 @@ if [[ $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("
   "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 schemathesis=$(realpath "$VENV")/bin/schemathesis
+venv_python=$(realpath "$VENV")/bin/python
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ap-schemathesis.XXXXXX")
 server_pid=
@@ -105,6 +112,11 @@ run_against() {
     return 2
   fi
   token=$(cd "$dir" && env "${env_vars[@]}" "$bin_path" token --ttl 2h --subject schemathesis --scope "${SCOPES[@]}" | tail -n 1)
+  [[ -n $token ]] || { echo "schemathesis: could not mint an admin token" >&2; return 2; }
+  # Something for the operations that read by id to find (a recorded result, an open assessment,
+  # an Ashby assessment), and the run's schemathesis.toml that offers them those ids.
+  PYTHONPATH="$hooks_dir" AP_ST_ADMIN_TOKEN="$token" "$venv_python" ci/schemathesis/prepare.py "$base_url" "$dir/schemathesis.toml" ||
+    { tail -n 40 "$dir/server.log" >&2; echo "schemathesis: preparing test data on $name failed" >&2; return 2; }
 
   local -a common=(
     --checks all
@@ -139,7 +151,7 @@ run_against() {
     (
       cd "$dir"
       exec env PYTHONPATH="$hooks_dir${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks \
-        AP_ST_ADMIN_TOKEN="$token" "$schemathesis" \
+        AP_ST_ADMIN_TOKEN="$token" "$schemathesis" --config-file "$dir/schemathesis.toml" \
         run "$base_url/openapi.json" "${common[@]}" "${filter[@]}" "${reports[@]}"
     ) || part_status=$?
     echo "schemathesis $part ($name): exit $part_status"

@@ -8,6 +8,7 @@ mod m20261122_000003_ashby;
 mod m20261122_000004_answers;
 mod m20261130_000005_pending_indexes;
 mod m20261201_000006_outbox_fillfactor;
+mod m20261205_000007_status_pushes;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_answers::Migration),
             Box::new(m20261130_000005_pending_indexes::Migration),
             Box::new(m20261201_000006_outbox_fillfactor::Migration),
+            Box::new(m20261205_000007_status_pushes::Migration),
         ]
     }
 }

@@ -125,6 +125,9 @@ pub struct IntegratorSpec {
     pub require_signature: Option<bool>,
     /// May this integrator use `assessment-link-order`? Default: true in development, false in production.
     pub link_orders_allowed: Option<bool>,
+    /// Push `declined` and `expired` to `resultUpdateUrl` as `{"resultId", "status"}`, besides
+    /// results? Default false (receivers that expect results only see results).
+    pub status_pushes: Option<bool>,
     /// Default `{"type": "none"}` on create; left out on update it stays as it is. Write-only secrets.
     pub callback_auth: Option<CallbackAuth>,
 }
@@ -268,6 +271,7 @@ pub struct IntegratorView {
     pub name: String,
     pub require_signature: bool,
     pub link_orders_allowed: bool,
+    pub status_pushes: bool,
     pub callback_auth: CallbackAuthView,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

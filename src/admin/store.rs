@@ -327,6 +327,9 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
             if let Some(v) = spec.link_orders_allowed {
                 active.link_orders_allowed = Set(v);
             }
+            if let Some(v) = spec.status_pushes {
+                active.status_pushes = Set(v);
+            }
             if let Some(auth) = &spec.callback_auth {
                 let (kind, enc) = encrypt_auth(auth);
                 active.callback_auth_type = Set(kind);
@@ -345,6 +348,7 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
                 secret_enc: Set(vault.encrypt(&integrator_secret_context(id), secret.as_bytes())),
                 require_signature: Set(spec.require_signature.unwrap_or(true)),
                 link_orders_allowed: Set(spec.link_orders_allowed.unwrap_or(rules.link_orders_default)),
+                status_pushes: Set(spec.status_pushes.unwrap_or(false)),
                 callback_auth_type: Set(kind),
                 callback_auth_enc: Set(enc),
                 created_at: Set(now),
@@ -375,6 +379,7 @@ pub fn integrator_view(vault: &Vault, model: integrator::Model) -> Result<Integr
         name: model.name,
         require_signature: model.require_signature,
         link_orders_allowed: model.link_orders_allowed,
+        status_pushes: model.status_pushes,
         callback_auth: auth.view(),
         created_at: model.created_at,
         updated_at: model.updated_at,

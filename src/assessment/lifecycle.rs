@@ -2,14 +2,15 @@
 //! one transaction.
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
 use crate::ashby::update;
 use crate::assessment::{Event, Source, State, Transition};
-use crate::entity::assessment;
+use crate::delivery::outbox::{self, Kind, NewDelivery};
+use crate::entity::{assessment, integrator, organization};
 
 pub const REASON_EXPIRED: &str = "Invitation expired";
 pub const REASON_DECLINED: &str = "Candidate declined";
@@ -62,9 +63,12 @@ pub async fn apply(
             (true, State::Declined) => Some(Box::new(move |ts| update::cancelled(id, ts, REASON_DECLINED))),
             _ => None,
         };
-    let enqueued = ashby_update.is_some();
+    let mut enqueued = ashby_update.is_some();
     if let Some(build) = ashby_update {
         update::enqueue(&txn, &updated, ashby_base_url, now, build).await?;
+    }
+    if matches!(next, State::Declined | State::Expired) {
+        enqueued |= enqueue_status_push(&txn, &updated, next, now).await?;
     }
     txn.commit().await?;
     Ok(Some(Moved {
@@ -72,6 +76,47 @@ pub async fn apply(
         changed: true,
         enqueued,
     }))
+}
+
+/// What a status push carries: the order's `resultId` and how the assessment ended.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusPush<'a> {
+    pub result_id: &'a str,
+    pub status: State,
+}
+
+/// A Recruitment-API order whose integrator asked for status pushes (`statusPushes`) learns
+/// that its candidate declined or let the invitation expire, through the outbox like a result.
+/// Answers whether a row was added.
+async fn enqueue_status_push<C: ConnectionTrait>(
+    txn: &C,
+    a: &assessment::Model,
+    status: State,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let (Some(url), Some(result_id)) = (a.result_update_url.as_ref(), a.result_id.as_deref()) else {
+        return Ok(false);
+    };
+    let Some(org) = organization::Entity::find_by_id(a.organization_id).one(txn).await? else {
+        return Ok(false);
+    };
+    let wanted = integrator::Entity::find_by_id(org.integrator_id)
+        .one(txn)
+        .await?
+        .is_some_and(|i| i.status_pushes);
+    if !wanted {
+        return Ok(false);
+    }
+    let new = NewDelivery {
+        kind: Kind::Result,
+        organization_id: Some(a.organization_id),
+        assessment_id: Some(a.id),
+        target: url.clone(),
+        payload: serde_json::to_value(StatusPush { result_id, status }).unwrap_or_default(),
+    };
+    outbox::enqueue(txn, new, now).await?;
+    Ok(true)
 }
 
 /// Moves open assessments past their expiry to `expired` (at most `batch` per call); answers

@@ -10,6 +10,8 @@ pub struct Model {
     pub secret_enc: String,
     pub require_signature: bool,
     pub link_orders_allowed: bool,
+    /// Are `declined` and `expired` pushed to `resultUpdateUrl` too?
+    pub status_pushes: bool,
     /// `none`, `apiKey`, `basic` or `oauth2ClientCredentials`.
     pub callback_auth_type: String,
     /// The callback credentials as JSON, encrypted; `None` for `none`.

@@ -86,6 +86,50 @@ pub struct ResultBody {
     pub subscores: std::collections::BTreeMap<String, i32>,
 }
 
+/// Where an order stands, served by `GET /recruitment/v1/results/{resultId}`: the status
+/// always, the result's fields (as pushed) once the assessment is completed.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultStatusBody {
+    pub result_id: String,
+    pub status: crate::assessment::State,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recruitment_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assessment_report_url: Option<String>,
+    /// 0..100
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 100, example = 71)]
+    pub score: Option<i32>,
+    /// Competency display name -> 0..100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!({"Driving Leadership": 73, "Influencing & Inspiring": 68}))]
+    pub subscores: Option<std::collections::BTreeMap<String, i32>>,
+}
+
+impl ResultStatusBody {
+    pub fn new(result_id: String, status: crate::assessment::State, result: Option<ResultBody>) -> Self {
+        match result {
+            Some(r) => Self {
+                result_id,
+                status,
+                recruitment_url: Some(r.recruitment_url),
+                assessment_report_url: Some(r.assessment_report_url),
+                score: Some(r.score),
+                subscores: Some(r.subscores),
+            },
+            None => Self {
+                result_id,
+                status,
+                recruitment_url: None,
+                assessment_report_url: None,
+                score: None,
+                subscores: None,
+            },
+        }
+    }
+}
+
 /// How the candidate is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -9,7 +9,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{parse_json, read_body, require_json_content_type};
 use crate::links::LinkKind;
 use crate::recruitment::dto::{
-    AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder, OrderKind, ResultBody,
+    AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder, OrderKind, ResultStatusBody,
 };
 use crate::recruitment::orders::{OrderContext, OrderError, Placed, prepare};
 use crate::recruitment::results::result_body;
@@ -194,15 +194,17 @@ async fn post_assessment_link_order(
     }))
 }
 
-/// The result of an order, for an integrator whose endpoint missed the push. 404 until there is one.
+/// Where an order stands, for an integrator whose endpoint missed a push: `status` always
+/// (`invited`, `started`, `completed`, `declined`, `expired` or `cancelled`), the result's
+/// fields once completed. 404 only for a `resultId` this organisation never ordered.
 #[utoipa::path(
     tag = "recruitment",
     security(("provider_key" = [], "signature" = [])),
     params(("resultId" = String, Path, description = "The resultId given with the order")),
     responses(
-        (status = 200, description = "The result, as pushed", body = ResultBody),
+        (status = 200, description = "The order's status, and the result (as pushed) once completed", body = ResultStatusBody),
         (status = 401, description = "Missing or unknown provider-key, or a bad signature", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for this organisation, or no result yet", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order for this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/recruitment/v1/results/{resultId}")]
@@ -216,7 +218,7 @@ async fn get_result(
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let caller = authenticate(&state, &req, &body).await?;
     let result_id = path.into_inner();
-    let not_found = || ApiError::NotFound(format!("There is no result for resultId '{result_id}' yet."));
+    let not_found = || ApiError::NotFound(format!("This organisation has no order with resultId '{result_id}'."));
     // An id no order could carry (control characters, NUL among them) is unknown, not an error.
     if ExternalId::parse(&result_id).is_err() {
         return Err(not_found());
@@ -227,8 +229,10 @@ async fn get_result(
         .one(&state.db)
         .await?
         .ok_or_else(not_found)?;
-    let body = result_body(&state.db, &state.links, &a, state.links.report_ttl())
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().json(body))
+    let status = a
+        .state
+        .parse::<crate::assessment::State>()
+        .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    let result = result_body(&state.db, &state.links, &a, state.links.report_ttl()).await?;
+    Ok(HttpResponse::Ok().json(ResultStatusBody::new(result_id, status, result)))
 }

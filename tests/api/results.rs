@@ -6,8 +6,9 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 #[tokio::test]
-async fn no_result_is_404_until_there_is_one_then_the_pushed_body() {
+async fn every_order_has_a_status_and_a_completed_one_the_pushed_body() {
     let app = spawn_app().await;
+    // 404 only for a resultId never ordered.
     expect_problem(
         app.get_signed("/recruitment/v1/results/res-1", KEY_A, SECRET_A).await,
         404,
@@ -22,11 +23,10 @@ async fn no_result_is_404_until_there_is_one_then_the_pushed_body() {
         .json()
         .await
         .unwrap();
-    expect_problem(
-        app.get_signed("/recruitment/v1/results/res-1", KEY_A, SECRET_A).await,
-        404,
-    )
-    .await;
+    let response = app.get_signed("/recruitment/v1/results/res-1", KEY_A, SECRET_A).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"resultId": "res-1", "status": "invited"}));
 
     // Record a result as the scoring step will.
     let row = assessment::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
@@ -46,6 +46,7 @@ async fn no_result_is_404_until_there_is_one_then_the_pushed_body() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["resultId"], "res-1");
+    assert_eq!(body["status"], "completed");
     assert_eq!(body["score"], 71);
     assert_eq!(
         body["subscores"],
@@ -88,4 +89,87 @@ async fn results_need_a_valid_signature() {
         .await
         .unwrap();
     expect_problem(response, 401).await;
+}
+
+/// Declined and expired orders: the pull endpoint says so, and an integrator with
+/// `statusPushes` on is told at its `resultUpdateUrl` (one without it is not).
+#[tokio::test]
+async fn expired_orders_are_pulled_and_pushed_to_integrators_that_asked() {
+    use std::time::Duration;
+
+    use crate::receiver::Receiver;
+
+    let receiver = Receiver::start().await;
+    let app = spawn_app_with(
+        Options {
+            running_clock: true,
+            ..Options::default()
+        },
+        |s| {
+            fast_delivery(s);
+            s.expiry_sweep_interval = Duration::from_millis(50);
+        },
+    )
+    .await;
+    let token = app.admin_token(&[assessment_partner::auth::admin::Scope::IntegratorsWrite]);
+    let response = app
+        .http
+        .put(app.url(&format!("/admin/v1/integrators/{INTEGRATOR_A}")))
+        .bearer_auth(&token)
+        .json(&json!({"name": "ATS A", "statusPushes": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let view: Value = response.json().await.unwrap();
+    assert_eq!(view["statusPushes"], true);
+
+    let pushed = app.order_to(&receiver.url("/status/a"), "exp-a").await;
+    let mut quiet = order_body("exp-b", "exp-b@example.com");
+    quiet["resultUpdateUrl"] = json!(receiver.url("/status/b"));
+    let response = app
+        .post_signed(
+            "/recruitment/v1/assessment-order",
+            KEY_B,
+            SECRET_B,
+            quiet.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    // Both invitations run out.
+    for row in assessment::Entity::find().all(&app.db).await.unwrap() {
+        let mut active = row.into_active_model();
+        active.expires_at = Set(app.clock.now() - chrono::Duration::seconds(1));
+        active.update(&app.db).await.unwrap();
+    }
+    let arrived = receiver.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(arrived[0].path, "/status/a");
+    assert_eq!(arrived[0].json(), json!({"resultId": "exp-a", "status": "expired"}));
+    assert!(arrived[0].header("signature").is_some(), "signed like a result");
+
+    for (key, secret, result_id) in [(KEY_A, SECRET_A, "exp-a"), (KEY_B, SECRET_B, "exp-b")] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let body: Value = app
+                .get_signed(&format!("/recruitment/v1/results/{result_id}"), key, secret)
+                .await
+                .json()
+                .await
+                .unwrap();
+            if body["status"] == "expired" {
+                assert_eq!(body, json!({"resultId": result_id, "status": "expired"}));
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{result_id} never expired: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    // B's integrator did not ask: no push was even queued for it.
+    let rows = app.deliveries("?kind=result").await;
+    let items = rows["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{rows}");
+    assert_eq!(items[0]["assessmentId"].as_str(), Some(pushed.as_str()));
 }
