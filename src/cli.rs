@@ -283,7 +283,7 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
     }
     let _ = writeln!(
         out,
-        "  admin token:       assessment-partner token --scope assessments.read"
+        "  admin token:       cargo run --release -- token --scope assessments.read   (from this directory: same key file)"
     );
     let _ = writeln!(
         out,
@@ -307,7 +307,7 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
     );
     let body = |tag: &str| {
         format!(
-            r#"BODY=$(printf '{{"recruitment":{{"id":"demo-job-1","title":"Backend Developer","description":"Demo recruitment"}},"additionalRecruitmentCollaboratorsEmails":[],"resultUpdateUrl":"http://127.0.0.1:9999/results","resultId":"{tag}-%s","lensId":"{lens}","locale":"{locale}","candidateDetails":{{"email":"{tag}-%s@example.com"}}}}' "$(date +%s)" "$(date +%s)")"#
+            r#"RID="{tag}-$(date +%s)"; BODY=$(printf '{{"recruitment":{{"id":"demo-job-1","title":"Backend Developer","description":"Demo recruitment"}},"additionalRecruitmentCollaboratorsEmails":[],"resultUpdateUrl":"http://127.0.0.1:9999/results","resultId":"%s","lensId":"{lens}","locale":"{locale}","candidateDetails":{{"email":"%s@example.com"}}}}' "$RID" "$RID")"#
         )
     };
     let _ = writeln!(out, "{}", body("demo"));
@@ -323,11 +323,11 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
     );
     let _ = writeln!(
         out,
-        "\n# 4. Fetch a result by its resultId (404 until the candidate has finished)"
+        "\n# 4. Where the order of step 3 stands ($RID): its status, and the result once the candidate has finished"
     );
     let _ = writeln!(
         out,
-        r#"curl -sS "$AP/recruitment/v1/results/demo-1" -H "provider-key: $KEY" -H "Signature: $(sign '')"; echo"#
+        r#"curl -sS "$AP/recruitment/v1/results/$RID" -H "provider-key: $KEY" -H "Signature: $(sign '')"; echo"#
     );
     let _ = writeln!(
         out,
@@ -335,7 +335,9 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
     );
     let _ = writeln!(
         out,
-        "Secrets above are demo values from the seed file; never use them in production."
+        "Secrets above are demo values from the seed file; never use them in production.\n\
+         The demo organisation's Ashby updates go to http://127.0.0.1:9 (nothing listens there, so they\n\
+         fail and are retried): set its ashby.baseUrl to your own Ashby mock to see them."
     );
     out
 }

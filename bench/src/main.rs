@@ -479,7 +479,14 @@ async fn run_ceiling(args: &CeilingArgs) -> anyhow::Result<Summary> {
         };
         let seed = assessment_partner::admin::seed::parse(&text)?;
         let vault = assessment_partner::crypto::Vault::new(&settings.master_key);
-        assessment_partner::admin::seed::apply(&db, &vault, &seed, chrono::Utc::now(), true).await?;
+        assessment_partner::admin::seed::apply(
+            &db,
+            &vault,
+            &seed,
+            chrono::Utc::now(),
+            assessment_partner::admin::store::Rules::development(),
+        )
+        .await?;
     }
     // What the server passes too: its link signer, the organisation's name and what it may
     // order (the server keeps the last two in its directory cache).

@@ -437,10 +437,10 @@ pub async fn upsert_organization<C: ConnectionTrait>(
             );
         }
     }
-    if let Some(url) = spec.ashby.as_ref().and_then(|a| a.base_url.as_deref()) {
-        if p.check("ashby.baseUrl", HttpUrl::parse(url)).is_some() {
-            p.check("ashby.baseUrl", rules.targets.check(url));
-        }
+    if let Some(url) = spec.ashby.as_ref().and_then(|a| a.base_url.as_deref())
+        && p.check("ashby.baseUrl", HttpUrl::parse(url)).is_some()
+    {
+        p.check("ashby.baseUrl", rules.targets.check(url));
     }
     problems_into(p)?;
 

@@ -133,13 +133,15 @@ async fn a_result_is_pushed_signed_with_callback_auth_and_retried_with_one_idemp
         body["subscores"],
         json!({"Driving Leadership": 73, "Influencing & Inspiring": 68})
     );
-    // The pull endpoint serves the same body.
-    let pulled: Value = app
+    // The pull endpoint serves the same body, with the order's status.
+    let mut pulled: Value = app
         .get_signed("/recruitment/v1/results/r1", KEY_A, SECRET_A)
         .await
         .json()
         .await
         .unwrap();
+    assert_eq!(pulled["status"], "completed");
+    pulled.as_object_mut().unwrap().remove("status");
     assert_eq!(pulled, body);
     // The attempt log.
     let log = detail["attemptLog"].as_array().unwrap();

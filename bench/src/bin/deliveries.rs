@@ -140,7 +140,14 @@ async fn seeded(url: &str, key: [u8; 32]) -> anyhow::Result<DatabaseConnection> 
     let db = assessment_partner::db::connect(&s).await?;
     assessment_partner::db::migrate(&db).await?;
     let seed_file = seed::parse(include_str!("../../../examples/seed.json"))?;
-    seed::apply(&db, &Vault::new(&s.master_key), &seed_file, SystemClock.now(), true).await?;
+    seed::apply(
+        &db,
+        &Vault::new(&s.master_key),
+        &seed_file,
+        SystemClock.now(),
+        assessment_partner::admin::store::Rules::development(),
+    )
+    .await?;
     Ok(db)
 }
 
