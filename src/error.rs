@@ -62,6 +62,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The path exists, the method does not: these are the path's methods.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static [String]),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -93,6 +96,7 @@ impl ApiError {
             Self::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             Self::Validation(_) => ("validation-failed", "Validation failed"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -109,6 +113,10 @@ impl ApiError {
             Self::PayloadTooLarge { limit } => (format!("The request body is larger than {limit} bytes."), Vec::new()),
             Self::UnsupportedMediaType => (
                 "The request body must be JSON (Content-Type: application/json).".into(),
+                Vec::new(),
+            ),
+            Self::MethodNotAllowed(methods) => (
+                format!("This path answers {} only (see Allow).", methods.join(", ")),
                 Vec::new(),
             ),
             Self::Validation(errors) => (
@@ -158,6 +166,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -181,6 +190,11 @@ impl ResponseError for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         ));
+        if let Self::MethodNotAllowed(methods) = self
+            && let Ok(allow) = HeaderValue::from_str(&methods.join(", "))
+        {
+            response.insert_header((header::ALLOW, allow));
+        }
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((
                 header::WWW_AUTHENTICATE,

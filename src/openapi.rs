@@ -126,6 +126,41 @@ pub fn document_json() -> String {
         .unwrap_or_else(|e| unreachable!("the OpenAPI document serializes: {e}"))
 }
 
+/// The documented paths, split into segments (`{…}` matches any one segment), with the methods
+/// each allows: what a request to a known path with another method is told (`405` + `Allow`).
+static ROUTES: std::sync::LazyLock<Vec<(Vec<String>, Vec<String>)>> = std::sync::LazyLock::new(|| {
+    ApiDoc::openapi()
+        .paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let segments = path.trim_start_matches('/').split('/').map(str::to_owned).collect();
+            let json = serde_json::to_value(item).unwrap_or_default();
+            let methods = ["get", "put", "post", "delete", "patch", "head", "options", "trace"]
+                .into_iter()
+                .filter(|m| json.get(*m).is_some())
+                .map(str::to_ascii_uppercase)
+                .collect();
+            (segments, methods)
+        })
+        .collect()
+});
+
+/// The methods the document allows at `path`, when it documents the path at all.
+pub fn allowed_methods(path: &str) -> Option<&'static [String]> {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    ROUTES
+        .iter()
+        .find(|(segments, _)| {
+            segments.len() == parts.len()
+                && segments
+                    .iter()
+                    .zip(&parts)
+                    .all(|(s, p)| s == p || (s.starts_with('{') && s.ends_with('}') && !p.is_empty()))
+        })
+        .map(|(_, methods)| methods.as_slice())
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(spec_json).service(docs_page);
 }
@@ -150,4 +185,25 @@ async fn docs_page() -> HttpResponse {
 <script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
 </body></html>"#,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_methods;
+
+    #[test]
+    fn documented_paths_know_their_methods() {
+        assert_eq!(allowed_methods("/recruitment/v1/config"), Some(&["GET".to_owned()][..]));
+        assert_eq!(
+            allowed_methods("/recruitment/v1/results/r-1"),
+            Some(&["GET".to_owned()][..])
+        );
+        assert_eq!(
+            allowed_methods("/ashby/assessment.start"),
+            Some(&["POST".to_owned()][..])
+        );
+        assert!(allowed_methods("/admin/v1/lenses/x").is_some_and(|m| m.contains(&"PUT".to_owned())));
+        assert_eq!(allowed_methods("/nope"), None);
+        assert_eq!(allowed_methods("/recruitment/v1/results/"), None);
+    }
 }

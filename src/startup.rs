@@ -234,9 +234,7 @@ impl Application {
                             .configure(health::configure)
                             .configure(openapi::configure)
                             .service(crate::metrics::endpoint)
-                            .default_service(web::to(|| async {
-                                Err::<actix_web::HttpResponse, _>(ApiError::NotFound("No such endpoint.".into()))
-                            }))
+                            .default_service(web::to(fallback))
                     })
                     .listen(listener)?
                     .shutdown_timeout(10)
@@ -418,4 +416,17 @@ fn hostname() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "worker".into())
+}
+
+/// What a request that no handler took is told, in its surface's format: `405` with `Allow` when
+/// the OpenAPI document has the path under other methods, otherwise `404`.
+async fn fallback(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    match crate::openapi::allowed_methods(req.path()) {
+        Some(methods) if req.path().starts_with("/ashby/") => {
+            crate::ashby::error::AshbyError::MethodNotAllowed(methods).error_response()
+        }
+        Some(methods) => ApiError::MethodNotAllowed(methods).error_response(),
+        None => ApiError::NotFound("No such endpoint.".into()).error_response(),
+    }
 }

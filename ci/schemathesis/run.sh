@@ -25,7 +25,7 @@
 # with no worker nothing is ever sent to them, so all traffic stays on 127.0.0.1.
 #
 # Settings (environment):
-#   AP_ST_DATABASES   "sqlite postgres" (default; postgres is skipped when not reachable), or one
+#   AP_ST_DATABASES   "sqlite postgres" (default; an unreachable PostgreSQL fails the run), or one
 #   AP_ST_MAX_EXAMPLES  test cases per operation and phase (default 400)
 #   AP_ST_SEED        Hypothesis seed (default fixed, for a reproducible CI; "random" for a new one)
 #   AP_ST_WORKERS     schemathesis workers (default 1: with more, Hypothesis's concurrent
@@ -170,8 +170,8 @@ for database in $DATABASES; do
       ;;
     postgres)
       if ! pg_isready -q -h 127.0.0.1 -p 5432 -U postgres 2>/dev/null; then
-        echo "schemathesis: PostgreSQL is not reachable on 127.0.0.1:5432; skipping the PostgreSQL run"
-        continue
+        echo "schemathesis: PostgreSQL is not reachable on 127.0.0.1:5432 (set AP_ST_DATABASES=sqlite to run without it)" >&2
+        exit 1
       fi
       pg_db="ap_schemathesis_$$"
       psql "$PG_URL" -v ON_ERROR_STOP=1 -qc "create database \"$pg_db\"" >/dev/null

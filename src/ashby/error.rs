@@ -20,6 +20,9 @@ pub enum AshbyError {
     Application { code: &'static str, message: String },
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The path exists, the method does not: these are the path's methods.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static [String]),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -36,6 +39,7 @@ impl AshbyError {
             Self::Conflict(_) => "conflict",
             Self::Application { code, .. } => code,
             Self::BadRequest(_) => "bad_request",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Internal(_) => "internal",
         }
     }
@@ -67,6 +71,7 @@ impl ResponseError for AshbyError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Application { .. } => StatusCode::OK,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +103,14 @@ impl ResponseError for AshbyError {
                 )),
             Self::Application { code, message } => response.json(Self::envelope(code, message)),
             Self::BadRequest(message) => response.json(Self::envelope("invalid_request", message)),
+            Self::MethodNotAllowed(methods) => {
+                response
+                    .insert_header(("Allow", methods.join(", ")))
+                    .json(Self::envelope(
+                        "method_not_allowed",
+                        &format!("This endpoint answers {} only.", methods.join(", ")),
+                    ))
+            }
             Self::Internal(_) => response.json(Self::envelope("internal_error", "Something went wrong on our side.")),
         }
     }

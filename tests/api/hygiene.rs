@@ -281,3 +281,38 @@ async fn admin_filters_and_locales_refuse_what_the_databases_would_treat_apart()
         .unwrap();
     assert_eq!(locales.as_array().map(Vec::len), Some(4), "unchanged: {locales}");
 }
+
+#[tokio::test]
+async fn a_wrong_method_on_a_documented_path_is_405_with_allow_in_the_surface_format() {
+    let app = spawn_app_without_worker().await;
+    for (method, path, allow) in [
+        (Method::DELETE, "/recruitment/v1/config", "GET"),
+        (Method::TRACE, "/recruitment/v1/config", "GET"),
+        (Method::POST, "/recruitment/v1/results/r-1", "GET"),
+        (Method::GET, "/recruitment/v1/assessment-order", "POST"),
+        (
+            Method::PATCH,
+            "/admin/v1/lenses/7922dd91-1b44-43e4-a740-7c4d9c2fba41",
+            "GET, PUT",
+        ),
+        (Method::POST, "/health/live", "GET"),
+    ] {
+        let response = app.http.request(method.clone(), app.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        expect_problem(response, 405).await;
+    }
+    let response = app.http.get(app.url("/ashby/assessment.list")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert_eq!(body["errorInfo"]["code"], "method_not_allowed");
+    expect_problem(app.http.get(app.url("/no/such/path")).send().await.unwrap(), 404).await;
+}
