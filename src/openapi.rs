@@ -162,7 +162,10 @@ pub fn allowed_methods(path: &str) -> Option<&'static [String]> {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(spec_json).service(docs_page);
+    cfg.service(spec_json)
+        .service(docs_page)
+        .service(redoc_js)
+        .service(home);
 }
 
 #[get("/openapi.json")]
@@ -172,8 +175,11 @@ async fn spec_json() -> HttpResponse {
         .body(document_json())
 }
 
-/// A reference page. Redoc is loaded by the reader's browser at view time; nothing is fetched
-/// when building or running the server.
+/// Redoc 2.5.1's standalone bundle (npm `redoc`, MIT), embedded at build time from
+/// `vendor/redoc/`: the docs page needs nothing from another host.
+const REDOC_JS: &[u8] = include_bytes!("../vendor/redoc/redoc.standalone.js");
+
+/// A reference page over `/openapi.json`, drawn by the embedded Redoc.
 #[get("/docs")]
 async fn docs_page() -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
@@ -182,11 +188,38 @@ async fn docs_page() -> HttpResponse {
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><noscript>The machine-readable document is at <a href="/openapi.json">/openapi.json</a>.</noscript>
 <redoc spec-url="/openapi.json"></redoc>
-<script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
+<script src="/docs/redoc.standalone.js"></script>
 </body></html>"#,
     )
 }
 
+#[get("/docs/redoc.standalone.js")]
+async fn redoc_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(REDOC_JS)
+}
+
+/// What this server is, for someone who opens its address in a browser.
+#[get("/")]
+async fn home() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>assessment-partner</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5">
+<h1>assessment-partner</h1>
+<p>An assessment provider's server: applicant tracking systems order assessments through the
+Recruitment API or the Ashby partner protocol, candidates take them, and results are pushed back.</p>
+<ul>
+<li><a href="/docs">API reference</a></li>
+<li><a href="/openapi.json">OpenAPI document</a></li>
+<li><a href="/health/ready">Readiness</a></li>
+</ul>
+</body></html>"#,
+    )
+}
 #[cfg(test)]
 mod tests {
     use super::allowed_methods;

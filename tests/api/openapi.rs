@@ -40,5 +40,28 @@ async fn the_server_serves_the_document_and_a_docs_page() {
     assert_eq!(schemes["admin_bearer"]["scheme"], "bearer");
     let docs = app.http.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("/openapi.json"));
+    let page = docs.text().await.unwrap();
+    assert!(page.contains("/openapi.json"));
+    // Everything the page loads comes from this server.
+    assert!(!page.contains("http://") && !page.contains("https://"), "{page}");
+    assert!(page.contains(r#"<script src="/docs/redoc.standalone.js">"#), "{page}");
+    let script = app.http.get(app.url("/docs/redoc.standalone.js")).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(
+        script.bytes().await.unwrap().len() > 500_000,
+        "the Redoc bundle is served whole"
+    );
+
+    let home = app.http.get(app.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    let home = home.text().await.unwrap();
+    for link in [r#"href="/docs""#, r#"href="/openapi.json""#, r#"href="/health/ready""#] {
+        assert!(home.contains(link), "{home}");
+    }
 }
