@@ -474,24 +474,20 @@ async fn seeding_twice_changes_nothing() {
     // The example seed, applied twice.
     let seed_file = seed::parse(assessment_partner::cli::EXAMPLE_SEED).unwrap();
     let vault = Vault::new(&secrecy::SecretBox::new(Box::new([9u8; 32])));
-    let first = seed::apply(
-        &app.db,
-        &vault,
-        &seed_file,
-        app.clock.now(),
-        store::Rules::development(),
-    )
-    .await
-    .unwrap();
-    let second = seed::apply(
-        &app.db,
-        &vault,
-        &seed_file,
-        app.clock.now(),
-        store::Rules::development(),
-    )
-    .await
-    .unwrap();
+    let mut reports = Vec::new();
+    for _ in 0..2 {
+        let report = seed::apply(
+            &app.db,
+            &vault,
+            &seed_file,
+            app.clock.now(),
+            store::Rules::development(),
+        )
+        .await
+        .unwrap();
+        reports.push(report);
+    }
+    let (first, second) = (&reports[0], &reports[1]);
     assert_eq!(first.lenses.len(), 3);
     assert!(second.organizations.iter().all(|o| o.generated_provider_key.is_none()));
     let after: Value = app

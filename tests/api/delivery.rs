@@ -247,17 +247,10 @@ async fn a_receiver_that_is_down_then_up_gets_its_result() {
 async fn an_always_failing_receiver_goes_dead_at_the_deadline_then_replay_delivers() {
     let receiver = Receiver::start().await;
     receiver.answer_always(500);
-    let app = spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        |s| {
-            fast_delivery(s);
-            s.delivery.retry_schedule = vec![Duration::from_millis(150)];
-            s.delivery.max_age = Duration::from_millis(600);
-        },
-    )
+    let app = spawn_fast_app_with(|s| {
+        s.delivery.retry_schedule = vec![Duration::from_millis(150)];
+        s.delivery.max_age = Duration::from_millis(600);
+    })
     .await;
     let id = app.order_to(&receiver.url("/dead"), "dead").await;
     app.post_result(&id, &result_input()).await;
@@ -371,16 +364,9 @@ async fn calls_for_one_assessment_and_target_go_out_in_order() {
 async fn an_order_e_mails_the_invitation_to_smtp_in_its_locale() {
     let smtp = SmtpSink::start().await;
     let port = smtp.port;
-    let app = spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        |s| {
-            fast_delivery(s);
-            s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
-        },
-    )
+    let app = spawn_fast_app_with(|s| {
+        s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    })
     .await;
     let mut body = order_body("mail-1", "ada@example.com");
     body["locale"] = json!("sv-SE");
@@ -453,17 +439,10 @@ async fn without_smtp_e_mails_land_as_eml_files() {
 #[tokio::test]
 async fn private_callback_targets_are_refused_unless_allowed() {
     let receiver = Receiver::start().await;
-    let app = spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        |s| {
-            fast_delivery(s);
-            s.delivery.allow_private_networks = false;
-            s.delivery.max_age = Duration::from_millis(300);
-        },
-    )
+    let app = spawn_fast_app_with(|s| {
+        s.delivery.allow_private_networks = false;
+        s.delivery.max_age = Duration::from_millis(300);
+    })
     .await;
     for url in [
         "http://127.0.0.1/x",

@@ -166,16 +166,24 @@ pub fn fast_delivery(settings: &mut Settings) {
     settings.delivery.poll_interval = std::time::Duration::from_millis(50);
 }
 
-/// An instance (API and worker) with fast delivery settings and a running clock.
-pub async fn spawn_fast_app() -> TestApp {
+/// An instance (API and worker) with fast delivery settings, a running clock and `tweak`.
+pub async fn spawn_fast_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_with(
         Options {
             running_clock: true,
             ..Options::default()
         },
-        fast_delivery,
+        |s| {
+            fast_delivery(s);
+            tweak(s);
+        },
     )
     .await
+}
+
+/// An instance (API and worker) with fast delivery settings and a running clock.
+pub async fn spawn_fast_app() -> TestApp {
+    spawn_fast_app_with(|_| {}).await
 }
 
 /// An instance without a worker, with fast delivery settings and a running clock: rows it
