@@ -25,6 +25,8 @@ button.secondary { background: #fff; color: #0b57d0; }
 a { color: #0b57d0; }
 :focus-visible { outline: 3px solid #b3261e; outline-offset: 2px; }
 .actions { display: flex; flex-wrap: wrap; gap: 0.75rem; margin-top: 1.5rem; }
+.missing { border: 2px solid #b3261e; }
+.error { color: #b3261e; font-weight: 600; margin: 0 0 0.5rem; }
 .notice { border-left: 4px solid #b3261e; background: #fdecea; padding: 0.75rem 1rem; margin: 0 0 1rem; }
 .progress { font-weight: 600; color: #3d3d3d; }
 .bar { background: #e3e3e3; border-radius: 0.3rem; height: 1rem; overflow: hidden; }
@@ -107,11 +109,27 @@ pub struct QuestionsPage<'a> {
     pub labels: &'a [String],
     pub questions: Vec<Question<'a>>,
     pub notice: Option<&'a str>,
+    /// Mark the statements without an answer (the part was sent with some left out).
+    pub mark_missing: bool,
+    /// Opened from the review: saving returns there, and so does Back.
+    pub from_review: bool,
 }
 
 pub fn questions(w: &Words, q: &QuestionsPage<'_>) -> Markup {
     let (n, total) = (q.page.to_string(), q.pages.to_string());
     let last = q.page == q.pages;
+    let save = if q.from_review {
+        w.save_return
+    } else if last {
+        w.save_review
+    } else {
+        w.save_next
+    };
+    let back = if q.from_review {
+        Some(format!("{}/review", q.base))
+    } else {
+        (q.page > 1).then(|| format!("{}/q/{}", q.base, q.page - 1))
+    };
     layout(
         w.lang,
         w.title,
@@ -121,17 +139,26 @@ pub fn questions(w: &Words, q: &QuestionsPage<'_>) -> Markup {
             @if let Some(notice) = q.notice { p class="notice" role="alert" { (notice) } }
             form method="post" action={ (q.base) "/q/" (q.page) } {
                 input type="hidden" name="csrf" value=(q.csrf);
+                @if q.from_review { input type="hidden" name="from" value="review"; }
                 @for (i, question) in q.questions.iter().enumerate() {
-                    fieldset {
+                    @let missing = q.mark_missing && question.answer.is_none();
+                    @let described = if missing {
+                        format!("hint-{id} missing-{id}", id = question.id)
+                    } else {
+                        format!("hint-{}", question.id)
+                    };
+                    fieldset class=[missing.then_some("missing")] {
                         legend { (i + 1) ". " (question.text) }
+                        @if missing { p class="error" id={ "missing-" (question.id) } { (w.choose_answer) } }
                         p class="hint" id={ "hint-" (question.id) } { (w.statement_hint) }
                         div class="scale" {
                             @for (v, label) in q.labels.iter().enumerate() {
                                 @let value = (v + 1) as i32;
                                 label {
-                                    input type="radio" name={ "item:" (question.id) } value=(value)
+                                    input type="radio" name={ "item:" (question.id) } value=(value) required
                                         checked[question.answer == Some(value)]
-                                        aria-describedby={ "hint-" (question.id) };
+                                        aria-invalid=[missing.then_some("true")]
+                                        aria-describedby=(described);
                                     span { (label) }
                                 }
                             }
@@ -139,10 +166,8 @@ pub fn questions(w: &Words, q: &QuestionsPage<'_>) -> Markup {
                     }
                 }
                 div class="actions" {
-                    button type="submit" { (if last { w.save_review } else { w.save_next }) }
-                    @if q.page > 1 {
-                        a href={ (q.base) "/q/" (q.page - 1) } { (w.back) }
-                    }
+                    button type="submit" { (save) }
+                    @if let Some(back) = &back { a href=(back) { (w.back) } }
                 }
             }
         },
@@ -154,6 +179,8 @@ pub struct Review<'a> {
     pub csrf: &'a str,
     pub answered: usize,
     pub total: usize,
+    /// How many parts there are; Back goes to the last.
+    pub pages: usize,
     /// (page number, heading) of pages with unanswered statements.
     pub missing: Vec<(usize, String)>,
 }
@@ -169,14 +196,14 @@ pub fn review(w: &Words, r: &Review<'_>) -> Markup {
             @if !r.missing.is_empty() {
                 div class="notice" role="alert" {
                     p { (w.missing) }
-                    ul { @for (page, heading) in &r.missing { li { a href={ (r.base) "/q/" (page) } { (heading) } } } }
+                    ul { @for (page, heading) in &r.missing { li { a href={ (r.base) "/q/" (page) "?from=review" } { (heading) } } } }
                 }
             }
             form method="post" action={ (r.base) "/submit" } {
                 input type="hidden" name="csrf" value=(r.csrf);
                 div class="actions" {
                     button type="submit" disabled[!r.missing.is_empty()] { (w.submit) }
-                    a href={ (r.base) "/q/" (r.missing.first().map(|m| m.0).unwrap_or(1)) } { (w.back) }
+                    a href={ (r.base) "/q/" (r.pages) } { (w.back) }
                 }
             }
         },

@@ -341,13 +341,39 @@ fn page_of(ctx: &Ctx, page: usize) -> Result<&'static Competency, Failure> {
         })
 }
 
+/// How a part is shown: opened from the review or not, and after what.
+#[derive(Clone, Copy)]
+struct View {
+    from_review: bool,
+    status: StatusCode,
+    /// The part was sent with statements unanswered: say so and mark them.
+    incomplete: bool,
+    /// The form had expired: say so.
+    stale: bool,
+}
+
+impl View {
+    fn new(from_review: bool) -> Self {
+        Self {
+            from_review,
+            status: StatusCode::OK,
+            incomplete: false,
+            stale: false,
+        }
+    }
+}
+
+/// `from=review` in the query (a link on the review) or in the form (the part's own form).
+fn from_review(values: &HashMap<String, String>) -> bool {
+    values.get("from").is_some_and(|v| v == "review")
+}
+
 async fn render_questions(
     state: &AppState,
     req: &HttpRequest,
     ctx: &Ctx,
     page: usize,
-    status: StatusCode,
-    notice: Option<&str>,
+    view: View,
 ) -> Result<HttpResponse, Failure> {
     let competency = page_of(ctx, page)?;
     let answers = ctx.answers(state).await?;
@@ -371,20 +397,33 @@ async fn render_questions(
                     answer: answers.get(&i.id).copied(),
                 })
                 .collect(),
-            notice,
+            notice: if view.stale {
+                Some(ctx.words.stale_form)
+            } else if view.incomplete {
+                Some(ctx.words.unanswered)
+            } else {
+                None
+            },
+            mark_missing: view.incomplete,
+            from_review: view.from_review,
         },
     );
-    Ok(with_cookie(html(status, markup), cookie))
+    Ok(with_cookie(html(view.status, markup), cookie))
 }
 
 #[get("/a/{token}/q/{page}")]
 #[instrument(skip_all)]
-async fn question_page(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, usize)>) -> HttpResponse {
+async fn question_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, usize)>,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
     let (token, page) = path.into_inner();
     respond(
         async {
             let ctx = load_started(&state, &token).await?;
-            render_questions(&state, &req, &ctx, page, StatusCode::OK, None).await
+            render_questions(&state, &req, &ctx, page, View::new(from_review(&query))).await
         }
         .await,
     )
@@ -402,16 +441,14 @@ async fn save_page(
     respond(
         async {
             let ctx = load_started(&state, &token).await?;
+            let view = View::new(from_review(&form));
             if check_csrf(&state, &req, &form, &ctx).is_err() {
-                return render_questions(
-                    &state,
-                    &req,
-                    &ctx,
-                    page,
-                    StatusCode::FORBIDDEN,
-                    Some(ctx.words.stale_form),
-                )
-                .await;
+                let view = View {
+                    status: StatusCode::FORBIDDEN,
+                    stale: true,
+                    ..view
+                };
+                return render_questions(&state, &req, &ctx, page, view).await;
             }
             let competency = page_of(&ctx, page)?;
             let points = i32::from(Catalog::get().scale.points);
@@ -433,6 +470,7 @@ async fn save_page(
                     })
                 })
                 .collect();
+            let sent = rows.len();
             if !rows.is_empty() {
                 answer::Entity::insert_many(rows)
                     .on_conflict(
@@ -443,7 +481,19 @@ async fn save_page(
                     .exec_without_returning(&state.db)
                     .await?;
             }
-            let next = if page < ctx.competencies.len() {
+            // What was answered is kept; a statement left out keeps the candidate on the part.
+            if sent < competency.items.len() {
+                let answers = ctx.answers(&state).await?;
+                if competency.items.iter().any(|i| !answers.contains_key(&i.id)) {
+                    let view = View {
+                        status: StatusCode::UNPROCESSABLE_ENTITY,
+                        incomplete: true,
+                        ..view
+                    };
+                    return render_questions(&state, &req, &ctx, page, view).await;
+                }
+            }
+            let next = if page < ctx.competencies.len() && !view.from_review {
                 format!("{}/q/{}", ctx.base, page + 1)
             } else {
                 format!("{}/review", ctx.base)
@@ -483,6 +533,7 @@ async fn render_review(
             csrf: &csrf_token,
             answered,
             total: ctx.item_count(),
+            pages: ctx.competencies.len(),
             missing,
         },
     );

@@ -210,6 +210,10 @@ async fn a_candidate_takes_the_assessment_through_the_forms_and_the_integrator_g
     let (status, done, _) = candidate.get("").await;
     assert_eq!(status, 200);
     assert!(done.contains("Thank you"));
+    assert!(
+        done.contains("your result goes to the employer") && done.contains("next step"),
+        "the finished page says what happens next: {done}"
+    );
 
     let row = assessment::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap();
     assert_eq!((row.state.as_str(), row.score), ("completed", Some(75)));
@@ -273,6 +277,68 @@ async fn a_candidate_takes_the_assessment_through_the_forms_and_the_integrator_g
         .await
         .unwrap();
     assert_eq!(late.status(), 410);
+}
+
+#[tokio::test]
+async fn a_skipped_statement_is_marked_on_its_part_and_a_part_fixed_from_the_review_returns_there() {
+    let app = spawn_app_without_worker().await;
+    let link = link_for(&app, "https://ats.example.com/r", "skip-1", "en-US").await;
+    let mut candidate = Candidate::new(&app, &link);
+    let (_, intro, _) = candidate.get("").await;
+    let csrf = Candidate::csrf(&intro);
+    candidate.post("/start", &[("csrf".into(), csrf.clone())]).await;
+
+    // Part 1 sent with its first statement left out: the same part again, that statement marked,
+    // the others kept.
+    let (_, page1, _) = candidate.get("/q/1").await;
+    let mut ids = capture(&page1, r#"name="item:"#, '"');
+    ids.dedup();
+    assert!(ids.len() > 1, "{page1}");
+    let (skipped, rest) = ids.split_first().unwrap();
+    let mut form = vec![("csrf".to_owned(), csrf.clone())];
+    form.extend(rest.iter().map(|i| (format!("item:{i}"), "4".to_owned())));
+    let (status, again, location) = candidate.post("/q/1", &form).await;
+    assert_eq!((status, location), (422, None), "no moving on past a skipped statement");
+    assert!(again.contains("Part 1 of 2") && again.contains("Answer every statement on this page"));
+    assert_eq!(
+        capture(&again, r#"class="error" id="missing-"#, '"'),
+        vec![skipped.clone()],
+        "only the skipped statement is marked"
+    );
+    assert!(again.contains(&format!(r#"aria-describedby="hint-{skipped} missing-{skipped}""#)));
+    assert_eq!(
+        again.matches(" checked").count(),
+        rest.len(),
+        "the other answers were kept"
+    );
+
+    // Part 1 done, part 2 half done: the review lists part 2; Back goes to the last part.
+    form.push((format!("item:{skipped}"), "4".to_owned()));
+    let (status, _, location) = candidate.post("/q/1", &form).await;
+    assert_eq!((status, location), (303, Some(format!("{}/q/2", candidate.base))));
+    let (_, review, _) = candidate.get("/review").await;
+    assert!(
+        review.contains(&format!(r#"href="{}/q/2?from=review""#, candidate.base)),
+        "{review}"
+    );
+    assert!(
+        review.contains(&format!(r#"href="{}/q/2">Back<"#, candidate.base)),
+        "{review}"
+    );
+    assert!(review.contains("disabled"), "nothing to submit yet");
+
+    // Opened from the review, a part returns there, and its Back does too.
+    let (_, page2, _) = candidate.get("/q/2?from=review").await;
+    assert!(page2.contains(r#"name="from" value="review""#) && page2.contains("Save and return to the review"));
+    assert!(page2.contains(&format!(r#"href="{}/review">Back<"#, candidate.base)));
+    let mut ids2 = capture(&page2, r#"name="item:"#, '"');
+    ids2.dedup();
+    let mut form = vec![("csrf".to_owned(), csrf.clone()), ("from".into(), "review".into())];
+    form.extend(ids2.iter().map(|i| (format!("item:{i}"), "3".to_owned())));
+    let (status, _, location) = candidate.post("/q/2", &form).await;
+    assert_eq!((status, location), (303, Some(format!("{}/review", candidate.base))));
+    let (_, review, _) = candidate.get("/review").await;
+    assert!(review.contains("12 of 12") && !review.contains("disabled"), "{review}");
 }
 
 #[tokio::test]
