@@ -137,6 +137,11 @@ impl Application {
             (None, None)
         };
         let state = AppState {
+            retry: RetryPolicy {
+                schedule: settings.delivery.retry_schedule.clone(),
+                max_age: settings.delivery.max_age,
+                jitter: DEFAULT_JITTER,
+            },
             db: db.clone(),
             vault: vault.clone(),
             clock: clock.clone(),
@@ -182,11 +187,7 @@ impl Application {
                     d.concurrency,
                 )?,
                 metrics,
-                policy: RetryPolicy {
-                    schedule: d.retry_schedule.clone(),
-                    max_age: d.max_age,
-                    jitter: DEFAULT_JITTER,
-                },
+                policy: state.retry.clone(),
                 owner,
                 lease: d.lease,
                 credentials: Default::default(),

@@ -36,6 +36,8 @@ pub struct AppState {
     pub directory: Arc<crate::auth::directory::Directory>,
     /// Writes orders, several per transaction under load.
     pub orders: crate::recruitment::writer::OrderWriter,
+    /// How deliveries are retried, and for how long (a replay's new deadline).
+    pub retry: crate::delivery::policy::RetryPolicy,
     /// This instance's worker, when it runs one: rows written leased to it go here.
     pub handoff: Option<crate::delivery::handoff::Handoff>,
 }

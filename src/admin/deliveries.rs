@@ -285,7 +285,8 @@ async fn get_delivery(
 }
 
 /// Replays a dead delivery (scope `deliveries.write`): it becomes pending, due now, with a new
-/// deadline counted from its next attempt. Only dead rows can be replayed (409 otherwise).
+/// deadline (`deadlineAt`, in the answer) the retry window away from now. Only dead rows can be
+/// replayed (409 otherwise).
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = DeliveryDetail),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -307,7 +308,10 @@ async fn replay_delivery(
             delivery::Column::FirstAttemptAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(delivery::Column::DeadlineAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            delivery::Column::DeadlineAt,
+            Expr::value(Some(state.retry.deadline(now))),
+        )
         .col_expr(delivery::Column::ReplayBase, Expr::col(delivery::Column::Attempts))
         .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(

@@ -284,9 +284,18 @@ async fn an_always_failing_receiver_goes_dead_at_the_deadline_then_replay_delive
         .await
         .unwrap();
     assert_eq!(replay.status(), 200);
-    let delivered = app.wait_for_delivery(&delivery_id, "delivered").await;
-    let new_deadline: chrono::DateTime<chrono::Utc> = serde_json::from_value(delivered["deadlineAt"].clone()).unwrap();
+    let answer: Value = replay.json().await.unwrap();
+    let new_deadline: chrono::DateTime<chrono::Utc> = serde_json::from_value(answer["deadlineAt"].clone())
+        .unwrap_or_else(|e| panic!("the replay's answer shows the new deadline ({e}): {answer}"));
+    let updated: chrono::DateTime<chrono::Utc> = serde_json::from_value(answer["updatedAt"].clone()).unwrap();
+    assert_eq!(
+        new_deadline - updated,
+        chrono::Duration::milliseconds(600),
+        "the retry window from the replay"
+    );
     assert!(new_deadline > deadline, "a new deadline");
+    let delivered = app.wait_for_delivery(&delivery_id, "delivered").await;
+    assert_eq!(delivered["deadlineAt"], answer["deadlineAt"], "kept by the worker");
     let again = app
         .http
         .post(app.url(&format!("/admin/v1/deliveries/{delivery_id}/replay")))
