@@ -57,11 +57,166 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// The answers every operation of a surface can give, whatever its handler: missing or wrong
+/// credentials, a body that is not JSON or too large, a malformed id or query. Added here once
+/// (as shared `components/responses`) so no operation's list can forget one.
+struct StandardResponses;
+
+/// (name, status, description, body schema, content type)
+const SHARED_RESPONSES: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "Unauthorized",
+        "401",
+        "Missing, malformed or unknown credentials",
+        "Problem",
+        PROBLEM_JSON,
+    ),
+    (
+        "Forbidden",
+        "403",
+        "The credentials lack the scope this operation needs",
+        "Problem",
+        PROBLEM_JSON,
+    ),
+    (
+        "BadRequest",
+        "400",
+        "The body is not one JSON value of the documented shape",
+        "Problem",
+        PROBLEM_JSON,
+    ),
+    (
+        "PayloadTooLarge",
+        "413",
+        "The body is larger than the server accepts (`AP_MAX_BODY_BYTES`)",
+        "Problem",
+        PROBLEM_JSON,
+    ),
+    (
+        "UnsupportedMediaType",
+        "415",
+        "The body is not sent as `application/json`",
+        "Problem",
+        PROBLEM_JSON,
+    ),
+    (
+        "ValidationFailed",
+        "422",
+        "A field, query parameter or path id is invalid; `errors` names each",
+        "Problem",
+        PROBLEM_JSON,
+    ),
+    (
+        "AshbyUnauthorized",
+        "401",
+        "Missing or unknown partner key",
+        "ErrorEnvelope",
+        "application/json",
+    ),
+    (
+        "AshbyBadRequest",
+        "400",
+        "The body is not one JSON object of the documented shape (code `invalid_request`)",
+        "ErrorEnvelope",
+        "application/json",
+    ),
+    (
+        "AshbyUnprocessable",
+        "422",
+        "Something a recruiter can fix, such as a NUL character in a string; the message is shown in Ashby",
+        "UserMessage",
+        "application/json",
+    ),
+];
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+impl Modify for StandardResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, _, description, schema, content_type) in SHARED_RESPONSES {
+            components.responses.insert(
+                (*name).to_owned(),
+                ResponseBuilder::new()
+                    .description(*description)
+                    .content(
+                        *content_type,
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name(*schema)))
+                            .build(),
+                    )
+                    .build()
+                    .into(),
+            );
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ashby = path.starts_with("/ashby/");
+            let admin = path.starts_with("/admin/");
+            for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = operation.request_body.is_some();
+                let params = operation.parameters.as_deref().unwrap_or_default();
+                let has_query = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query));
+                let has_id = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path));
+                let mut wanted: Vec<&str> = Vec::new();
+                if ashby {
+                    wanted.push("AshbyUnauthorized");
+                    // assessment.start answers an unreadable body with a 422 message Ashby shows.
+                    if operation.operation_id.as_deref() != Some("ashby_assessment_start") {
+                        wanted.push("AshbyBadRequest");
+                    }
+                    wanted.push("AshbyUnprocessable");
+                } else {
+                    if secured {
+                        wanted.push("Unauthorized");
+                    }
+                    if admin {
+                        wanted.push("Forbidden");
+                    }
+                    if has_body {
+                        wanted.extend([
+                            "BadRequest",
+                            "PayloadTooLarge",
+                            "UnsupportedMediaType",
+                            "ValidationFailed",
+                        ]);
+                    }
+                    // Admin ids are UUIDs; a malformed one is named in a 422.
+                    if has_query || (admin && has_id) {
+                        wanted.push("ValidationFailed");
+                    }
+                }
+                for name in wanted {
+                    let Some((_, status, ..)) = SHARED_RESPONSES.iter().find(|r| r.0 == name) else {
+                        continue;
+                    };
+                    operation
+                        .responses
+                        .responses
+                        .entry((*status).to_owned())
+                        .or_insert_with(|| Ref::new(format!("#/components/responses/{name}")).into());
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "assessment-partner",
-        description = "Assessment provider server: the Recruitment API for integrators, the Ashby assessments partner endpoints, and the admin API.",
+        description = "Assessment provider server: the Recruitment API for integrators, the Ashby assessments partner endpoints, and the admin API.\n\n\
+            Rules for every JSON body: it is one JSON value with nothing after it (else 400), and no string or key holds \
+            the NUL character U+0000 (else 422 naming the field). A request to a documented path with another method \
+            answers 405 with `Allow`.",
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
     paths(
@@ -106,9 +261,9 @@ impl Modify for SecuritySchemes {
         ashby_dto::ListResponse, ashby_dto::AssessmentType, ashby_dto::StartRequest, ashby_dto::StartCandidate,
         ashby_dto::StartApplication, ashby_dto::StartJob, ashby_dto::HiringTeamMember,
         ashby_dto::UpdateRequest, ashby_dto::DataBlob, ashby_dto::UserMessage, ashby_dto::ErrorEnvelope,
-        ashby_dto::ErrorInfo, ashby_dto::CustomFieldListResponse, spec::CustomFieldSpec, spec::CustomFieldValue, assessment::State, health::Health,
+        ashby_dto::ErrorInfo, ashby_dto::CustomFieldListResponse, ashby_dto::ListRequest, ashby_dto::CancelRequest, ashby_dto::CancelAnswer, spec::CustomFieldSpec, spec::CustomFieldValue, assessment::State, health::Health,
     )),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &StandardResponses),
     tags(
         (name = "recruitment", description = "For integrators (ATSs): order assessments, fetch results."),
         (name = "admin", description = "For operators: lenses, integrators, organisations, assessments, results, deliveries."),

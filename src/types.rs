@@ -83,6 +83,10 @@ impl HttpUrl {
         if s.len() > 2048 {
             return Err("must be at most 2048 characters");
         }
+        // The URL parser would drop these silently; what is stored is what was sent.
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("must not contain spaces or control characters");
+        }
         let url = url::Url::parse(s).map_err(|_| "must be an absolute URL")?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err("must be an http or https URL");

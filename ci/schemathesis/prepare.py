@@ -10,6 +10,10 @@ through the API itself (loopback only):
   - an order left open, for `POST /admin/v1/assessments/{id}/result`;
   - an assessment started through Ashby, for `POST /ashby/assessment.cancel`;
 
+and offers the seeded values that make an order, a start or an organisation acceptable (the
+demo organisation's lenses, the offered locales, the integrators), so that schema-valid data
+reaches the operations' success paths and not only their 422s;
+
 and writes the run's schemathesis.toml: the committed ci/schemathesis/schemathesis.toml, then
 dictionaries that offer those identifiers (and the deliveries they queued) to the operations that
 read them, half of the time, the other half being generated as usual.
@@ -111,8 +115,20 @@ def main() -> None:
     static = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
     with open(static) as f:
         config = f.read()
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "seed.json")) as f:
+        seed = json.load(f)
+    org = next(o for o in seed["organizations"] if o.get("providerKey") == hooks.PROVIDER_KEY)
     config += f"""
 # ---- written by ci/schemathesis/prepare.py for this run ----
+[dictionaries.offered_lens_ids]
+values = {values(org["lensIds"])}
+
+[dictionaries.offered_locales]
+values = {values(seed["locales"])}
+
+[dictionaries.integrator_ids]
+values = {values([i["id"] for i in seed["integrators"]])}
+
 [dictionaries.result_ids]
 values = {values([completed_result_id, open_result_id])}
 
@@ -128,6 +144,18 @@ values = {values([ashby_id])}
 values = {values(delivery_ids)}
 """
     config += """
+[[operations]]
+include-path-regex = "^/recruitment/v1/assessment-(link-)?order$"
+parameters = { "body.lensId" = { dictionary = "offered_lens_ids", probability = 0.5 }, "body.locale" = { dictionary = "offered_locales", probability = 0.5 } }
+
+[[operations]]
+include-name = "POST /ashby/assessment.start"
+parameters = { "body.assessment_type_id" = { dictionary = "offered_lens_ids", probability = 0.5 } }
+
+[[operations]]
+include-name = "PUT /admin/v1/organizations/{id}"
+parameters = { "body.integratorId" = { dictionary = "integrator_ids", probability = 0.5 } }
+
 [[operations]]
 include-name = "GET /recruitment/v1/results/{resultId}"
 parameters = { "path.resultId" = { dictionary = "result_ids", probability = 0.5 } }

@@ -109,16 +109,35 @@ async fn post_result(
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryFilter {
-    /// pending, delivered or dead
+    #[param(schema_with = delivery_states)]
     pub state: Option<String>,
-    /// result or invitation_email
+    #[param(schema_with = delivery_kinds)]
     pub kind: Option<String>,
     pub organization_id: Option<Uuid>,
     pub assessment_id: Option<Uuid>,
-    /// 1..200, default 50
+    /// Default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// `nextCursor` of the previous page
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
+}
+
+fn string_enum(values: impl Iterator<Item = &'static str>) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
+/// The document's schema for `state`: the outbox's states.
+fn delivery_states() -> utoipa::openapi::Object {
+    string_enum(DeliveryState::ALL.into_iter().map(DeliveryState::as_str))
+}
+
+/// The document's schema for `kind`: the outbox's kinds.
+fn delivery_kinds() -> utoipa::openapi::Object {
+    string_enum(Kind::ALL.into_iter().map(Kind::as_str))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -217,7 +236,8 @@ async fn list_deliveries(
         query = query.filter(delivery::Column::State.eq(s.as_str()));
     }
     if let Some(k) = &filter.kind {
-        let k = Kind::parse(k).ok_or_else(|| ApiError::invalid("kind", "must be result or invitation_email"))?;
+        let k = Kind::parse(k)
+            .ok_or_else(|| ApiError::invalid("kind", "must be result, ashby_update or invitation_email"))?;
         query = query.filter(delivery::Column::Kind.eq(k.as_str()));
     }
     if let Some(org) = filter.organization_id {

@@ -275,7 +275,7 @@ async fn get_locales(state: web::Data<AppState>, auth: AdminAuth) -> Result<Http
 }
 
 /// Sets the offered locales to exactly this list (scope `organizations.write`).
-#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), request_body = Vec<String>,
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), request_body = LocaleCodes,
     responses((status = 200, body = [String]), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[put("/admin/v1/locales")]
 #[instrument(skip_all)]
@@ -301,15 +301,17 @@ async fn put_locales(
 #[into_params(parameter_in = Query)]
 pub struct AssessmentFilter {
     pub organization_id: Option<Uuid>,
-    /// invited, started, completed, cancelled, expired or declined
+    #[param(value_type = Option<State>)]
     pub state: Option<String>,
     /// Created at or after (RFC 3339)
     pub created_from: Option<DateTime<Utc>>,
     /// Created before (RFC 3339)
     pub created_to: Option<DateTime<Utc>>,
-    /// 1..200, default 50
+    /// Default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// `nextCursor` of the previous page
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
@@ -368,8 +370,8 @@ async fn list_assessments(
     }
     for (field, bound) in [("createdFrom", filter.created_from), ("createdTo", filter.created_to)] {
         // SQLite keeps times as text, which orders only four-digit years as time.
-        if bound.is_some_and(|t| !(1..=9999).contains(&t.year())) {
-            return Err(ApiError::invalid(field, "must be a time in the years 0001 to 9999"));
+        if bound.is_some_and(|t| !(0..=9999).contains(&t.year())) {
+            return Err(ApiError::invalid(field, "must be a time in the years 0000 to 9999"));
         }
     }
     if let Some(from) = filter.created_from {

@@ -21,18 +21,59 @@ fn competency_key(key: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// The document's schema for a competency key: one of the catalogue's.
+fn catalogue_keys() -> utoipa::openapi::Object {
+    string_enum(
+        crate::catalog::Catalog::get()
+            .competencies
+            .iter()
+            .map(|c| c.key.clone()),
+    )
+}
+
+/// The document's schema for a custom field's type.
+fn custom_field_types() -> utoipa::openapi::Object {
+    string_enum(CUSTOM_FIELD_TYPES.iter().map(|t| (*t).to_owned()))
+}
+
+fn string_enum(values: impl Iterator<Item = String>) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
+/// The body of `PUT /admin/v1/locales`: at least one locale, each one the competency catalogue
+/// has statements in.
+pub struct LocaleCodes;
+
+impl utoipa::PartialSchema for LocaleCodes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ArrayBuilder::new()
+            .items(string_enum(crate::catalog::Catalog::get().locales.iter().cloned()))
+            .min_items(Some(1))
+            .examples([serde_json::json!(["en-US", "sv-SE"])])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for LocaleCodes {}
+
 #[derive(Debug, Clone, Deserialize, Serialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CompetencySpec {
+    /// A competency of the catalogue.
     #[validate(custom(function = "competency_key"))]
-    #[schema(example = "driving-leadership")]
+    #[schema(example = "driving-leadership", schema_with = catalogue_keys)]
     pub key: String,
     /// Relative weight in the overall score.
     #[validate(range(min = 1, max = 100, message = "must be 1 to 100"))]
+    #[schema(minimum = 1, maximum = 100)]
     #[schema(example = 2)]
     pub weight: i32,
     /// Display name; the competency catalogue's name when absent.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     #[schema(example = "Driving Leadership")]
     pub name: Option<String>,
 }
@@ -43,12 +84,15 @@ pub struct LensSpec {
     /// Required in the seed file; in a PUT it may be left out (the path names it) or must match.
     pub id: Option<Uuid>,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     #[schema(example = "General Performance")]
     pub name: String,
     #[serde(default)]
     #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
+    #[schema(max_length = 2000)]
     pub description: String,
     #[validate(length(min = 1, max = 32, message = "must have 1 to 32 competencies"), nested)]
+    #[schema(min_items = 1, max_items = 32)]
     pub competencies: Vec<CompetencySpec>,
 }
 
@@ -60,13 +104,25 @@ pub enum CallbackAuth {
     None,
     /// Header `integrator-api-key`.
     #[serde(rename = "apiKey", rename_all = "camelCase")]
-    ApiKey { api_key: String },
+    ApiKey {
+        #[schema(min_length = 1, max_length = 1024)]
+        api_key: String,
+    },
     #[serde(rename = "basic")]
-    Basic { username: String, password: String },
+    Basic {
+        #[schema(min_length = 1, max_length = 1024, pattern = "^[^:]*$")]
+        username: String,
+        #[schema(min_length = 1, max_length = 1024)]
+        password: String,
+    },
     #[serde(rename = "oauth2ClientCredentials", rename_all = "camelCase")]
     OAuth2ClientCredentials {
+        /// An absolute http(s) URL.
+        #[schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)]
         token_url: String,
+        #[schema(min_length = 1, max_length = 1024)]
         client_id: String,
+        #[schema(min_length = 1, max_length = 1024)]
         client_secret: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scope: Option<String>,
@@ -115,11 +171,13 @@ impl CallbackAuth {
 pub struct IntegratorSpec {
     pub id: Option<Uuid>,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     #[schema(example = "Example ATS")]
     pub name: String,
     /// The integrator-secret that signs requests. Required when the integrator is created;
     /// left out on update it stays as it is. Write-only.
     #[validate(length(min = 16, max = 512, message = "must be 16 to 512 characters"))]
+    #[schema(min_length = 16, max_length = 512)]
     pub secret: Option<String>,
     /// Default true. False only for sandboxes.
     pub require_signature: Option<bool>,
@@ -144,15 +202,17 @@ pub struct CustomFieldValue {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Validate, ToSchema)]
 pub struct CustomFieldSpec {
     #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    #[schema(min_length = 1, max_length = 100)]
     #[schema(example = "department")]
     pub id: String,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     #[schema(example = "Department")]
     pub name: String,
     /// String, Date, DateRange, Number, ValueSelect, MultiValueSelect, Boolean, LongText, Email,
     /// Phone, Score, SocialLink, Url, Currency or Location.
     #[serde(rename = "type")]
-    #[schema(example = "ValueSelect")]
+    #[schema(example = "ValueSelect", schema_with = custom_field_types)]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub possible_values: Option<Vec<CustomFieldValue>>,
@@ -183,11 +243,14 @@ pub const CUSTOM_FIELD_TYPES: [&str; 15] = [
 pub struct AshbySpec {
     /// The key Ashby sends us (HTTP Basic). Generated and returned once when absent on create.
     #[validate(length(min = 16, max = 512, message = "must be 16 to 512 characters"))]
+    #[schema(min_length = 16, max_length = 512)]
     pub partner_api_key: Option<String>,
     /// The customer's Ashby API key, used to call `assessment.update`. Write-only.
     #[validate(length(min = 1, max = 512, message = "must be 1 to 512 characters"))]
+    #[schema(min_length = 1, max_length = 512)]
     pub api_key: Option<String>,
-    /// Overrides `AP_ASHBY_BASE_URL` for this organisation.
+    /// Overrides `AP_ASHBY_BASE_URL` for this organisation: an absolute http(s) URL.
+    #[schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)]
     pub base_url: Option<String>,
     /// Offered through `assessment.customField.list`; empty by default. Left out on update: kept.
     #[validate(nested)]
@@ -199,12 +262,14 @@ pub struct AshbySpec {
 pub struct OrganizationSpec {
     pub id: Option<Uuid>,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     #[schema(example = "Example AB")]
     pub name: String,
     pub integrator_id: Uuid,
     /// Identifies the organisation on the Recruitment API. Generated and returned once when
     /// absent on create; left out on update it stays as it is. Stored hashed.
     #[validate(length(min = 16, max = 512, message = "must be 16 to 512 characters"))]
+    #[schema(min_length = 16, max_length = 512)]
     pub provider_key: Option<String>,
     /// The lenses this organisation may order. Replaces the previous list.
     #[serde(default)]

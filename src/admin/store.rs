@@ -254,7 +254,7 @@ pub async fn list_lenses<C: ConnectionTrait>(db: &C, only: Option<Uuid>) -> Resu
 
 fn check_callback_auth(p: &mut Problems, auth: &CallbackAuth, targets: Targets) {
     let nonempty = |p: &mut Problems, field: &str, v: &str| {
-        if v.is_empty() || v.len() > 1024 {
+        if v.is_empty() || v.chars().count() > 1024 {
             p.push(format!("callbackAuth.{field}"), "must be 1 to 1024 characters");
         }
     };

@@ -31,6 +31,7 @@ pub struct ListResponse {
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema, PartialEq)]
 pub struct StartCandidate {
+    #[schema(min_length = 1)]
     pub ashby_id: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -40,6 +41,7 @@ pub struct StartCandidate {
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema, PartialEq)]
 pub struct StartApplication {
+    #[schema(min_length = 1)]
     pub ashby_id: String,
     /// Hired, Archived, Active, Lead (others accepted).
     pub status: Option<String>,
@@ -58,6 +60,7 @@ pub struct HiringTeamMember {
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema, PartialEq)]
 pub struct StartJob {
+    #[schema(min_length = 1)]
     pub ashby_id: String,
     pub name: Option<String>,
     pub ashby_job_url: Option<String>,
@@ -89,6 +92,21 @@ pub struct StartResults {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CancelRequest {
     pub assessment_id: String,
+}
+
+/// The body of `assessment.list` and `assessment.customField.list`: Ashby sends `{}`; an empty
+/// body or `null` is the same, and members are ignored. Anything else is refused (400).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({}))]
+pub struct ListRequest {}
+
+/// What `assessment.cancel` answers with HTTP 200: success, or (for an id this organisation
+/// does not have) the error envelope with code `assessment_not_found`, as Ashby expects.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CancelAnswer {
+    Cancelled(#[schema(inline)] Box<Success<StartResults>>),
+    NotFound(ErrorEnvelope),
 }
 
 /// `{ "message": "…" }`: shown to the Ashby user (422, 409).

@@ -29,7 +29,7 @@ impl From<StartError> for AshbyError {
     }
 }
 
-/// Reads the JSON body; `{}` and an empty body are the same for the list calls. Broken JSON or
+/// Reads the JSON body; `{}`, `null` and an empty body are the same for the list calls. Broken JSON or
 /// a body of the wrong shape is a bad request; a NUL character in a string is 422 naming the
 /// field, as on the other surfaces.
 async fn body<T: DeserializeOwned>(
@@ -59,11 +59,8 @@ async fn body<T: DeserializeOwned>(
     path = "/ashby/assessment.list",
     operation_id = "ashby_assessment_list",
     security(("ashby_partner_key" = [])),
-    request_body(content = serde_json::Value, example = json!({})),
-    responses(
-        (status = 200, body = ListResponse),
-        (status = 401, description = "Missing or unknown partner key", body = ErrorEnvelope),
-    )
+    request_body = Option<ListRequest>,
+    responses((status = 200, body = ListResponse))
 )]
 #[post("/ashby/assessment.list")]
 #[instrument(skip_all)]
@@ -73,7 +70,7 @@ pub(crate) async fn list(
     payload: web::Payload,
 ) -> Result<HttpResponse, AshbyError> {
     let org = authenticate(&state, &req).await?;
-    let _: serde_json::Value = body(&state, &req, payload).await?;
+    let _: Option<serde_json::Map<String, serde_json::Value>> = body(&state, &req, payload).await?;
     let ids: Vec<uuid::Uuid> = organization_lens::Entity::find()
         .filter(organization_lens::Column::OrganizationId.eq(org.id))
         .all(&state.db)
@@ -109,7 +106,6 @@ pub(crate) async fn list(
     request_body = StartRequest,
     responses(
         (status = 200, body = inline(Success<StartResults>)),
-        (status = 401, description = "Missing or unknown partner key", body = ErrorEnvelope),
         (status = 409, description = "The candidate is already being assessed with this type from another application", body = UserMessage),
         (status = 422, description = "Something a recruiter can fix; the message is shown in Ashby", body = UserMessage),
     )
@@ -150,11 +146,8 @@ pub(crate) async fn start_assessment(
     path = "/ashby/assessment.cancel",
     operation_id = "ashby_assessment_cancel",
     security(("ashby_partner_key" = [])),
-    request_body(content = inline(serde_json::Value), example = json!({"assessment_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"})),
-    responses(
-        (status = 200, description = "Success, or the error envelope with code `assessment_not_found`", body = inline(Success<StartResults>)),
-        (status = 401, description = "Missing or unknown partner key", body = ErrorEnvelope),
-    )
+    request_body(content = CancelRequest, example = json!({"assessment_id": "0193a3c4-5b6e-7f80-9a1b-2c3d4e5f6a7b"})),
+    responses((status = 200, description = "Success, or the error envelope with code `assessment_not_found`", body = CancelAnswer))
 )]
 #[post("/ashby/assessment.cancel")]
 #[instrument(skip_all)]
@@ -187,11 +180,8 @@ pub(crate) async fn cancel_assessment(
     path = "/ashby/assessment.customField.list",
     operation_id = "ashby_assessment_custom_field_list",
     security(("ashby_partner_key" = [])),
-    request_body(content = serde_json::Value, example = json!({})),
-    responses(
-        (status = 200, body = CustomFieldListResponse),
-        (status = 401, description = "Missing or unknown partner key", body = ErrorEnvelope),
-    )
+    request_body = Option<ListRequest>,
+    responses((status = 200, body = CustomFieldListResponse))
 )]
 #[post("/ashby/assessment.customField.list")]
 #[instrument(skip_all)]
@@ -201,7 +191,7 @@ pub(crate) async fn custom_fields(
     payload: web::Payload,
 ) -> Result<HttpResponse, AshbyError> {
     let org = authenticate(&state, &req).await?;
-    let _: serde_json::Value = body(&state, &req, payload).await?;
+    let _: Option<serde_json::Map<String, serde_json::Value>> = body(&state, &req, payload).await?;
     let fields = org
         .ashby_custom_fields
         .and_then(|v| serde_json::from_value(v).ok())

@@ -27,19 +27,34 @@ pub struct LensSummary {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct RecruitmentDetails {
     /// The integrator's id of the job; with `lensId` it names the recruitment.
-    #[schema(example = "82bd4452-bd16-4227-bce9-f1812a9db6ef")]
+    #[schema(example = "82bd4452-bd16-4227-bce9-f1812a9db6ef", min_length = 1, max_length = 255)]
     pub id: String,
     #[validate(length(min = 1, max = 500, message = "must be 1 to 500 characters"))]
-    #[schema(example = "Developer")]
+    #[schema(example = "Developer", min_length = 1, max_length = 500)]
     pub title: String,
     #[validate(length(max = 10000, message = "must be at most 10000 characters"))]
+    #[schema(max_length = 10000)]
     pub description: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CandidateDetails {
-    #[schema(example = "candidate@example.com")]
+    #[schema(example = "candidate@example.com", format = Email, max_length = 254)]
     pub email: String,
+}
+
+/// The document's schema for `additionalRecruitmentCollaboratorsEmails`: up to 50 addresses.
+fn collaborator_emails() -> utoipa::openapi::Array {
+    use utoipa::openapi::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, schema::Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+                .max_length(Some(254)),
+        )
+        .max_items(Some(50))
+        .build()
 }
 
 /// The body of both order endpoints. All fields are required.
@@ -50,16 +65,21 @@ pub struct AssessmentOrderRequest {
     pub recruitment: RecruitmentDetails,
     /// May be empty.
     #[validate(length(max = 50, message = "at most 50 addresses"))]
+    #[schema(schema_with = collaborator_emails)]
     pub additional_recruitment_collaborators_emails: Vec<String>,
     /// Where the result is POSTed: an absolute http(s) URL.
-    #[schema(example = "https://ats.example.com/api/v1/candidate-results/73273ca0-0253-4d5f-8f91-d39e298bd351")]
+    #[schema(
+        example = "https://ats.example.com/api/v1/candidate-results/73273ca0-0253-4d5f-8f91-d39e298bd351",
+        pattern = "^[Hh][Tt][Tt][Pp][Ss]?://",
+        max_length = 2048
+    )]
     pub result_update_url: String,
     /// The integrator's id for this result; an order is idempotent on it, per organisation.
-    #[schema(example = "73273ca0-0253-4d5f-8f91-d39e298bd351")]
+    #[schema(example = "73273ca0-0253-4d5f-8f91-d39e298bd351", min_length = 1, max_length = 255)]
     pub result_id: String,
-    #[schema(example = "7922dd91-1b44-43e4-a740-7c4d9c2fba41")]
+    #[schema(example = "7922dd91-1b44-43e4-a740-7c4d9c2fba41", format = Uuid)]
     pub lens_id: String,
-    #[schema(example = "en-US")]
+    #[schema(example = "en-US", pattern = "^[a-z]{2,3}-[A-Z]{2}$")]
     pub locale: String,
     pub candidate_details: CandidateDetails,
 }

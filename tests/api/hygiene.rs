@@ -141,6 +141,47 @@ async fn trailing_data_after_the_json_value_is_400_on_every_json_surface() {
         message.contains("expected a JSON object") && !message.contains("struct"),
         "{message}"
     );
+
+    // Ashby's list calls take `{}`, an empty body or `null`, and nothing else.
+    for (body, status) in [
+        ("", 200),
+        ("null", 200),
+        ("{}", 200),
+        ("[]", 400),
+        ("\"x\"", 400),
+        ("1", 400),
+    ] {
+        for call in ["assessment.list", "assessment.customField.list"] {
+            let response = app
+                .http
+                .post(app.url(&format!("/ashby/{call}")))
+                .basic_auth(ASHBY_KEY_A, Some(""))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{call} with {body:?}");
+            let answer: Value = response.json().await.unwrap();
+            assert_eq!(answer["success"], status == 200, "{answer}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_url_with_spaces_or_control_characters_is_refused_not_cleaned() {
+    let app = spawn_app_without_worker().await;
+    for url in [
+        " https://ats.example.com/r",
+        "https://ats.example.com/r\n",
+        "https://ats.example.com/a b",
+    ] {
+        let mut body = order_body("url-space", "u@example.com");
+        body["resultUpdateUrl"] = json!(url);
+        let problem = expect_problem(app.order("/recruitment/v1/assessment-order", &body).await, 422).await;
+        assert_eq!(problem["errors"][0]["field"], "resultUpdateUrl", "{problem}");
+    }
+    assert_eq!(app.assessment_count().await, 0);
 }
 
 #[tokio::test]

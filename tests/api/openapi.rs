@@ -13,6 +13,47 @@ fn the_committed_openapi_document_is_current() {
     );
 }
 
+/// Each operation lists the answers its surface gives whatever the handler: credentials, body,
+/// query and id refusals (schemathesis, in `.ci/run`, checks the server keeps to them).
+#[test]
+fn every_operation_documents_its_surfaces_refusals() {
+    let document: Value = serde_json::from_str(&assessment_partner::openapi::document_json()).unwrap();
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let has = |code: &str| operation["responses"].get(code).is_some();
+            let name = format!("{} {path}", method.to_uppercase());
+            let with_body = operation.get("requestBody").is_some();
+            if path.starts_with("/admin/") {
+                assert!(has("401") && has("403"), "{name}");
+                if with_body {
+                    for code in ["400", "413", "415", "422"] {
+                        assert!(has(code), "{name} {code}");
+                    }
+                }
+                if path.contains('{') {
+                    assert!(has("422"), "{name}: a malformed id is 422");
+                }
+            } else if path.starts_with("/ashby/") {
+                assert!(has("401") && has("422"), "{name}");
+                assert_eq!(
+                    operation["responses"]["401"]["$ref"], "#/components/responses/AshbyUnauthorized",
+                    "{name}: in Ashby's envelope"
+                );
+            } else if path.starts_with("/recruitment/") {
+                assert!(has("401"), "{name}");
+                if with_body {
+                    for code in ["400", "413", "415", "422"] {
+                        assert!(has(code), "{name} {code}");
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked} operations");
+}
+
 #[tokio::test]
 async fn the_server_serves_the_document_and_a_docs_page() {
     let app = spawn_app().await;
