@@ -154,14 +154,36 @@ pub fn display_name(key: &str, lens_name: Option<&str>, locale: &str) -> String 
     }
     match Catalog::get().competency(key) {
         Some(c) => c.name(locale).to_owned(),
-        None => crate::recruitment::results::display_name_from_key(key),
+        None => display_name_from_key(key),
     }
+}
+
+/// A competency's display name when neither the lens nor the catalogue gives one:
+/// `driving-leadership` -> `Driving Leadership`.
+pub fn display_name_from_key(key: &str) -> String {
+    key.split('-')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn display_names_from_keys() {
+        assert_eq!(display_name_from_key("driving-leadership"), "Driving Leadership");
+        assert_eq!(display_name_from_key("problem-solving"), "Problem Solving");
+    }
 
     #[test]
     fn the_catalogue_is_complete() {

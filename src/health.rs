@@ -1,4 +1,4 @@
-//! Liveness and readiness probes.
+//! Operations endpoints: liveness and readiness probes, and the Prometheus metrics.
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -13,7 +13,7 @@ pub struct Health {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(live).service(ready);
+    cfg.service(live).service(ready).service(metrics);
 }
 
 /// The process is up.
@@ -32,4 +32,31 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         ApiError::Unavailable("The database does not answer.".into())
     })?;
     Ok(HttpResponse::Ok().json(Health { status: "ok" }))
+}
+
+/// `GET /metrics`: Prometheus (OpenMetrics) text. The outbox gauges are read from the database
+/// at scrape time, so they are right whichever instance is scraped.
+#[actix_web::get("/metrics")]
+async fn metrics(state: actix_web::web::Data<AppState>) -> Result<actix_web::HttpResponse, ApiError> {
+    use crate::delivery::outbox::DeliveryState;
+    use crate::entity::delivery;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+    let (count, oldest): (i64, Option<chrono::DateTime<chrono::Utc>>) = delivery::Entity::find()
+        .select_only()
+        .column_as(delivery::Column::Id.count(), "count")
+        .column_as(delivery::Column::CreatedAt.min(), "oldest")
+        .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
+        .into_tuple()
+        .one(&state.db)
+        .await?
+        .unwrap_or((0, None));
+    state.metrics.pending.set(count);
+    let age = oldest
+        .map(|o| (state.clock.now() - o).as_seconds_f64().max(0.0))
+        .unwrap_or(0.0);
+    state.metrics.oldest_pending_seconds.set(age);
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.encode()))
 }

@@ -23,6 +23,8 @@ pub mod links;
 pub mod metrics;
 pub mod openapi;
 pub mod recruitment;
+pub mod secrets;
+pub mod signature;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

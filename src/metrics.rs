@@ -137,32 +137,3 @@ impl Metrics {
             .observe(seconds);
     }
 }
-
-/// `GET /metrics`: Prometheus (OpenMetrics) text. The outbox gauges are read from the database
-/// at scrape time, so they are right whichever instance is scraped.
-#[actix_web::get("/metrics")]
-pub async fn endpoint(
-    state: actix_web::web::Data<crate::state::AppState>,
-) -> Result<actix_web::HttpResponse, crate::error::ApiError> {
-    use crate::delivery::outbox::DeliveryState;
-    use crate::entity::delivery;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
-
-    let (count, oldest): (i64, Option<chrono::DateTime<chrono::Utc>>) = delivery::Entity::find()
-        .select_only()
-        .column_as(delivery::Column::Id.count(), "count")
-        .column_as(delivery::Column::CreatedAt.min(), "oldest")
-        .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
-        .into_tuple()
-        .one(&state.db)
-        .await?
-        .unwrap_or((0, None));
-    state.metrics.pending.set(count);
-    let age = oldest
-        .map(|o| (state.clock.now() - o).as_seconds_f64().max(0.0))
-        .unwrap_or(0.0);
-    state.metrics.oldest_pending_seconds.set(age);
-    Ok(actix_web::HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.encode()))
-}

@@ -261,7 +261,7 @@ impl Modify for StandardResponses {
         ashby_dto::ListResponse, ashby_dto::AssessmentType, ashby_dto::StartRequest, ashby_dto::StartCandidate,
         ashby_dto::StartApplication, ashby_dto::StartJob, ashby_dto::HiringTeamMember,
         ashby_dto::UpdateRequest, ashby_dto::DataBlob, ashby_dto::UserMessage, ashby_dto::ErrorEnvelope,
-        ashby_dto::ErrorInfo, ashby_dto::CustomFieldListResponse, ashby_dto::ListRequest, ashby_dto::CancelRequest, ashby_dto::CancelAnswer, spec::CustomFieldSpec, spec::CustomFieldValue, assessment::State, health::Health,
+        ashby_dto::ErrorInfo, ashby_dto::CustomFieldListResponse, ashby_dto::ListRequest, ashby_dto::CancelRequest, ashby_dto::CancelAnswer, ashby_dto::CancelSuccess, ashby_dto::StartResults, spec::CustomFieldSpec, spec::CustomFieldValue, assessment::State, health::Health,
     )),
     modifiers(&SecuritySchemes, &StandardResponses),
     tags(

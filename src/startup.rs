@@ -214,10 +214,13 @@ impl Application {
         let server = match listener {
             Some(listener) => {
                 let data = web::Data::new(state.clone());
+                // The request middleware records into the metrics without knowing the app state.
+                let metrics = web::Data::from(state.metrics.clone());
                 Some(
                     HttpServer::new(move || {
                         App::new()
                             .app_data(data.clone())
+                            .app_data(metrics.clone())
                             .app_data(
                                 web::PathConfig::default()
                                     .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
@@ -234,7 +237,6 @@ impl Application {
                             .configure(crate::candidate::configure)
                             .configure(health::configure)
                             .configure(openapi::configure)
-                            .service(crate::metrics::endpoint)
                             .default_service(web::to(fallback))
                     })
                     .listen(listener)?

@@ -103,15 +103,15 @@ pub async fn request_span(
     };
     let status = response.status();
     span.record("status", status.as_u16());
-    if let Some(state) = response
+    if let Some(metrics) = response
         .request()
-        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .app_data::<actix_web::web::Data<crate::metrics::Metrics>>()
     {
         let route = response
             .request()
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
-        state.metrics.record_http(
+        metrics.record_http(
             response.request().method().as_str(),
             &route,
             status.as_u16(),

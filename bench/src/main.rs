@@ -19,12 +19,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use assessment_partner::auth::signature;
 use assessment_partner::config::Settings;
 use assessment_partner::links::LinkSigner;
 use assessment_partner::recruitment::dto::{AssessmentOrderRequest, NewOrder, OrderKind};
 use assessment_partner::recruitment::orders::{OrderContext, prepare};
 use assessment_partner::recruitment::writer::OrderWriter;
+use assessment_partner::signature;
 use clap::{Args, Parser, Subcommand};
 use goose::prelude::*;
 use hdrhistogram::Histogram;

@@ -96,49 +96,10 @@ pub struct LensSpec {
     pub competencies: Vec<CompetencySpec>,
 }
 
-/// How result pushes authenticate to the integrator.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(tag = "type")]
-pub enum CallbackAuth {
-    #[serde(rename = "none")]
-    None,
-    /// Header `integrator-api-key`.
-    #[serde(rename = "apiKey", rename_all = "camelCase")]
-    ApiKey {
-        #[schema(min_length = 1, max_length = 1024)]
-        api_key: String,
-    },
-    #[serde(rename = "basic")]
-    Basic {
-        #[schema(min_length = 1, max_length = 1024, pattern = "^[^:]*$")]
-        username: String,
-        #[schema(min_length = 1, max_length = 1024)]
-        password: String,
-    },
-    #[serde(rename = "oauth2ClientCredentials", rename_all = "camelCase")]
-    OAuth2ClientCredentials {
-        /// An absolute http(s) URL.
-        #[schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)]
-        token_url: String,
-        #[schema(min_length = 1, max_length = 1024)]
-        client_id: String,
-        #[schema(min_length = 1, max_length = 1024)]
-        client_secret: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        scope: Option<String>,
-    },
-}
+pub use crate::secrets::CallbackAuth;
 
+/// The view of stored callback credentials (admin answers).
 impl CallbackAuth {
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            CallbackAuth::None => "none",
-            CallbackAuth::ApiKey { .. } => "apiKey",
-            CallbackAuth::Basic { .. } => "basic",
-            CallbackAuth::OAuth2ClientCredentials { .. } => "oauth2ClientCredentials",
-        }
-    }
-
     /// What may be shown: the type and the non-secret fields.
     pub fn view(&self) -> CallbackAuthView {
         let mut view = CallbackAuthView {

@@ -12,13 +12,13 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::admin::spec::*;
-use crate::auth::provider::integrator_secret_context;
 use crate::config::random_token;
 use crate::crypto::{Vault, sha256_hex};
 use crate::delivery::guard::Targets;
 use crate::entity::{integrator, lens, lens_competency, locale, organization, organization_lens};
 use crate::error::{ApiError, FieldError};
 use crate::extract::Problems;
+use crate::secrets;
 use crate::types::{HttpUrl, Locale};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,14 +82,6 @@ fn check_id(p: &mut Problems, body_id: Option<Uuid>, id: Uuid) {
     if body_id.is_some_and(|b| b != id) {
         p.push("id", "does not match the id in the path");
     }
-}
-
-fn callback_context(id: Uuid) -> String {
-    format!("integrator.callbackAuth:{id}")
-}
-
-pub fn ashby_key_context(id: Uuid) -> String {
-    format!("organization.ashbyApiKey:{id}")
 }
 
 // ---------------------------------------------------------------- locales
@@ -303,23 +295,17 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
     problems_into(p)?;
 
     let encrypt_auth = |auth: &CallbackAuth| -> (String, Option<String>) {
-        match auth {
-            CallbackAuth::None => ("none".to_owned(), None),
-            other => {
-                let json = serde_json::to_vec(other).unwrap_or_default();
-                (
-                    other.type_name().to_owned(),
-                    Some(vault.encrypt(&callback_context(id), &json)),
-                )
-            }
-        }
+        (
+            auth.type_name().to_owned(),
+            secrets::seal_callback_auth(vault, id, auth),
+        )
     };
     match existing {
         Some(model) => {
             let mut active = model.into_active_model();
             active.name = Set(spec.name.clone());
             if let Some(secret) = &spec.secret {
-                active.secret_enc = Set(vault.encrypt(&integrator_secret_context(id), secret.as_bytes()));
+                active.secret_enc = Set(secrets::seal_integrator_secret(vault, id, secret));
             }
             if let Some(v) = spec.require_signature {
                 active.require_signature = Set(v);
@@ -345,7 +331,7 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
             integrator::ActiveModel {
                 id: Set(id),
                 name: Set(spec.name.clone()),
-                secret_enc: Set(vault.encrypt(&integrator_secret_context(id), secret.as_bytes())),
+                secret_enc: Set(secrets::seal_integrator_secret(vault, id, secret)),
                 require_signature: Set(spec.require_signature.unwrap_or(true)),
                 link_orders_allowed: Set(spec.link_orders_allowed.unwrap_or(rules.link_orders_default)),
                 status_pushes: Set(spec.status_pushes.unwrap_or(false)),
@@ -362,18 +348,8 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
 }
 
 /// The callback credentials of an integrator, decrypted.
-pub fn callback_auth(vault: &Vault, model: &integrator::Model) -> Result<CallbackAuth, StoreError> {
-    match &model.callback_auth_enc {
-        None => Ok(CallbackAuth::None),
-        Some(enc) => {
-            let json = vault.decrypt(&callback_context(model.id), enc)?;
-            serde_json::from_slice(&json).map_err(|_| StoreError::Vault(crate::crypto::VaultError::Format))
-        }
-    }
-}
-
 pub fn integrator_view(vault: &Vault, model: integrator::Model) -> Result<IntegratorView, StoreError> {
-    let auth = callback_auth(vault, &model)?;
+    let auth = secrets::open_callback_auth(vault, &model)?;
     Ok(IntegratorView {
         id: model.id,
         name: model.name,
@@ -488,7 +464,7 @@ pub async fn upsert_organization<C: ConnectionTrait>(
                 &ashby.api_key,
                 existing.as_ref().and_then(|m| m.ashby_api_key_enc.clone()),
             ) {
-                (Some(key), _) => Some(vault.encrypt(&ashby_key_context(id), key.as_bytes())),
+                (Some(key), _) => Some(secrets::seal_ashby_key(vault, id, key)),
                 (None, kept) => kept,
             };
             let fields = match (

@@ -105,8 +105,15 @@ pub struct ListRequest {}
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum CancelAnswer {
-    Cancelled(#[schema(inline)] Box<Success<StartResults>>),
+    Cancelled(Box<CancelSuccess>),
     NotFound(ErrorEnvelope),
+}
+
+/// `{ "success": true, "results": … }` for `assessment.cancel`: the same results as start's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelSuccess {
+    pub success: bool,
+    pub results: StartResults,
 }
 
 /// `{ "message": "…" }`: shown to the Ashby user (422, 409).
@@ -138,36 +145,7 @@ pub struct CustomFieldListResponse {
     pub fields: Vec<crate::admin::spec::CustomFieldSpec>,
 }
 
-/// A value in an `assessment.update`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-pub struct DataBlob {
-    pub identifier: String,
-    pub label: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// numeric_score, numeric_duration_minutes, url, string or boolean_success
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub value: serde_json::Value,
-}
-
-/// The body of Ashby's `assessment.update`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-pub struct UpdateRequest {
-    pub assessment_id: Uuid,
-    /// Milliseconds since the Unix epoch; strictly increasing per assessment.
-    pub timestamp: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub assessment_status: Option<DataBlob>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub assessment_result: Option<DataBlob>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub assessment_profile_url: Option<DataBlob>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cancelled_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Vec<DataBlob>>,
-}
+pub use crate::delivery::ashby_update::{DataBlob, UpdateRequest};
 
 #[cfg(test)]
 mod tests {

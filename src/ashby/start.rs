@@ -8,9 +8,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::ashby::dto::{StartRequest, UpdateRequest};
-use crate::ashby::update;
 use crate::assessment::{Event, Source, State, Transition, candidates};
 use crate::catalog::Catalog;
+use crate::delivery::ashby_update as update;
 use crate::delivery::invitation::{Invitation, render};
 use crate::delivery::outbox::{self, DeliveryState, Kind, NewDelivery};
 use crate::entity::{assessment, delivery, lens, lens_competency, locale, organization, organization_lens};

@@ -9,14 +9,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::ashby::update::{self, CompetencyScore};
+use crate::assessment::results::result_body;
 use crate::assessment::{Event, Source, State, Transition};
+use crate::delivery::ashby_update::{self as update, CompetencyScore};
 use crate::delivery::handoff::{Handoff, hand_over};
 use crate::delivery::outbox::{self, Kind, NewDelivery};
 use crate::entity::{assessment, lens_competency};
 use crate::links::LinkKind;
 use crate::links::LinkSigner;
-use crate::recruitment::results::result_body;
 
 /// A result as an external scoring engine (or our own scoring) reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::ashby::update;
 use crate::assessment::{Event, Source, State, Transition};
+use crate::delivery::ashby_update as update;
 use crate::delivery::outbox::{self, Kind, NewDelivery};
 use crate::entity::{assessment, integrator, organization};
 
@@ -56,7 +56,7 @@ pub async fn apply(
         State::Invited | State::Completed => {}
     }
     let updated = active.update(&txn).await?;
-    let ashby_update: Option<Box<dyn FnOnce(i64) -> crate::ashby::dto::UpdateRequest + Send>> =
+    let ashby_update: Option<Box<dyn FnOnce(i64) -> crate::delivery::ashby_update::UpdateRequest + Send>> =
         match (current.source == Source::Ashby.as_str(), next) {
             (true, State::Started) => Some(Box::new(move |ts| update::with_status(id, ts, "Started"))),
             (true, State::Expired) => Some(Box::new(move |ts| update::cancelled(id, ts, REASON_EXPIRED))),

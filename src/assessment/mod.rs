@@ -2,6 +2,7 @@
 pub mod candidates;
 pub mod completion;
 pub mod lifecycle;
+pub mod results;
 pub mod scoring;
 
 use std::fmt;

@@ -15,7 +15,6 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 use secrecy::{ExposeSecret, SecretBox};
 use uuid::Uuid;
 
-use crate::auth::provider::integrator_secret_context;
 use crate::crypto::{Vault, sha256_hex};
 use crate::entity::{integrator, lens_competency, locale, organization, organization_lens};
 
@@ -176,8 +175,7 @@ async fn load<C: ConnectionTrait>(db: &C, vault: &Vault, key_hash: &str) -> Resu
         .one(db)
         .await?
         .ok_or(DirectoryError::NoIntegrator(organization.id))?;
-    let secret = vault
-        .decrypt(&integrator_secret_context(integrator.id), &integrator.secret_enc)
+    let secret = crate::secrets::open_integrator_secret(vault, &integrator)
         .map_err(|e| DirectoryError::Secret(integrator.id, e))?;
     let offer = Offer::load(db, organization.id).await?;
     Ok(Some(Tenant {

@@ -2,7 +2,6 @@
 pub mod admin;
 pub mod directory;
 pub mod provider;
-pub mod signature;
 
 /// Constant-time comparison for secrets of any length.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

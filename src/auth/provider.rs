@@ -5,8 +5,8 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 
 use crate::auth::directory::{DirectoryError, Tenant};
-use crate::auth::signature::{self, SignatureError};
 use crate::error::ApiError;
+use crate::signature::{self, SignatureError};
 use crate::state::AppState;
 
 pub const PROVIDER_KEY_HEADER: &str = "provider-key";
@@ -14,10 +14,6 @@ pub const SIGNATURE_HEADER: &str = "signature";
 
 /// An authenticated caller of the Recruitment API (shared with the directory's cache).
 pub type Caller = Arc<Tenant>;
-
-pub fn integrator_secret_context(integrator_id: uuid::Uuid) -> String {
-    format!("integrator.secret:{integrator_id}")
-}
 
 /// Checks the provider-key and, when the integrator requires it (or sends one anyway), the
 /// signature over the raw body. Every refusal is 401 with a detail that says what is wrong.

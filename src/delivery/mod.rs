@@ -1,6 +1,7 @@
 //! The outbox and its delivery worker: every outgoing call is a row, written in the transaction
 //! of the change that causes it, and sent — at least once, in order per assessment and target,
 //! retried until its deadline — by the worker.
+pub mod ashby_update;
 pub mod due;
 pub mod guard;
 pub mod handoff;

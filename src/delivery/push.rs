@@ -9,11 +9,11 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::admin::spec::CallbackAuth;
-use crate::auth::signature;
 use crate::delivery::guard;
 use crate::delivery::policy::parse_retry_after;
 use crate::delivery::report::{AttemptReport, EXCERPT_LIMIT, excerpt};
+use crate::secrets::CallbackAuth;
+use crate::signature;
 
 pub const USER_AGENT: &str = concat!("assessment-partner/", env!("CARGO_PKG_VERSION"));
 

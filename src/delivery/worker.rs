@@ -21,8 +21,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::admin::store;
-use crate::auth::provider::integrator_secret_context;
 use crate::channel::recv_or_never;
 use crate::clock::SharedClock;
 use crate::crypto::Vault;
@@ -36,6 +34,7 @@ use crate::delivery::record;
 use crate::delivery::report::AttemptReport;
 use crate::entity::{delivery, integrator, organization};
 use crate::metrics::Metrics;
+use crate::secrets::{self, CallbackAuth};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -92,7 +91,7 @@ pub type CredentialCache = Arc<std::sync::Mutex<std::collections::HashMap<Uuid, 
 /// What a result push needs of its integrator.
 pub struct Credentials {
     secret: Vec<u8>,
-    auth: crate::admin::spec::CallbackAuth,
+    auth: CallbackAuth,
 }
 
 pub struct Worker {
@@ -217,11 +216,10 @@ impl DeliveryContext {
             return Ok(creds.clone());
         }
         let integrator = self.integrator_of(row).await?;
-        let secret = self
-            .vault
-            .decrypt(&integrator_secret_context(integrator.id), &integrator.secret_enc)
-            .map_err(|e| format!("integrator secret: {e}"))?;
-        let auth = store::callback_auth(&self.vault, &integrator).map_err(|e| format!("callback credentials: {e}"))?;
+        let secret =
+            secrets::open_integrator_secret(&self.vault, &integrator).map_err(|e| format!("integrator secret: {e}"))?;
+        let auth =
+            secrets::open_callback_auth(&self.vault, &integrator).map_err(|e| format!("callback credentials: {e}"))?;
         let creds = Arc::new(Credentials { secret, auth });
         self.credentials
             .lock()
@@ -258,18 +256,13 @@ impl DeliveryContext {
             Ok(None) => return final_failure("the organization no longer exists".into()),
             Err(e) => return AttemptReport::failed(format!("database: {e}")),
         };
-        let Some(encrypted) = org.ashby_api_key_enc.as_deref() else {
+        let api_key = match secrets::open_ashby_key(&self.vault, &org) {
+            Ok(Some(k)) => k,
             // The customer may still add it: retried until the deadline.
-            return AttemptReport::failed("the organization has no Ashby API key configured");
-        };
-        let api_key = match self
-            .vault
-            .decrypt_string(&crate::admin::store::ashby_key_context(org.id), encrypted)
-        {
-            Ok(k) => k,
+            Ok(None) => return AttemptReport::failed("the organization has no Ashby API key configured"),
             Err(e) => return AttemptReport::failed(format!("Ashby API key: {e}")),
         };
-        let report = crate::ashby::client::post_update(
+        let report = crate::delivery::ashby_update::client::post_update(
             &self.http,
             &row.target,
             &api_key,

@@ -91,20 +91,7 @@ pub struct AssessmentLinkResponse {
     pub assessment_package_link: String,
 }
 
-/// The result, as pushed to `resultUpdateUrl` and served by the pull endpoint.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ResultBody {
-    pub result_id: String,
-    pub recruitment_url: String,
-    pub assessment_report_url: String,
-    /// 0..100
-    #[schema(minimum = 0, maximum = 100, example = 71)]
-    pub score: i32,
-    /// Competency display name -> 0..100.
-    #[schema(example = json!({"Driving Leadership": 73, "Influencing & Inspiring": 68}))]
-    pub subscores: std::collections::BTreeMap<String, i32>,
-}
+pub use crate::assessment::results::ResultBody;
 
 /// Where an order stands, served by `GET /recruitment/v1/results/{resultId}`: the status
 /// always, the result's fields (as pushed) once the assessment is completed.

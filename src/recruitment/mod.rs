@@ -1,7 +1,6 @@
 //! The Recruitment API (integrator-facing), modelled on Assessio's partner API.
 pub mod dto;
 pub mod orders;
-pub mod results;
 pub mod routes;
 pub mod writer;
 

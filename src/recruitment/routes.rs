@@ -3,6 +3,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
+use crate::assessment::results::result_body;
 use crate::auth::provider::{Caller, authenticate};
 use crate::entity::{assessment, lens};
 use crate::error::{ApiError, FieldError, Problem};
@@ -12,7 +13,6 @@ use crate::recruitment::dto::{
     AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder, OrderKind, ResultStatusBody,
 };
 use crate::recruitment::orders::{OrderContext, OrderError, Placed, prepare};
-use crate::recruitment::results::result_body;
 use crate::state::AppState;
 use crate::types::ExternalId;
 

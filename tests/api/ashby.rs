@@ -385,8 +385,8 @@ async fn a_cancelled_assessment_sends_no_further_updates() {
         .await
         .unwrap()
         .unwrap();
-    assessment_partner::ashby::update::enqueue(&api.db, &row, &base, api.clock.now(), |ts| {
-        assessment_partner::ashby::update::with_status(row.id, ts, "Started")
+    assessment_partner::delivery::ashby_update::enqueue(&api.db, &row, &base, api.clock.now(), |ts| {
+        assessment_partner::delivery::ashby_update::with_status(row.id, ts, "Started")
     })
     .await
     .unwrap();

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use assessment_partner::auth::admin::Scope;
-use assessment_partner::auth::signature;
 use assessment_partner::delivery::outbox::{self, Kind, NewDelivery};
+use assessment_partner::signature;
 use serde_json::{Value, json};
 
 use crate::helpers::*;

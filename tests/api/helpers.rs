@@ -2,13 +2,13 @@ use std::sync::Arc;
 
 use assessment_partner::admin::{seed, store};
 use assessment_partner::auth::admin::{AdminTokens, Scope};
-use assessment_partner::auth::signature;
 pub use assessment_partner::clock::Clock;
 use assessment_partner::clock::ManualClock;
 use assessment_partner::config::Settings;
 use assessment_partner::crypto::Vault;
 use assessment_partner::entity::assessment;
 use assessment_partner::links::LinkSigner;
+use assessment_partner::signature;
 use assessment_partner::startup::{Application, Mode, StopHandle};
 use base64::Engine;
 use chrono::Utc;

@@ -1,6 +1,6 @@
 //! Every way a Recruitment API call can fail authentication: 401, a detail that says why, and
 //! nothing changed.
-use assessment_partner::auth::signature;
+use assessment_partner::signature;
 use serde_json::Value;
 
 use crate::helpers::*;

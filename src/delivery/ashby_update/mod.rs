@@ -1,12 +1,47 @@
-//! Building `assessment.update` bodies (plain code) and putting them in the outbox.
+//! Ashby's `assessment.update`, the call we make: its wire shape, building its bodies (plain
+//! code) and putting them in the outbox; `client` sends them.
+pub mod client;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::ashby::dto::{DataBlob, UpdateRequest};
 use crate::delivery::outbox::{self, Kind, NewDelivery};
 use crate::entity::{assessment, organization};
+
+/// A value in an `assessment.update`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct DataBlob {
+    pub identifier: String,
+    pub label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// numeric_score, numeric_duration_minutes, url, string or boolean_success
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: serde_json::Value,
+}
+
+/// The body of Ashby's `assessment.update`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct UpdateRequest {
+    pub assessment_id: Uuid,
+    /// Milliseconds since the Unix epoch; strictly increasing per assessment.
+    pub timestamp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assessment_status: Option<DataBlob>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assessment_result: Option<DataBlob>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assessment_profile_url: Option<DataBlob>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Vec<DataBlob>>,
+}
 
 fn blob(identifier: &str, label: &str, kind: &str, value: serde_json::Value) -> DataBlob {
     DataBlob {

@@ -183,7 +183,7 @@ mod tests {
         if let Ok(text) = std::fs::read_to_string(shared) {
             let a: serde_json::Value = serde_json::from_str(&text).unwrap();
             let b: serde_json::Value = serde_json::from_str(VECTORS).unwrap();
-            assert_eq!(a, b, "src/auth/testdata/signatures.json is out of date with {shared}");
+            assert_eq!(a, b, "src/testdata/signatures.json is out of date with {shared}");
         }
     }
 

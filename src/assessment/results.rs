@@ -4,25 +4,25 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::entity::{assessment, lens_competency};
 use crate::links::{LinkKind, LinkSigner};
-use crate::recruitment::dto::ResultBody;
 
-/// A competency's display name when neither the lens nor the catalogue gives one:
-/// `driving-leadership` -> `Driving Leadership`.
-pub fn display_name_from_key(key: &str) -> String {
-    key.split('-')
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut chars = w.chars();
-            match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The result, as pushed to `resultUpdateUrl` and served by the pull endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultBody {
+    pub result_id: String,
+    pub recruitment_url: String,
+    pub assessment_report_url: String,
+    /// 0..100
+    #[schema(minimum = 0, maximum = 100, example = 71)]
+    pub score: i32,
+    /// Competency display name -> 0..100.
+    #[schema(example = json!({"Driving Leadership": 73, "Influencing & Inspiring": 68}))]
+    pub subscores: std::collections::BTreeMap<String, i32>,
 }
 
 /// The result of a completed assessment; `None` while there is none.
@@ -55,7 +55,10 @@ pub async fn result_body<C: ConnectionTrait>(
         .into_iter()
         .map(|(key, value)| {
             (
-                names.get(&key).cloned().unwrap_or_else(|| display_name_from_key(&key)),
+                names
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| crate::catalog::display_name_from_key(&key)),
                 value,
             )
         })
@@ -69,15 +72,4 @@ pub async fn result_body<C: ConnectionTrait>(
         score,
         subscores,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn display_names() {
-        assert_eq!(display_name_from_key("driving-leadership"), "Driving Leadership");
-        assert_eq!(display_name_from_key("problem-solving"), "Problem Solving");
-    }
 }

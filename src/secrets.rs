@@ -1,0 +1,135 @@
+//! Secrets at rest: each kind of stored secret, its encryption context, and the one way to seal
+//! and open it. The master key's vault encrypts; the context binds each ciphertext to its kind
+//! and row, so a ciphertext copied into another row or column does not open.
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::crypto::{Vault, VaultError};
+use crate::entity::{integrator, organization};
+
+/// How result pushes authenticate to the integrator.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum CallbackAuth {
+    #[serde(rename = "none")]
+    None,
+    /// Header `integrator-api-key`.
+    #[serde(rename = "apiKey", rename_all = "camelCase")]
+    ApiKey {
+        #[schema(min_length = 1, max_length = 1024)]
+        api_key: String,
+    },
+    #[serde(rename = "basic")]
+    Basic {
+        #[schema(min_length = 1, max_length = 1024, pattern = "^[^:]*$")]
+        username: String,
+        #[schema(min_length = 1, max_length = 1024)]
+        password: String,
+    },
+    #[serde(rename = "oauth2ClientCredentials", rename_all = "camelCase")]
+    OAuth2ClientCredentials {
+        /// An absolute http(s) URL.
+        #[schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)]
+        token_url: String,
+        #[schema(min_length = 1, max_length = 1024)]
+        client_id: String,
+        #[schema(min_length = 1, max_length = 1024)]
+        client_secret: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+    },
+}
+
+impl CallbackAuth {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            CallbackAuth::None => "none",
+            CallbackAuth::ApiKey { .. } => "apiKey",
+            CallbackAuth::Basic { .. } => "basic",
+            CallbackAuth::OAuth2ClientCredentials { .. } => "oauth2ClientCredentials",
+        }
+    }
+}
+
+fn integrator_secret_context(integrator_id: Uuid) -> String {
+    format!("integrator.secret:{integrator_id}")
+}
+
+fn callback_context(integrator_id: Uuid) -> String {
+    format!("integrator.callbackAuth:{integrator_id}")
+}
+
+fn ashby_key_context(organization_id: Uuid) -> String {
+    format!("organization.ashbyApiKey:{organization_id}")
+}
+
+/// The integrator's signing secret (`integrator-secret`), sealed for its row.
+pub fn seal_integrator_secret(vault: &Vault, integrator_id: Uuid, secret: &str) -> String {
+    vault.encrypt(&integrator_secret_context(integrator_id), secret.as_bytes())
+}
+
+pub fn open_integrator_secret(vault: &Vault, integrator: &integrator::Model) -> Result<Vec<u8>, VaultError> {
+    vault.decrypt(&integrator_secret_context(integrator.id), &integrator.secret_enc)
+}
+
+/// The integrator's callback credentials: `None` (nothing to seal) or the sealed JSON.
+pub fn seal_callback_auth(vault: &Vault, integrator_id: Uuid, auth: &CallbackAuth) -> Option<String> {
+    match auth {
+        CallbackAuth::None => None,
+        other => {
+            let json = serde_json::to_vec(other).unwrap_or_default();
+            Some(vault.encrypt(&callback_context(integrator_id), &json))
+        }
+    }
+}
+
+pub fn open_callback_auth(vault: &Vault, integrator: &integrator::Model) -> Result<CallbackAuth, VaultError> {
+    match &integrator.callback_auth_enc {
+        None => Ok(CallbackAuth::None),
+        Some(enc) => {
+            let json = vault.decrypt(&callback_context(integrator.id), enc)?;
+            serde_json::from_slice(&json).map_err(|_| VaultError::Format)
+        }
+    }
+}
+
+/// The customer's Ashby API key (for `assessment.update`), sealed for its organisation.
+pub fn seal_ashby_key(vault: &Vault, organization_id: Uuid, key: &str) -> String {
+    vault.encrypt(&ashby_key_context(organization_id), key.as_bytes())
+}
+
+/// The organisation's Ashby API key, `None` when it has none.
+pub fn open_ashby_key(vault: &Vault, organization: &organization::Model) -> Result<Option<String>, VaultError> {
+    organization
+        .ashby_api_key_enc
+        .as_deref()
+        .map(|enc| vault.decrypt_string(&ashby_key_context(organization.id), enc))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault() -> Vault {
+        Vault::new(&secrecy::SecretBox::new(Box::new([7; 32])))
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_own_kind_and_row() {
+        let vault = vault();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let sealed = seal_integrator_secret(&vault, a, "s3cret");
+        assert_eq!(
+            vault.decrypt(&integrator_secret_context(a), &sealed).unwrap(),
+            b"s3cret"
+        );
+        assert!(
+            vault.decrypt(&integrator_secret_context(b), &sealed).is_err(),
+            "another row"
+        );
+        assert!(vault.decrypt(&callback_context(a), &sealed).is_err(), "another kind");
+        assert_eq!(seal_callback_auth(&vault, a, &CallbackAuth::None), None);
+    }
+}
