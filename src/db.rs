@@ -17,7 +17,7 @@ use crate::config::Settings;
 /// 50). The delivery worker's statements return up to 256 rows at once (a claim, a recorded
 /// batch); with room for them the database thread runs each statement through instead of
 /// stopping every 50 rows until the reading task, on a busy runtime, has caught up — and
-/// being woken again (bench/README.md, eighth session).
+/// being woken again (bench/README.md).
 const SQLITE_ROW_BUFFER: usize = 512;
 
 /// How long a PostgreSQL connection may sit idle in the pool before its next use is preceded by a ping.
@@ -29,7 +29,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     if settings.is_sqlite() {
         // sqlx pings a connection as it leaves the pool and again as it goes back. On SQLite a
         // ping is a round trip to sqlx's database thread in this process, which cannot have
-        // hung up: the ping on the way out only delays each use (bench/README.md, tenth session).
+        // hung up: the ping on the way out only delays each use (bench/README.md).
         options.test_before_acquire(false);
     } else {
         // A PostgreSQL connection in use was pinged as it went back to the pool; one idle

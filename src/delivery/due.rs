@@ -5,7 +5,7 @@
 //! serialized again (see [`Due::read`] for PostgreSQL). The full model (twenty columns, each
 //! looked up by name, seven timestamps parsed, the payload parsed) cost ~6.5 % of a SQLite
 //! drain's samples, and sqlx's copies of its columns on SQLite's thread ~4 % more
-//! (bench/README.md, ninth session). Rows handed over in memory (`delivery::handoff`) arrive as
+//! (bench/README.md). Rows handed over in memory (`delivery::handoff`) arrive as
 //! full models and are converted.
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, DbErr, QueryResult};

@@ -25,7 +25,7 @@ pub const NOTIFY_CHANNEL: &str = "ap_deliveries";
 /// `LIMIT` and time beat the generic plan's), about 0.4 ms per claim that a small table did not
 /// pay. With the plan shapes fixed by the settings above, the generic plan is the same plan;
 /// claims of one row then cost the same from 10^3 to 10^6 pending rows, and a drain of 30,000
-/// ran 13–15k/s against 11–13k/s (bench/README.md, tenth session).
+/// ran 13–15k/s against 11–13k/s (bench/README.md).
 pub async fn use_index_plans<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(INDEX_PLANS).await?;

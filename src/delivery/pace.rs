@@ -3,7 +3,7 @@
 //! Claiming many rows at once makes each row's share of a claim (and of the recording that
 //! follows) small: draining on a 2-core machine, 4 / 8 / 16 rows per attempt slot gave
 //! 17.4–17.7k / 19.7–20.6k / 21.9–23.4k deliveries per second on SQLite and 17.6–17.9k /
-//! 20.3–20.4k / 21.1–22.7k on PostgreSQL (bench/README.md, seventh session). But a claimed row
+//! 20.3–20.4k / 21.1–22.7k on PostgreSQL (bench/README.md). But a claimed row
 //! waits, leased, until a slot is free, and each slot sends its rows one after another: with
 //! `ahead` rows per slot the last waits about `ahead` attempts. A row whose lease could run out
 //! during its attempt is not sent (another instance may take it) and waits for its lease

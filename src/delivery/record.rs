@@ -1,7 +1,7 @@
 //! Writing a batch of attempts: one attempt-log row each, and each row's new state.
 //!
 //! The two databases get different statements because their costs differ (measured, see
-//! bench/README.md "Deliveries" and the eighth session): on SQLite every statement is a round
+//! bench/README.md "Deliveries"): on SQLite every statement is a round
 //! trip to sqlx's one database thread, so the batch goes in as one JSON text parameter,
 //! serialized straight from the batch, and two statements in one fixed text (prepared once, run
 //! in one call) read it with `jsonb_each`, which hands each element over as JSONB for `->>` to
@@ -57,7 +57,7 @@ pub struct Written {
 /// A batch of attempts written by another task in a transaction of its own, beside its own
 /// writes: on SQLite the order writer (`recruitment::writer`) takes the worker's batches into
 /// its next order batch, so that the one connection commits once for both instead of
-/// alternating between two kinds of transaction (bench/README.md, seventh session). `reply`
+/// alternating between two kinds of transaction (bench/README.md). `reply`
 /// gets what the write found once that transaction has committed, or the error.
 pub struct Job {
     pub owner: String,
@@ -283,7 +283,7 @@ async fn write_sqlite<C: ConnectionTrait>(
 /// It replaced a multi-row `INSERT` (its text, so its prepared statement, changed with the
 /// batch's size), an `UPDATE` joined to `jsonb_to_recordset` of one JSON parameter (parsed, its
 /// timestamps parsed from text) and a query for followers (its text changed with the number of
-/// keys): three to five round trips more per batch (bench/README.md, eleventh session).
+/// keys): three to five round trips more per batch (bench/README.md).
 pub const POSTGRES_RECORD: &str = "WITH attempts AS ( \
         INSERT INTO delivery_attempts \
             (id, delivery_id, attempt_no, started_at, duration_ms, status_code, outcome, error, response_excerpt) \

@@ -385,7 +385,7 @@ impl DeliveryContext {
             let timer = Instant::now();
             // Boxed: the sending future (reqwest's and hyper's state) is ~5 KB, and unboxed it
             // made every attempt task that size, copied whole as tokio spawns, polls and
-            // finishes the task (bench/README.md, eighth session).
+            // finishes the task (bench/README.md).
             let report = Box::pin(self.send(&row, started_at)).await;
             Attempted {
                 elapsed: timer.elapsed(),
