@@ -107,73 +107,48 @@ def main() -> None:
         fail(f"listing deliveries: {r.status_code} {r.text}")
     delivery_ids = [d["id"] for d in r.json().get("items", [])][:20]
 
-    def values(items: list[str]) -> str:
-        return json.dumps(items)
-
-    # The committed static settings, then one dictionary per identifier kind, each bound to the
-    # operations that read it.
-    static = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
-    with open(static) as f:
-        config = f.read()
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "seed.json")) as f:
         seed = json.load(f)
     org = next(o for o in seed["organizations"] if o.get("providerKey") == hooks.PROVIDER_KEY)
-    config += f"""
-# ---- written by ci/schemathesis/prepare.py for this run ----
-[dictionaries.offered_lens_ids]
-values = {values(org["lensIds"])}
+    # One dictionary per kind of value, each offered (half of the time) to the parameters that
+    # read it; the operations are selected by name or by a path pattern.
+    dictionaries = {
+        "offered_lens_ids": org["lensIds"],
+        "offered_locales": seed["locales"],
+        "integrator_ids": [i["id"] for i in seed["integrators"]],
+        "result_ids": [completed_result_id, open_result_id],
+        "open_assessment_ids": [open_id],
+        "ashby_assessment_ids": [ashby_id],
+        "delivery_ids": delivery_ids,
+    }
+    bindings = [
+        ("include-path-regex", "^/recruitment/v1/assessment-(link-)?order$",
+         {"body.lensId": "offered_lens_ids", "body.locale": "offered_locales"}),
+        ("include-name", "POST /ashby/assessment.start", {"body.assessment_type_id": "offered_lens_ids"}),
+        ("include-name", "PUT /admin/v1/organizations/{id}", {"body.integratorId": "integrator_ids"}),
+        ("include-name", "GET /recruitment/v1/results/{resultId}", {"path.resultId": "result_ids"}),
+        ("include-name", "POST /admin/v1/assessments/{id}/result", {"path.id": "open_assessment_ids"}),
+        ("include-name", "POST /ashby/assessment.cancel", {"body.assessment_id": "ashby_assessment_ids"}),
+        ("include-name", ["GET /admin/v1/deliveries/{id}", "POST /admin/v1/deliveries/{id}/replay"],
+         {"path.id": "delivery_ids"}),
+    ]
 
-[dictionaries.offered_locales]
-values = {values(seed["locales"])}
-
-[dictionaries.integrator_ids]
-values = {values([i["id"] for i in seed["integrators"]])}
-
-[dictionaries.result_ids]
-values = {values([completed_result_id, open_result_id])}
-
-[dictionaries.open_assessment_ids]
-values = {values([open_id])}
-
-[dictionaries.ashby_assessment_ids]
-values = {values([ashby_id])}
-"""
-    if delivery_ids:
-        config += f"""
-[dictionaries.delivery_ids]
-values = {values(delivery_ids)}
-"""
-    config += """
-[[operations]]
-include-path-regex = "^/recruitment/v1/assessment-(link-)?order$"
-parameters = { "body.lensId" = { dictionary = "offered_lens_ids", probability = 0.5 }, "body.locale" = { dictionary = "offered_locales", probability = 0.5 } }
-
-[[operations]]
-include-name = "POST /ashby/assessment.start"
-parameters = { "body.assessment_type_id" = { dictionary = "offered_lens_ids", probability = 0.5 } }
-
-[[operations]]
-include-name = "PUT /admin/v1/organizations/{id}"
-parameters = { "body.integratorId" = { dictionary = "integrator_ids", probability = 0.5 } }
-
-[[operations]]
-include-name = "GET /recruitment/v1/results/{resultId}"
-parameters = { "path.resultId" = { dictionary = "result_ids", probability = 0.5 } }
-
-[[operations]]
-include-name = "POST /admin/v1/assessments/{id}/result"
-parameters = { "path.id" = { dictionary = "open_assessment_ids", probability = 0.5 } }
-
-[[operations]]
-include-name = "POST /ashby/assessment.cancel"
-parameters = { "body.assessment_id" = { dictionary = "ashby_assessment_ids", probability = 0.5 } }
-"""
-    if delivery_ids:
-        config += """
-[[operations]]
-include-name = ["GET /admin/v1/deliveries/{id}", "POST /admin/v1/deliveries/{id}/replay"]
-parameters = { "path.id" = { dictionary = "delivery_ids", probability = 0.5 } }
-"""
+    # The committed static settings, then the dictionaries and their bindings (JSON strings and
+    # lists are valid TOML values).
+    static = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
+    with open(static) as f:
+        config = f.read()
+    config += "\n# ---- written by ci/schemathesis/prepare.py for this run ----\n"
+    for name, items in dictionaries.items():
+        if items:
+            config += f"\n[dictionaries.{name}]\nvalues = {json.dumps(items)}\n"
+    for key, selector, parameters in bindings:
+        if not all(dictionaries[d] for d in parameters.values()):
+            continue
+        offered = ", ".join(
+            f'{json.dumps(param)} = {{ dictionary = "{d}", probability = 0.5 }}' for param, d in parameters.items()
+        )
+        config += f"\n[[operations]]\n{key} = {json.dumps(selector)}\nparameters = {{ {offered} }}\n"
     with open(out, "w") as f:
         f.write(config)
     print(

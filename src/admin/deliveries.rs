@@ -18,6 +18,7 @@ use crate::delivery::outbox::{DeliveryState, Kind};
 use crate::entity::{delivery, delivery_attempt};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Problems, json_body};
+use crate::openapi::string_enum;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -123,21 +124,23 @@ pub struct DeliveryFilter {
     pub cursor: Option<String>,
 }
 
-fn string_enum(values: impl Iterator<Item = &'static str>) -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(values))
-        .build()
+/// `a, b or c`: the message for a value that must be one of `values`.
+fn one_of(values: &[&str]) -> String {
+    match values.split_last() {
+        Some((last, [])) => format!("must be {last}"),
+        Some((last, rest)) => format!("must be {} or {last}", rest.join(", ")),
+        None => "must not be given".to_owned(),
+    }
 }
 
 /// The document's schema for `state`: the outbox's states.
 fn delivery_states() -> utoipa::openapi::Object {
-    string_enum(DeliveryState::ALL.into_iter().map(DeliveryState::as_str))
+    string_enum(DeliveryState::ALL.map(DeliveryState::as_str))
 }
 
 /// The document's schema for `kind`: the outbox's kinds.
 fn delivery_kinds() -> utoipa::openapi::Object {
-    string_enum(Kind::ALL.into_iter().map(Kind::as_str))
+    string_enum(Kind::ALL.map(Kind::as_str))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -231,13 +234,12 @@ async fn list_deliveries(
     let paging = Paging::parse(filter.limit, filter.cursor.as_deref())?;
     let mut query = delivery::Entity::find().order_by_asc(delivery::Column::Id);
     if let Some(s) = &filter.state {
-        let s =
-            DeliveryState::parse(s).ok_or_else(|| ApiError::invalid("state", "must be pending, delivered or dead"))?;
+        let s = DeliveryState::parse(s)
+            .ok_or_else(|| ApiError::invalid("state", one_of(&DeliveryState::ALL.map(DeliveryState::as_str))))?;
         query = query.filter(delivery::Column::State.eq(s.as_str()));
     }
     if let Some(k) = &filter.kind {
-        let k = Kind::parse(k)
-            .ok_or_else(|| ApiError::invalid("kind", "must be result, ashby_update or invitation_email"))?;
+        let k = Kind::parse(k).ok_or_else(|| ApiError::invalid("kind", one_of(&Kind::ALL.map(Kind::as_str))))?;
         query = query.filter(delivery::Column::Kind.eq(k.as_str()));
     }
     if let Some(org) = filter.organization_id {
@@ -360,4 +362,22 @@ async fn replay_delivery(
     state.wake_worker();
     tracing::info!("delivery replayed");
     Ok(HttpResponse::Ok().json(detail(&state, id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_messages_name_every_value_the_code_knows() {
+        assert_eq!(
+            one_of(&DeliveryState::ALL.map(DeliveryState::as_str)),
+            "must be pending, delivered or dead"
+        );
+        assert_eq!(
+            one_of(&Kind::ALL.map(Kind::as_str)),
+            "must be result, ashby_update or invitation_email"
+        );
+        assert_eq!(one_of(&["x"]), "must be x");
+    }
 }

@@ -6,6 +6,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
+use crate::openapi::string_enum;
+
 fn competency_key(key: &str) -> Result<(), ValidationError> {
     let ok = !key.is_empty()
         && key.len() <= 64
@@ -33,14 +35,7 @@ fn catalogue_keys() -> utoipa::openapi::Object {
 
 /// The document's schema for a custom field's type.
 fn custom_field_types() -> utoipa::openapi::Object {
-    string_enum(CUSTOM_FIELD_TYPES.iter().map(|t| (*t).to_owned()))
-}
-
-fn string_enum(values: impl Iterator<Item = String>) -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(values))
-        .build()
+    string_enum(CUSTOM_FIELD_TYPES)
 }
 
 /// The body of `PUT /admin/v1/locales`: at least one locale, each one the competency catalogue
