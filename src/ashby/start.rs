@@ -3,18 +3,19 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    IntoActiveModel, QueryFilter, QueryOrder, SqlErr,
 };
 use uuid::Uuid;
 
 use crate::ashby::dto::{StartRequest, UpdateRequest};
+use crate::assessment::invite::{self, InviteRequest};
+use crate::assessment::questionnaire::lens_competencies;
 use crate::assessment::{Event, Source, State, Transition, candidates};
 use crate::catalog::Catalog;
 use crate::delivery::ashby_update as update;
-use crate::delivery::invitation::{Invitation, render};
-use crate::delivery::outbox::{self, DeliveryState, Kind, NewDelivery};
-use crate::entity::{assessment, delivery, lens, lens_competency, locale, organization, organization_lens};
-use crate::links::{LinkKind, LinkSigner};
+use crate::delivery::outbox::{self, DeliveryState, Kind};
+use crate::entity::{assessment, delivery, lens, locale, organization, organization_lens};
+use crate::links::LinkSigner;
 use crate::types::Email;
 
 #[derive(Debug, thiserror::Error)]
@@ -195,77 +196,50 @@ pub async fn start(
         });
     }
     let now = ctx.now;
-    let expires_at = now + chrono::Duration::from_std(ctx.invitation_ttl).unwrap_or(chrono::Duration::days(14));
     let locale = default_locale(db).await?;
-    let assessment_id = Uuid::now_v7();
-    let link = ctx.links.url(LinkKind::Assessment, assessment_id, expires_at);
     let role = req.job.name.clone().unwrap_or_else(|| lens.name.clone());
-    let keys: Vec<String> = lens_competency::Entity::find()
-        .select_only()
-        .column(lens_competency::Column::Key)
-        .filter(lens_competency::Column::LensId.eq(lens.id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mail = render(&Invitation {
-        to: email.as_str(),
-        locale: &locale,
-        organization: &org.name,
-        role: &role,
-        link: &link,
-        expires_at,
-        minutes: Catalog::get().estimated_minutes(keys.iter().map(String::as_str)),
-    });
+    let keys = lens_competencies(db, lens.id).await?;
+    let invite = invite::prepare(
+        &InviteRequest {
+            organization_id: org.id,
+            organization_name: &org.name,
+            source: Source::Ashby,
+            lens_id: lens.id,
+            locale: &locale,
+            candidate_email: email.as_str(),
+            role: &role,
+            minutes: Catalog::get().estimated_minutes(keys.iter().map(|c| c.key.as_str())),
+            send_email: true,
+            now,
+            ttl: ctx.invitation_ttl,
+        },
+        ctx.links,
+    );
     let timestamp = update::next_timestamp(now, None);
     let fingerprint = crate::crypto::sha256_hex(&serde_json::to_vec(req).unwrap_or_default());
     let result = crate::db::write_transaction::<assessment::Model, StartError, _>(db, |txn| {
         let req = req.clone();
-        let org_id = org.id;
-        let lens_id = lens.id;
+        let invite = invite.clone();
+        let fingerprint = fingerprint.clone();
+        let email = email.clone();
         Box::pin(async move {
             let person = candidates::Person {
                 email: &email,
                 first_name: req.candidate.first_name.as_deref(),
                 last_name: req.candidate.last_name.as_deref(),
             };
-            let candidate_id = candidates::ensure(txn, org_id, &person, now).await?;
-            let row = assessment::ActiveModel {
-                id: Set(assessment_id),
-                organization_id: Set(org_id),
-                recruitment_id: Set(None),
-                candidate_id: Set(candidate_id),
-                lens_id: Set(lens_id),
-                locale: Set(locale),
-                source: Set(Source::Ashby.as_str().to_owned()),
-                state: Set(State::Invited.as_str().to_owned()),
-                result_id: Set(None),
-                result_update_url: Set(None),
-                request_hash: Set(fingerprint),
-                invited_at: Set(now),
-                expires_at: Set(expires_at),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ashby_candidate_id: Set(Some(req.candidate.ashby_id.clone())),
-                ashby_application_id: Set(Some(req.application.ashby_id.clone())),
-                ashby_job_id: Set(Some(req.job.ashby_id.clone())),
-                ashby_job_name: Set(req.job.name.clone()),
-                additional_fields: Set(req.additional_fields.clone()),
-                ashby_last_update_ms: Set(Some(timestamp)),
-                ..Default::default()
-            };
+            let candidate_id = candidates::ensure(txn, invite.organization_id, &person, now).await?;
+            let mut row = invite.assessment_row(candidate_id, fingerprint);
+            row.ashby_candidate_id = Set(Some(req.candidate.ashby_id.clone()));
+            row.ashby_application_id = Set(Some(req.application.ashby_id.clone()));
+            row.ashby_job_id = Set(Some(req.job.ashby_id.clone()));
+            row.ashby_job_name = Set(req.job.name.clone());
+            row.additional_fields = Set(req.additional_fields.clone());
+            row.ashby_last_update_ms = Set(Some(timestamp));
             let inserted = assessment::Entity::insert(row).exec_with_returning(txn).await?;
-            outbox::enqueue(
-                txn,
-                NewDelivery {
-                    kind: Kind::InvitationEmail,
-                    organization_id: Some(org_id),
-                    assessment_id: Some(assessment_id),
-                    target: mail.to.clone(),
-                    payload: serde_json::to_value(&mail).unwrap_or_default(),
-                },
-                now,
-            )
-            .await?;
+            if let Some(mail) = invite.delivery() {
+                outbox::enqueue(txn, mail, now).await?;
+            }
             Ok(inserted)
         })
     })

@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder,
+    QueryFilter,
 };
 use uuid::Uuid;
 
+use crate::assessment::questionnaire::lens_competencies;
 use crate::assessment::results::result_body;
 use crate::assessment::{Event, Source, State, Transition};
 use crate::delivery::ashby_update::{self as update, CompetencyScore};
 use crate::delivery::handoff::{Handoff, hand_over};
 use crate::delivery::outbox::{self, Kind, NewDelivery};
-use crate::entity::{assessment, lens_competency};
+use crate::entity::assessment;
 use crate::links::LinkKind;
 use crate::links::LinkSigner;
 
@@ -117,11 +118,7 @@ pub async fn complete(
         query = query.filter(assessment::Column::OrganizationId.eq(org));
     }
     let current = query.one(&txn).await?.ok_or(CompletionError::NotFound)?;
-    let lens_competencies = lens_competency::Entity::find()
-        .filter(lens_competency::Column::LensId.eq(current.lens_id))
-        .order_by_asc(lens_competency::Column::Position)
-        .all(&txn)
-        .await?;
+    let lens_competencies = lens_competencies(&txn, current.lens_id).await?;
     let competencies: Vec<String> = lens_competencies.iter().map(|c| c.key.clone()).collect();
     validate(result, &competencies)?;
     let state: State = current.state.parse().map_err(|e: String| DbErr::Custom(e))?;

@@ -1,7 +1,9 @@
 //! The assessment's life: states and the transitions between them. No HTTP, no database.
 pub mod candidates;
 pub mod completion;
+pub mod invite;
 pub mod lifecycle;
+pub mod questionnaire;
 pub mod results;
 pub mod scoring;
 

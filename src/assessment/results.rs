@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::entity::{assessment, lens_competency};
+use crate::assessment::questionnaire::lens_competencies;
+use crate::entity::assessment;
 use crate::links::{LinkKind, LinkSigner};
 
 /// The result, as pushed to `resultUpdateUrl` and served by the pull endpoint.
@@ -35,10 +36,7 @@ pub async fn result_body<C: ConnectionTrait>(
     let (Some(score), Some(result_id), Some(completed_at)) = (a.score, a.result_id.as_ref(), a.completed_at) else {
         return Ok(None);
     };
-    let names: BTreeMap<String, String> = lens_competency::Entity::find()
-        .filter(lens_competency::Column::LensId.eq(a.lens_id))
-        .order_by_asc(lens_competency::Column::Position)
-        .all(db)
+    let names: BTreeMap<String, String> = lens_competencies(db, a.lens_id)
         .await?
         .into_iter()
         .map(|c| {

@@ -1,23 +1,22 @@
 //! The candidate flow: intro → start → one page of statements per competency → review →
 //! submit (scored, completed, result and Ashby completion enqueued) — or decline.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use maud::Markup;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::EntityTrait;
 use tracing::instrument;
 
-use crate::assessment::completion::{NewResult, complete};
+use crate::assessment::completion::complete;
 use crate::assessment::lifecycle;
-use crate::assessment::scoring::{CompetencyAnswers, Scored, score};
+use crate::assessment::questionnaire::{self, Answers, Questionnaire};
 use crate::assessment::{Event, State};
 use crate::candidate::i18n::{Words, words};
 use crate::candidate::pages;
 use crate::catalog::{Catalog, Competency};
-use crate::entity::{answer, assessment, lens, lens_competency, organization, recruitment};
+use crate::entity::{assessment, lens, organization, recruitment};
 use crate::links::{LinkError, LinkKind};
 use crate::state::AppState;
 
@@ -39,7 +38,7 @@ struct Ctx {
     assessment: assessment::Model,
     words: &'static Words,
     base: String,
-    competencies: Vec<&'static Competency>,
+    questionnaire: Questionnaire,
 }
 
 enum Failure {
@@ -118,28 +117,14 @@ async fn load(state: &AppState, token: &str) -> Result<Ctx, Failure> {
             )
         })?;
     tracing::Span::current().record("organization_id", tracing::field::display(assessment.organization_id));
-    let keys: Vec<String> = lens_competency::Entity::find()
-        .filter(lens_competency::Column::LensId.eq(assessment.lens_id))
-        .order_by_asc(lens_competency::Column::Position)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| c.key)
-        .collect();
-    let catalog = Catalog::get();
-    let competencies = keys
-        .iter()
-        .map(|k| {
-            catalog
-                .competency(k)
-                .ok_or_else(|| Failure::Internal(anyhow::anyhow!("competency {k} missing from the catalogue")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let questionnaire = Questionnaire::load(&state.db, assessment.lens_id)
+        .await
+        .map_err(|e| Failure::Internal(e.into()))?;
     Ok(Ctx {
         words: words(&assessment.locale),
         base: format!("/a/{token}"),
         assessment,
-        competencies,
+        questionnaire,
     })
 }
 
@@ -157,10 +142,6 @@ async fn load_started(state: &AppState, token: &str) -> Result<Ctx, Failure> {
 impl Ctx {
     fn state(&self) -> State {
         self.assessment.state.parse().unwrap_or(State::Cancelled)
-    }
-
-    fn item_count(&self) -> usize {
-        self.competencies.iter().map(|c| c.items.len()).sum()
     }
 
     /// The page for an assessment that can no longer be taken, if it cannot.
@@ -182,24 +163,14 @@ impl Ctx {
         }
     }
 
-    async fn answers(&self, state: &AppState) -> Result<BTreeMap<String, i32>, Failure> {
-        Ok(answer::Entity::find()
-            .filter(answer::Column::AssessmentId.eq(self.assessment.id))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|a| (a.item_id, a.value))
-            .collect())
+    async fn answers(&self, state: &AppState) -> Result<Answers, Failure> {
+        Ok(questionnaire::answers(&state.db, self.assessment.id).await?)
     }
 
     /// The first page with an unanswered statement, or the review.
-    fn resume_target(&self, answers: &BTreeMap<String, i32>) -> String {
-        match self
-            .competencies
-            .iter()
-            .position(|c| c.items.iter().any(|i| !answers.contains_key(&i.id)))
-        {
-            Some(page) => format!("{}/q/{}", self.base, page + 1),
+    fn resume_target(&self, answers: &Answers) -> String {
+        match self.questionnaire.unfinished(answers).next() {
+            Some((page, _)) => format!("{}/q/{page}", self.base),
             None => format!("{}/review", self.base),
         }
     }
@@ -267,7 +238,7 @@ async fn landing(state: web::Data<AppState>, req: HttpRequest, token: web::Path<
             }
             let (org, role) = organization_and_role(&state, &ctx.assessment).await?;
             let (csrf_token, cookie) = state.csrf.token(&req, secure(&state));
-            let minutes = Catalog::get().estimated_minutes(ctx.competencies.iter().map(|c| c.key.as_str()));
+            let minutes = Catalog::get().estimated_minutes(ctx.questionnaire.parts().map(|c| c.key.as_str()));
             let page = pages::intro(
                 ctx.words,
                 &pages::Intro {
@@ -331,14 +302,12 @@ async fn decline(state: web::Data<AppState>, req: HttpRequest, token: web::Path<
 
 /// The competency for a 1-based page number.
 fn page_of(ctx: &Ctx, page: usize) -> Result<&'static Competency, Failure> {
-    page.checked_sub(1)
-        .and_then(|i| ctx.competencies.get(i).copied())
-        .ok_or_else(|| {
-            Failure::Page(
-                StatusCode::NOT_FOUND,
-                pages::message(ctx.words, ctx.words.invalid_heading, ctx.words.invalid),
-            )
-        })
+    ctx.questionnaire.part(page).ok_or_else(|| {
+        Failure::Page(
+            StatusCode::NOT_FOUND,
+            pages::message(ctx.words, ctx.words.invalid_heading, ctx.words.invalid),
+        )
+    })
 }
 
 /// How a part is shown: opened from the review or not, and after what.
@@ -385,7 +354,7 @@ async fn render_questions(
             base: &ctx.base,
             csrf: &csrf_token,
             page,
-            pages: ctx.competencies.len(),
+            pages: ctx.questionnaire.len(),
             heading: competency.name(locale),
             labels: Catalog::get().scale_labels(locale),
             questions: competency
@@ -451,40 +420,18 @@ async fn save_page(
                 return render_questions(&state, &req, &ctx, page, view).await;
             }
             let competency = page_of(&ctx, page)?;
-            let points = i32::from(Catalog::get().scale.points);
-            let now = state.clock.now();
-            let rows: Vec<answer::ActiveModel> = competency
-                .items
-                .iter()
-                .filter_map(|item| {
-                    let value = form
-                        .get(&format!("item:{}", item.id))?
-                        .parse::<i32>()
-                        .ok()
-                        .filter(|v| (1..=points).contains(v))?;
-                    Some(answer::ActiveModel {
-                        assessment_id: Set(ctx.assessment.id),
-                        item_id: Set(item.id.clone()),
-                        value: Set(value),
-                        answered_at: Set(now),
-                    })
-                })
-                .collect();
-            let sent = rows.len();
-            if !rows.is_empty() {
-                answer::Entity::insert_many(rows)
-                    .on_conflict(
-                        OnConflict::columns([answer::Column::AssessmentId, answer::Column::ItemId])
-                            .update_columns([answer::Column::Value, answer::Column::AnsweredAt])
-                            .to_owned(),
-                    )
-                    .exec_without_returning(&state.db)
-                    .await?;
-            }
+            let sent = questionnaire::save_part(
+                &state.db,
+                ctx.assessment.id,
+                competency,
+                |item| form.get(&format!("item:{item}")).map(String::as_str),
+                state.clock.now(),
+            )
+            .await?;
             // What was answered is kept; a statement left out keeps the candidate on the part.
             if sent < competency.items.len() {
                 let answers = ctx.answers(&state).await?;
-                if competency.items.iter().any(|i| !answers.contains_key(&i.id)) {
+                if !questionnaire::part_done(competency, &answers) {
                     let view = View {
                         status: StatusCode::UNPROCESSABLE_ENTITY,
                         incomplete: true,
@@ -493,7 +440,7 @@ async fn save_page(
                     return render_questions(&state, &req, &ctx, page, view).await;
                 }
             }
-            let next = if page < ctx.competencies.len() && !view.from_review {
+            let next = if page < ctx.questionnaire.len() && !view.from_review {
                 format!("{}/q/{}", ctx.base, page + 1)
             } else {
                 format!("{}/review", ctx.base)
@@ -512,19 +459,12 @@ async fn render_review(
 ) -> Result<HttpResponse, Failure> {
     let answers = ctx.answers(state).await?;
     let locale = &ctx.assessment.locale;
-    let missing = ctx
-        .competencies
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.items.iter().any(|i| !answers.contains_key(&i.id)))
-        .map(|(i, c)| (i + 1, c.name(locale).to_owned()))
+    let q = &ctx.questionnaire;
+    let missing = q
+        .unfinished(&answers)
+        .map(|(page, c)| (page, c.name(locale).to_owned()))
         .collect();
-    let answered = ctx
-        .competencies
-        .iter()
-        .flat_map(|c| &c.items)
-        .filter(|i| answers.contains_key(&i.id))
-        .count();
+    let answered = q.answered(&answers);
     let (csrf_token, cookie) = state.csrf.token(req, secure(state));
     let markup = pages::review(
         ctx.words,
@@ -532,8 +472,8 @@ async fn render_review(
             base: &ctx.base,
             csrf: &csrf_token,
             answered,
-            total: ctx.item_count(),
-            pages: ctx.competencies.len(),
+            total: q.item_count(),
+            pages: q.len(),
             missing,
         },
     );
@@ -560,44 +500,14 @@ async fn submit(state: web::Data<AppState>, req: HttpRequest, token: web::Path<S
             let ctx = load_started(&state, &token).await?;
             check_csrf(&state, &req, &form, &ctx)?;
             let answers = ctx.answers(&state).await?;
-            if ctx
-                .competencies
-                .iter()
-                .flat_map(|c| &c.items)
-                .any(|i| !answers.contains_key(&i.id))
-            {
+            if !ctx.questionnaire.is_complete(&answers) {
                 return render_review(&state, &req, &ctx, StatusCode::UNPROCESSABLE_ENTITY).await;
             }
-            let weights: HashMap<String, i32> = lens_competency::Entity::find()
-                .filter(lens_competency::Column::LensId.eq(ctx.assessment.lens_id))
-                .all(&state.db)
-                .await?
-                .into_iter()
-                .map(|c| (c.key, c.weight))
-                .collect();
-            let input: Vec<CompetencyAnswers> = ctx
-                .competencies
-                .iter()
-                .map(|c| CompetencyAnswers {
-                    key: c.key.clone(),
-                    weight: weights.get(&c.key).copied().unwrap_or(1).max(0) as u32,
-                    answers: c
-                        .items
-                        .iter()
-                        .map(|i| Scored {
-                            value: answers.get(&i.id).copied().unwrap_or(1) as u8,
-                            reverse: i.reverse,
-                        })
-                        .collect(),
-                })
-                .collect();
-            let scores = score(Catalog::get().scale.points, &input).map_err(|e| Failure::Internal(e.into()))?;
             let now = state.clock.now();
-            let result = NewResult {
-                score: scores.overall,
-                subscores: scores.subscores,
-                completed_at: Some(now),
-            };
+            let result = ctx
+                .questionnaire
+                .score(&answers, now)
+                .map_err(|e| Failure::Internal(e.into()))?;
             let done = complete(&state.db, &state.completion(), ctx.assessment.id, None, &result, now)
                 .await
                 .map_err(|e| Failure::Internal(e.into()))?;

@@ -10,13 +10,13 @@ use uuid::Uuid;
 
 use std::collections::HashMap;
 
-use crate::assessment::{Source, State, candidates};
+use crate::assessment::invite::{self, Invite, InviteRequest};
+use crate::assessment::{Source, candidates};
 use crate::auth::directory::Offer;
 use crate::db::RideAlong;
-use crate::delivery::invitation::{Invitation, render};
-use crate::delivery::outbox::{self, EmailPayload, Kind, NewDelivery};
+use crate::delivery::outbox::{self, NewDelivery};
 use crate::entity::{assessment, delivery, recruitment};
-use crate::links::{LinkKind, LinkSigner};
+use crate::links::LinkSigner;
 use crate::recruitment::dto::{NewOrder, OrderKind};
 
 /// What placing an order needs besides the order: how to make the candidate's link, the
@@ -60,10 +60,7 @@ pub struct PreparedOrder {
     pub organization_id: Uuid,
     pub order: NewOrder,
     fingerprint: String,
-    assessment_id: Uuid,
-    now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    invitation: Option<EmailPayload>,
+    invite: Invite,
 }
 
 /// Checks the order against what the organisation may order and prepares its rows.
@@ -80,77 +77,51 @@ pub fn prepare(
     if !ctx.offer.locales.contains(order.locale.as_str()) {
         return Err(OrderError::UnknownLocale(order.locale.as_str().to_owned()));
     }
-    let expires_at = now + chrono::Duration::from_std(invitation_ttl).unwrap_or(chrono::Duration::days(14));
-    let assessment_id = Uuid::now_v7();
-    let invitation = (order.kind == OrderKind::Email).then(|| {
-        let link = ctx.links.url(LinkKind::Assessment, assessment_id, expires_at);
-        render(&Invitation {
-            to: order.candidate_email.as_str(),
+    let invite = invite::prepare(
+        &InviteRequest {
+            organization_id,
+            organization_name: ctx.organization_name,
+            source: Source::Recruitment,
+            lens_id: order.lens_id,
             locale: order.locale.as_str(),
-            organization: ctx.organization_name,
+            candidate_email: order.candidate_email.as_str(),
             role: &order.recruitment_title,
-            link: &link,
-            expires_at,
             minutes: ctx.offer.minutes.get(&order.lens_id).copied().unwrap_or(1),
-        })
-    });
+            send_email: order.kind == OrderKind::Email,
+            now,
+            ttl: invitation_ttl,
+        },
+        ctx.links,
+    );
     Ok(PreparedOrder {
         organization_id,
         order: order.clone(),
         fingerprint: order.fingerprint(),
-        assessment_id,
-        now,
-        expires_at,
-        invitation,
+        invite,
     })
 }
 
 impl PreparedOrder {
     /// When the order was received.
     pub fn now(&self) -> DateTime<Utc> {
-        self.now
+        self.invite.invited_at
     }
 
     /// Whether placing it writes an invitation e-mail to the outbox.
     pub fn sends_invitation(&self) -> bool {
-        self.invitation.is_some()
+        self.invite.mail.is_some()
+    }
+
+    fn assessment_id(&self) -> Uuid {
+        self.invite.assessment_id
     }
 
     fn assessment_row(&self, recruitment_id: Uuid, candidate_id: Uuid) -> assessment::ActiveModel {
-        let order = &self.order;
-        assessment::ActiveModel {
-            id: Set(self.assessment_id),
-            organization_id: Set(self.organization_id),
-            recruitment_id: Set(Some(recruitment_id)),
-            candidate_id: Set(candidate_id),
-            lens_id: Set(order.lens_id),
-            locale: Set(order.locale.as_str().to_owned()),
-            source: Set(Source::Recruitment.as_str().to_owned()),
-            state: Set(State::Invited.as_str().to_owned()),
-            result_id: Set(Some(order.result_id.as_str().to_owned())),
-            result_update_url: Set(Some(order.result_update_url.as_str().to_owned())),
-            request_hash: Set(self.fingerprint.clone()),
-            score: Set(None),
-            subscores: Set(None),
-            invited_at: Set(self.now),
-            started_at: Set(None),
-            completed_at: Set(None),
-            finished_at: Set(None),
-            expires_at: Set(self.expires_at),
-            created_at: Set(self.now),
-            updated_at: Set(self.now),
-            ..Default::default()
-        }
-    }
-
-    fn invitation_delivery(&self) -> Option<NewDelivery> {
-        self.invitation.as_ref().map(|mail| NewDelivery {
-            kind: Kind::InvitationEmail,
-            organization_id: Some(self.organization_id),
-            assessment_id: Some(self.assessment_id),
-            target: mail.to.clone(),
-            payload: serde_json::to_value(mail).unwrap_or_default(),
-        })
+        let mut row = self.invite.assessment_row(candidate_id, self.fingerprint.clone());
+        row.recruitment_id = Set(Some(recruitment_id));
+        row.result_id = Set(Some(self.order.result_id.as_str().to_owned()));
+        row.result_update_url = Set(Some(self.order.result_update_url.as_str().to_owned()));
+        row
     }
 
     fn recruitment_key(&self) -> (Uuid, &str, Uuid) {
@@ -239,7 +210,7 @@ pub async fn place_batch(
     lease: Option<&outbox::Lease>,
     riders: &mut dyn RideAlong,
 ) -> Result<Vec<Result<Placed, OrderError>>, DbErr> {
-    let now = batch.iter().map(|p| p.now).max().unwrap_or_else(Utc::now);
+    let now = batch.iter().map(|p| p.now()).max().unwrap_or_else(Utc::now);
     let mut to_write: Vec<&PreparedOrder> = batch.iter().collect();
     let mut written = (HashMap::new(), Vec::new());
     while !to_write.is_empty() {
@@ -257,7 +228,7 @@ pub async fn place_batch(
             }
             Ok((inserted, _)) => {
                 rollback(txn).await;
-                to_write.retain(|p| inserted.contains_key(&p.assessment_id));
+                to_write.retain(|p| inserted.contains_key(&p.assessment_id()));
             }
             Err(e) => {
                 rollback(txn).await;
@@ -272,9 +243,9 @@ pub async fn place_batch(
         .collect();
     let mut results = Vec::with_capacity(batch.len());
     for p in batch {
-        results.push(match inserted.remove(&p.assessment_id) {
+        results.push(match inserted.remove(&p.assessment_id()) {
             Some(assessment) => {
-                let invitation = invitations.remove(&p.assessment_id);
+                let invitation = invitations.remove(&p.assessment_id());
                 Ok(Placed {
                     assessment,
                     created: true,
@@ -308,7 +279,7 @@ async fn write_batch(
     let mut recruitments: HashMap<(Uuid, &str, Uuid), Uuid> = HashMap::new();
     for p in batch {
         if let std::collections::hash_map::Entry::Vacant(slot) = recruitments.entry(p.recruitment_key()) {
-            let id = ensure_recruitment(txn, p.organization_id, &p.order, p.now)
+            let id = ensure_recruitment(txn, p.organization_id, &p.order, p.now())
                 .await
                 .map_err(|e| match e {
                     OrderError::Db(e) => e,
@@ -342,8 +313,8 @@ async fn write_batch(
     // Invitations of the orders that were inserted.
     let deliveries: Vec<NewDelivery> = batch
         .iter()
-        .filter(|p| inserted.contains_key(&p.assessment_id))
-        .filter_map(|p| p.invitation_delivery())
+        .filter(|p| inserted.contains_key(&p.assessment_id()))
+        .filter_map(|p| p.invite.delivery())
         .collect();
     let invitations = outbox::enqueue_many(txn, deliveries, now, lease).await?;
     Ok((inserted, invitations))

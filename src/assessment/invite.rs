@@ -1,0 +1,182 @@
+//! Inviting a candidate, whichever surface ordered the assessment: the assessment's id and
+//! expiry, the candidate's link, the rendered invitation e-mail, the assessment row every
+//! source shares, and the invitation's outbox row. The Recruitment API's orders and Ashby's
+//! `assessment.start` both go through [`prepare`]; each then sets its own source's fields on
+//! [`Invite::assessment_row`] and writes the rows in its own transaction.
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use uuid::Uuid;
+
+use crate::assessment::{Source, State};
+use crate::delivery::invitation::{Invitation, render};
+use crate::delivery::outbox::{EmailPayload, Kind, NewDelivery};
+use crate::entity::assessment;
+use crate::links::{LinkKind, LinkSigner};
+
+/// How long a link lasts when the configured time-to-live cannot be represented.
+const FALLBACK_TTL: chrono::Duration = chrono::Duration::days(14);
+
+/// What an invitation is made from.
+pub struct InviteRequest<'a> {
+    pub organization_id: Uuid,
+    /// The organisation's display name, for the e-mail.
+    pub organization_name: &'a str,
+    pub source: Source,
+    pub lens_id: Uuid,
+    pub locale: &'a str,
+    pub candidate_email: &'a str,
+    /// The role the candidate applies for, for the e-mail.
+    pub role: &'a str,
+    /// The time estimate the e-mail states (`Catalog::estimated_minutes`).
+    pub minutes: usize,
+    /// False for link orders: the caller hands the link to the candidate itself.
+    pub send_email: bool,
+    pub now: DateTime<Utc>,
+    pub ttl: std::time::Duration,
+}
+
+/// An invitation made and not yet written.
+#[derive(Debug, Clone)]
+pub struct Invite {
+    pub assessment_id: Uuid,
+    pub organization_id: Uuid,
+    pub source: Source,
+    pub lens_id: Uuid,
+    pub locale: String,
+    pub invited_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The invitation e-mail, when one is sent.
+    pub mail: Option<EmailPayload>,
+}
+
+/// Makes the invitation: a new assessment id, its expiry, its link and, when asked, the e-mail.
+pub fn prepare(req: &InviteRequest<'_>, links: &LinkSigner) -> Invite {
+    let ttl = chrono::Duration::from_std(req.ttl).unwrap_or(FALLBACK_TTL);
+    let expires_at = req.now + ttl;
+    let assessment_id = Uuid::now_v7();
+    let mail = req.send_email.then(|| {
+        let link = links.url(LinkKind::Assessment, assessment_id, expires_at);
+        render(&Invitation {
+            to: req.candidate_email,
+            locale: req.locale,
+            organization: req.organization_name,
+            role: req.role,
+            link: &link,
+            expires_at,
+            minutes: req.minutes,
+        })
+    });
+    Invite {
+        assessment_id,
+        organization_id: req.organization_id,
+        source: req.source,
+        lens_id: req.lens_id,
+        locale: req.locale.to_owned(),
+        invited_at: req.now,
+        expires_at,
+        mail,
+    }
+}
+
+impl Invite {
+    /// The assessment's row, `invited`, with what every source shares; `request_hash`
+    /// fingerprints the request that made it (a repeat is recognised by it). The caller sets
+    /// its source's own columns (the recruitment and `resultId`, or Ashby's ids).
+    pub fn assessment_row(&self, candidate_id: Uuid, request_hash: String) -> assessment::ActiveModel {
+        assessment::ActiveModel {
+            id: Set(self.assessment_id),
+            organization_id: Set(self.organization_id),
+            candidate_id: Set(candidate_id),
+            lens_id: Set(self.lens_id),
+            locale: Set(self.locale.clone()),
+            source: Set(self.source.as_str().to_owned()),
+            state: Set(State::Invited.as_str().to_owned()),
+            request_hash: Set(request_hash),
+            recruitment_id: Set(None),
+            result_id: Set(None),
+            result_update_url: Set(None),
+            score: Set(None),
+            subscores: Set(None),
+            invited_at: Set(self.invited_at),
+            started_at: Set(None),
+            completed_at: Set(None),
+            finished_at: Set(None),
+            expires_at: Set(self.expires_at),
+            created_at: Set(self.invited_at),
+            updated_at: Set(self.invited_at),
+            ..Default::default()
+        }
+    }
+
+    /// The invitation e-mail's outbox row, when one is sent; write it in the same transaction
+    /// as the assessment.
+    pub fn delivery(&self) -> Option<NewDelivery> {
+        self.mail.as_ref().map(|mail| NewDelivery {
+            kind: Kind::InvitationEmail,
+            organization_id: Some(self.organization_id),
+            assessment_id: Some(self.assessment_id),
+            target: mail.to.clone(),
+            payload: serde_json::to_value(mail).unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(send_email: bool) -> InviteRequest<'static> {
+        InviteRequest {
+            organization_id: Uuid::nil(),
+            organization_name: "Acme",
+            source: Source::Recruitment,
+            lens_id: Uuid::nil(),
+            locale: "sv-SE",
+            candidate_email: "ada@example.com",
+            role: "Engineer",
+            minutes: 12,
+            send_email,
+            now: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            ttl: std::time::Duration::from_secs(3_600),
+        }
+    }
+
+    fn signer() -> LinkSigner {
+        LinkSigner::new(
+            &secrecy::SecretBox::new(Box::new([7; 32])),
+            url::Url::parse("http://127.0.0.1:8080").expect("static URL"),
+        )
+    }
+
+    #[test]
+    fn an_e_mail_invitation_carries_a_link_that_verifies_until_it_expires() {
+        let links = signer();
+        let invite = prepare(&request(true), &links);
+        assert_eq!(invite.expires_at - invite.invited_at, chrono::Duration::hours(1));
+        let mail = invite.mail.as_ref().expect("an e-mail");
+        assert_eq!(mail.to, "ada@example.com");
+        let token = mail
+            .text
+            .split("/a/")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("a link in the text");
+        assert_eq!(
+            links.verify(LinkKind::Assessment, token, invite.invited_at),
+            Ok(invite.assessment_id)
+        );
+        let row = invite.delivery().expect("an outbox row");
+        assert_eq!(row.kind, Kind::InvitationEmail);
+        assert_eq!(row.assessment_id, Some(invite.assessment_id));
+    }
+
+    #[test]
+    fn a_link_order_has_no_e_mail_and_no_outbox_row() {
+        let invite = prepare(&request(false), &signer());
+        assert!(invite.mail.is_none());
+        assert!(invite.delivery().is_none());
+        let row = invite.assessment_row(Uuid::nil(), "hash".into());
+        assert_eq!(row.state, Set(State::Invited.as_str().to_owned()));
+        assert_eq!(row.source, Set("recruitment".to_owned()));
+    }
+}
