@@ -15,10 +15,12 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::Vault;
 use crate::delivery::handoff::{HANDOFF_CAPACITY, Handoff};
+use crate::delivery::listen::listen_for_notifications;
 use crate::delivery::mail::Mailer;
 use crate::delivery::policy::{DEFAULT_JITTER, RetryPolicy};
 use crate::delivery::push::HttpSender;
-use crate::delivery::worker::{DeliveryContext, Worker, WorkerConfig, listen_for_notifications};
+use crate::delivery::senders::Senders;
+use crate::delivery::worker::{DeliveryContext, Worker, WorkerConfig};
 use crate::error::ApiError;
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
@@ -174,23 +176,27 @@ impl Application {
 
         let worker = if mode.worker() {
             let d = &settings.delivery;
-            let ctx = DeliveryContext {
-                db,
-                clock,
+            let senders = Senders::standard(
+                db.clone(),
                 vault,
-                http: HttpSender::new(d.timeout, d.allow_private_networks)?,
-                mailer: Mailer::new(
+                HttpSender::new(d.timeout, d.allow_private_networks)?,
+                Mailer::new(
                     settings.mail.smtp_url.as_deref(),
                     settings.mail.outbox_dir.clone(),
                     &settings.mail.from,
                     d.timeout,
                     d.concurrency,
                 )?,
+                metrics.clone(),
+            );
+            let ctx = DeliveryContext {
+                db,
+                clock,
+                senders,
                 metrics,
                 policy: state.retry.clone(),
                 owner,
                 lease: d.lease,
-                credentials: Default::default(),
                 record_via,
             };
             let config = WorkerConfig {

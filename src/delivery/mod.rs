@@ -2,15 +2,20 @@
 //! of the change that causes it, and sent — at least once, in order per assessment and target,
 //! retried until its deadline — by the worker.
 pub mod ashby_update;
+pub mod claim;
 pub mod due;
 pub mod guard;
 pub mod handoff;
 pub mod invitation;
+pub mod judge;
+pub mod listen;
 pub mod mail;
 pub mod outbox;
 pub mod pace;
 pub mod policy;
 pub mod push;
 pub mod record;
+pub mod recorder;
 pub mod report;
+pub mod senders;
 pub mod worker;

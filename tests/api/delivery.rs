@@ -81,6 +81,24 @@ impl TestApp {
         }
     }
 
+    /// Waits until no row of the outbox is pending: every call made has been answered and
+    /// recorded, and no further call can be made (only pending rows are claimed). What the
+    /// receivers hold then is final.
+    pub async fn wait_until_settled(&self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let page = self.deliveries("?state=pending").await;
+            if page["items"].as_array().is_some_and(|items| items.is_empty()) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "deliveries still pending: {page}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     pub async fn only_delivery_of(&self, assessment_id: &str) -> String {
         let page = self
             .deliveries(&format!("?assessmentId={assessment_id}&kind=result"))
@@ -165,7 +183,7 @@ async fn recording_the_same_result_again_changes_nothing_and_a_different_one_is_
     different["score"] = json!(12);
     expect_problem(app.post_result(&id, &different).await, 409).await;
     receiver.wait_for(1, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_until_settled().await;
     assert_eq!(receiver.requests().len(), 1, "one push only");
 }
 
@@ -269,9 +287,12 @@ async fn an_always_failing_receiver_goes_dead_at_the_deadline_then_replay_delive
         "and not long after it"
     );
     assert_eq!(log.last().unwrap()["outcome"], "dead");
-    let attempts_before = receiver.requests().len();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(receiver.requests().len(), attempts_before, "nothing after the deadline");
+    app.wait_until_settled().await;
+    assert_eq!(
+        receiver.requests().len(),
+        log.len(),
+        "one call per recorded attempt, nothing after the deadline"
+    );
 
     // Replay only dead rows; then it is delivered.
     receiver.answer_always(200);
@@ -316,7 +337,7 @@ async fn gone_is_final() {
     let delivery_id = app.only_delivery_of(&id).await;
     let dead = app.wait_for_delivery(&delivery_id, "dead").await;
     assert_eq!(dead["attempts"], 1);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_until_settled().await;
     assert_eq!(receiver.requests().len(), 1);
 }
 
@@ -328,7 +349,11 @@ async fn pending_deliveries_survive_a_restart() {
     let id = api_only.order_to(&receiver.url("/restart"), "restart").await;
     api_only.post_result(&id, &result_input()).await;
     let delivery_id = api_only.only_delivery_of(&id).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = api_only.deliveries(&format!("/{delivery_id}")).await;
+    assert_eq!(
+        (&waiting["state"], &waiting["attempts"]),
+        (&json!("pending"), &json!(0))
+    );
     assert!(receiver.requests().is_empty());
     api_only.stop.stop().await;
     // A new instance on the same database delivers it.
@@ -660,7 +685,7 @@ async fn a_record_batch_updates_only_own_leases_and_reports_freed_rows() {
 /// `outbox::use_index_plans` rules those plans out.
 #[tokio::test]
 async fn the_worker_statements_use_the_outbox_indexes_on_a_table_never_analysed() {
-    use assessment_partner::delivery::worker::claim_statement;
+    use assessment_partner::delivery::claim::claim_statement;
     use sea_orm::TransactionTrait;
 
     let app = spawn_app_without_worker().await;
@@ -756,7 +781,7 @@ async fn explain_postgres_record(pool: &sea_orm::sqlx::PgPool) -> String {
 /// says why and what it gained). SQLite has no such setting: nothing to check there.
 #[tokio::test]
 async fn a_claim_updates_the_claimed_rows_in_place_on_postgres() {
-    use assessment_partner::delivery::worker::claim_statement;
+    use assessment_partner::delivery::claim::claim_statement;
     use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 
     let app = spawn_app_without_worker().await;

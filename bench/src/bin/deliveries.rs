@@ -27,6 +27,7 @@ use assessment_partner::delivery::mail::Mailer;
 use assessment_partner::delivery::outbox::{self, Kind, NewDelivery};
 use assessment_partner::delivery::policy::RetryPolicy;
 use assessment_partner::delivery::push::HttpSender;
+use assessment_partner::delivery::senders::Senders;
 use assessment_partner::delivery::worker::DeliveryContext;
 use assessment_partner::links::LinkSigner;
 use assessment_partner::metrics::Metrics;
@@ -329,14 +330,17 @@ async fn main() -> anyhow::Result<()> {
         let ctx = DeliveryContext {
             db: db.clone(),
             clock: Arc::new(SystemClock),
-            vault: Vault::new(&s.master_key),
-            http: HttpSender::new(Duration::from_secs(5), true)?,
-            mailer: Mailer::new(None, dir.join("mail"), &s.mail.from, Duration::from_secs(5), 1)?,
+            senders: Senders::standard(
+                db.clone(),
+                Vault::new(&s.master_key),
+                HttpSender::new(Duration::from_secs(5), true)?,
+                Mailer::new(None, dir.join("mail"), &s.mail.from, Duration::from_secs(5), 1)?,
+                Metrics::new(),
+            ),
             metrics: Metrics::new(),
             policy: RetryPolicy::default(),
             owner: "bench".into(),
             lease: Duration::from_secs(60),
-            credentials: Default::default(),
             record_via: None,
         };
         let _ = ctx.claim(1).await?; // warm the connection and the plan

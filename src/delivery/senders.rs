@@ -1,0 +1,228 @@
+//! One sender per delivery kind, registered at start-up: the worker hands each claimed row to
+//! its kind's sender and records what it reports. A new kind of outgoing call is a new
+//! [`Sender`] and one [`Senders::register`], with no change to the worker's loop.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use uuid::Uuid;
+
+use crate::crypto::Vault;
+use crate::delivery::due::Due;
+use crate::delivery::mail::Mailer;
+use crate::delivery::outbox::{EmailPayload, Kind};
+use crate::delivery::policy::Verdict;
+use crate::delivery::push::{HttpSender, Post};
+use crate::delivery::report::AttemptReport;
+use crate::entity::{integrator, organization};
+use crate::metrics::Metrics;
+use crate::secrets::{self, CallbackAuth};
+
+/// Sends one row of its kind; never fails otherwise than by its report.
+pub trait Sender: Send + Sync {
+    /// One attempt at `now`. The future is boxed: the worker keeps one per attempt in flight,
+    /// and a sending future (reqwest's and hyper's state) is several kilobytes.
+    fn send<'a>(&'a self, row: &'a Due, now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport>;
+}
+
+/// The senders by kind.
+#[derive(Clone, Default)]
+pub struct Senders {
+    by_kind: HashMap<Kind, Arc<dyn Sender>>,
+}
+
+impl Senders {
+    /// `sender` sends the rows of `kind` (replacing any sender registered before).
+    pub fn register(mut self, kind: Kind, sender: impl Sender + 'static) -> Self {
+        self.by_kind.insert(kind, Arc::new(sender));
+        self
+    }
+
+    /// The senders of every kind the outbox holds: result pushes, Ashby updates, invitations.
+    pub fn standard(
+        db: DatabaseConnection,
+        vault: Vault,
+        http: HttpSender,
+        mailer: Mailer,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self::default()
+            .register(
+                Kind::Result,
+                ResultPush {
+                    db: db.clone(),
+                    vault: vault.clone(),
+                    http: http.clone(),
+                    credentials: Default::default(),
+                },
+            )
+            .register(
+                Kind::AshbyUpdate,
+                AshbyUpdate {
+                    db,
+                    vault,
+                    http,
+                    metrics,
+                },
+            )
+            .register(Kind::InvitationEmail, InvitationMail { mailer })
+    }
+
+    /// One attempt of `row` by its kind's sender; a row of a kind without one is final.
+    pub fn send<'a>(&'a self, row: &'a Due, now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport> {
+        match Kind::parse(&row.kind).and_then(|kind| self.by_kind.get(&kind)) {
+            Some(sender) => sender.send(row, now),
+            None => {
+                let report = final_failure(format!("no sender for delivery kind '{}'", row.kind));
+                Box::pin(std::future::ready(report))
+            }
+        }
+    }
+}
+
+/// A failure that no retry can mend.
+pub fn final_failure(message: String) -> AttemptReport {
+    let mut report = AttemptReport::failed(message);
+    report.verdict = Verdict::Final;
+    report
+}
+
+/// How long decrypted integrator credentials are reused: a changed secret or callback auth
+/// applies to pushes within this time.
+pub const CREDENTIAL_TTL: Duration = Duration::from_secs(30);
+
+/// What a result push needs of its integrator.
+struct Credentials {
+    secret: Vec<u8>,
+    auth: CallbackAuth,
+}
+
+/// Result pushes to the order's `resultUpdateUrl`, signed with the integrator's secret and
+/// carrying its callback auth.
+pub struct ResultPush {
+    db: DatabaseConnection,
+    vault: Vault,
+    http: HttpSender,
+    /// Integrator credentials by organisation, kept for `CREDENTIAL_TTL`.
+    credentials: Mutex<HashMap<Uuid, (Instant, Arc<Credentials>)>>,
+}
+
+impl ResultPush {
+    /// The integrator's signing secret and callback auth for a row's organisation, from the
+    /// cache when fresh (`CREDENTIAL_TTL`), else from the database.
+    async fn credentials(&self, row: &Due) -> Result<Arc<Credentials>, String> {
+        let org_id = row.organization_id.ok_or("the delivery names no organization")?;
+        if let Some((at, creds)) = self.credentials.lock().unwrap_or_else(|p| p.into_inner()).get(&org_id)
+            && at.elapsed() < CREDENTIAL_TTL
+        {
+            return Ok(creds.clone());
+        }
+        let integrator = self.integrator_of(org_id).await?;
+        let secret =
+            secrets::open_integrator_secret(&self.vault, &integrator).map_err(|e| format!("integrator secret: {e}"))?;
+        let auth =
+            secrets::open_callback_auth(&self.vault, &integrator).map_err(|e| format!("callback credentials: {e}"))?;
+        let creds = Arc::new(Credentials { secret, auth });
+        self.credentials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(org_id, (Instant::now(), creds.clone()));
+        Ok(creds)
+    }
+
+    async fn integrator_of(&self, org_id: Uuid) -> Result<integrator::Model, String> {
+        let org = organization::Entity::find_by_id(org_id)
+            .one(&self.db)
+            .await
+            .map_err(|e| format!("database: {e}"))?
+            .ok_or("the organization no longer exists")?;
+        integrator::Entity::find_by_id(org.integrator_id)
+            .one(&self.db)
+            .await
+            .map_err(|e| format!("database: {e}"))?
+            .ok_or_else(|| "the integrator no longer exists".to_owned())
+    }
+}
+
+impl Sender for ResultPush {
+    fn send<'a>(&'a self, row: &'a Due, now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport> {
+        Box::pin(async move {
+            let creds = match self.credentials(row).await {
+                Ok(c) => c,
+                Err(e) => return AttemptReport::failed(e),
+            };
+            let key = row.id.to_string();
+            self.http
+                .post(Post {
+                    url: &row.target,
+                    body: row.payload.as_bytes(),
+                    idempotency_key: &key,
+                    signing_secret: Some(&creds.secret),
+                    auth: &creds.auth,
+                    now,
+                })
+                .await
+        })
+    }
+}
+
+/// Ashby's `assessment.update`, with the organisation's Ashby API key.
+pub struct AshbyUpdate {
+    db: DatabaseConnection,
+    vault: Vault,
+    http: HttpSender,
+    metrics: Arc<Metrics>,
+}
+
+impl Sender for AshbyUpdate {
+    fn send<'a>(&'a self, row: &'a Due, now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport> {
+        Box::pin(async move {
+            let Some(org_id) = row.organization_id else {
+                return final_failure("the delivery names no organization".into());
+            };
+            let org = match organization::Entity::find_by_id(org_id).one(&self.db).await {
+                Ok(Some(org)) => org,
+                Ok(None) => return final_failure("the organization no longer exists".into()),
+                Err(e) => return AttemptReport::failed(format!("database: {e}")),
+            };
+            let api_key = match secrets::open_ashby_key(&self.vault, &org) {
+                Ok(Some(k)) => k,
+                // The customer may still add it: retried until the deadline.
+                Ok(None) => return AttemptReport::failed("the organization has no Ashby API key configured"),
+                Err(e) => return AttemptReport::failed(format!("Ashby API key: {e}")),
+            };
+            let report = crate::delivery::ashby_update::client::post_update(
+                &self.http,
+                &row.target,
+                &api_key,
+                row.payload.as_bytes(),
+                &row.id.to_string(),
+                now,
+            )
+            .await;
+            if matches!(report.status, Some(401 | 403)) {
+                self.metrics.ashby_auth_failures.inc();
+            }
+            report
+        })
+    }
+}
+
+/// Invitation e-mails, through the configured mailer.
+pub struct InvitationMail {
+    mailer: Mailer,
+}
+
+impl Sender for InvitationMail {
+    fn send<'a>(&'a self, row: &'a Due, _now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport> {
+        Box::pin(async move {
+            match serde_json::from_str::<EmailPayload>(&row.payload) {
+                Ok(mail) => self.mailer.send(&mail, &row.id.to_string()).await,
+                Err(e) => final_failure(format!("stored e-mail is unreadable: {e}")),
+            }
+        })
+    }
+}
