@@ -3,6 +3,10 @@
 //! Environment names are `AP_<NAME>` (plus the conventional `DATABASE_URL`); file keys are the
 //! same names lower-cased without the prefix (`bind`, `public_url`, `database_url`, …).
 //! Every value is parsed here, once, and an invalid one stops start-up with its setting's name.
+mod dev_keys;
+mod raw;
+mod values;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,90 +17,18 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
-use serde::{Deserialize, Serialize};
 use url::Url;
+
+use dev_keys::DevKeys;
+pub use raw::RawSettings;
+pub use values::{default_public_url, parse_duration, random_token};
+use values::{parse_bool, parse_jwt_secret, parse_master_key, parse_public_url};
 
 /// Where the server runs. `production` refuses missing secrets and private callback targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
     Development,
     Production,
-}
-
-/// A layer's value as text, whatever type the layer gave it (figment reads `AP_X=8` as a
-/// number and `true` as a boolean): parsing happens in one place, `from_raw`.
-fn scalar_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        Text(String),
-        Int(i64),
-        Float(f64),
-        Bool(bool),
-    }
-    Ok(Option::<Scalar>::deserialize(d)?.map(|s| match s {
-        Scalar::Text(t) => t,
-        Scalar::Int(i) => i.to_string(),
-        Scalar::Float(f) => f.to_string(),
-        Scalar::Bool(b) => b.to_string(),
-    }))
-}
-
-/// The settings as read from the layers, before parsing. All text, so that a bad value
-/// can be reported with the name of its setting.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(default)]
-struct RawSettings {
-    #[serde(deserialize_with = "scalar_text")]
-    database_url: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    bind: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    public_url: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    env: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    master_key: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    admin_jwt_secret: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    signature_tolerance: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    invitation_ttl: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    admin_token_max_ttl: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    dev_key_file: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    log_format: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    db_max_connections: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    delivery_retry_schedule: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    delivery_max_age: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    delivery_timeout: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    delivery_allow_private_networks: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    delivery_lease: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    delivery_concurrency: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    delivery_poll_interval: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    smtp_url: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    ashby_base_url: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    report_link_ttl: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    expiry_sweep_interval: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    mail_outbox_dir: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    mail_from: Option<String>,
 }
 
 /// Where a secret came from.
@@ -156,20 +88,6 @@ pub struct DeliverySettings {
     pub poll_interval: Duration,
 }
 
-impl DeliverySettings {
-    fn defaults(env: Environment) -> Self {
-        Self {
-            retry_schedule: crate::delivery::policy::DEFAULT_SCHEDULE.to_vec(),
-            max_age: crate::delivery::policy::DEFAULT_MAX_AGE,
-            timeout: Duration::from_secs(10),
-            allow_private_networks: env == Environment::Development,
-            lease: Duration::from_secs(60),
-            concurrency: 32,
-            poll_interval: Duration::from_secs(1),
-        }
-    }
-}
-
 /// Where e-mail goes.
 #[derive(Debug, Clone)]
 pub struct MailSettings {
@@ -177,16 +95,6 @@ pub struct MailSettings {
     pub smtp_url: Option<String>,
     pub outbox_dir: PathBuf,
     pub from: String,
-}
-
-impl Default for MailSettings {
-    fn default() -> Self {
-        Self {
-            smtp_url: None,
-            outbox_dir: PathBuf::from("mail-outbox"),
-            from: "Assessments <no-reply@assessment-partner.invalid>".into(),
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,7 +113,7 @@ pub enum ConfigError {
     KeyFile { path: PathBuf, message: String },
 }
 
-fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting,
         message: message.into(),
@@ -221,7 +129,7 @@ pub const DEFAULT_ASHBY_BASE_URL: &str = "https://api.ashbyhq.com";
 impl Settings {
     /// Reads the layers: defaults, then the optional file, then the environment.
     pub fn load(config_file: Option<&Path>, bind_override: Option<SocketAddr>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
+        let mut figment = Figment::from(Serialized::defaults(RawSettings::defaults()));
         let file = config_file
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("AP_CONFIG").map(PathBuf::from));
@@ -242,18 +150,19 @@ impl Settings {
         Self::from_raw(raw, bind_override)
     }
 
+    /// Parses and checks every setting: the one pass from text to typed settings.
     fn from_raw(raw: RawSettings, bind_override: Option<SocketAddr>) -> Result<Self, ConfigError> {
-        let env = match raw.env.as_deref().map(str::trim) {
-            None | Some("") | Some("development") => Environment::Development,
-            Some("production") => Environment::Production,
-            Some(other) => {
+        let env = match required(&raw.env, "AP_ENV")?.trim() {
+            "" | "development" => Environment::Development,
+            "production" => Environment::Production,
+            other => {
                 return Err(invalid(
                     "AP_ENV",
                     format!("'{other}' is neither 'development' nor 'production'"),
                 ));
             }
         };
-        let database_url = raw.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let database_url = required(&raw.database_url, "DATABASE_URL")?.to_owned();
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
@@ -266,7 +175,7 @@ impl Settings {
         let bind = match bind_override {
             Some(addr) => addr,
             None => {
-                let s = raw.bind.as_deref().unwrap_or(DEFAULT_BIND);
+                let s = required(&raw.bind, "AP_BIND")?;
                 s.parse()
                     .map_err(|_| invalid("AP_BIND", format!("'{s}' is not an address like 127.0.0.1:8080")))?
             }
@@ -275,164 +184,34 @@ impl Settings {
             Some(s) => parse_public_url(s)?,
             None => default_public_url(bind),
         };
-        let signature_tolerance = parse_duration(
-            "AP_SIGNATURE_TOLERANCE",
-            raw.signature_tolerance.as_deref().unwrap_or("300s"),
-        )?;
-        let invitation_ttl = parse_duration("AP_INVITATION_TTL", raw.invitation_ttl.as_deref().unwrap_or("14d"))?;
-        if invitation_ttl.is_zero() {
-            return Err(invalid("AP_INVITATION_TTL", "must be longer than zero"));
-        }
-        let log_format = match raw.log_format.as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
+        let log_format = match required(&raw.log_format, "AP_LOG_FORMAT")? {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
                 return Err(invalid(
                     "AP_LOG_FORMAT",
                     format!("'{other}' is neither 'text' nor 'json'"),
                 ));
             }
         };
-        let is_sqlite = database_url.starts_with("sqlite:");
         let db_max_connections = match raw.db_max_connections.as_deref() {
-            None => {
-                if is_sqlite {
-                    1
-                } else {
-                    10
-                }
-            }
+            None if database_url.starts_with("sqlite:") => 1,
+            None => 10,
             Some(s) => s
                 .parse::<u32>()
                 .ok()
                 .filter(|n| *n > 0)
                 .ok_or_else(|| invalid("AP_DB_MAX_CONNECTIONS", format!("'{s}' is not a positive integer")))?,
         };
-
-        let mut delivery = DeliverySettings::defaults(env);
-        if let Some(s) = raw.delivery_retry_schedule.as_deref() {
-            delivery.retry_schedule = crate::delivery::policy::parse_schedule(s)
-                .map_err(|e| invalid("AP_DELIVERY_RETRY_SCHEDULE", format!("{e} (expected e.g. 5s,30s,2m)")))?;
-        }
-        if let Some(s) = raw.delivery_max_age.as_deref() {
-            delivery.max_age = parse_duration("AP_DELIVERY_MAX_AGE", s)?;
-        }
-        if let Some(s) = raw.delivery_timeout.as_deref() {
-            delivery.timeout = parse_duration("AP_DELIVERY_TIMEOUT", s)?;
-        }
-        if let Some(s) = raw.delivery_lease.as_deref() {
-            delivery.lease = parse_duration("AP_DELIVERY_LEASE", s)?;
-        }
-        if let Some(s) = raw.delivery_poll_interval.as_deref() {
-            delivery.poll_interval = parse_duration("AP_DELIVERY_POLL_INTERVAL", s)?;
-        }
-        if let Some(s) = raw.delivery_allow_private_networks.as_deref() {
-            delivery.allow_private_networks = parse_bool("AP_DELIVERY_ALLOW_PRIVATE_NETWORKS", s)?;
-        }
-        if let Some(s) = raw.delivery_concurrency.as_deref() {
-            delivery.concurrency = s
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1024).contains(n))
-                .ok_or_else(|| {
-                    invalid(
-                        "AP_DELIVERY_CONCURRENCY",
-                        format!("'{s}' is not a number from 1 to 1024"),
-                    )
-                })?;
-        }
-        if delivery.timeout.is_zero() || delivery.lease <= delivery.timeout {
-            return Err(invalid(
-                "AP_DELIVERY_LEASE",
-                "must be longer than AP_DELIVERY_TIMEOUT (which must be above zero)",
-            ));
-        }
-        let ashby_base_url = match raw.ashby_base_url.as_deref() {
-            None => DEFAULT_ASHBY_BASE_URL.to_owned(),
-            Some(s) => crate::types::HttpUrl::parse(s)
+        let ashby_base_url = {
+            let s = required(&raw.ashby_base_url, "AP_ASHBY_BASE_URL")?;
+            crate::types::HttpUrl::parse(s)
                 .map_err(|e| invalid("AP_ASHBY_BASE_URL", format!("'{s}' {e}")))?
                 .as_str()
                 .trim_end_matches('/')
-                .to_owned(),
+                .to_owned()
         };
-        let report_link_ttl = parse_duration("AP_REPORT_LINK_TTL", raw.report_link_ttl.as_deref().unwrap_or("90d"))?;
-        let expiry_sweep_interval = parse_duration(
-            "AP_EXPIRY_SWEEP_INTERVAL",
-            raw.expiry_sweep_interval.as_deref().unwrap_or("60s"),
-        )?;
-        if report_link_ttl.is_zero() || expiry_sweep_interval.is_zero() {
-            return Err(invalid(
-                if report_link_ttl.is_zero() {
-                    "AP_REPORT_LINK_TTL"
-                } else {
-                    "AP_EXPIRY_SWEEP_INTERVAL"
-                },
-                "must be longer than zero",
-            ));
-        }
-        let admin_token_max_ttl = parse_duration(
-            "AP_ADMIN_TOKEN_MAX_TTL",
-            raw.admin_token_max_ttl.as_deref().unwrap_or("90d"),
-        )?;
-        if admin_token_max_ttl.is_zero() {
-            return Err(invalid("AP_ADMIN_TOKEN_MAX_TTL", "must be longer than zero"));
-        }
-        let mut mail = MailSettings::default();
-        if let Some(url) = raw.smtp_url.filter(|u| !u.trim().is_empty()) {
-            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
-                return Err(invalid("AP_SMTP_URL", "must start with smtp:// or smtps://"));
-            }
-            mail.smtp_url = Some(url);
-        }
-        if let Some(dir) = raw.mail_outbox_dir {
-            mail.outbox_dir = PathBuf::from(dir);
-        }
-        if let Some(from) = raw.mail_from {
-            from.parse::<lettre::message::Mailbox>()
-                .map_err(|e| invalid("AP_MAIL_FROM", format!("'{from}' is not a mailbox: {e}")))?;
-            mail.from = from;
-        }
-
-        let (master_key, (admin_jwt_secret, admin_secret_source)) = match (raw.master_key, raw.admin_jwt_secret) {
-            (Some(m), Some(a)) => (parse_master_key(&m)?, (parse_jwt_secret(&a)?, SecretSource::Setting)),
-            (m, a) if env == Environment::Production => {
-                let missing: Vec<&str> = [
-                    m.is_none().then_some("AP_MASTER_KEY"),
-                    a.is_none().then_some("AP_ADMIN_JWT_SECRET"),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                return Err(invalid(
-                    if m.is_none() {
-                        "AP_MASTER_KEY"
-                    } else {
-                        "AP_ADMIN_JWT_SECRET"
-                    },
-                    format!("required in production (missing: {})", missing.join(", ")),
-                ));
-            }
-            (m, a) => {
-                let path = PathBuf::from(raw.dev_key_file.as_deref().unwrap_or(DEFAULT_DEV_KEY_FILE));
-                let (dev, created) = DevKeys::load_or_create(&path)?;
-                let master = match m {
-                    Some(m) => parse_master_key(&m)?,
-                    None => parse_master_key(&dev.master_key).map_err(|e| ConfigError::KeyFile {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?,
-                };
-                let admin = match a {
-                    Some(a) => (parse_jwt_secret(&a)?, SecretSource::Setting),
-                    None => (
-                        SecretString::from(dev.admin_jwt_secret),
-                        SecretSource::DevKeyFile { path, created },
-                    ),
-                };
-                (master, admin)
-            }
-        };
-
+        let (master_key, admin_jwt_secret, admin_secret_source) = secrets(&raw, env)?;
         Ok(Settings {
             database_url: SecretString::from(database_url),
             bind,
@@ -441,45 +220,34 @@ impl Settings {
             master_key,
             admin_jwt_secret,
             admin_secret_source,
-            admin_token_max_ttl,
-            signature_tolerance,
-            invitation_ttl,
+            admin_token_max_ttl: positive_duration(&raw.admin_token_max_ttl, "AP_ADMIN_TOKEN_MAX_TTL")?,
+            signature_tolerance: duration(&raw.signature_tolerance, "AP_SIGNATURE_TOLERANCE")?,
+            invitation_ttl: positive_duration(&raw.invitation_ttl, "AP_INVITATION_TTL")?,
             log_format,
             db_max_connections,
             max_body_bytes: MAX_BODY_BYTES,
-            delivery,
-            mail,
+            delivery: delivery(&raw, env)?,
+            mail: mail(&raw)?,
             ashby_base_url,
-            report_link_ttl,
-            expiry_sweep_interval,
+            report_link_ttl: positive_duration(&raw.report_link_ttl, "AP_REPORT_LINK_TTL")?,
+            expiry_sweep_interval: positive_duration(&raw.expiry_sweep_interval, "AP_EXPIRY_SWEEP_INTERVAL")?,
         })
     }
 
-    /// Settings for tests and embedding: explicit values, no files, no environment.
+    /// Settings for tests and embedding: the defaults, this database, loopback on a port the
+    /// system picks, fresh random secrets; no file, no environment. Built by the same parsing
+    /// as `load`. Panics when `database_url` is not a database URL.
     pub fn for_tests(database_url: &str) -> Self {
         let mut key = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut key);
-        let bind: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
-        Settings {
-            database_url: SecretString::from(database_url.to_owned()),
-            bind,
-            public_url: default_public_url(bind),
-            env: Environment::Development,
-            master_key: SecretBox::new(Box::new(key)),
-            admin_jwt_secret: SecretString::from(random_token(32)),
-            admin_secret_source: SecretSource::Setting,
-            admin_token_max_ttl: DEFAULT_ADMIN_TOKEN_MAX_TTL,
-            signature_tolerance: Duration::from_secs(300),
-            invitation_ttl: Duration::from_secs(14 * 24 * 3600),
-            log_format: LogFormat::Text,
-            db_max_connections: if database_url.starts_with("sqlite:") { 1 } else { 10 },
-            max_body_bytes: MAX_BODY_BYTES,
-            delivery: DeliverySettings::defaults(Environment::Development),
-            mail: MailSettings::default(),
-            ashby_base_url: DEFAULT_ASHBY_BASE_URL.to_owned(),
-            report_link_ttl: crate::links::DEFAULT_REPORT_LINK_TTL,
-            expiry_sweep_interval: Duration::from_secs(60),
-        }
+        let raw = RawSettings {
+            database_url: Some(database_url.to_owned()),
+            bind: Some("127.0.0.1:0".into()),
+            master_key: Some(B64.encode(key)),
+            admin_jwt_secret: Some(random_token(32)),
+            ..RawSettings::defaults()
+        };
+        Self::from_raw(raw, None).unwrap_or_else(|e| panic!("test settings: {e}"))
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -487,106 +255,113 @@ impl Settings {
     }
 }
 
-pub fn default_public_url(bind: SocketAddr) -> Url {
-    // A bind address is always a valid authority.
-    Url::parse(&format!("http://{bind}")).unwrap_or_else(|_| unreachable!("socket address is a valid URL authority"))
+/// A setting the defaults always give; missing only when a caller built the layers without them.
+fn required<'a>(value: &'a Option<String>, setting: &'static str) -> Result<&'a str, ConfigError> {
+    value.as_deref().ok_or_else(|| invalid(setting, "has no value"))
 }
 
-fn parse_public_url(s: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(s).map_err(|e| invalid("AP_PUBLIC_URL", format!("'{s}' is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(invalid("AP_PUBLIC_URL", "must be an absolute http(s) URL"));
+fn duration(value: &Option<String>, setting: &'static str) -> Result<Duration, ConfigError> {
+    parse_duration(setting, required(value, setting)?)
+}
+
+fn positive_duration(value: &Option<String>, setting: &'static str) -> Result<Duration, ConfigError> {
+    let d = duration(value, setting)?;
+    if d.is_zero() {
+        return Err(invalid(setting, "must be longer than zero"));
     }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("AP_PUBLIC_URL", "must not have a query or fragment"));
+    Ok(d)
+}
+
+/// `AP_DELIVERY_*`.
+fn delivery(raw: &RawSettings, env: Environment) -> Result<DeliverySettings, ConfigError> {
+    let schedule = required(&raw.delivery_retry_schedule, "AP_DELIVERY_RETRY_SCHEDULE")?;
+    let concurrency = required(&raw.delivery_concurrency, "AP_DELIVERY_CONCURRENCY")?;
+    let settings = DeliverySettings {
+        retry_schedule: crate::delivery::policy::parse_schedule(schedule)
+            .map_err(|e| invalid("AP_DELIVERY_RETRY_SCHEDULE", format!("{e} (expected e.g. 5s,30s,2m)")))?,
+        max_age: duration(&raw.delivery_max_age, "AP_DELIVERY_MAX_AGE")?,
+        timeout: duration(&raw.delivery_timeout, "AP_DELIVERY_TIMEOUT")?,
+        allow_private_networks: match raw.delivery_allow_private_networks.as_deref() {
+            Some(s) => parse_bool("AP_DELIVERY_ALLOW_PRIVATE_NETWORKS", s)?,
+            None => env == Environment::Development,
+        },
+        lease: duration(&raw.delivery_lease, "AP_DELIVERY_LEASE")?,
+        concurrency: concurrency
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "AP_DELIVERY_CONCURRENCY",
+                    format!("'{concurrency}' is not a number from 1 to 1024"),
+                )
+            })?,
+        poll_interval: duration(&raw.delivery_poll_interval, "AP_DELIVERY_POLL_INTERVAL")?,
+    };
+    if settings.timeout.is_zero() || settings.lease <= settings.timeout {
+        return Err(invalid(
+            "AP_DELIVERY_LEASE",
+            "must be longer than AP_DELIVERY_TIMEOUT (which must be above zero)",
+        ));
     }
-    Ok(url)
+    Ok(settings)
 }
 
-fn parse_bool(setting: &'static str, s: &str) -> Result<bool, ConfigError> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(invalid(setting, format!("'{s}' is not true or false"))),
-    }
+/// `AP_SMTP_URL`, `AP_MAIL_*`.
+fn mail(raw: &RawSettings) -> Result<MailSettings, ConfigError> {
+    let smtp_url = match raw.smtp_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => Some(url.to_owned()),
+        Some(_) => return Err(invalid("AP_SMTP_URL", "must start with smtp:// or smtps://")),
+        None => None,
+    };
+    let from = required(&raw.mail_from, "AP_MAIL_FROM")?;
+    from.parse::<lettre::message::Mailbox>()
+        .map_err(|e| invalid("AP_MAIL_FROM", format!("'{from}' is not a mailbox: {e}")))?;
+    Ok(MailSettings {
+        smtp_url,
+        outbox_dir: PathBuf::from(required(&raw.mail_outbox_dir, "AP_MAIL_OUTBOX_DIR")?),
+        from: from.to_owned(),
+    })
 }
 
-/// Durations like `300s`, `2m`, `36h`, `14d` (humantime's grammar).
-pub fn parse_duration(setting: &'static str, s: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| invalid(setting, format!("'{s}' is not a duration like 300s, 2m or 36h: {e}")))
-}
-
-fn parse_master_key(s: &str) -> Result<MasterKey, ConfigError> {
-    let bytes = B64
-        .decode(s.trim())
-        .map_err(|_| invalid("AP_MASTER_KEY", "must be base64 (standard alphabet)"))?;
-    let key: [u8; 32] = bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| invalid("AP_MASTER_KEY", format!("must decode to 32 bytes, got {}", b.len())))?;
-    Ok(SecretBox::new(Box::new(key)))
-}
-
-fn parse_jwt_secret(s: &str) -> Result<SecretString, ConfigError> {
-    if s.len() < 32 {
-        return Err(invalid("AP_ADMIN_JWT_SECRET", "must be at least 32 characters"));
-    }
-    Ok(SecretString::from(s.to_owned()))
-}
-
-/// A URL-safe random token with `bytes` bytes of entropy.
-pub fn random_token(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
-
-/// Secrets generated for development so that `demo` needs no setup; kept in a local file so
-/// that restarts (and `token`) keep using the same ones.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DevKeys {
-    master_key: String,
-    admin_jwt_secret: String,
-}
-
-impl DevKeys {
-    /// The keys, and whether the file was created just now.
-    fn load_or_create(path: &Path) -> Result<(Self, bool), ConfigError> {
-        let err = |message: String| ConfigError::KeyFile {
-            path: path.to_path_buf(),
-            message,
-        };
-        match std::fs::read_to_string(path) {
-            Ok(text) => Ok((serde_json::from_str(&text).map_err(|e| err(e.to_string()))?, false)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; 32];
-                rand::thread_rng().fill_bytes(&mut key);
-                let keys = DevKeys {
-                    master_key: B64.encode(key),
-                    admin_jwt_secret: random_token(48),
-                };
-                let text = serde_json::to_string_pretty(&keys).map_err(|e| err(e.to_string()))?;
-                write_private(path, &text).map_err(|e| err(e.to_string()))?;
-                tracing::warn!(path = %path.display(), "generated development secrets; set AP_MASTER_KEY and AP_ADMIN_JWT_SECRET in production");
-                Ok((keys, true))
-            }
-            Err(e) => Err(err(e.to_string())),
+/// The master key and the admin JWT secret: from the settings, or in development from the
+/// development key file (created on first use); production requires both settings.
+fn secrets(raw: &RawSettings, env: Environment) -> Result<(MasterKey, SecretString, SecretSource), ConfigError> {
+    match (raw.master_key.as_deref(), raw.admin_jwt_secret.as_deref()) {
+        (Some(m), Some(a)) => Ok((parse_master_key(m)?, parse_jwt_secret(a)?, SecretSource::Setting)),
+        (m, a) if env == Environment::Production => {
+            let missing: Vec<&str> = [
+                m.is_none().then_some("AP_MASTER_KEY"),
+                a.is_none().then_some("AP_ADMIN_JWT_SECRET"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Err(invalid(
+                missing[0],
+                format!("required in production (missing: {})", missing.join(", ")),
+            ))
+        }
+        (m, a) => {
+            let path = PathBuf::from(required(&raw.dev_key_file, "AP_DEV_KEY_FILE")?);
+            let (dev, created) = DevKeys::load_or_create(&path)?;
+            let master = match m {
+                Some(m) => parse_master_key(m)?,
+                None => parse_master_key(&dev.master_key).map_err(|e| ConfigError::KeyFile {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?,
+            };
+            Ok(match a {
+                Some(a) => (master, parse_jwt_secret(a)?, SecretSource::Setting),
+                None => (
+                    master,
+                    SecretString::from(dev.admin_jwt_secret),
+                    SecretSource::DevKeyFile { path, created },
+                ),
+            })
         }
     }
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())
 }
 
 #[cfg(test)]
@@ -597,7 +372,7 @@ mod tests {
         RawSettings {
             master_key: Some(B64.encode([7u8; 32])),
             admin_jwt_secret: Some("x".repeat(40)),
-            ..Default::default()
+            ..RawSettings::defaults()
         }
     }
 
@@ -611,6 +386,27 @@ mod tests {
         assert_eq!(s.invitation_ttl, Duration::from_secs(14 * 86400));
         assert_eq!(s.env, Environment::Development);
         assert_eq!(s.db_max_connections, 1);
+        assert_eq!(
+            s.delivery.retry_schedule,
+            crate::delivery::policy::DEFAULT_SCHEDULE.to_vec()
+        );
+        assert_eq!(s.delivery.max_age, crate::delivery::policy::DEFAULT_MAX_AGE);
+        assert_eq!(s.report_link_ttl, crate::links::DEFAULT_REPORT_LINK_TTL);
+        assert_eq!(s.admin_token_max_ttl, DEFAULT_ADMIN_TOKEN_MAX_TTL);
+        assert!(s.delivery.allow_private_networks, "allowed in development");
+        assert_eq!(
+            (s.delivery.timeout, s.delivery.lease, s.delivery.concurrency),
+            (Duration::from_secs(10), Duration::from_secs(60), 32)
+        );
+        assert_eq!(s.mail.smtp_url, None);
+    }
+
+    #[test]
+    fn test_settings_are_the_defaults_on_loopback() {
+        let s = Settings::for_tests("sqlite::memory:");
+        assert_eq!(s.bind.ip().to_string(), "127.0.0.1");
+        assert_eq!(s.invitation_ttl, Duration::from_secs(14 * 86400));
+        assert_eq!(s.admin_secret_source, SecretSource::Setting);
     }
 
     #[test]
@@ -689,7 +485,7 @@ mod tests {
         let err = Settings::from_raw(
             RawSettings {
                 env: Some("production".into()),
-                ..Default::default()
+                ..RawSettings::defaults()
             },
             None,
         )
@@ -707,7 +503,7 @@ mod tests {
         let path = dir.path().join("keys.json");
         let raw = || RawSettings {
             dev_key_file: Some(path.to_string_lossy().into_owned()),
-            ..Default::default()
+            ..RawSettings::defaults()
         };
         let a = Settings::from_raw(raw(), None).unwrap();
         let b = Settings::from_raw(raw(), None).unwrap();
