@@ -346,7 +346,7 @@ async fn cancel_is_idempotent_and_knows_unknown_ids() {
     assert_eq!((row.state.as_str(), row.score), ("completed", Some(71)));
     ashby.wait_for(1, WAIT).await;
     // Cancelling the first sent nothing to Ashby: the only call is the completion of the second.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.wait_until_settled().await;
     let calls = ashby.requests();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].json()["assessment_id"], done.as_str());
@@ -406,7 +406,7 @@ async fn a_cancelled_assessment_sends_no_further_updates() {
         },
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.wait_until_settled().await;
     assert!(ashby.requests().is_empty(), "nothing reaches Ashby after its cancel");
     let page = worker
         .deliveries(&format!("?kind=ashby_update&assessmentId={id}"))
@@ -432,7 +432,7 @@ async fn completion_sends_one_exact_update_with_the_customers_key() {
         "repeat: no second completion"
     );
     let calls = ashby.wait_for(1, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_until_settled().await;
     assert_eq!(ashby.requests().len(), 1, "exactly one completion update");
     let call = &calls[0];
     assert_eq!(call.path, "/assessment.update");

@@ -501,7 +501,7 @@ async fn expiry_and_decline_tell_ashby_why() {
         .unwrap()
         .unwrap();
     assert_eq!(row.state, "expired");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_until_settled().await;
     assert_eq!(ashby.requests().len(), 2, "each told once");
 }
 
