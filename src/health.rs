@@ -46,7 +46,7 @@ async fn metrics(state: actix_web::web::Data<AppState>) -> Result<actix_web::Htt
         .select_only()
         .column_as(delivery::Column::Id.count(), "count")
         .column_as(delivery::Column::CreatedAt.min(), "oldest")
-        .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
+        .filter(delivery::Column::State.eq(DeliveryState::Pending))
         .into_tuple()
         .one(&state.db)
         .await?

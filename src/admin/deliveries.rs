@@ -168,11 +168,11 @@ impl From<delivery::Model> for DeliveryView {
     fn from(d: delivery::Model) -> Self {
         Self {
             id: d.id,
-            kind: d.kind,
+            kind: d.kind.as_str().to_owned(),
             organization_id: d.organization_id,
             assessment_id: d.assessment_id,
             target: d.target,
-            state: d.state,
+            state: d.state.as_str().to_owned(),
             attempts: d.attempts,
             next_attempt_at: d.next_attempt_at,
             first_attempt_at: d.first_attempt_at,
@@ -236,11 +236,11 @@ async fn list_deliveries(
     if let Some(s) = &filter.state {
         let s = DeliveryState::parse(s)
             .ok_or_else(|| ApiError::invalid("state", one_of(&DeliveryState::ALL.map(DeliveryState::as_str))))?;
-        query = query.filter(delivery::Column::State.eq(s.as_str()));
+        query = query.filter(delivery::Column::State.eq(s));
     }
     if let Some(k) = &filter.kind {
         let k = Kind::parse(k).ok_or_else(|| ApiError::invalid("kind", one_of(&Kind::ALL.map(Kind::as_str))))?;
-        query = query.filter(delivery::Column::Kind.eq(k.as_str()));
+        query = query.filter(delivery::Column::Kind.eq(k));
     }
     if let Some(org) = filter.organization_id {
         query = query.filter(delivery::Column::OrganizationId.eq(org));
@@ -324,7 +324,7 @@ async fn replay_delivery(
     let id = parse_id(&path)?;
     let now = state.clock.now();
     let updated = delivery::Entity::update_many()
-        .col_expr(delivery::Column::State, Expr::value(DeliveryState::Pending.as_str()))
+        .col_expr(delivery::Column::State, Expr::value(DeliveryState::Pending))
         .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
         .col_expr(
             delivery::Column::FirstAttemptAt,
@@ -342,7 +342,7 @@ async fn replay_delivery(
         )
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::Id.eq(id))
-        .filter(delivery::Column::State.eq(DeliveryState::Dead.as_str()))
+        .filter(delivery::Column::State.eq(DeliveryState::Dead))
         .exec(&state.db)
         .await?;
     if updated.rows_affected == 0 {

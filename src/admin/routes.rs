@@ -12,6 +12,7 @@ use crate::admin::spec::*;
 use crate::admin::store::{self, StoreError, Upserted};
 use crate::assessment::State;
 use crate::auth::admin::{AdminAuth, Scope};
+use crate::entity::enums::UnknownState;
 use crate::entity::{assessment, candidate, integrator};
 use crate::error::{ApiError, Problem};
 use crate::extract::json_body;
@@ -365,8 +366,10 @@ async fn list_assessments(
         query = query.filter(assessment::Column::OrganizationId.eq(org));
     }
     if let Some(s) = &filter.state {
-        let s: State = s.parse().map_err(|e: String| ApiError::invalid("state", e))?;
-        query = query.filter(assessment::Column::State.eq(s.as_str()));
+        let s: State = s
+            .parse()
+            .map_err(|e: UnknownState| ApiError::invalid("state", e.to_string()))?;
+        query = query.filter(assessment::Column::State.eq(s));
     }
     for (field, bound) in [("createdFrom", filter.created_from), ("createdTo", filter.created_to)] {
         // SQLite keeps times as text, which orders only four-digit years as time.
@@ -397,14 +400,14 @@ async fn list_assessments(
         .into_iter()
         .map(|a| AssessmentView {
             candidate_email: emails.get(&a.candidate_id).cloned(),
-            state: a.state.parse().unwrap_or(State::Invited),
+            state: a.state,
             id: a.id,
             organization_id: a.organization_id,
             recruitment_id: a.recruitment_id,
             candidate_id: a.candidate_id,
             lens_id: a.lens_id,
             locale: a.locale,
-            source: a.source,
+            source: a.source.as_str().to_owned(),
             result_id: a.result_id,
             score: a.score,
             subscores: a.subscores,

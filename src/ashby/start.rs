@@ -43,8 +43,8 @@ pub struct StartContext<'a> {
     pub now: DateTime<Utc>,
 }
 
-fn open_states() -> [&'static str; 2] {
-    [State::Invited.as_str(), State::Started.as_str()]
+fn open_states() -> [State; 2] {
+    [State::Invited, State::Started]
 }
 
 async fn open_by<C: ConnectionTrait>(
@@ -291,29 +291,29 @@ pub async fn cancel(
     let txn = crate::db::begin_write(db).await?;
     let current = assessment::Entity::find_by_id(id)
         .filter(assessment::Column::OrganizationId.eq(org.id))
-        .filter(assessment::Column::Source.eq(Source::Ashby.as_str()))
+        .filter(assessment::Column::Source.eq(Source::Ashby))
         .one(&txn)
         .await?
         .ok_or(CancelError::NotFound)?;
-    let state: State = current.state.parse().map_err(DbErr::Custom)?;
+    let state = current.state;
     let result = match state.apply(Event::Cancel) {
         Transition::To(next) => {
             let mut active = current.into_active_model();
-            active.state = Set(next.as_str().to_owned());
+            active.state = Set(next);
             active.finished_at = Set(Some(now));
             active.updated_at = Set(now);
             let updated = active.update(&txn).await?;
             // Nothing more goes out for it: not to Ashby, and no invitation not yet sent.
             delivery::Entity::update_many()
-                .col_expr(delivery::Column::State, Expr::value(DeliveryState::Dead.as_str()))
+                .col_expr(delivery::Column::State, Expr::value(DeliveryState::Dead))
                 .col_expr(
                     delivery::Column::LastError,
                     Expr::value("cancelled by Ashby before it was sent"),
                 )
                 .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
                 .filter(delivery::Column::AssessmentId.eq(id))
-                .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
-                .filter(delivery::Column::Kind.is_in([Kind::AshbyUpdate.as_str(), Kind::InvitationEmail.as_str()]))
+                .filter(delivery::Column::State.eq(DeliveryState::Pending))
+                .filter(delivery::Column::Kind.is_in([Kind::AshbyUpdate, Kind::InvitationEmail]))
                 .exec(&txn)
                 .await?;
             updated

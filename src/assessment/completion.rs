@@ -121,7 +121,7 @@ pub async fn complete(
     let lens_competencies = lens_competencies(&txn, current.lens_id).await?;
     let competencies: Vec<String> = lens_competencies.iter().map(|c| c.key.clone()).collect();
     validate(result, &competencies)?;
-    let state: State = current.state.parse().map_err(|e: String| DbErr::Custom(e))?;
+    let state = current.state;
     match state.apply(Event::Complete) {
         Transition::NoOp if same_result(&current, result) => {
             return Ok(Completed {
@@ -136,7 +136,7 @@ pub async fn complete(
     }
     let completed_at = result.completed_at.unwrap_or(now);
     let mut active = current.into_active_model();
-    active.state = Set(State::Completed.as_str().to_owned());
+    active.state = Set(State::Completed);
     active.score = Set(Some(result.score));
     active.subscores = Set(Some(serde_json::to_value(&result.subscores).unwrap_or_default()));
     active.completed_at = Set(Some(completed_at));
@@ -166,7 +166,7 @@ pub async fn complete(
             }
         }
     }
-    if updated.source == Source::Ashby.as_str() {
+    if updated.source == Source::Ashby {
         let report_url = links.url(LinkKind::Report, updated.id, completed_at + links.report_ttl());
         let scores = lens_competencies
             .iter()

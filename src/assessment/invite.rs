@@ -89,8 +89,8 @@ impl Invite {
             candidate_id: Set(candidate_id),
             lens_id: Set(self.lens_id),
             locale: Set(self.locale.clone()),
-            source: Set(self.source.as_str().to_owned()),
-            state: Set(State::Invited.as_str().to_owned()),
+            source: Set(self.source),
+            state: Set(State::Invited),
             request_hash: Set(request_hash),
             recruitment_id: Set(None),
             result_id: Set(None),
@@ -176,7 +176,7 @@ mod tests {
         assert!(invite.mail.is_none());
         assert!(invite.delivery().is_none());
         let row = invite.assessment_row(Uuid::nil(), "hash".into());
-        assert_eq!(row.state, Set(State::Invited.as_str().to_owned()));
-        assert_eq!(row.source, Set("recruitment".to_owned()));
+        assert_eq!(row.state, Set(State::Invited));
+        assert_eq!(row.source, Set(Source::Recruitment));
     }
 }

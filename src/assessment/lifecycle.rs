@@ -36,7 +36,7 @@ pub async fn apply(
     let Some(current) = assessment::Entity::find_by_id(id).one(&txn).await? else {
         return Ok(None);
     };
-    let state: State = current.state.parse().map_err(DbErr::Custom)?;
+    let state = current.state;
     let next = match state.apply(event) {
         Transition::To(next) => next,
         Transition::NoOp | Transition::Refused => {
@@ -48,7 +48,7 @@ pub async fn apply(
         }
     };
     let mut active = current.clone().into_active_model();
-    active.state = Set(next.as_str().to_owned());
+    active.state = Set(next);
     active.updated_at = Set(now);
     match next {
         State::Started => active.started_at = Set(Some(now)),
@@ -57,7 +57,7 @@ pub async fn apply(
     }
     let updated = active.update(&txn).await?;
     let ashby_update: Option<Box<dyn FnOnce(i64) -> crate::delivery::ashby_update::UpdateRequest + Send>> =
-        match (current.source == Source::Ashby.as_str(), next) {
+        match (current.source == Source::Ashby, next) {
             (true, State::Started) => Some(Box::new(move |ts| update::with_status(id, ts, "Started"))),
             (true, State::Expired) => Some(Box::new(move |ts| update::cancelled(id, ts, REASON_EXPIRED))),
             (true, State::Declined) => Some(Box::new(move |ts| update::cancelled(id, ts, REASON_DECLINED))),
@@ -130,7 +130,7 @@ pub async fn expire_due(
     let due: Vec<Uuid> = assessment::Entity::find()
         .select_only()
         .column(assessment::Column::Id)
-        .filter(assessment::Column::State.is_in([State::Invited.as_str(), State::Started.as_str()]))
+        .filter(assessment::Column::State.is_in([State::Invited, State::Started]))
         .filter(assessment::Column::ExpiresAt.lte(now))
         .limit(batch)
         .into_tuple()

@@ -7,22 +7,10 @@ pub mod questionnaire;
 pub mod results;
 pub mod scoring;
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Invited,
-    Started,
-    Completed,
-    Cancelled,
-    Expired,
-    Declined,
-}
+/// An assessment's state; its transitions are [`State::apply`].
+pub use crate::entity::enums::AssessmentState as State;
+/// Where an assessment came from.
+pub use crate::entity::enums::Source;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -46,26 +34,6 @@ pub enum Transition {
 }
 
 impl State {
-    pub const ALL: [State; 6] = [
-        State::Invited,
-        State::Started,
-        State::Completed,
-        State::Cancelled,
-        State::Expired,
-        State::Declined,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Invited => "invited",
-            State::Started => "started",
-            State::Completed => "completed",
-            State::Cancelled => "cancelled",
-            State::Expired => "expired",
-            State::Declined => "declined",
-        }
-    }
-
     pub fn is_finished(self) -> bool {
         !matches!(self, State::Invited | State::Started)
     }
@@ -82,38 +50,6 @@ impl State {
             (Invited | Started, Decline) => Transition::To(Declined),
             (Completed, Complete) | (Cancelled, Cancel) | (Expired, Expire) | (Declined, Decline) => Transition::NoOp,
             _ => Transition::Refused,
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for State {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        State::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("'{s}' is not a state (invited, started, completed, cancelled, expired, declined)"))
-    }
-}
-
-/// Where an assessment came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Recruitment,
-    Ashby,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Recruitment => "recruitment",
-            Source::Ashby => "ashby",
         }
     }
 }

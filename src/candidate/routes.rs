@@ -141,7 +141,7 @@ async fn load_started(state: &AppState, token: &str) -> Result<Ctx, Failure> {
 
 impl Ctx {
     fn state(&self) -> State {
-        self.assessment.state.parse().unwrap_or(State::Cancelled)
+        self.assessment.state
     }
 
     /// The page for an assessment that can no longer be taken, if it cannot.

@@ -43,7 +43,7 @@ pub fn claim_statement(
                AND e.state NOT IN {not_pending} AND e.id < d.id LIMIT 1) IS NULL \
            ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
          RETURNING {columns}",
-        not_pending = DeliveryState::NOT_PENDING_SQL,
+        not_pending = outbox::NOT_PENDING_SQL,
         columns = Due::COLUMNS,
     );
     if backend == DbBackend::Sqlite {
@@ -83,7 +83,7 @@ pub async fn next_due(db: &DatabaseConnection) -> Result<Option<DateTime<Utc>>, 
     let due: Option<Option<DateTime<Utc>>> = delivery::Entity::find()
         .select_only()
         .column_as(delivery::Column::NextAttemptAt.min(), "due")
-        .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
+        .filter(delivery::Column::State.eq(DeliveryState::Pending))
         .into_tuple()
         .one(db)
         .await?;
@@ -99,7 +99,7 @@ pub async fn release_leases(db: &DatabaseConnection, owner: &str) -> Result<u64,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .filter(delivery::Column::LeaseOwner.eq(owner))
-        .filter(delivery::Column::State.eq(DeliveryState::Pending.as_str()))
+        .filter(delivery::Column::State.eq(DeliveryState::Pending))
         .exec(db)
         .await?;
     Ok(result.rows_affected)

@@ -74,7 +74,7 @@ impl From<delivery::Model> for Due {
         Self {
             id: m.id,
             payload: m.payload.to_string(),
-            kind: m.kind,
+            kind: m.kind.as_str().to_owned(),
             organization_id: m.organization_id,
             assessment_id: m.assessment_id,
             ordering_key: m.ordering_key,

@@ -52,57 +52,16 @@ pub async fn begin_claim<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Result,
-    AshbyUpdate,
-    InvitationEmail,
-}
+/// What a row sends.
+pub use crate::entity::enums::DeliveryKind as Kind;
+/// Where a row is.
+pub use crate::entity::enums::DeliveryState;
 
-impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Result, Kind::AshbyUpdate, Kind::InvitationEmail];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Result => "result",
-            Kind::AshbyUpdate => "ashby_update",
-            Kind::InvitationEmail => "invitation_email",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryState {
-    Pending,
-    Delivered,
-    Dead,
-}
-
-impl DeliveryState {
-    pub const ALL: [DeliveryState; 3] = [DeliveryState::Pending, DeliveryState::Delivered, DeliveryState::Dead];
-
-    /// Every state but pending, as an SQL list. The ordering checks (the claim in
-    /// `delivery::worker`, `delivery::record`) say "pending" as `state NOT IN` this list, as the
-    /// ordering index does (migration 5, which spells it out), so that PostgreSQL's due index
-    /// (`state = 'pending'`) can never serve them. A test keeps it equal to [`Self::ALL`].
-    pub const NOT_PENDING_SQL: &str = "('delivered', 'dead')";
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Pending => "pending",
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::Dead => "dead",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        DeliveryState::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
+/// Every state but pending, as an SQL list. The ordering checks (the claim in
+/// `delivery::claim`, `delivery::record`) say "pending" as `state NOT IN` this list, as the
+/// ordering index does (migration 5, which spells it out), so that PostgreSQL's due index
+/// (`state = 'pending'`) can never serve them. A test keeps it equal to [`DeliveryState::ALL`].
+pub const NOT_PENDING_SQL: &str = "('delivered', 'dead')";
 
 /// An e-mail as stored in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,13 +144,13 @@ fn row(new: NewDelivery, now: DateTime<Utc>) -> (Uuid, delivery::ActiveModel) {
     };
     let row = delivery::ActiveModel {
         id: Set(id),
-        kind: Set(new.kind.as_str().to_owned()),
+        kind: Set(new.kind),
         organization_id: Set(new.organization_id),
         assessment_id: Set(new.assessment_id),
         ordering_key: Set(ordering_key),
         target: Set(new.target),
         payload: Set(new.payload),
-        state: Set(DeliveryState::Pending.as_str().to_owned()),
+        state: Set(DeliveryState::Pending),
         attempts: Set(0),
         replay_base: Set(0),
         next_attempt_at: Set(now),
@@ -219,6 +178,6 @@ mod tests {
             .filter(|s| *s != DeliveryState::Pending)
             .map(|s| format!("'{}'", s.as_str()))
             .collect();
-        assert_eq!(DeliveryState::NOT_PENDING_SQL, format!("({})", others.join(", ")));
+        assert_eq!(NOT_PENDING_SQL, format!("({})", others.join(", ")));
     }
 }

@@ -63,20 +63,29 @@ pub struct Job {
     pub owner: String,
     pub finished: DateTime<Utc>,
     pub batch: Vec<Outcome>,
-    pub reply: oneshot::Sender<Result<Written, DbErr>>,
+    pub reply: oneshot::Sender<Result<Written, RecordError>>,
+}
+
+/// Why a batch handed to the order writer was not recorded; nothing of it was committed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    /// The writer's transaction that carried the batch (with others) failed.
+    #[error("the order writer's transaction failed: {0}")]
+    Writer(Arc<DbErr>),
+    /// The writer stopped, or failed, before it wrote the batch.
+    #[error("the order writer stopped before writing the attempts")]
+    WriterStopped,
 }
 
 impl Job {
     /// Writes the job into `txn` (which the caller commits before answering); rows are updated
-    /// only while still pending and leased to the job's owner. SQLite only: PostgreSQL records
-    /// its batches with [`write_alone`], whose statement binds typed arrays with NULLs in them,
-    /// which sea-orm's values cannot carry (sea-query's binding panics on a NULL element).
+    /// only while still pending and leased to the job's owner. SQLite's statements: jobs exist
+    /// only on SQLite (start-up gives the worker a `record_via` queue there alone). PostgreSQL
+    /// records its batches with [`write_alone`], whose statement binds typed arrays with NULLs
+    /// in them, which sea-orm's values cannot carry (sea-query's binding panics on a NULL element).
     pub async fn write_into<C: ConnectionTrait>(&self, txn: &C) -> Result<Written, DbErr> {
-        if txn.get_database_backend() != DbBackend::Sqlite {
-            return Err(DbErr::Custom(
-                "on PostgreSQL attempts are recorded in a transaction of their own (record::write_alone)".into(),
-            ));
-        }
         if self.batch.is_empty() {
             return Ok(Written::default());
         }
@@ -91,7 +100,7 @@ pub async fn hand_to(
     owner: &str,
     finished: DateTime<Utc>,
     batch: Vec<Outcome>,
-) -> Result<Result<Written, DbErr>, Vec<Outcome>> {
+) -> Result<Result<Written, RecordError>, Vec<Outcome>> {
     let (reply, written) = oneshot::channel();
     let job = Job {
         owner: owner.to_owned(),
@@ -104,9 +113,7 @@ pub async fn hand_to(
     }
     // Dropped unanswered: the task stopped while the job waited, or panicked while writing it
     // (its transaction then rolled back). Either way nothing was committed.
-    Ok(written
-        .await
-        .unwrap_or_else(|_| Err(DbErr::Custom("the writer stopped before writing the attempts".into()))))
+    Ok(written.await.unwrap_or(Err(RecordError::WriterStopped)))
 }
 
 /// Writes a batch in a transaction of its own: on SQLite the statements of `SQLITE_RECORD`; on
@@ -147,7 +154,7 @@ fn sqlite_uuid(id: Uuid) -> String {
 // In the `UPDATE`, the `+` keeps SQLite from driving it from an index on pending rows, which
 // would visit every pending row per batch; the plan is then the JSON rows, each looked up by
 // primary key. `followers`: a later row with the same ordering key is pending (said as the
-// ordering checks say it, `DeliveryState::NOT_PENDING_SQL`).
+// ordering checks say it, `outbox::NOT_PENDING_SQL`).
 static SQLITE_RECORD: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO delivery_attempts \
@@ -167,7 +174,7 @@ static SQLITE_RECORD: LazyLock<String> = LazyLock::new(|| {
         RETURNING deliveries.id AS id, \
             EXISTS (SELECT 1 FROM deliveries e WHERE e.ordering_key = deliveries.ordering_key \
                 AND e.state NOT IN {not_pending} AND e.id <> deliveries.id) AS followers",
-        not_pending = DeliveryState::NOT_PENDING_SQL
+        not_pending = outbox::NOT_PENDING_SQL
     )
 });
 
@@ -234,7 +241,7 @@ fn row_states(batch: &[Outcome]) -> Vec<RowState<'_>> {
 /// A batch as one JSON text parameter, serialized straight from its rows (building a
 /// `serde_json::Value` per row first cost a map and an allocation per key).
 fn json_text<T: Serialize>(rows: &[T]) -> Result<String, DbErr> {
-    serde_json::to_string(rows).map_err(|e| DbErr::Custom(format!("serializing a batch of attempts: {e}")))
+    serde_json::to_string(rows).map_err(|e| DbErr::Json(format!("serializing a batch of attempts: {e}")))
 }
 
 async fn write_sqlite<C: ConnectionTrait>(
@@ -363,7 +370,7 @@ mod tests {
     /// The JSON path writes timestamps and ids exactly as sqlx binds them, so that the claim's
     /// text comparisons and the primary-key lookups see the same values.
     #[tokio::test]
-    async fn sqlite_literals_match_what_sqlx_binds() -> Result<(), DbErr> {
+    async fn sqlite_literals_match_what_sqlx_binds() -> anyhow::Result<()> {
         let db = Database::connect("sqlite::memory:").await?;
         let times = [
             DateTime::parse_from_rfc3339("2026-11-30T13:59:33.010398372Z").map(|t| t.with_timezone(&Utc)),
@@ -371,7 +378,7 @@ mod tests {
             DateTime::parse_from_rfc3339("2026-11-30T13:59:33.5Z").map(|t| t.with_timezone(&Utc)),
         ];
         for t in times {
-            let t = t.map_err(|e| DbErr::Custom(e.to_string()))?;
+            let t = t?;
             let row = db
                 .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Sqlite,
@@ -379,7 +386,7 @@ mod tests {
                     [Value::from(t)],
                 ))
                 .await?
-                .ok_or_else(|| DbErr::Custom("no row".into()))?;
+                .ok_or_else(|| anyhow::anyhow!("no row"))?;
             assert_eq!(row.try_get::<String>("", "t")?, sqlite_time(t));
         }
         let id = Uuid::now_v7();
@@ -390,7 +397,7 @@ mod tests {
                 [Value::from(id), sqlite_uuid(id).into()],
             ))
             .await?
-            .ok_or_else(|| DbErr::Custom("no row".into()))?;
+            .ok_or_else(|| anyhow::anyhow!("no row"))?;
         assert!(row.try_get::<bool>("", "same")?);
         Ok(())
     }

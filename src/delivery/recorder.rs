@@ -4,14 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::DbErr;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 
 use crate::delivery::due::Due;
 use crate::delivery::judge::judge;
 use crate::delivery::outbox::DeliveryState;
-use crate::delivery::record;
+use crate::delivery::record::{self, RecordError};
 use crate::delivery::report::AttemptReport;
 use crate::delivery::worker::DeliveryContext;
 
@@ -43,7 +42,7 @@ impl DeliveryContext {
     /// (`delivery::record`): each row is updated only while still pending and leased to this
     /// worker, so a row cancelled meanwhile (Ashby cancelled the assessment) stays cancelled.
     /// With `record_via`, the transaction is the order writer's (`record::Job`).
-    pub async fn record(&self, batch: &[Attempted]) -> Result<Recorded, DbErr> {
+    pub async fn record(&self, batch: &[Attempted]) -> Result<Recorded, RecordError> {
         let finished = self.clock.now();
         let outcomes: Vec<record::Outcome> = batch
             .iter()

@@ -307,13 +307,18 @@ struct Claiming {
     task: tokio::task::JoinHandle<Result<Vec<Due>, DbErr>>,
 }
 
+#[derive(Debug, thiserror::Error)]
+enum ClaimFailed {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error("the claim task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// The claim in flight's rows when it ends, or never when there is none.
-async fn claim_done(claiming: &mut Option<Claiming>) -> Result<Vec<Due>, DbErr> {
+async fn claim_done(claiming: &mut Option<Claiming>) -> Result<Vec<Due>, ClaimFailed> {
     match claiming {
-        Some(claim) => match (&mut claim.task).await {
-            Ok(result) => result,
-            Err(e) => Err(DbErr::Custom(format!("the claim task failed: {e}"))),
-        },
+        Some(claim) => Ok((&mut claim.task).await??),
         None => std::future::pending().await,
     }
 }

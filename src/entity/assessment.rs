@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::entity::enums::{AssessmentState, Source};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "assessments")]
 pub struct Model {
@@ -11,10 +13,8 @@ pub struct Model {
     pub candidate_id: Uuid,
     pub lens_id: Uuid,
     pub locale: String,
-    /// `recruitment` or `ashby`.
-    pub source: String,
-    /// See `crate::assessment::State`.
-    pub state: String,
+    pub source: Source,
+    pub state: AssessmentState,
     pub result_id: Option<String>,
     pub result_update_url: Option<String>,
     /// SHA-256 of the order as understood; tells a retry from a conflicting reuse of `resultId`.

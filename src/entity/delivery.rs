@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::entity::enums::{DeliveryKind, DeliveryState};
+
 /// One outgoing call in the outbox.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "deliveries")]
@@ -7,8 +9,7 @@ pub struct Model {
     /// UUIDv7; also the `Idempotency-Key` of every attempt.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// `result`, `ashby_update` or `invitation_email`.
-    pub kind: String,
+    pub kind: DeliveryKind,
     pub organization_id: Option<Uuid>,
     pub assessment_id: Option<Uuid>,
     /// Calls with the same key go out one at a time, in id order.
@@ -16,8 +17,7 @@ pub struct Model {
     /// URL, or e-mail address for e-mails.
     pub target: String,
     pub payload: Json,
-    /// `pending`, `delivered` or `dead`.
-    pub state: String,
+    pub state: DeliveryState,
     /// Attempts made in all.
     pub attempts: i32,
     /// `attempts` when the row was last replayed: the retry schedule counts from there.

@@ -4,6 +4,7 @@ pub mod assessment;
 pub mod candidate;
 pub mod delivery;
 pub mod delivery_attempt;
+pub mod enums;
 pub mod integrator;
 pub mod lens;
 pub mod lens_competency;

@@ -37,6 +37,9 @@ pub enum OrderError {
     ResultIdConflict(String),
     #[error("{0} already has an assessment in this recruitment")]
     CandidateAlreadyInRecruitment(String),
+    /// The order writer has stopped (the server is shutting down): nothing was written.
+    #[error("the order writer has stopped")]
+    WriterStopped,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -279,12 +282,7 @@ async fn write_batch(
     let mut recruitments: HashMap<(Uuid, &str, Uuid), Uuid> = HashMap::new();
     for p in batch {
         if let std::collections::hash_map::Entry::Vacant(slot) = recruitments.entry(p.recruitment_key()) {
-            let id = ensure_recruitment(txn, p.organization_id, &p.order, p.now())
-                .await
-                .map_err(|e| match e {
-                    OrderError::Db(e) => e,
-                    other => DbErr::Custom(other.to_string()),
-                })?;
+            let id = ensure_recruitment(txn, p.organization_id, &p.order, p.now()).await?;
             slot.insert(id);
         }
     }
@@ -325,7 +323,7 @@ async fn ensure_recruitment<C: ConnectionTrait>(
     organization_id: Uuid,
     order: &NewOrder,
     now: DateTime<Utc>,
-) -> Result<Uuid, OrderError> {
+) -> Result<Uuid, DbErr> {
     let find = || {
         recruitment::Entity::find()
             .filter(recruitment::Column::OrganizationId.eq(organization_id))
@@ -361,5 +359,5 @@ async fn ensure_recruitment<C: ConnectionTrait>(
         .one(txn)
         .await?
         .map(|r| r.id)
-        .ok_or_else(|| OrderError::Db(DbErr::RecordNotFound("recruitment after insert".into())))
+        .ok_or_else(|| DbErr::RecordNotFound("recruitment after insert".into()))
 }

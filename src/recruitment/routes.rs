@@ -39,6 +39,7 @@ impl From<OrderError> for ApiError {
             OrderError::CandidateAlreadyInRecruitment(email) => {
                 ApiError::Conflict(format!("{email} already has an assessment in this recruitment."))
             }
+            stopped @ OrderError::WriterStopped => ApiError::internal(stopped),
             OrderError::Db(e) => ApiError::internal(e),
         }
     }
@@ -229,10 +230,7 @@ async fn get_result(
         .one(&state.db)
         .await?
         .ok_or_else(not_found)?;
-    let status = a
-        .state
-        .parse::<crate::assessment::State>()
-        .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    let status = a.state;
     let result = result_body(&state.db, &state.links, &a, state.links.report_ttl()).await?;
     Ok(HttpResponse::Ok().json(ResultStatusBody::new(result_id, status, result)))
 }

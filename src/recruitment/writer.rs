@@ -47,10 +47,6 @@ pub struct OrderWriter {
     queue: mpsc::Sender<(PreparedOrder, Reply)>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the order writer has stopped")]
-pub struct WriterStopped;
-
 /// What the writer tasks take their work from, one task at a time.
 struct Inbox {
     orders: mpsc::Receiver<(PreparedOrder, Reply)>,
@@ -95,10 +91,8 @@ impl OrderWriter {
         self.queue
             .send((order, reply))
             .await
-            .map_err(|_| OrderError::Db(sea_orm::DbErr::Custom(WriterStopped.to_string())))?;
-        answer
-            .await
-            .map_err(|_| OrderError::Db(sea_orm::DbErr::Custom(WriterStopped.to_string())))?
+            .map_err(|_| OrderError::WriterStopped)?;
+        answer.await.map_err(|_| OrderError::WriterStopped)?
     }
 }
 
@@ -170,8 +164,9 @@ impl Records {
             }
             .await;
             if let Err(e) = outcome {
+                let e = Arc::new(e);
                 for job in self.jobs {
-                    let _ = job.reply.send(Err(DbErr::Custom(e.to_string())));
+                    let _ = job.reply.send(Err(record::RecordError::Writer(e.clone())));
                 }
                 return;
             }
@@ -343,7 +338,13 @@ mod tests {
     }
 
     /// The push delivered, as the worker's recorder would send it.
-    fn delivered(id: Uuid, owner: &str) -> (record::Job, oneshot::Receiver<Result<record::Written, DbErr>>) {
+    fn delivered(
+        id: Uuid,
+        owner: &str,
+    ) -> (
+        record::Job,
+        oneshot::Receiver<Result<record::Written, record::RecordError>>,
+    ) {
         let now = chrono::Utc::now();
         let (reply, answer) = oneshot::channel();
         let outcome = record::Outcome {
@@ -382,7 +383,7 @@ mod tests {
             .count(db)
             .await
             .unwrap();
-        (row.state, attempts)
+        (row.state.as_str().to_owned(), attempts)
     }
 
     #[tokio::test]

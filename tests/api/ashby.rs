@@ -324,7 +324,7 @@ async fn cancel_is_idempotent_and_knows_unknown_ids() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.state, "cancelled");
+    assert_eq!(row.state.as_str(), "cancelled");
     // A completed assessment stays completed.
     let started: Value = app
         .ashby("assessment.start", ASHBY_KEY_A, &start_body("app-2", "cand-2"))

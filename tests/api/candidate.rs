@@ -161,7 +161,8 @@ async fn a_candidate_takes_the_assessment_through_the_forms_and_the_integrator_g
             .await
             .unwrap()
             .unwrap()
-            .state,
+            .state
+            .as_str(),
         "invited"
     );
 
@@ -176,7 +177,8 @@ async fn a_candidate_takes_the_assessment_through_the_forms_and_the_integrator_g
             .await
             .unwrap()
             .unwrap()
-            .state,
+            .state
+            .as_str(),
         "started"
     );
 
@@ -500,7 +502,7 @@ async fn expiry_and_decline_tell_ashby_why() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.state, "expired");
+    assert_eq!(row.state.as_str(), "expired");
     app.wait_until_settled().await;
     assert_eq!(ashby.requests().len(), 2, "each told once");
 }
@@ -574,7 +576,7 @@ async fn a_csrf_token_the_server_did_not_issue_changes_nothing() {
         .await
         .unwrap()
         .expect("the ordered assessment");
-    assert_eq!(row.state, "invited");
+    assert_eq!(row.state.as_str(), "invited");
     // The token the server issued still works.
     let mut candidate = Candidate::new(&app, &link);
     let (_, intro, _) = candidate.get("").await;

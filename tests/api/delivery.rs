@@ -576,7 +576,7 @@ async fn shutdown_lets_an_attempt_in_flight_finish() {
                 .one(&app.db)
                 .await;
         match read {
-            Ok(Some(row)) if row.state == "delivered" => {
+            Ok(Some(row)) if row.state.as_str() == "delivered" => {
                 assert_eq!(row.lease_owner, None);
                 break;
             }
@@ -658,7 +658,7 @@ async fn a_record_batch_updates_only_own_leases_and_reports_freed_rows() {
     let state = |id| {
         rows.iter()
             .find(|r| r.id == id)
-            .map(|r| (r.state.clone(), r.lease_owner.clone()))
+            .map(|r| (r.state.as_str().to_owned(), r.lease_owner.clone()))
     };
     assert_eq!(state(first), Some(("delivered".into(), None)));
     assert_eq!(state(later), Some(("pending".into(), Some("me".into()))));

@@ -44,7 +44,7 @@ async fn an_order_creates_an_invited_assessment_and_answers_its_id() {
         .await
         .unwrap()
         .expect("committed");
-    assert_eq!(row.state, "invited");
+    assert_eq!(row.state.as_str(), "invited");
     assert_eq!(row.result_id.as_deref(), Some("res-1"));
     assert_eq!(row.locale, "en-US");
     assert_eq!(row.organization_id.to_string(), ORG_A);

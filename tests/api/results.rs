@@ -36,7 +36,7 @@ async fn every_order_has_a_status_and_a_completed_one_the_pushed_body() {
         .unwrap();
     let completed_at = app.clock.now();
     let mut active = row.into_active_model();
-    active.state = Set("completed".into());
+    active.state = Set(assessment_partner::assessment::State::Completed);
     active.score = Set(Some(71));
     active.subscores = Set(Some(json!({ "driving-leadership": 73, "influencing-inspiring": 68 })));
     active.completed_at = Set(Some(completed_at));
