@@ -28,4 +28,5 @@ pub mod signature;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod testing;
 pub mod types;

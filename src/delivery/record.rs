@@ -365,7 +365,9 @@ fn query_err(e: sqlx::Error) -> DbErr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::outbox::{self, Kind, NewDelivery};
     use sea_orm::{Database, Value};
+    use serde_json::json;
 
     /// The JSON path writes timestamps and ids exactly as sqlx binds them, so that the claim's
     /// text comparisons and the primary-key lookups see the same values.
@@ -400,5 +402,93 @@ mod tests {
             .ok_or_else(|| anyhow::anyhow!("no row"))?;
         assert!(row.try_get::<bool>("", "same")?);
         Ok(())
+    }
+
+    /// Recording a batch of attempts (`delivery::record`, on SQLite and, in CI, PostgreSQL): only
+    /// rows leased to the writer change, the attempt log gets every attempt, and a delivered row
+    /// with a later pending row of its ordering key says so (the worker is woken only then).
+    #[tokio::test]
+    async fn a_record_batch_updates_only_own_leases_and_reports_freed_rows() {
+        use crate::delivery::outbox::DeliveryState;
+        use crate::delivery::record::{Outcome, write_alone};
+        use crate::entity::{delivery, delivery_attempt};
+        use sea_orm::sea_query::Expr;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+        fn delivered(id: uuid::Uuid, ordering_key: &str, at: chrono::DateTime<chrono::Utc>) -> Outcome {
+            Outcome {
+                delivery_id: id,
+                ordering_key: ordering_key.to_owned(),
+                attempt_no: 1,
+                started_at: at,
+                duration_ms: 3,
+                status: Some(200),
+                outcome: "delivered",
+                error: None,
+                excerpt: Some("ok".to_owned()),
+                state: DeliveryState::Delivered,
+                next_attempt_at: at,
+                first_attempt_at: at,
+                deadline_at: at + chrono::Duration::hours(36),
+            }
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = &crate::testing::migrated_database(dir.path()).await;
+        // Microseconds: what PostgreSQL keeps.
+        let now = chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros()).unwrap();
+        let assessment = uuid::Uuid::now_v7();
+        let new = |assessment_id| NewDelivery {
+            kind: Kind::Result,
+            organization_id: None,
+            assessment_id,
+            target: "http://receiver.test/results".into(),
+            payload: json!({}),
+        };
+        let first = outbox::enqueue(db, new(Some(assessment)), now).await.unwrap();
+        let later = outbox::enqueue(db, new(Some(assessment)), now).await.unwrap();
+        let other = outbox::enqueue(db, new(None), now).await.unwrap();
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::LeaseOwner, Expr::value("me"))
+            .filter(delivery::Column::Id.is_in([first, later]))
+            .exec(db)
+            .await
+            .unwrap();
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::LeaseOwner, Expr::value("someone else"))
+            .filter(delivery::Column::Id.eq(other))
+            .exec(db)
+            .await
+            .unwrap();
+
+        let rows = delivery::Entity::find().all(db).await.unwrap();
+        let key = |id| rows.iter().find(|r| r.id == id).unwrap().ordering_key.clone();
+        let (first_key, later_key, other_key) = (key(first), key(later), key(other));
+        let batch = [delivered(first, &first_key, now), delivered(other, &other_key, now)];
+        let written = write_alone(db, "me", now, &batch).await.unwrap();
+        assert!(written.unblocked, "the later row of the first's key is free now");
+        assert_eq!(written.left_alone, vec![other]);
+        let rows = delivery::Entity::find().all(db).await.unwrap();
+        let state = |id| {
+            rows.iter()
+                .find(|r| r.id == id)
+                .map(|r| (r.state.as_str().to_owned(), r.lease_owner.clone()))
+        };
+        assert_eq!(state(first), Some(("delivered".into(), None)));
+        assert_eq!(state(later), Some(("pending".into(), Some("me".into()))));
+        assert_eq!(state(other), Some(("pending".into(), Some("someone else".into()))));
+        let first_row = rows.iter().find(|r| r.id == first).unwrap();
+        assert_eq!(
+            (first_row.attempts, first_row.last_status, first_row.delivered_at),
+            (1, Some(200), Some(now))
+        );
+        assert_eq!(first_row.next_attempt_at, now);
+        assert_eq!(delivery_attempt::Entity::find().all(db).await.unwrap().len(), 2);
+
+        // The later row delivered too: nothing left behind it.
+        let written = write_alone(db, "me", now, &[delivered(later, &later_key, now)])
+            .await
+            .unwrap();
+        assert!(!written.unblocked && written.left_alone.is_empty());
     }
 }

@@ -361,3 +361,176 @@ async fn ensure_recruitment<C: ConnectionTrait>(
         .map(|r| r.id)
         .ok_or_else(|| DbErr::RecordNotFound("recruitment after insert".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::candidate;
+    use crate::recruitment::dto::{AssessmentOrderRequest, OrderKind};
+    use crate::testing::{EXAMPLE_ORGANIZATION, order_body, seeded_database};
+    use sea_orm::PaginatorTrait;
+    use serde_json::{Value, json};
+
+    /// The example seed's organisation, what it may order, and a link signer.
+    struct Fixture {
+        db: DatabaseConnection,
+        organization: Uuid,
+        offer: Offer,
+        links: LinkSigner,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let db = seeded_database(dir.path()).await;
+        let organization = Uuid::parse_str(EXAMPLE_ORGANIZATION).unwrap();
+        let offer = Offer::load(&db, organization).await.unwrap();
+        let links = LinkSigner::new(
+            &secrecy::SecretBox::new(Box::new([7; 32])),
+            url::Url::parse("http://127.0.0.1:8080/").unwrap(),
+        );
+        Fixture {
+            db,
+            organization,
+            offer,
+            links,
+            _dir: dir,
+        }
+    }
+
+    impl Fixture {
+        /// E-mail orders, prepared as the Recruitment API prepares them.
+        fn prepared(&self, bodies: Vec<Value>) -> Vec<PreparedOrder> {
+            let ctx = OrderContext {
+                links: &self.links,
+                organization_name: "Example AB",
+                offer: &self.offer,
+            };
+            bodies
+                .into_iter()
+                .map(|body| {
+                    let request: AssessmentOrderRequest = serde_json::from_value(body).unwrap();
+                    let order = NewOrder::parse(OrderKind::Email, request).unwrap();
+                    prepare(
+                        self.organization,
+                        &order,
+                        Utc::now(),
+                        std::time::Duration::from_secs(86400),
+                        &ctx,
+                    )
+                    .unwrap()
+                })
+                .collect()
+        }
+
+        /// Places orders one by one, each of which must be created.
+        async fn placed(&self, bodies: Vec<Value>) {
+            for order in self.prepared(bodies) {
+                assert!(place_one(&self.db, &order, None).await.unwrap().created);
+            }
+        }
+
+        async fn assessments(&self) -> u64 {
+            assessment::Entity::find().count(&self.db).await.unwrap()
+        }
+    }
+
+    /// Orders written together by the group-commit writer: each gets its own answer, and an
+    /// order that meets a unique index (even one earlier in the same batch) changes nothing.
+    #[tokio::test]
+    async fn a_batch_of_orders_answers_each_order_on_its_own() {
+        let f = fixture().await;
+        // Placed before the batch: for a repeat, a resultId conflict and a taken candidate.
+        f.placed(vec![
+            order_body("res-old", "old@example.com"),
+            order_body("res-taken", "taken@example.com"),
+        ])
+        .await;
+        let mut changed = order_body("res-old", "old@example.com");
+        changed["locale"] = json!("sv-SE");
+        let batch = f.prepared(vec![
+            order_body("res-new-1", "new1@example.com"),
+            order_body("res-new-1", "new1@example.com"), // the same again, same batch
+            changed,                                     // resultId used by another order
+            order_body("res-old", "old@example.com"),    // a repeat of an earlier order
+            order_body("res-other", "taken@example.com"), // candidate already ordered
+            order_body("res-new-2", "new2@example.com"),
+        ]);
+        let results = place_batch(&f.db, &batch, None, &mut ())
+            .await
+            .expect("the batch commits");
+        assert_eq!(results.len(), 6);
+        let first = results[0].as_ref().expect("new order placed");
+        assert!(first.created && first.enqueued);
+        let again = results[1].as_ref().expect("the repeat answers");
+        assert!(!again.created);
+        assert_eq!(
+            again.assessment.id, first.assessment.id,
+            "the repeat names the same assessment"
+        );
+        assert!(
+            matches!(results[2], Err(OrderError::ResultIdConflict(_))),
+            "{:?}",
+            results[2]
+        );
+        let repeat = results[3].as_ref().expect("the earlier order answers");
+        assert!(!repeat.created && !repeat.enqueued);
+        assert!(
+            matches!(results[4], Err(OrderError::CandidateAlreadyInRecruitment(_))),
+            "{:?}",
+            results[4]
+        );
+        let second = results[5].as_ref().expect("new order placed");
+        assert!(second.created);
+
+        assert_eq!(f.assessments().await, 4, "two before, two new");
+        let invitations = delivery::Entity::find().all(&f.db).await.unwrap();
+        let for_batch = invitations
+            .iter()
+            .filter(|d| d.assessment_id == Some(first.assessment.id) || d.assessment_id == Some(second.assessment.id))
+            .count();
+        assert_eq!(
+            for_batch, 2,
+            "one invitation per created assessment, none for the others"
+        );
+        assert_eq!(invitations.len(), 4);
+    }
+
+    /// An order refused inside a batch leaves no trace: not the recruitment it named, nor the
+    /// candidate, though the batch wrote both before its assessment met the unique index.
+    #[tokio::test]
+    async fn an_order_refused_in_a_batch_changes_nothing() {
+        let f = fixture().await;
+        f.placed(vec![order_body("res-old", "old@example.com")]).await;
+        let mut stray = order_body("res-old", "stray@example.com");
+        stray["recruitment"]["id"] = json!("job-2");
+        let batch = f.prepared(vec![order_body("res-new", "new@example.com"), stray]);
+        let results = place_batch(&f.db, &batch, None, &mut ())
+            .await
+            .expect("the batch commits");
+        assert!(results[0].as_ref().expect("new order placed").created);
+        assert!(
+            matches!(results[1], Err(OrderError::ResultIdConflict(_))),
+            "{:?}",
+            results[1]
+        );
+        let recruitments: Vec<String> = recruitment::Entity::find()
+            .all(&f.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.external_id)
+            .collect();
+        assert_eq!(recruitments, vec!["job-1".to_owned()]);
+        let mut emails: Vec<String> = candidate::Entity::find()
+            .all(&f.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.email)
+            .collect();
+        emails.sort();
+        assert_eq!(emails, vec!["new@example.com".to_owned(), "old@example.com".to_owned()]);
+        assert_eq!(f.assessments().await, 2);
+    }
+}

@@ -248,7 +248,7 @@ mod tests {
         prepared_for(Uuid::now_v7(), &offer, kind, n)
     }
 
-    const LENS: &str = "7922dd91-1b44-43e4-a740-7c4d9c2fba41";
+    const LENS: &str = crate::testing::EXAMPLE_LENS;
 
     /// `n` orders of `organization` (res-0, res-1, …, each with its own candidate).
     fn prepared_for(organization: Uuid, offer: &Offer, kind: OrderKind, n: usize) -> Vec<PreparedOrder> {
@@ -263,16 +263,8 @@ mod tests {
         };
         (0..n)
             .map(|i| {
-                let request: AssessmentOrderRequest = serde_json::from_value(serde_json::json!({
-                    "recruitment": {"id": "r-1", "title": "Developer", "description": ""},
-                    "additionalRecruitmentCollaboratorsEmails": [],
-                    "resultUpdateUrl": "https://ats.example.com/results/1",
-                    "resultId": format!("res-{i}"),
-                    "lensId": LENS,
-                    "locale": "en-US",
-                    "candidateDetails": {"email": format!("c{i}@example.com")}
-                }))
-                .unwrap();
+                let body = crate::testing::order_body(&format!("res-{i}"), &format!("c{i}@example.com"));
+                let request: AssessmentOrderRequest = serde_json::from_value(body).unwrap();
                 let order = NewOrder::parse(kind, request).unwrap();
                 prepare(
                     organization,
@@ -307,18 +299,8 @@ mod tests {
         use crate::delivery::outbox::{Kind, NewDelivery, enqueue_many};
         let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
         crate::db::migrate(&db).await.unwrap();
-        let seed = crate::admin::seed::parse(crate::cli::EXAMPLE_SEED).unwrap();
-        let vault = crate::crypto::Vault::new(&secrecy::SecretBox::new(Box::new([7; 32])));
-        crate::admin::seed::apply(
-            &db,
-            &vault,
-            &seed,
-            chrono::Utc::now(),
-            crate::admin::store::Rules::development(),
-        )
-        .await
-        .unwrap();
-        let org: Uuid = "0d7e6c5b-4a39-4281-9f0e-1d2c3b4a5f60".parse().unwrap();
+        crate::testing::apply_example_seed(&db).await;
+        let org: Uuid = crate::testing::EXAMPLE_ORGANIZATION.parse().unwrap();
         let now = chrono::Utc::now();
         let lease = Lease {
             owner: owner.to_owned(),

@@ -12,9 +12,8 @@ use assessment_partner::signature;
 use assessment_partner::startup::{Application, Mode, StopHandle};
 use base64::Engine;
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 pub const ORG_A: &str = "0a000000-0000-4000-8000-00000000000a";
 pub const ORG_B: &str = "0b000000-0000-4000-8000-00000000000b";
@@ -119,28 +118,6 @@ fn test_seed() -> Value {
     })
 }
 
-/// A fresh database: a new PostgreSQL database when AP_TEST_DATABASE_URL is set (CI sets it),
-/// otherwise a SQLite file in a temporary directory.
-async fn fresh_database(dir: &std::path::Path) -> String {
-    match std::env::var("AP_TEST_DATABASE_URL") {
-        Ok(base) if !base.is_empty() => {
-            let admin = Database::connect(base.as_str())
-                .await
-                .unwrap_or_else(|e| panic!("AP_TEST_DATABASE_URL={base} is set but PostgreSQL is not reachable: {e}"));
-            let name = format!("ap_test_{}", Uuid::new_v4().simple());
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .expect("create the test database");
-            admin.close().await.ok();
-            let mut url = url::Url::parse(&base).expect("AP_TEST_DATABASE_URL is a URL");
-            url.set_path(&name);
-            url.to_string()
-        }
-        _ => format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
-    }
-}
-
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default(), |_| {}).await
 }
@@ -222,7 +199,7 @@ pub async fn spawn_app_with(options: Options, tweak: impl FnOnce(&mut Settings))
         Some(j) => (j.database_url, j.dir, j.master_key),
         None => {
             let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-            let url = fresh_database(dir.path()).await;
+            let url = assessment_partner::testing::fresh_database(dir.path()).await;
             (url, dir, rand::random::<[u8; 32]>())
         }
     };
