@@ -175,42 +175,22 @@ impl Application {
         };
 
         let worker = if mode.worker() {
-            let d = &settings.delivery;
-            let senders = Senders::standard(
-                db.clone(),
-                vault,
-                HttpSender::new(d.timeout, d.allow_private_networks)?,
-                Mailer::new(
-                    settings.mail.smtp_url.as_deref(),
-                    settings.mail.outbox_dir.clone(),
-                    &settings.mail.from,
-                    d.timeout,
-                    d.concurrency,
-                )?,
-                metrics.clone(),
-            );
-            let ctx = DeliveryContext {
-                db,
-                clock,
-                senders,
-                metrics,
-                policy: state.retry.clone(),
-                owner,
-                lease: d.lease,
-                record_via,
-            };
-            let config = WorkerConfig {
-                concurrency: d.concurrency,
-                poll_interval: d.poll_interval,
-                attempt_timeout: d.timeout,
-                shutdown_grace: d.timeout + std::time::Duration::from_secs(2),
-                recorders: WorkerConfig::recorders_for(&ctx.db, settings.db_max_connections),
-            };
-            let worker = Worker::new(ctx, wake, config, shutdown.clone());
-            Some(match handed {
-                Some(rows) => worker.with_handoff(rows),
-                None => worker,
-            })
+            Some(delivery_worker(
+                &settings,
+                DeliveryContext {
+                    db,
+                    clock,
+                    senders: senders(&settings, &state.db, vault, &metrics)?,
+                    metrics,
+                    policy: state.retry.clone(),
+                    owner,
+                    lease: settings.delivery.lease,
+                    record_via,
+                },
+                wake,
+                shutdown.clone(),
+                handed,
+            ))
         } else {
             None
         };
@@ -218,40 +198,7 @@ impl Application {
             (mode.worker() && !settings.is_sqlite()).then(|| settings.database_url.expose_secret().to_owned());
 
         let server = match listener {
-            Some(listener) => {
-                let data = web::Data::new(state.clone());
-                // The request middleware records into the metrics without knowing the app state.
-                let metrics = web::Data::from(state.metrics.clone());
-                Some(
-                    HttpServer::new(move || {
-                        App::new()
-                            .app_data(data.clone())
-                            .app_data(metrics.clone())
-                            .app_data(
-                                web::PathConfig::default()
-                                    .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
-                            )
-                            .app_data(
-                                web::QueryConfig::default()
-                                    .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
-                            )
-                            .wrap(from_fn(telemetry::request_span))
-                            .wrap(NormalizePath::new(TrailingSlash::Trim))
-                            .configure(recruitment::configure)
-                            .configure(admin::configure)
-                            .configure(crate::ashby::configure)
-                            .configure(crate::candidate::configure)
-                            .configure(health::configure)
-                            .configure(openapi::configure)
-                            .default_service(web::to(fallback))
-                    })
-                    .listen(listener)?
-                    .shutdown_timeout(10)
-                    // `run_until_stopped` handles SIGTERM/SIGINT: it orders the shutdown.
-                    .disable_signals()
-                    .run(),
-                )
-            }
+            Some(listener) => Some(http_server(listener, &state)?),
             None => None,
         };
         let sweep_interval = mode.worker().then_some(settings.expiry_sweep_interval);
@@ -349,6 +296,80 @@ impl Application {
         self.stopped.cancel();
         result
     }
+}
+
+/// Each delivery kind's sender, as the settings configure them.
+fn senders(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    vault: Vault,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Senders> {
+    let d = &settings.delivery;
+    Ok(Senders::standard(
+        db.clone(),
+        vault,
+        HttpSender::new(d.timeout, d.allow_private_networks)?,
+        Mailer::new(
+            settings.mail.smtp_url.as_deref(),
+            settings.mail.outbox_dir.clone(),
+            &settings.mail.from,
+            d.timeout,
+            d.concurrency,
+        )?,
+        metrics.clone(),
+    ))
+}
+
+/// The delivery worker, taking the rows this instance's API hands over when it serves one.
+fn delivery_worker(
+    settings: &Settings,
+    ctx: DeliveryContext,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+    handed: Option<tokio::sync::mpsc::Receiver<crate::entity::delivery::Model>>,
+) -> Worker {
+    let d = &settings.delivery;
+    let config = WorkerConfig {
+        concurrency: d.concurrency,
+        poll_interval: d.poll_interval,
+        attempt_timeout: d.timeout,
+        shutdown_grace: d.timeout + std::time::Duration::from_secs(2),
+        recorders: WorkerConfig::recorders_for(&ctx.db, settings.db_max_connections),
+    };
+    let worker = Worker::new(ctx, wake, config, shutdown);
+    match handed {
+        Some(rows) => worker.with_handoff(rows),
+        None => worker,
+    }
+}
+
+/// The HTTP server of every surface, on `listener`.
+fn http_server(listener: TcpListener, state: &AppState) -> std::io::Result<actix_web::dev::Server> {
+    let data = web::Data::new(state.clone());
+    // The request middleware records into the metrics without knowing the app state.
+    let metrics = web::Data::from(state.metrics.clone());
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(metrics.clone())
+            .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
+            .wrap(from_fn(telemetry::request_span))
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .configure(recruitment::configure)
+            .configure(admin::configure)
+            .configure(crate::ashby::configure)
+            .configure(crate::candidate::configure)
+            .configure(health::configure)
+            .configure(openapi::configure)
+            .default_service(web::to(fallback))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    // `run_until_stopped` handles SIGTERM/SIGINT: it orders the shutdown.
+    .disable_signals()
+    .run())
 }
 
 /// Start-up refuses a lens whose competencies the catalogue cannot serve in an offered locale.

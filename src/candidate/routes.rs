@@ -3,22 +3,21 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use maud::Markup;
-use sea_orm::EntityTrait;
 use tracing::instrument;
 
 use crate::assessment::completion::complete;
 use crate::assessment::lifecycle;
-use crate::assessment::questionnaire::{self, Answers, Questionnaire};
+use crate::assessment::questionnaire::{self};
 use crate::assessment::{Event, State};
-use crate::candidate::i18n::{Words, words};
 use crate::candidate::pages;
 use crate::catalog::{Catalog, Competency};
-use crate::entity::{assessment, lens, organization, recruitment};
-use crate::links::{LinkError, LinkKind};
 use crate::state::AppState;
+
+use super::context::{
+    Ctx, Failure, Form, check_csrf, html, load, load_started, organization_and_role, respond, secure, see_other,
+    with_cookie,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(landing)
@@ -29,198 +28,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(review_page)
         .service(submit);
     crate::candidate::report::configure(cfg);
-}
-
-type Form = web::Form<HashMap<String, String>>;
-
-/// Everything a page needs about the assessment behind the link.
-struct Ctx {
-    assessment: assessment::Model,
-    words: &'static Words,
-    base: String,
-    questionnaire: Questionnaire,
-}
-
-enum Failure {
-    Page(StatusCode, Markup),
-    /// Not a failure of the page so much as the wrong page: go there (303).
-    Redirect(String),
-    Internal(anyhow::Error),
-}
-
-impl From<sea_orm::DbErr> for Failure {
-    fn from(e: sea_orm::DbErr) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-fn html(status: StatusCode, markup: Markup) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .body(markup.into_string())
-}
-
-fn respond(result: Result<HttpResponse, Failure>) -> HttpResponse {
-    match result {
-        Ok(r) => r,
-        Err(Failure::Page(status, markup)) => html(status, markup),
-        Err(Failure::Redirect(to)) => see_other(&to),
-        Err(Failure::Internal(e)) => {
-            tracing::error!(error = format!("{e:#}"), "candidate page failed");
-            let w = words("en-US");
-            html(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                pages::message(
-                    w,
-                    "Something went wrong",
-                    "Please try again in a moment. Your saved answers are kept.",
-                ),
-            )
-        }
-    }
-}
-
-fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, to.to_owned()))
-        .finish()
-}
-
-/// Resolves the link. Invalid → 404 page, expired link → 410 page.
-async fn load(state: &AppState, token: &str) -> Result<Ctx, Failure> {
-    let en = words("en-US");
-    let id = match state.links.verify(LinkKind::Assessment, token, state.clock.now()) {
-        Ok(id) => id,
-        Err(LinkError::Expired) => {
-            return Err(Failure::Page(
-                StatusCode::GONE,
-                pages::message(en, en.expired_heading, en.expired),
-            ));
-        }
-        Err(LinkError::Invalid) => {
-            return Err(Failure::Page(
-                StatusCode::NOT_FOUND,
-                pages::message(en, en.invalid_heading, en.invalid),
-            ));
-        }
-    };
-    let assessment = assessment::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| {
-            Failure::Page(
-                StatusCode::NOT_FOUND,
-                pages::message(en, en.invalid_heading, en.invalid),
-            )
-        })?;
-    tracing::Span::current().record("organization_id", tracing::field::display(assessment.organization_id));
-    let questionnaire = Questionnaire::load(&state.db, assessment.lens_id)
-        .await
-        .map_err(|e| Failure::Internal(e.into()))?;
-    Ok(Ctx {
-        words: words(&assessment.locale),
-        base: format!("/a/{token}"),
-        assessment,
-        questionnaire,
-    })
-}
-
-/// The assessment behind the link, for the pages after Start: it must still be open, and one
-/// that has not started goes back to its intro.
-async fn load_started(state: &AppState, token: &str) -> Result<Ctx, Failure> {
-    let ctx = load(state, token).await?;
-    ctx.ensure_open()?;
-    if ctx.state() == State::Invited {
-        return Err(Failure::Redirect(ctx.base));
-    }
-    Ok(ctx)
-}
-
-impl Ctx {
-    fn state(&self) -> State {
-        self.assessment.state
-    }
-
-    /// The page for an assessment that can no longer be taken, if it cannot.
-    fn closed_page(&self) -> Option<(StatusCode, Markup)> {
-        let w = self.words;
-        match self.state() {
-            State::Invited | State::Started => None,
-            State::Completed => Some((StatusCode::OK, pages::message(w, w.done_heading, w.done))),
-            State::Declined => Some((StatusCode::OK, pages::message(w, w.declined_heading, w.declined))),
-            State::Expired => Some((StatusCode::GONE, pages::message(w, w.expired_heading, w.expired))),
-            State::Cancelled => Some((StatusCode::GONE, pages::message(w, w.withdrawn_heading, w.withdrawn))),
-        }
-    }
-
-    fn ensure_open(&self) -> Result<(), Failure> {
-        match self.closed_page() {
-            Some((status, page)) => Err(Failure::Page(status, page)),
-            None => Ok(()),
-        }
-    }
-
-    async fn answers(&self, state: &AppState) -> Result<Answers, Failure> {
-        Ok(questionnaire::answers(&state.db, self.assessment.id).await?)
-    }
-
-    /// The first page with an unanswered statement, or the review.
-    fn resume_target(&self, answers: &Answers) -> String {
-        match self.questionnaire.unfinished(answers).next() {
-            Some((page, _)) => format!("{}/q/{page}", self.base),
-            None => format!("{}/review", self.base),
-        }
-    }
-}
-
-fn with_cookie(mut response: HttpResponse, cookie: Option<actix_web::cookie::Cookie<'static>>) -> HttpResponse {
-    if let Some(c) = cookie {
-        let _ = response.add_cookie(&c);
-    }
-    response
-}
-
-fn secure(state: &AppState) -> bool {
-    state.public_url.scheme() == "https"
-}
-
-fn check_csrf(state: &AppState, req: &HttpRequest, form: &HashMap<String, String>, ctx: &Ctx) -> Result<(), Failure> {
-    if state.csrf.verify(req, form.get("csrf").map(String::as_str)) {
-        Ok(())
-    } else {
-        let w = ctx.words;
-        Err(Failure::Page(
-            StatusCode::FORBIDDEN,
-            pages::message(w, w.title, w.stale_form),
-        ))
-    }
-}
-
-async fn organization_and_role(state: &AppState, a: &assessment::Model) -> Result<(String, String), Failure> {
-    let org = organization::Entity::find_by_id(a.organization_id)
-        .one(&state.db)
-        .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
-    let role = match a.recruitment_id {
-        Some(r) => recruitment::Entity::find_by_id(r)
-            .one(&state.db)
-            .await?
-            .map(|r| r.title),
-        None => a.ashby_job_name.clone(),
-    };
-    let role = match role {
-        Some(role) => role,
-        None => lens::Entity::find_by_id(a.lens_id)
-            .one(&state.db)
-            .await?
-            .map(|l| l.name)
-            .unwrap_or_default(),
-    };
-    Ok((org, role))
 }
 
 #[get("/a/{token}")]
