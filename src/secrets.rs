@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::crypto::{Vault, VaultError};
 use crate::entity::{integrator, organization};
+use crate::types::OrganizationId;
 
 /// How result pushes authenticate to the integrator.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -60,7 +61,7 @@ fn callback_context(integrator_id: Uuid) -> String {
     format!("integrator.callbackAuth:{integrator_id}")
 }
 
-fn ashby_key_context(organization_id: Uuid) -> String {
+fn ashby_key_context(organization_id: OrganizationId) -> String {
     format!("organization.ashbyApiKey:{organization_id}")
 }
 
@@ -95,7 +96,7 @@ pub fn open_callback_auth(vault: &Vault, integrator: &integrator::Model) -> Resu
 }
 
 /// The customer's Ashby API key (for `assessment.update`), sealed for its organisation.
-pub fn seal_ashby_key(vault: &Vault, organization_id: Uuid, key: &str) -> String {
+pub fn seal_ashby_key(vault: &Vault, organization_id: OrganizationId, key: &str) -> String {
     vault.encrypt(&ashby_key_context(organization_id), key.as_bytes())
 }
 

@@ -495,7 +495,7 @@ async fn run_ceiling(args: &CeilingArgs) -> anyhow::Result<Summary> {
         .await?
         .with_context(|| format!("organization {} is not in the database", args.organization_id))?
         .name;
-    let offer = assessment_partner::auth::directory::Offer::load(&db, args.organization_id).await?;
+    let offer = assessment_partner::auth::directory::Offer::load(&db, args.organization_id.into()).await?;
     let links = LinkSigner::new(&settings.master_key, settings.public_url.clone());
     // Every statement sea-orm runs from here on (BEGIN and COMMIT are not reported to it).
     let stats = Arc::new(StatementStats::default());
@@ -616,7 +616,7 @@ async fn ceiling_load(
                 let started = Instant::now();
                 let outcome = match serde_json::from_slice::<AssessmentOrderRequest>(&body) {
                     Ok(request) => match NewOrder::parse(kind, request) {
-                        Ok(order) => match prepare(organization_id, &order, chrono::Utc::now(), ttl, &ctx) {
+                        Ok(order) => match prepare(organization_id.into(), &order, chrono::Utc::now(), ttl, &ctx) {
                             Ok(prepared) => writer
                                 .place(prepared)
                                 .await

@@ -95,12 +95,20 @@ async fn post_result(
         subscores: input.subscores,
         completed_at: input.completed_at,
     };
-    let done = complete(&state.db, &state.completion(), id, None, &result, state.clock.now()).await?;
+    let done = complete(
+        &state.db,
+        &state.completion(),
+        id.into(),
+        None,
+        &result,
+        state.clock.now(),
+    )
+    .await?;
     if done.enqueued {
         state.wake_worker();
     }
     Ok(HttpResponse::Ok().json(ResultRecorded {
-        assessment_id: done.assessment.id,
+        assessment_id: done.assessment.id.into(),
         state: crate::assessment::State::Completed,
         changed: done.changed,
     }))
@@ -169,8 +177,8 @@ impl From<delivery::Model> for DeliveryView {
         Self {
             id: d.id,
             kind: d.kind.as_str().to_owned(),
-            organization_id: d.organization_id,
-            assessment_id: d.assessment_id,
+            organization_id: d.organization_id.map(Into::into),
+            assessment_id: d.assessment_id.map(Into::into),
             target: d.target,
             state: d.state.as_str().to_owned(),
             attempts: d.attempts,

@@ -220,8 +220,15 @@ async fn put_organization(
     let id = parse_id(&path)?;
     let (_, spec): (_, OrganizationSpec) = json_body(&req, payload, state.max_body_bytes).await?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let (outcome, keys) =
-        store::upsert_organization(&txn, &state.vault, id, &spec, state.clock.now(), state.store_rules()).await?;
+    let (outcome, keys) = store::upsert_organization(
+        &txn,
+        &state.vault,
+        id.into(),
+        &spec,
+        state.clock.now(),
+        state.store_rules(),
+    )
+    .await?;
     txn.commit().await?;
     state.directory.invalidate();
     let mut view = store::list_organizations(&state.db, Some(id))
@@ -387,7 +394,7 @@ async fn list_assessments(
         query = query.filter(assessment::Column::Id.gt(after));
     }
     let rows = query.limit(paging.fetch()).all(&state.db).await?;
-    let (rows, next_cursor) = paging.finish(rows, |a| a.id);
+    let (rows, next_cursor) = paging.finish(rows, |a| a.id.into());
     let candidate_ids: Vec<Uuid> = rows.iter().map(|a| a.candidate_id).collect();
     let emails: std::collections::HashMap<Uuid, String> = candidate::Entity::find()
         .filter(candidate::Column::Id.is_in(candidate_ids))
@@ -401,8 +408,8 @@ async fn list_assessments(
         .map(|a| AssessmentView {
             candidate_email: emails.get(&a.candidate_id).cloned(),
             state: a.state,
-            id: a.id,
-            organization_id: a.organization_id,
+            id: a.id.into(),
+            organization_id: a.organization_id.into(),
             recruitment_id: a.recruitment_id,
             candidate_id: a.candidate_id,
             lens_id: a.lens_id,

@@ -97,7 +97,7 @@ pub async fn apply(
                     section: "organizations",
                     index,
                 })?;
-                let (outcome, keys) = store::upsert_organization(txn, &vault, id, org, now, rules)
+                let (outcome, keys) = store::upsert_organization(txn, &vault, id.into(), org, now, rules)
                     .await
                     .map_err(|source| SeedError::Entry {
                         section: "organizations",

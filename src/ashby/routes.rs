@@ -135,7 +135,7 @@ pub(crate) async fn start_assessment(
     }
     tracing::info!(assessment_id = %started.assessment.id, created = started.created, "ashby assessment started");
     Ok(HttpResponse::Ok().json(Success::new(StartResults {
-        assessment_id: started.assessment.id,
+        assessment_id: started.assessment.id.into(),
         update_request: Some(started.update),
     })))
 }
@@ -169,7 +169,7 @@ pub(crate) async fn cancel_assessment(
         })?;
     tracing::info!(assessment_id = %cancelled.id, state = %cancelled.state, "ashby cancel");
     Ok(HttpResponse::Ok().json(Success::new(StartResults {
-        assessment_id: cancelled.id,
+        assessment_id: cancelled.id.into(),
         update_request: None,
     })))
 }

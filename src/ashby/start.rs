@@ -16,7 +16,7 @@ use crate::delivery::ashby_update as update;
 use crate::delivery::outbox::{self, DeliveryState, Kind};
 use crate::entity::{assessment, delivery, lens, locale, organization, organization_lens};
 use crate::links::LinkSigner;
-use crate::types::Email;
+use crate::types::{Email, OrganizationId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -49,7 +49,7 @@ fn open_states() -> [State; 2] {
 
 async fn open_by<C: ConnectionTrait>(
     db: &C,
-    org: Uuid,
+    org: OrganizationId,
     lens: Uuid,
     column: assessment::Column,
     value: &str,
@@ -68,7 +68,7 @@ async fn open_by<C: ConnectionTrait>(
 /// candidate already assessed with this type from another application).
 async fn repeat_or_conflict<C: ConnectionTrait>(
     db: &C,
-    org: Uuid,
+    org: OrganizationId,
     lens: &lens::Model,
     req: &StartRequest,
 ) -> Result<Option<assessment::Model>, StartError> {

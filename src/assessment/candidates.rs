@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::entity::candidate;
 use crate::types::Email;
+use crate::types::OrganizationId;
 
 /// Who the candidate is, as far as the caller knows.
 pub struct Person<'a> {
@@ -22,7 +23,7 @@ pub struct Person<'a> {
 /// Names fill in what was unknown; they never overwrite.
 pub async fn ensure<C: ConnectionTrait>(
     txn: &C,
-    organization_id: Uuid,
+    organization_id: OrganizationId,
     person: &Person<'_>,
     now: DateTime<Utc>,
 ) -> Result<Uuid, DbErr> {
@@ -70,10 +71,10 @@ pub async fn ensure<C: ConnectionTrait>(
 /// Their ids by (organisation, e-mail).
 pub async fn ensure_all<C: ConnectionTrait>(
     txn: &C,
-    people: impl IntoIterator<Item = (Uuid, &str)>,
+    people: impl IntoIterator<Item = (OrganizationId, &str)>,
     now: DateTime<Utc>,
-) -> Result<HashMap<(Uuid, String), Uuid>, DbErr> {
-    let mut people: Vec<(Uuid, &str)> = people.into_iter().collect();
+) -> Result<HashMap<(OrganizationId, String), Uuid>, DbErr> {
+    let mut people: Vec<(OrganizationId, &str)> = people.into_iter().collect();
     people.sort_unstable();
     people.dedup();
     if people.is_empty() {

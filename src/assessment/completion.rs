@@ -7,7 +7,6 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter,
 };
-use uuid::Uuid;
 
 use crate::assessment::questionnaire::lens_competencies;
 use crate::assessment::results::result_body;
@@ -18,6 +17,7 @@ use crate::delivery::outbox::{self, Kind, NewDelivery};
 use crate::entity::assessment;
 use crate::links::LinkKind;
 use crate::links::LinkSigner;
+use crate::types::{AssessmentId, OrganizationId};
 
 /// A result as an external scoring engine (or our own scoring) reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +105,8 @@ pub struct Outlets<'a> {
 pub async fn complete(
     db: &DatabaseConnection,
     outlets: &Outlets<'_>,
-    assessment_id: Uuid,
-    organization_id: Option<Uuid>,
+    assessment_id: AssessmentId,
+    organization_id: Option<OrganizationId>,
     result: &NewResult,
     now: DateTime<Utc>,
 ) -> Result<Completed, CompletionError> {
@@ -167,7 +167,7 @@ pub async fn complete(
         }
     }
     if updated.source == Source::Ashby {
-        let report_url = links.url(LinkKind::Report, updated.id, completed_at + links.report_ttl());
+        let report_url = links.url(LinkKind::Report, updated.id.into(), completed_at + links.report_ttl());
         let scores = lens_competencies
             .iter()
             .map(|c| CompetencyScore {

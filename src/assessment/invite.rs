@@ -12,13 +12,14 @@ use crate::delivery::invitation::{Invitation, render};
 use crate::delivery::outbox::{EmailPayload, Kind, NewDelivery};
 use crate::entity::assessment;
 use crate::links::{LinkKind, LinkSigner};
+use crate::types::{AssessmentId, OrganizationId};
 
 /// How long a link lasts when the configured time-to-live cannot be represented.
 const FALLBACK_TTL: chrono::Duration = chrono::Duration::days(14);
 
 /// What an invitation is made from.
 pub struct InviteRequest<'a> {
-    pub organization_id: Uuid,
+    pub organization_id: OrganizationId,
     /// The organisation's display name, for the e-mail.
     pub organization_name: &'a str,
     pub source: Source,
@@ -38,8 +39,8 @@ pub struct InviteRequest<'a> {
 /// An invitation made and not yet written.
 #[derive(Debug, Clone)]
 pub struct Invite {
-    pub assessment_id: Uuid,
-    pub organization_id: Uuid,
+    pub assessment_id: AssessmentId,
+    pub organization_id: OrganizationId,
     pub source: Source,
     pub lens_id: Uuid,
     pub locale: String,
@@ -53,9 +54,9 @@ pub struct Invite {
 pub fn prepare(req: &InviteRequest<'_>, links: &LinkSigner) -> Invite {
     let ttl = chrono::Duration::from_std(req.ttl).unwrap_or(FALLBACK_TTL);
     let expires_at = req.now + ttl;
-    let assessment_id = Uuid::now_v7();
+    let assessment_id = AssessmentId::generate();
     let mail = req.send_email.then(|| {
-        let link = links.url(LinkKind::Assessment, assessment_id, expires_at);
+        let link = links.url(LinkKind::Assessment, assessment_id.into(), expires_at);
         render(&Invitation {
             to: req.candidate_email,
             locale: req.locale,
@@ -127,7 +128,7 @@ mod tests {
 
     fn request(send_email: bool) -> InviteRequest<'static> {
         InviteRequest {
-            organization_id: Uuid::nil(),
+            organization_id: Uuid::nil().into(),
             organization_name: "Acme",
             source: Source::Recruitment,
             lens_id: Uuid::nil(),
@@ -163,7 +164,7 @@ mod tests {
             .expect("a link in the text");
         assert_eq!(
             links.verify(LinkKind::Assessment, token, invite.invited_at),
-            Ok(invite.assessment_id)
+            Ok(invite.assessment_id.into())
         );
         let row = invite.delivery().expect("an outbox row");
         assert_eq!(row.kind, Kind::InvitationEmail);

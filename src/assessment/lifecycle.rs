@@ -5,12 +5,12 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QuerySelect,
 };
-use uuid::Uuid;
 
 use crate::assessment::{Event, Source, State, Transition};
 use crate::delivery::ashby_update as update;
 use crate::delivery::outbox::{self, Kind, NewDelivery};
 use crate::entity::{assessment, integrator, organization};
+use crate::types::AssessmentId;
 
 pub const REASON_EXPIRED: &str = "Invitation expired";
 pub const REASON_DECLINED: &str = "Candidate declined";
@@ -27,7 +27,7 @@ pub struct Moved {
 /// Applies `event` to the assessment; a change also tells Ashby (for Ashby assessments).
 pub async fn apply(
     db: &DatabaseConnection,
-    id: Uuid,
+    id: AssessmentId,
     event: Event,
     now: DateTime<Utc>,
     ashby_base_url: &str,
@@ -127,7 +127,7 @@ pub async fn expire_due(
     ashby_base_url: &str,
     batch: u64,
 ) -> Result<(usize, bool), DbErr> {
-    let due: Vec<Uuid> = assessment::Entity::find()
+    let due: Vec<AssessmentId> = assessment::Entity::find()
         .select_only()
         .column(assessment::Column::Id)
         .filter(assessment::Column::State.is_in([State::Invited, State::Started]))

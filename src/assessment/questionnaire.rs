@@ -12,6 +12,7 @@ use crate::assessment::completion::NewResult;
 use crate::assessment::scoring::{CompetencyAnswers, Scored, ScoringError, score};
 use crate::catalog::{Catalog, Competency};
 use crate::entity::{answer, lens_competency};
+use crate::types::AssessmentId;
 
 /// The lens's competencies in their order. The one query for them.
 pub async fn lens_competencies<C: ConnectionTrait>(
@@ -138,7 +139,7 @@ pub fn part_done(part: &Competency, answers: &Answers) -> bool {
 }
 
 /// The answers saved for the assessment.
-pub async fn answers<C: ConnectionTrait>(db: &C, assessment_id: Uuid) -> Result<Answers, DbErr> {
+pub async fn answers<C: ConnectionTrait>(db: &C, assessment_id: AssessmentId) -> Result<Answers, DbErr> {
     Ok(answer::Entity::find()
         .filter(answer::Column::AssessmentId.eq(assessment_id))
         .all(db)
@@ -154,7 +155,7 @@ pub async fn answers<C: ConnectionTrait>(db: &C, assessment_id: Uuid) -> Result<
 /// Returns how many were saved.
 pub async fn save_part<'v, C: ConnectionTrait>(
     db: &C,
-    assessment_id: Uuid,
+    assessment_id: AssessmentId,
     part: &Competency,
     value_of: impl Fn(&str) -> Option<&'v str>,
     now: DateTime<Utc>,

@@ -62,11 +62,11 @@ pub async fn result_body<C: ConnectionTrait>(
         })
         .collect();
     let expires: DateTime<Utc> = completed_at + report_link_ttl;
-    let recruitment_subject = a.recruitment_id.unwrap_or(a.id);
+    let recruitment_subject = a.recruitment_id.unwrap_or(a.id.into());
     Ok(Some(ResultBody {
         result_id: result_id.clone(),
         recruitment_url: links.url(LinkKind::Recruitment, recruitment_subject, expires),
-        assessment_report_url: links.url(LinkKind::Report, a.id, expires),
+        assessment_report_url: links.url(LinkKind::Report, a.id.into(), expires),
         score,
         subscores,
     }))

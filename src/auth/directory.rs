@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::crypto::{Vault, sha256_hex};
 use crate::entity::{integrator, lens_competency, locale, organization, organization_lens};
+use crate::types::OrganizationId;
 
 /// How long an entry is used before it is read again.
 pub const DIRECTORY_TTL: Duration = Duration::from_secs(5);
@@ -35,7 +36,7 @@ pub struct Offer {
 
 impl Offer {
     /// Reads the offer of one organisation (three statements).
-    pub async fn load<C: ConnectionTrait>(db: &C, organization_id: Uuid) -> Result<Self, DbErr> {
+    pub async fn load<C: ConnectionTrait>(db: &C, organization_id: OrganizationId) -> Result<Self, DbErr> {
         let lenses: Vec<Uuid> = organization_lens::Entity::find()
             .select_only()
             .column(organization_lens::Column::LensId)
@@ -174,7 +175,7 @@ async fn load<C: ConnectionTrait>(db: &C, vault: &Vault, key_hash: &str) -> Resu
     let integrator = integrator::Entity::find_by_id(organization.integrator_id)
         .one(db)
         .await?
-        .ok_or(DirectoryError::NoIntegrator(organization.id))?;
+        .ok_or(DirectoryError::NoIntegrator(organization.id.into()))?;
     let secret = crate::secrets::open_integrator_secret(vault, &integrator)
         .map_err(|e| DirectoryError::Secret(integrator.id, e))?;
     let offer = Offer::load(db, organization.id).await?;

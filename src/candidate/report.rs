@@ -190,7 +190,7 @@ async fn recruitment_page(state: web::Data<AppState>, token: web::Path<String>) 
                             td { @if let Some(s) = a.score { (s) } @else { "–" } }
                             td {
                                 @if let Some(done) = a.completed_at {
-                                    a href=(state.links.url(LinkKind::Report, a.id, done + ttl)) { "Open report" }
+                                    a href=(state.links.url(LinkKind::Report, a.id.into(), done + ttl)) { "Open report" }
                                 } @else { "–" }
                             }
                         }

@@ -258,7 +258,7 @@ mod tests {
                 .map(|_| NewDelivery {
                     kind: Kind::Result,
                     organization_id: None,
-                    assessment_id: Some(uuid::Uuid::now_v7()),
+                    assessment_id: Some(crate::types::AssessmentId::generate()),
                     target: "http://receiver.test/results".into(),
                     payload: payload(),
                 })

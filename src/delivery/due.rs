@@ -12,6 +12,7 @@ use sea_orm::{DbBackend, DbErr, QueryResult};
 use uuid::Uuid;
 
 use crate::entity::delivery;
+use crate::types::{AssessmentId, OrganizationId};
 
 /// A claimed (or handed-over) outbox row, as [`Due::COLUMNS`] selects it.
 #[derive(Debug, Clone)]
@@ -19,8 +20,8 @@ pub struct Due {
     pub id: Uuid,
     /// `outbox::Kind` as stored.
     pub kind: String,
-    pub organization_id: Option<Uuid>,
-    pub assessment_id: Option<Uuid>,
+    pub organization_id: Option<OrganizationId>,
+    pub assessment_id: Option<AssessmentId>,
     pub ordering_key: String,
     pub target: String,
     /// The payload's JSON text.

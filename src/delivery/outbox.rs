@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::entity::delivery;
+use crate::types::{AssessmentId, OrganizationId};
 
 /// The PostgreSQL channel that tells other instances a row was added.
 pub const NOTIFY_CHANNEL: &str = "ap_deliveries";
@@ -75,8 +76,8 @@ pub struct EmailPayload {
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
     pub kind: Kind,
-    pub organization_id: Option<Uuid>,
-    pub assessment_id: Option<Uuid>,
+    pub organization_id: Option<OrganizationId>,
+    pub assessment_id: Option<AssessmentId>,
     pub target: String,
     pub payload: serde_json::Value,
 }

@@ -445,8 +445,8 @@ mod tests {
             target: "http://receiver.test/results".into(),
             payload: json!({}),
         };
-        let first = outbox::enqueue(db, new(Some(assessment)), now).await.unwrap();
-        let later = outbox::enqueue(db, new(Some(assessment)), now).await.unwrap();
+        let first = outbox::enqueue(db, new(Some(assessment.into())), now).await.unwrap();
+        let later = outbox::enqueue(db, new(Some(assessment.into())), now).await.unwrap();
         let other = outbox::enqueue(db, new(None), now).await.unwrap();
         delivery::Entity::update_many()
             .col_expr(delivery::Column::LeaseOwner, Expr::value("me"))

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use sea_orm::{DatabaseConnection, EntityTrait};
-use uuid::Uuid;
 
 use crate::crypto::Vault;
 use crate::delivery::due::Due;
@@ -20,6 +19,7 @@ use crate::delivery::report::AttemptReport;
 use crate::entity::{integrator, organization};
 use crate::metrics::Metrics;
 use crate::secrets::{self, CallbackAuth};
+use crate::types::OrganizationId;
 
 /// Sends one row of its kind; never fails otherwise than by its report.
 pub trait Sender: Send + Sync {
@@ -107,7 +107,7 @@ pub struct ResultPush {
     vault: Vault,
     http: HttpSender,
     /// Integrator credentials by organisation, kept for `CREDENTIAL_TTL`.
-    credentials: Mutex<HashMap<Uuid, (Instant, Arc<Credentials>)>>,
+    credentials: Mutex<HashMap<OrganizationId, (Instant, Arc<Credentials>)>>,
 }
 
 impl ResultPush {
@@ -133,7 +133,7 @@ impl ResultPush {
         Ok(creds)
     }
 
-    async fn integrator_of(&self, org_id: Uuid) -> Result<integrator::Model, String> {
+    async fn integrator_of(&self, org_id: OrganizationId) -> Result<integrator::Model, String> {
         let org = organization::Entity::find_by_id(org_id)
             .one(&self.db)
             .await

@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::AssessmentId;
+
 /// One answer of a candidate: a catalogue item rated 1..5, as given (not reversed).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "answers")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub assessment_id: Uuid,
+    pub assessment_id: AssessmentId,
     #[sea_orm(primary_key, auto_increment = false)]
     pub item_id: String,
     pub value: i32,

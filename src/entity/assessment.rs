@@ -1,14 +1,15 @@
 use sea_orm::entity::prelude::*;
 
 use crate::entity::enums::{AssessmentState, Source};
+use crate::types::{AssessmentId, OrganizationId};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "assessments")]
 pub struct Model {
     /// UUIDv7: ordered by creation, which the admin listing's cursor relies on.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub organization_id: Uuid,
+    pub id: AssessmentId,
+    pub organization_id: OrganizationId,
     pub recruitment_id: Option<Uuid>,
     pub candidate_id: Uuid,
     pub lens_id: Uuid,

@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::OrganizationId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "candidates")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub organization_id: Uuid,
+    pub organization_id: OrganizationId,
     /// Stored lower-cased, so one person is one candidate per organisation.
     pub email: String,
     pub first_name: Option<String>,

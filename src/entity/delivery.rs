@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 use crate::entity::enums::{DeliveryKind, DeliveryState};
+use crate::types::{AssessmentId, OrganizationId};
 
 /// One outgoing call in the outbox.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,8 +11,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub kind: DeliveryKind,
-    pub organization_id: Option<Uuid>,
-    pub assessment_id: Option<Uuid>,
+    pub organization_id: Option<OrganizationId>,
+    pub assessment_id: Option<AssessmentId>,
     /// Calls with the same key go out one at a time, in id order.
     pub ordering_key: String,
     /// URL, or e-mail address for e-mails.

@@ -1,10 +1,12 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::OrganizationId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "organizations")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: OrganizationId,
     pub name: String,
     pub integrator_id: Uuid,
     /// SHA-256 (hex) of the provider-key.

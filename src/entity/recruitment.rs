@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::types::OrganizationId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "recruitments")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub organization_id: Uuid,
+    pub organization_id: OrganizationId,
     /// The integrator's `recruitment.id`.
     pub external_id: String,
     pub lens_id: Uuid,

@@ -18,6 +18,7 @@ use crate::delivery::outbox::{self, NewDelivery};
 use crate::entity::{assessment, delivery, recruitment};
 use crate::links::LinkSigner;
 use crate::recruitment::dto::{NewOrder, OrderKind};
+use crate::types::{AssessmentId, OrganizationId};
 
 /// What placing an order needs besides the order: how to make the candidate's link, the
 /// organisation's name for the invitation, and what it may order.
@@ -60,7 +61,7 @@ pub struct Placed {
 /// invitation are made by the request's own task, so the writing holds the lock briefly.
 #[derive(Debug, Clone)]
 pub struct PreparedOrder {
-    pub organization_id: Uuid,
+    pub organization_id: OrganizationId,
     pub order: NewOrder,
     fingerprint: String,
     invite: Invite,
@@ -68,7 +69,7 @@ pub struct PreparedOrder {
 
 /// Checks the order against what the organisation may order and prepares its rows.
 pub fn prepare(
-    organization_id: Uuid,
+    organization_id: OrganizationId,
     order: &NewOrder,
     now: DateTime<Utc>,
     invitation_ttl: std::time::Duration,
@@ -115,7 +116,7 @@ impl PreparedOrder {
         self.invite.mail.is_some()
     }
 
-    fn assessment_id(&self) -> Uuid {
+    fn assessment_id(&self) -> AssessmentId {
         self.invite.assessment_id
     }
 
@@ -127,7 +128,7 @@ impl PreparedOrder {
         row
     }
 
-    fn recruitment_key(&self) -> (Uuid, &str, Uuid) {
+    fn recruitment_key(&self) -> (OrganizationId, &str, Uuid) {
         (
             self.organization_id,
             self.order.recruitment_id.as_str(),
@@ -135,7 +136,7 @@ impl PreparedOrder {
         )
     }
 
-    fn candidate_key(&self) -> (Uuid, &str) {
+    fn candidate_key(&self) -> (OrganizationId, &str) {
         (self.organization_id, self.order.candidate_email.as_str())
     }
 }
@@ -167,7 +168,7 @@ async fn explain_conflict<C: ConnectionTrait>(db: &C, prepared: &PreparedOrder) 
 /// Places one order: [`prepare`], then [`place_one`].
 pub async fn place_order(
     db: &DatabaseConnection,
-    organization_id: Uuid,
+    organization_id: OrganizationId,
     order: &NewOrder,
     now: DateTime<Utc>,
     invitation_ttl: std::time::Duration,
@@ -240,7 +241,7 @@ pub async fn place_batch(
         }
     }
     let (mut inserted, invitations) = written;
-    let mut invitations: HashMap<Uuid, delivery::Model> = invitations
+    let mut invitations: HashMap<AssessmentId, delivery::Model> = invitations
         .into_iter()
         .filter_map(|d| Some((d.assessment_id?, d)))
         .collect();
@@ -269,7 +270,7 @@ async fn rollback(txn: DatabaseTransaction) {
 }
 
 /// The assessments inserted (by id) and the invitations' outbox rows.
-type BatchWritten = (HashMap<Uuid, assessment::Model>, Vec<delivery::Model>);
+type BatchWritten = (HashMap<AssessmentId, assessment::Model>, Vec<delivery::Model>);
 
 /// The statements of [`place_batch`].
 async fn write_batch(
@@ -279,7 +280,7 @@ async fn write_batch(
     lease: Option<&outbox::Lease>,
 ) -> Result<BatchWritten, DbErr> {
     // Recruitments: usually one per batch.
-    let mut recruitments: HashMap<(Uuid, &str, Uuid), Uuid> = HashMap::new();
+    let mut recruitments: HashMap<(OrganizationId, &str, Uuid), Uuid> = HashMap::new();
     for p in batch {
         if let std::collections::hash_map::Entry::Vacant(slot) = recruitments.entry(p.recruitment_key()) {
             let id = ensure_recruitment(txn, p.organization_id, &p.order, p.now()).await?;
@@ -301,7 +302,7 @@ async fn write_batch(
         };
         rows.push(p.assessment_row(*recruitment_id, *candidate_id));
     }
-    let inserted: HashMap<Uuid, assessment::Model> = assessment::Entity::insert_many(rows)
+    let inserted: HashMap<AssessmentId, assessment::Model> = assessment::Entity::insert_many(rows)
         .on_conflict(OnConflict::new().do_nothing().to_owned())
         .exec_with_returning(txn)
         .await?
@@ -320,7 +321,7 @@ async fn write_batch(
 
 async fn ensure_recruitment<C: ConnectionTrait>(
     txn: &C,
-    organization_id: Uuid,
+    organization_id: OrganizationId,
     order: &NewOrder,
     now: DateTime<Utc>,
 ) -> Result<Uuid, DbErr> {
@@ -374,7 +375,7 @@ mod tests {
     /// The example seed's organisation, what it may order, and a link signer.
     struct Fixture {
         db: DatabaseConnection,
-        organization: Uuid,
+        organization: OrganizationId,
         offer: Offer,
         links: LinkSigner,
         _dir: tempfile::TempDir,
@@ -383,7 +384,7 @@ mod tests {
     async fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let db = seeded_database(dir.path()).await;
-        let organization = Uuid::parse_str(EXAMPLE_ORGANIZATION).unwrap();
+        let organization = OrganizationId(EXAMPLE_ORGANIZATION.parse().unwrap());
         let offer = Offer::load(&db, organization).await.unwrap();
         let links = LinkSigner::new(
             &secrecy::SecretBox::new(Box::new([7; 32])),

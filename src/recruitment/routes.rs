@@ -189,7 +189,7 @@ async fn post_assessment_link_order(
 ) -> Result<HttpResponse, ApiError> {
     let (_, placed) = order(&state, &req, payload, OrderKind::Link).await?;
     let a = &placed.assessment;
-    let link = state.links.url(LinkKind::Assessment, a.id, a.expires_at);
+    let link = state.links.url(LinkKind::Assessment, a.id.into(), a.expires_at);
     Ok(created_or_ok(&placed).json(AssessmentLinkResponse {
         assessment_package_link: link,
     }))

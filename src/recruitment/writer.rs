@@ -267,7 +267,7 @@ mod tests {
                 let request: AssessmentOrderRequest = serde_json::from_value(body).unwrap();
                 let order = NewOrder::parse(kind, request).unwrap();
                 prepare(
-                    organization,
+                    organization.into(),
                     &order,
                     chrono::Utc::now(),
                     Duration::from_secs(3600),
@@ -308,13 +308,13 @@ mod tests {
         };
         let push = NewDelivery {
             kind: Kind::Result,
-            organization_id: Some(org),
+            organization_id: Some(org.into()),
             assessment_id: None,
             target: "https://ats.example.com/results".into(),
             payload: serde_json::json!({"score": 70}),
         };
         let rows = enqueue_many(&db, vec![push], now, Some(&lease)).await.unwrap();
-        let offer = Offer::load(&db, org).await.unwrap();
+        let offer = Offer::load(&db, org.into()).await.unwrap();
         let prepared = prepared_for(org, &offer, OrderKind::Email, 1).remove(0);
         (db, rows[0].id, prepared)
     }

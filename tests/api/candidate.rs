@@ -405,9 +405,11 @@ async fn an_ashby_assessment_tells_ashby_started_then_completed() {
         .await
         .unwrap()
         .unwrap();
-    let link = app
-        .links
-        .url(assessment_partner::links::LinkKind::Assessment, row.id, row.expires_at);
+    let link = app.links.url(
+        assessment_partner::links::LinkKind::Assessment,
+        row.id.into(),
+        row.expires_at,
+    );
     let mut candidate = Candidate::new(&app, &link);
     let (_, intro, _) = candidate.get("").await;
     assert!(intro.contains("Backend Engineer"));
@@ -457,9 +459,11 @@ async fn expiry_and_decline_tell_ashby_why() {
         .await
         .unwrap()
         .unwrap();
-    let link = app
-        .links
-        .url(assessment_partner::links::LinkKind::Assessment, row.id, row.expires_at);
+    let link = app.links.url(
+        assessment_partner::links::LinkKind::Assessment,
+        row.id.into(),
+        row.expires_at,
+    );
     let mut candidate = Candidate::new(&app, &link);
     let (_, intro, _) = candidate.get("").await;
     candidate

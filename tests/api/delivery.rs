@@ -375,8 +375,8 @@ async fn calls_for_one_assessment_and_target_go_out_in_order() {
     for n in 0..3 {
         let new = NewDelivery {
             kind: Kind::Result,
-            organization_id: Some(org),
-            assessment_id: Some(assessment),
+            organization_id: Some(org.into()),
+            assessment_id: Some(assessment.into()),
             target: receiver.url("/ordered"),
             payload: json!({ "n": n }),
         };
@@ -510,7 +510,7 @@ async fn private_callback_targets_are_refused_unless_allowed() {
     // At send time too (the row could predate a configuration change).
     let new = NewDelivery {
         kind: Kind::Result,
-        organization_id: Some(uuid::Uuid::parse_str(ORG_A).unwrap()),
+        organization_id: Some(uuid::Uuid::parse_str(ORG_A).unwrap().into()),
         assessment_id: None,
         target: format!("http://localhost:{}/sneaky", receiver.port),
         payload: json!({}),

@@ -17,7 +17,7 @@ async fn enqueue_many(app: &TestApp, receiver: &Receiver, n: usize) {
     for i in 0..n {
         let new = NewDelivery {
             kind: Kind::Result,
-            organization_id: Some(org),
+            organization_id: Some(org.into()),
             assessment_id: None,
             target: receiver.url(&format!("/bulk/{i}")),
             payload: json!({ "i": i }),

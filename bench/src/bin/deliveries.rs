@@ -184,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..args.rows {
         let new = NewDelivery {
             kind: Kind::Result,
-            organization_id: Some(org),
+            organization_id: Some(org.into()),
             assessment_id: None,
             target: target.clone(),
             payload: body.clone(),
@@ -262,7 +262,7 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{}", app.port());
     let stop = app.stop_handle();
     let links = LinkSigner::new(&secrecy::SecretBox::new(Box::new(key)), url::Url::parse(&base)?);
-    let offer = assessment_partner::auth::directory::Offer::load(&db, org).await?;
+    let offer = assessment_partner::auth::directory::Offer::load(&db, org.into()).await?;
     tokio::spawn(app.run_until_stopped());
     let token = tokens.mint(
         "bench",
@@ -282,7 +282,15 @@ async fn main() -> anyhow::Result<()> {
             organization_name: "Example AB",
             offer: &offer,
         };
-        let placed = place_order(&db, org, &order, SystemClock.now(), Duration::from_secs(86400), &ctx).await?;
+        let placed = place_order(
+            &db,
+            org.into(),
+            &order,
+            SystemClock.now(),
+            Duration::from_secs(86400),
+            &ctx,
+        )
+        .await?;
         let sent = Instant::now();
         let response = client
             .post(format!("{base}/admin/v1/assessments/{}/result", placed.assessment.id))

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::delivery::outbox::{self, Kind, NewDelivery};
 use crate::entity::{assessment, organization};
+use crate::types::AssessmentId;
 
 /// A value in an `assessment.update`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -67,9 +68,9 @@ pub fn next_timestamp(now: DateTime<Utc>, previous: Option<i64>) -> i64 {
 }
 
 /// A status-only update (`Invited`, `Started`).
-pub fn with_status(assessment_id: Uuid, timestamp: i64, value: &str) -> UpdateRequest {
+pub fn with_status(assessment_id: AssessmentId, timestamp: i64, value: &str) -> UpdateRequest {
     UpdateRequest {
-        assessment_id,
+        assessment_id: assessment_id.into(),
         timestamp,
         assessment_status: Some(status(value)),
         assessment_result: None,
@@ -88,7 +89,7 @@ pub struct CompetencyScore {
 
 /// The completion: status, score, report link, and per-competency scores plus time taken.
 pub fn completed(
-    assessment_id: Uuid,
+    assessment_id: AssessmentId,
     timestamp: i64,
     score: i32,
     report_url: &str,
@@ -108,7 +109,7 @@ pub fn completed(
         ));
     }
     UpdateRequest {
-        assessment_id,
+        assessment_id: assessment_id.into(),
         timestamp,
         assessment_status: Some(status("Completed")),
         assessment_result: Some(blob("score", "Score", "numeric_score", json!(score))),
@@ -119,9 +120,9 @@ pub fn completed(
 }
 
 /// Marks the assessment cancelled in Ashby (expiry, decline); no status is sent with it.
-pub fn cancelled(assessment_id: Uuid, timestamp: i64, reason: &str) -> UpdateRequest {
+pub fn cancelled(assessment_id: AssessmentId, timestamp: i64, reason: &str) -> UpdateRequest {
     UpdateRequest {
-        assessment_id,
+        assessment_id: assessment_id.into(),
         timestamp,
         assessment_status: None,
         assessment_result: None,
@@ -195,7 +196,7 @@ mod tests {
     fn the_completion_matches_the_protocol_example_shape() {
         let id = Uuid::nil();
         let body = completed(
-            id,
+            id.into(),
             1665684000000,
             87,
             "https://ap.example.com/r/x",
@@ -225,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_cancellation_has_a_reason_and_no_status() {
-        let json = serde_json::to_value(cancelled(Uuid::nil(), 5, "Invitation expired")).unwrap();
+        let json = serde_json::to_value(cancelled(AssessmentId(Uuid::nil()), 5, "Invitation expired")).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"assessment_id": Uuid::nil(), "timestamp": 5, "cancelled_reason": "Invitation expired"})
