@@ -7,7 +7,9 @@ use rand::RngCore;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use crate::config::MasterKey;
+/// A 32-byte key that encrypts stored secrets and from which the link and CSRF keys derive
+/// (`AP_MASTER_KEY`).
+pub type MasterKey = secrecy::SecretBox<[u8; 32]>;
 
 const VERSION_PREFIX: &str = "v1:";
 

@@ -23,6 +23,7 @@ pub mod links;
 pub mod metrics;
 pub mod openapi;
 pub mod recruitment;
+pub mod schema;
 pub mod secrets;
 pub mod signature;
 pub mod startup;

@@ -17,7 +17,8 @@ use sha2::Sha256;
 use url::Url;
 use uuid::Uuid;
 
-use crate::config::MasterKey;
+use crate::config::DEFAULT_REPORT_LINK_TTL;
+use crate::crypto::MasterKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkKind {
@@ -65,9 +66,6 @@ pub struct LinkSigner {
     public_url: Url,
     report_ttl: chrono::Duration,
 }
-
-/// `AP_REPORT_LINK_TTL`'s default: report and recruitment links last 90 days.
-pub const DEFAULT_REPORT_LINK_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LinkError {

@@ -57,15 +57,6 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// A string schema that allows exactly `values`, for fields whose values come from the code
-/// (the catalogue, the outbox's states and kinds), so the document follows the code.
-pub(crate) fn string_enum<S: Into<String>>(values: impl IntoIterator<Item = S>) -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(values.into_iter().map(Into::into)))
-        .build()
-}
-
 /// The answers every operation of a surface can give, whatever its handler: missing or wrong
 /// credentials, a body that is not JSON or too large, a malformed id or query. Added here once
 /// (as shared `components/responses`) so no operation's list can forget one.

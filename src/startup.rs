@@ -147,13 +147,9 @@ impl Application {
             db: db.clone(),
             vault: vault.clone(),
             clock: clock.clone(),
-            admin_tokens: Arc::new(
-                AdminTokens::new(&settings.admin_jwt_secret).with_max_ttl(settings.admin_token_max_ttl),
-            ),
             links: Arc::new(
                 LinkSigner::new(&settings.master_key, public_url.clone()).with_report_ttl(settings.report_link_ttl),
             ),
-            csrf: crate::candidate::csrf::CsrfKey::new(&settings.master_key),
             env: settings.env,
             public_url,
             signature_tolerance: settings.signature_tolerance,
@@ -163,15 +159,21 @@ impl Application {
             ashby_base_url: settings.ashby_base_url.clone(),
             wake: wake.clone(),
             metrics: metrics.clone(),
-            directory: Arc::new(crate::auth::directory::Directory::new()),
-            orders: OrderWriter::start(
+            handoff: handoff.clone(),
+        };
+        let surfaces = SurfaceParts {
+            admin_tokens: web::Data::new(
+                AdminTokens::new(&settings.admin_jwt_secret).with_max_ttl(settings.admin_token_max_ttl),
+            ),
+            csrf: web::Data::new(crate::candidate::csrf::CsrfKey::new(&settings.master_key)),
+            directory: web::Data::new(crate::auth::directory::Directory::new()),
+            orders: web::Data::new(OrderWriter::start(
                 db.clone(),
                 OrderWriter::writers_for(&db, settings.db_max_connections),
                 wake.clone(),
-                handoff.clone(),
+                handoff,
                 records,
-            ),
-            handoff,
+            )),
         };
 
         let worker = if mode.worker() {
@@ -198,7 +200,7 @@ impl Application {
             (mode.worker() && !settings.is_sqlite()).then(|| settings.database_url.expose_secret().to_owned());
 
         let server = match listener {
-            Some(listener) => Some(http_server(listener, &state)?),
+            Some(listener) => Some(http_server(listener, &state, surfaces)?),
             None => None,
         };
         let sweep_interval = mode.worker().then_some(settings.expiry_sweep_interval);
@@ -344,8 +346,25 @@ fn delivery_worker(
     }
 }
 
+/// What only some surfaces use, each registered as its own `web::Data` beside the app state.
+struct SurfaceParts {
+    /// Verifies admin bearer tokens (admin API).
+    admin_tokens: web::Data<AdminTokens>,
+    /// Issues and checks the candidate forms' CSRF tokens (candidate pages).
+    csrf: web::Data<crate::candidate::csrf::CsrfKey>,
+    /// Provider keys → organisation, integrator secret and offer, cached briefly (Recruitment
+    /// API; the admin API clears it).
+    directory: web::Data<crate::auth::directory::Directory>,
+    /// Writes orders, several per transaction under load (Recruitment API).
+    orders: web::Data<OrderWriter>,
+}
+
 /// The HTTP server of every surface, on `listener`.
-fn http_server(listener: TcpListener, state: &AppState) -> std::io::Result<actix_web::dev::Server> {
+fn http_server(
+    listener: TcpListener,
+    state: &AppState,
+    surfaces: SurfaceParts,
+) -> std::io::Result<actix_web::dev::Server> {
     let data = web::Data::new(state.clone());
     // The request middleware records into the metrics without knowing the app state.
     let metrics = web::Data::from(state.metrics.clone());
@@ -353,6 +372,10 @@ fn http_server(listener: TcpListener, state: &AppState) -> std::io::Result<actix
         App::new()
             .app_data(data.clone())
             .app_data(metrics.clone())
+            .app_data(surfaces.admin_tokens.clone())
+            .app_data(surfaces.csrf.clone())
+            .app_data(surfaces.directory.clone())
+            .app_data(surfaces.orders.clone())
             .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
             .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
             .wrap(from_fn(telemetry::request_span))

@@ -1,4 +1,6 @@
-//! What every handler shares.
+//! What every handler shares. A surface's own parts (the admin token keys, the provider-key
+//! directory, the order writer, the CSRF key) are registered beside it at start-up, each as its
+//! own `web::Data`, so that this module names no surface.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -6,7 +8,6 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use url::Url;
 
-use crate::auth::admin::AdminTokens;
 use crate::clock::SharedClock;
 use crate::crypto::Vault;
 use crate::links::LinkSigner;
@@ -16,10 +17,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub vault: Vault,
     pub clock: SharedClock,
-    pub admin_tokens: Arc<AdminTokens>,
     pub links: Arc<LinkSigner>,
-    /// Issues and checks the candidate forms' CSRF tokens.
-    pub csrf: crate::candidate::csrf::CsrfKey,
     pub env: crate::config::Environment,
     pub public_url: Url,
     pub signature_tolerance: Duration,
@@ -32,10 +30,6 @@ pub struct AppState {
     /// Wakes this instance's delivery worker after a commit that added outbox rows.
     pub wake: Arc<Notify>,
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// Provider keys → organisation, integrator secret and offer, cached briefly.
-    pub directory: Arc<crate::auth::directory::Directory>,
-    /// Writes orders, several per transaction under load.
-    pub orders: crate::recruitment::writer::OrderWriter,
     /// How deliveries are retried, and for how long (a replay's new deadline).
     pub retry: crate::delivery::policy::RetryPolicy,
     /// This instance's worker, when it runs one: rows written leased to it go here.
@@ -51,14 +45,6 @@ impl AppState {
     /// Where this deployment lets outgoing calls go.
     pub fn targets(&self) -> crate::delivery::guard::Targets {
         crate::delivery::guard::Targets::new(self.allow_private_callbacks)
-    }
-
-    /// What the admin API may store here (the same rules as `seed`).
-    pub fn store_rules(&self) -> crate::admin::store::Rules {
-        crate::admin::store::Rules {
-            link_orders_default: self.env == crate::config::Environment::Development,
-            targets: self.targets(),
-        }
     }
 
     /// What completing an assessment needs of this instance.

@@ -18,7 +18,7 @@ use crate::delivery::outbox::{DeliveryState, Kind};
 use crate::entity::{delivery, delivery_attempt};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Problems, json_body};
-use crate::openapi::string_enum;
+use crate::schema::string_enum;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -12,6 +12,7 @@ use crate::admin::spec::*;
 use crate::admin::store::{self, StoreError, Upserted};
 use crate::assessment::State;
 use crate::auth::admin::{AdminAuth, Scope};
+use crate::auth::directory::Directory;
 use crate::entity::enums::UnknownState;
 use crate::entity::{assessment, candidate, integrator};
 use crate::error::{ApiError, Problem};
@@ -98,7 +99,7 @@ async fn put_lens(
     let txn = crate::db::begin_write(&state.db).await?;
     let outcome = store::upsert_lens(&txn, id, &spec, now).await?;
     txn.commit().await?;
-    state.directory.invalidate();
+    invalidate_directory(&req);
     let view = store::list_lenses(&state.db, Some(id)).await?.pop();
     Ok(status_for(outcome).json(view))
 }
@@ -160,9 +161,9 @@ async fn put_integrator(
     let (_, spec): (_, IntegratorSpec) = json_body(&req, payload, state.max_body_bytes).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let outcome =
-        store::upsert_integrator(&txn, &state.vault, id, &spec, state.clock.now(), state.store_rules()).await?;
+        store::upsert_integrator(&txn, &state.vault, id, &spec, state.clock.now(), store_rules(&state)).await?;
     txn.commit().await?;
-    state.directory.invalidate();
+    invalidate_directory(&req);
     let model = integrator::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -226,11 +227,11 @@ async fn put_organization(
         id.into(),
         &spec,
         state.clock.now(),
-        state.store_rules(),
+        store_rules(&state),
     )
     .await?;
     txn.commit().await?;
-    state.directory.invalidate();
+    invalidate_directory(&req);
     let mut view = store::list_organizations(&state.db, Some(id))
         .await?
         .pop()
@@ -298,7 +299,7 @@ async fn put_locales(
     let txn = crate::db::begin_write(&state.db).await?;
     store::replace_locales(&txn, &codes).await?;
     txn.commit().await?;
-    state.directory.invalidate();
+    invalidate_directory(&req);
     Ok(HttpResponse::Ok().json(store::list_locales(&state.db).await?))
 }
 
@@ -426,4 +427,20 @@ async fn list_assessments(
         })
         .collect();
     Ok(HttpResponse::Ok().json(AssessmentPage { items, next_cursor }))
+}
+
+/// What the admin API may store here (the same rules as `seed`).
+fn store_rules(state: &AppState) -> store::Rules {
+    store::Rules {
+        link_orders_default: state.env == crate::config::Environment::Development,
+        targets: state.targets(),
+    }
+}
+
+/// An admin change applies to the next request on this instance: the provider-key directory's
+/// cache is cleared (other instances' caches expire within `DIRECTORY_TTL`).
+fn invalidate_directory(req: &HttpRequest) {
+    if let Some(directory) = req.app_data::<web::Data<Directory>>() {
+        directory.invalidate();
+    }
 }

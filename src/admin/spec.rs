@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
-use crate::openapi::string_enum;
+use crate::schema::string_enum;
 
 fn competency_key(key: &str) -> Result<(), ValidationError> {
     let ok = !key.is_empty()

@@ -239,6 +239,9 @@ impl FromRequest for AdminAuth {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
+            let tokens = req
+                .app_data::<web::Data<AdminTokens>>()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AdminTokens missing")))?;
             let value = req
                 .headers()
                 .get(header::AUTHORIZATION)
@@ -249,7 +252,7 @@ impl FromRequest for AdminAuth {
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
                 .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be 'Bearer <token>'.".into()))?;
-            let auth = state.admin_tokens.verify(token.trim(), state.clock.now())?;
+            let auth = tokens.verify(token.trim(), state.clock.now())?;
             tracing::Span::current().record("admin", tracing::field::display(&auth.subject));
             Ok(auth)
         })())

@@ -2,9 +2,9 @@
 //! signs the request.
 use std::sync::Arc;
 
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, web};
 
-use crate::auth::directory::{DirectoryError, Tenant};
+use crate::auth::directory::{Directory, DirectoryError, Tenant};
 use crate::error::ApiError;
 use crate::signature::{self, SignatureError};
 use crate::state::AppState;
@@ -28,8 +28,10 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> R
     if key.is_empty() {
         return Err(ApiError::Unauthorized("The provider-key header is empty.".into()));
     }
-    let tenant = state
-        .directory
+    let directory = req
+        .app_data::<web::Data<Directory>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the provider-key directory is not registered")))?;
+    let tenant = directory
         .tenant(&state.db, &state.vault, key)
         .await
         .map_err(|e| match e {

@@ -10,6 +10,7 @@ use sea_orm::EntityTrait;
 
 use crate::assessment::State;
 use crate::assessment::questionnaire::{self, Answers, Questionnaire};
+use crate::candidate::csrf::CsrfKey;
 use crate::candidate::i18n::{Words, words};
 use crate::candidate::pages;
 use crate::entity::{assessment, lens, organization, recruitment};
@@ -171,17 +172,27 @@ pub(super) fn with_cookie(
     response
 }
 
-pub(super) fn secure(state: &AppState) -> bool {
+fn secure(state: &AppState) -> bool {
     state.public_url.scheme() == "https"
 }
 
-pub(super) fn check_csrf(
+/// The CSRF key, registered at start-up beside the app state.
+fn csrf_key(req: &HttpRequest) -> Result<&CsrfKey, Failure> {
+    req.app_data::<web::Data<CsrfKey>>()
+        .map(|key| key.get_ref())
+        .ok_or_else(|| Failure::Internal(anyhow::anyhow!("the CSRF key is not registered")))
+}
+
+/// A form's CSRF token and, when the browser has none yet, the cookie that pairs with it.
+pub(super) fn csrf_token(
     state: &AppState,
     req: &HttpRequest,
-    form: &HashMap<String, String>,
-    ctx: &Ctx,
-) -> Result<(), Failure> {
-    if state.csrf.verify(req, form.get("csrf").map(String::as_str)) {
+) -> Result<(String, Option<actix_web::cookie::Cookie<'static>>), Failure> {
+    Ok(csrf_key(req)?.token(req, secure(state)))
+}
+
+pub(super) fn check_csrf(req: &HttpRequest, form: &HashMap<String, String>, ctx: &Ctx) -> Result<(), Failure> {
+    if csrf_key(req)?.verify(req, form.get("csrf").map(String::as_str)) {
         Ok(())
     } else {
         let w = ctx.words;

@@ -13,7 +13,7 @@ use rand::RngCore;
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
-use crate::config::MasterKey;
+use crate::crypto::MasterKey;
 
 pub const COOKIE: &str = "ap_csrf";
 

@@ -15,7 +15,7 @@ use crate::catalog::{Catalog, Competency};
 use crate::state::AppState;
 
 use super::context::{
-    Ctx, Failure, Form, check_csrf, html, load, load_started, organization_and_role, respond, secure, see_other,
+    Ctx, Failure, Form, check_csrf, csrf_token, html, load, load_started, organization_and_role, respond, see_other,
     with_cookie,
 };
 
@@ -44,7 +44,7 @@ async fn landing(state: web::Data<AppState>, req: HttpRequest, token: web::Path<
                 return Ok(see_other(&ctx.resume_target(&answers)));
             }
             let (org, role) = organization_and_role(&state, &ctx.assessment).await?;
-            let (csrf_token, cookie) = state.csrf.token(&req, secure(&state));
+            let (csrf_token, cookie) = csrf_token(&state, &req)?;
             let minutes = Catalog::get().estimated_minutes(ctx.questionnaire.parts().map(|c| c.key.as_str()));
             let page = pages::intro(
                 ctx.words,
@@ -84,7 +84,7 @@ async fn start(state: web::Data<AppState>, req: HttpRequest, token: web::Path<St
         async {
             let ctx = load(&state, &token).await?;
             ctx.ensure_open()?;
-            check_csrf(&state, &req, &form, &ctx)?;
+            check_csrf(&req, &form, &ctx)?;
             transition(&state, &ctx, Event::Start).await?;
             Ok(see_other(&format!("{}/q/1", ctx.base)))
         }
@@ -99,7 +99,7 @@ async fn decline(state: web::Data<AppState>, req: HttpRequest, token: web::Path<
         async {
             let ctx = load(&state, &token).await?;
             ctx.ensure_open()?;
-            check_csrf(&state, &req, &form, &ctx)?;
+            check_csrf(&req, &form, &ctx)?;
             transition(&state, &ctx, Event::Decline).await?;
             Ok(see_other(&ctx.base))
         }
@@ -154,7 +154,7 @@ async fn render_questions(
     let competency = page_of(ctx, page)?;
     let answers = ctx.answers(state).await?;
     let locale = &ctx.assessment.locale;
-    let (csrf_token, cookie) = state.csrf.token(req, secure(state));
+    let (csrf_token, cookie) = csrf_token(state, req)?;
     let markup = pages::questions(
         ctx.words,
         &pages::QuestionsPage {
@@ -218,7 +218,7 @@ async fn save_page(
         async {
             let ctx = load_started(&state, &token).await?;
             let view = View::new(from_review(&form));
-            if check_csrf(&state, &req, &form, &ctx).is_err() {
+            if check_csrf(&req, &form, &ctx).is_err() {
                 let view = View {
                     status: StatusCode::FORBIDDEN,
                     stale: true,
@@ -272,7 +272,7 @@ async fn render_review(
         .map(|(page, c)| (page, c.name(locale).to_owned()))
         .collect();
     let answered = q.answered(&answers);
-    let (csrf_token, cookie) = state.csrf.token(req, secure(state));
+    let (csrf_token, cookie) = csrf_token(state, req)?;
     let markup = pages::review(
         ctx.words,
         &pages::Review {
@@ -305,7 +305,7 @@ async fn submit(state: web::Data<AppState>, req: HttpRequest, token: web::Path<S
     respond(
         async {
             let ctx = load_started(&state, &token).await?;
-            check_csrf(&state, &req, &form, &ctx)?;
+            check_csrf(&req, &form, &ctx)?;
             let answers = ctx.answers(&state).await?;
             if !ctx.questionnaire.is_complete(&answers) {
                 return render_review(&state, &req, &ctx, StatusCode::UNPROCESSABLE_ENTITY).await;

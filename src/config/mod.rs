@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use rand::RngCore;
-use secrecy::{ExposeSecret, SecretBox, SecretString};
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use dev_keys::DevKeys;
@@ -43,8 +43,24 @@ pub enum SecretSource {
 /// `AP_ADMIN_TOKEN_MAX_TTL`'s default.
 pub const DEFAULT_ADMIN_TOKEN_MAX_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 
-/// A 32-byte key that encrypts stored secrets.
-pub type MasterKey = SecretBox<[u8; 32]>;
+pub use crate::crypto::MasterKey;
+
+/// `AP_DELIVERY_RETRY_SCHEDULE`'s default: the wait after the 1st, 2nd, … failure; the last entry repeats.
+pub const DEFAULT_RETRY_SCHEDULE: [Duration; 9] = [
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+    Duration::from_secs(2 * 60),
+    Duration::from_secs(10 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(3600),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(4 * 3600),
+    Duration::from_secs(6 * 3600),
+];
+/// `AP_DELIVERY_MAX_AGE`'s default.
+pub const DEFAULT_DELIVERY_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
+/// `AP_REPORT_LINK_TTL`'s default: report and recruitment links last 90 days.
+pub const DEFAULT_REPORT_LINK_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 
 #[derive(Debug)]
 pub struct Settings {
@@ -277,7 +293,7 @@ fn delivery(raw: &RawSettings, env: Environment) -> Result<DeliverySettings, Con
     let schedule = required(&raw.delivery_retry_schedule, "AP_DELIVERY_RETRY_SCHEDULE")?;
     let concurrency = required(&raw.delivery_concurrency, "AP_DELIVERY_CONCURRENCY")?;
     let settings = DeliverySettings {
-        retry_schedule: crate::delivery::policy::parse_schedule(schedule)
+        retry_schedule: values::parse_schedule(schedule)
             .map_err(|e| invalid("AP_DELIVERY_RETRY_SCHEDULE", format!("{e} (expected e.g. 5s,30s,2m)")))?,
         max_age: duration(&raw.delivery_max_age, "AP_DELIVERY_MAX_AGE")?,
         timeout: duration(&raw.delivery_timeout, "AP_DELIVERY_TIMEOUT")?,
@@ -386,12 +402,9 @@ mod tests {
         assert_eq!(s.invitation_ttl, Duration::from_secs(14 * 86400));
         assert_eq!(s.env, Environment::Development);
         assert_eq!(s.db_max_connections, 1);
-        assert_eq!(
-            s.delivery.retry_schedule,
-            crate::delivery::policy::DEFAULT_SCHEDULE.to_vec()
-        );
-        assert_eq!(s.delivery.max_age, crate::delivery::policy::DEFAULT_MAX_AGE);
-        assert_eq!(s.report_link_ttl, crate::links::DEFAULT_REPORT_LINK_TTL);
+        assert_eq!(s.delivery.retry_schedule, DEFAULT_RETRY_SCHEDULE.to_vec());
+        assert_eq!(s.delivery.max_age, DEFAULT_DELIVERY_MAX_AGE);
+        assert_eq!(s.report_link_ttl, DEFAULT_REPORT_LINK_TTL);
         assert_eq!(s.admin_token_max_ttl, DEFAULT_ADMIN_TOKEN_MAX_TTL);
         assert!(s.delivery.allow_private_networks, "allowed in development");
         assert_eq!(
@@ -509,5 +522,19 @@ mod tests {
         let b = Settings::from_raw(raw(), None).unwrap();
         assert_eq!(a.master_key.expose_secret(), b.master_key.expose_secret());
         assert_eq!(a.admin_jwt_secret.expose_secret(), b.admin_jwt_secret.expose_secret());
+    }
+
+    #[test]
+    fn schedules_parse() {
+        assert_eq!(
+            values::parse_schedule("5s, 30s,2m").unwrap(),
+            vec![
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(120)
+            ]
+        );
+        assert!(values::parse_schedule("").is_err());
+        assert!(values::parse_schedule("5x").is_err());
     }
 }

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{
-    DEFAULT_ADMIN_TOKEN_MAX_TTL, DEFAULT_ASHBY_BASE_URL, DEFAULT_BIND, DEFAULT_DATABASE_URL, DEFAULT_DEV_KEY_FILE,
+    DEFAULT_ADMIN_TOKEN_MAX_TTL, DEFAULT_ASHBY_BASE_URL, DEFAULT_BIND, DEFAULT_DATABASE_URL, DEFAULT_DELIVERY_MAX_AGE,
+    DEFAULT_DEV_KEY_FILE, DEFAULT_REPORT_LINK_TTL, DEFAULT_RETRY_SCHEDULE,
 };
 
 /// A layer's value as text, whatever type the layer gave it (figment reads `AP_X=8` as a
@@ -94,8 +95,7 @@ impl RawSettings {
     /// only), `public_url` (from `bind`), the secrets (generated in development, required in
     /// production), and `smtp_url` (without it e-mails are written to `mail_outbox_dir`).
     pub fn defaults() -> Self {
-        use crate::delivery::policy::{DEFAULT_MAX_AGE, DEFAULT_SCHEDULE};
-        let schedule: Vec<String> = DEFAULT_SCHEDULE
+        let schedule: Vec<String> = DEFAULT_RETRY_SCHEDULE
             .iter()
             .map(|d| humantime::format_duration(*d).to_string())
             .collect();
@@ -113,7 +113,7 @@ impl RawSettings {
             log_format: Some("text".into()),
             db_max_connections: None,
             delivery_retry_schedule: Some(schedule.join(",")),
-            delivery_max_age: duration_text(DEFAULT_MAX_AGE),
+            delivery_max_age: duration_text(DEFAULT_DELIVERY_MAX_AGE),
             delivery_timeout: Some("10s".into()),
             delivery_allow_private_networks: None,
             delivery_lease: Some("60s".into()),
@@ -121,7 +121,7 @@ impl RawSettings {
             delivery_poll_interval: Some("1s".into()),
             smtp_url: None,
             ashby_base_url: Some(DEFAULT_ASHBY_BASE_URL.into()),
-            report_link_ttl: duration_text(crate::links::DEFAULT_REPORT_LINK_TTL),
+            report_link_ttl: duration_text(DEFAULT_REPORT_LINK_TTL),
             expiry_sweep_interval: Some("60s".into()),
             mail_outbox_dir: Some("mail-outbox".into()),
             mail_from: Some("Assessments <no-reply@assessment-partner.invalid>".into()),

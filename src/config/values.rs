@@ -63,3 +63,17 @@ pub fn random_token(bytes: usize) -> String {
     rand::thread_rng().fill_bytes(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
+
+/// Parses `5s,30s,2m` into a schedule.
+pub(super) fn parse_schedule(s: &str) -> Result<Vec<Duration>, String> {
+    let schedule: Vec<Duration> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| humantime::parse_duration(p).map_err(|e| format!("'{p}': {e}")))
+        .collect::<Result<_, _>>()?;
+    if schedule.is_empty() {
+        return Err("needs at least one duration".into());
+    }
+    Ok(schedule)
+}

@@ -3,19 +3,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// The default schedule: the wait after the 1st, 2nd, … failure; the last entry repeats.
-pub const DEFAULT_SCHEDULE: [Duration; 9] = [
-    Duration::from_secs(5),
-    Duration::from_secs(30),
-    Duration::from_secs(2 * 60),
-    Duration::from_secs(10 * 60),
-    Duration::from_secs(30 * 60),
-    Duration::from_secs(3600),
-    Duration::from_secs(2 * 3600),
-    Duration::from_secs(4 * 3600),
-    Duration::from_secs(6 * 3600),
-];
-pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
+use crate::config::{DEFAULT_DELIVERY_MAX_AGE, DEFAULT_RETRY_SCHEDULE};
+
 pub const DEFAULT_JITTER: f64 = 0.2;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +19,8 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            schedule: DEFAULT_SCHEDULE.to_vec(),
-            max_age: DEFAULT_MAX_AGE,
+            schedule: DEFAULT_RETRY_SCHEDULE.to_vec(),
+            max_age: DEFAULT_DELIVERY_MAX_AGE,
             jitter: DEFAULT_JITTER,
         }
     }
@@ -106,20 +95,6 @@ impl RetryPolicy {
         let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
         Some(next.min(deadline))
     }
-}
-
-/// Parses `5s,30s,2m` into a schedule.
-pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, String> {
-    let schedule: Vec<Duration> = s
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| humantime::parse_duration(p).map_err(|e| format!("'{p}': {e}")))
-        .collect::<Result<_, _>>()?;
-    if schedule.is_empty() {
-        return Err("needs at least one duration".into());
-    }
-    Ok(schedule)
 }
 
 #[cfg(test)]
@@ -244,19 +219,5 @@ mod tests {
             Some(Duration::from_secs(60))
         );
         assert_eq!(parse_retry_after("soon", t0()), None);
-    }
-
-    #[test]
-    fn schedules_parse() {
-        assert_eq!(
-            parse_schedule("5s, 30s,2m").unwrap(),
-            vec![
-                Duration::from_secs(5),
-                Duration::from_secs(30),
-                Duration::from_secs(120)
-            ]
-        );
-        assert!(parse_schedule("").is_err());
-        assert!(parse_schedule("5x").is_err());
     }
 }

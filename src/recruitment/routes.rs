@@ -13,6 +13,7 @@ use crate::recruitment::dto::{
     AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder, OrderKind, ResultStatusBody,
 };
 use crate::recruitment::orders::{OrderContext, OrderError, Placed, prepare};
+use crate::recruitment::writer::OrderWriter;
 use crate::state::AppState;
 use crate::types::ExternalId;
 
@@ -111,7 +112,10 @@ async fn order(
         &ctx,
     )?;
     // The writer wakes the worker (or hands it the invitation) after the commit.
-    let placed = state.orders.place(prepared).await?;
+    let orders = req
+        .app_data::<web::Data<OrderWriter>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the order writer is not registered")))?;
+    let placed = orders.place(prepared).await?;
     tracing::info!(
         assessment_id = %placed.assessment.id,
         created = placed.created,
