@@ -195,6 +195,21 @@ pub async fn json_body<T: DeserializeOwned>(
     Ok((body, value))
 }
 
+/// [`json_body`] for a body that may be left out: an empty body, or JSON `null`, is
+/// `T::default()`.
+pub async fn optional_json_body<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    payload: Payload,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let body = read_body(req, payload, limit).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    require_json_content_type(req)?;
+    Ok(parse_json::<Option<T>>(&body)?.unwrap_or_default())
+}
+
 fn camel(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut upper = false;

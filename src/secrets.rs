@@ -1,6 +1,7 @@
 //! Secrets at rest: each kind of stored secret, its encryption context, and the one way to seal
 //! and open it. The master key's vault encrypts; the context binds each ciphertext to its kind
 //! and row, so a ciphertext copied into another row or column does not open.
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -57,6 +58,10 @@ fn integrator_secret_context(integrator_id: Uuid) -> String {
     format!("integrator.secret:{integrator_id}")
 }
 
+fn previous_integrator_secret_context(integrator_id: Uuid) -> String {
+    format!("integrator.previousSecret:{integrator_id}")
+}
+
 fn callback_context(integrator_id: Uuid) -> String {
     format!("integrator.callbackAuth:{integrator_id}")
 }
@@ -72,6 +77,41 @@ pub fn seal_integrator_secret(vault: &Vault, integrator_id: Uuid, secret: &str) 
 
 pub fn open_integrator_secret(vault: &Vault, integrator: &integrator::Model) -> Result<Vec<u8>, VaultError> {
     vault.decrypt(&integrator_secret_context(integrator.id), &integrator.secret_enc)
+}
+
+/// A secret a rotation replaced, sealed for the row's `previous_secret_enc`.
+pub fn seal_previous_integrator_secret(vault: &Vault, integrator_id: Uuid, secret: &[u8]) -> String {
+    vault.encrypt(&previous_integrator_secret_context(integrator_id), secret)
+}
+
+/// A signing secret and the end of its life: `None` for the current secret, the overlap's end
+/// for one a rotation replaced.
+#[derive(Clone)]
+pub struct DatedSecret {
+    pub secret: Vec<u8>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl DatedSecret {
+    pub fn live(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+/// The integrator's signing secrets, newest first: the current one and, during a rotation's
+/// overlap, the one it replaced.
+pub fn open_integrator_secrets(vault: &Vault, integrator: &integrator::Model) -> Result<Vec<DatedSecret>, VaultError> {
+    let mut secrets = vec![DatedSecret {
+        secret: open_integrator_secret(vault, integrator)?,
+        expires_at: None,
+    }];
+    if let (Some(enc), Some(expires_at)) = (&integrator.previous_secret_enc, integrator.previous_secret_expires_at) {
+        secrets.push(DatedSecret {
+            secret: vault.decrypt(&previous_integrator_secret_context(integrator.id), enc)?,
+            expires_at: Some(expires_at),
+        });
+    }
+    Ok(secrets)
 }
 
 /// The integrator's callback credentials: `None` (nothing to seal) or the sealed JSON.

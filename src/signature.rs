@@ -98,7 +98,18 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
 
 /// The whole header value, as integrators send it and as we send it on result pushes.
 pub fn header_value(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    format!("t={timestamp},signature={}", sign(secret, timestamp, body))
+    header_value_all(&[secret], timestamp, body)
+}
+
+/// The header with one `signature=` entry per secret, in the order given (newest first): what
+/// result pushes carry during a rotation's overlap, so a receiver holding either secret verifies.
+pub fn header_value_all<S: AsRef<[u8]>>(secrets: &[S], timestamp: i64, body: &[u8]) -> String {
+    let mut header = format!("t={timestamp}");
+    for secret in secrets {
+        header.push_str(",signature=");
+        header.push_str(&sign(secret.as_ref(), timestamp, body));
+    }
+    header
 }
 
 /// Checks a header against the body and the current time. The timestamp may be at most
@@ -106,6 +117,18 @@ pub fn header_value(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
 /// Comparison is constant time.
 pub fn verify(
     secret: &[u8],
+    header: &str,
+    body: &[u8],
+    now: DateTime<Utc>,
+    tolerance: Duration,
+) -> Result<(), SignatureError> {
+    verify_any(&[secret], header, body, now, tolerance)
+}
+
+/// [`verify`] against several secrets (the current one and, during a rotation's overlap, the
+/// previous one): any signature made with any of them matches.
+pub fn verify_any<S: AsRef<[u8]>>(
+    secrets: &[S],
     header: &str,
     body: &[u8],
     now: DateTime<Utc>,
@@ -120,11 +143,13 @@ pub fn verify(
     if -skew > tolerance_secs as i128 {
         return Err(SignatureError::InFuture(tolerance_secs));
     }
-    let expected = mac(secret, parsed.timestamp, body);
-    // Check every candidate so the time taken does not say which one matched.
+    // Check every candidate against every secret, so the time taken does not say which matched.
     let mut any = false;
-    for candidate in &parsed.signatures {
-        any |= expected.clone().verify_slice(candidate).is_ok();
+    for secret in secrets {
+        let expected = mac(secret.as_ref(), parsed.timestamp, body);
+        for candidate in &parsed.signatures {
+            any |= expected.clone().verify_slice(candidate).is_ok();
+        }
     }
     if any { Ok(()) } else { Err(SignatureError::Mismatch) }
 }
@@ -232,5 +257,38 @@ mod tests {
     fn whitespace_around_parts_is_tolerated() {
         let h = header_value(b"s", 5, b"x").replace(',', " , ");
         assert_eq!(verify(b"s", &h, b"x", at(5), TOL), Ok(()));
+    }
+
+    #[test]
+    fn during_an_overlap_either_secret_verifies_and_pushes_carry_both() {
+        let (new, old) = (b"new-secret".as_slice(), b"old-secret".as_slice());
+        let body = br#"{"resultId":"r-1"}"#;
+        let header = header_value_all(&[new, old], 1_700_000_000, body);
+        assert_eq!(SignatureHeader::parse(&header).map(|h| h.signatures.len()), Ok(2));
+        assert!(header.starts_with("t=1700000000,signature="));
+        // A receiver that holds only one of them verifies the push.
+        for secret in [new, old] {
+            assert_eq!(
+                verify(secret, &header, body, at(1_700_000_000), Duration::from_secs(300)),
+                Ok(())
+            );
+        }
+        // We accept a request signed with either secret, and not with a third.
+        let signed_with_old = header_value(old, 1_700_000_000, body);
+        assert_eq!(
+            verify_any(
+                &[new, old],
+                &signed_with_old,
+                body,
+                at(1_700_000_000),
+                Duration::from_secs(300)
+            ),
+            Ok(())
+        );
+        let other = header_value(b"other", 1_700_000_000, body);
+        assert_eq!(
+            verify_any(&[new, old], &other, body, at(1_700_000_000), Duration::from_secs(300)),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

@@ -160,6 +160,8 @@ impl Application {
             wake: wake.clone(),
             metrics: metrics.clone(),
             handoff: handoff.clone(),
+            push_credentials: Arc::default(),
+            key_rotation_overlap: settings.key_rotation_overlap,
         };
         let surfaces = SurfaceParts {
             admin_tokens: web::Data::new(
@@ -182,7 +184,7 @@ impl Application {
                 DeliveryContext {
                     db,
                     clock,
-                    senders: senders(&settings, &state.db, vault, &metrics)?,
+                    senders: senders(&settings, &state, vault, &metrics)?,
                     metrics,
                     policy: state.retry.clone(),
                     owner,
@@ -301,12 +303,8 @@ impl Application {
 }
 
 /// Each delivery kind's sender, as the settings configure them.
-fn senders(
-    settings: &Settings,
-    db: &DatabaseConnection,
-    vault: Vault,
-    metrics: &Arc<Metrics>,
-) -> anyhow::Result<Senders> {
+fn senders(settings: &Settings, state: &AppState, vault: Vault, metrics: &Arc<Metrics>) -> anyhow::Result<Senders> {
+    let db = &state.db;
     let d = &settings.delivery;
     Ok(Senders::standard(
         db.clone(),
@@ -320,6 +318,7 @@ fn senders(
             d.concurrency,
         )?,
         metrics.clone(),
+        state.push_credentials.clone(),
     ))
 }
 

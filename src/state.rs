@@ -32,6 +32,11 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// How deliveries are retried, and for how long (a replay's new deadline).
     pub retry: crate::delivery::policy::RetryPolicy,
+    /// Result-push credentials this instance's worker has read; cleared when an admin changes an
+    /// integrator here.
+    pub push_credentials: Arc<crate::delivery::senders::CredentialCache>,
+    /// `AP_KEY_ROTATION_OVERLAP`: how long a rotated key keeps working unless the rotation says.
+    pub key_rotation_overlap: Duration,
     /// This instance's worker, when it runs one: rows written leased to it go here.
     pub handoff: Option<crate::delivery::handoff::Handoff>,
 }

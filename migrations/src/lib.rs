@@ -9,6 +9,7 @@ mod m20261122_000004_answers;
 mod m20261130_000005_pending_indexes;
 mod m20261201_000006_outbox_fillfactor;
 mod m20261205_000007_status_pushes;
+mod m20261206_000008_key_rotation;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_pending_indexes::Migration),
             Box::new(m20261201_000006_outbox_fillfactor::Migration),
             Box::new(m20261205_000007_status_pushes::Migration),
+            Box::new(m20261206_000008_key_rotation::Migration),
         ]
     }
 }

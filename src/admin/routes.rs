@@ -9,15 +9,16 @@ use uuid::Uuid;
 
 use crate::admin::paging::Paging;
 use crate::admin::spec::*;
-use crate::admin::store::{self, StoreError, Upserted};
+use crate::admin::store::{self, OrganizationKey, StoreError, Upserted};
 use crate::assessment::State;
 use crate::auth::admin::{AdminAuth, Scope};
 use crate::auth::directory::Directory;
 use crate::entity::enums::UnknownState;
 use crate::entity::{assessment, candidate, integrator};
 use crate::error::{ApiError, Problem};
-use crate::extract::json_body;
+use crate::extract::{json_body, optional_json_body};
 use crate::state::AppState;
+use crate::types::OrganizationId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_lenses)
@@ -30,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_organization)
         .service(put_organization)
         .service(rotate_partner_key)
+        .service(rotate_provider_key)
+        .service(rotate_integrator_secret)
         .service(get_locales)
         .service(put_locales)
         .service(list_assessments);
@@ -164,11 +167,53 @@ async fn put_integrator(
         store::upsert_integrator(&txn, &state.vault, id, &spec, state.clock.now(), store_rules(&state)).await?;
     txn.commit().await?;
     invalidate_directory(&req);
+    state.push_credentials.invalidate();
     let model = integrator::Entity::find_by_id(id)
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("integrator vanished")))?;
     Ok(status_for(outcome).json(store::integrator_view(&state.vault, model)?))
+}
+
+/// Replaces the integrator's signing secret (scope `integrators.write`). The previous secret is
+/// accepted and signed with for the overlap (`0s`: it stops now); rotating during an overlap
+/// ends the older secret at once.
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
+    request_body(content = Option<RotationRequest>, description = "May be left out"),
+    responses((status = 201, body = SecretRotated),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/v1/integrators/{id}/secret-rotations")]
+#[instrument(skip_all, fields(integrator_id = %path))]
+async fn rotate_integrator_secret(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::IntegratorsWrite)?;
+    let id = parse_id(&path)?;
+    let request = rotation_request(&state, &req, payload).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let rotated = store::rotate_integrator_secret(
+        &txn,
+        &state.vault,
+        id,
+        &request,
+        state.key_rotation_overlap,
+        state.clock.now(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("No integrator {id}.")))?;
+    txn.commit().await?;
+    invalidate_directory(&req);
+    state.push_credentials.invalidate();
+    tracing::info!("integrator secret rotated");
+    Ok(HttpResponse::Created().json(SecretRotated {
+        secret: rotated.value,
+        previous_secret_expires_at: rotated.previous_expires_at,
+    }))
 }
 
 // ------------------------------------------------------------------ organizations
@@ -244,29 +289,93 @@ async fn put_organization(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RotatedKey {
-    /// The new key to paste into the organisation's Ashby tile. Shown once; the old key stops
-    /// working now.
+    /// The new key to paste into the organisation's Ashby tile. Shown once; it works now.
     pub partner_api_key: String,
+    /// Until then the previous key works too.
+    pub previous_key_expires_at: DateTime<Utc>,
 }
 
-/// Replaces the organisation's Ashby partner key with a new random one (scope
-/// `organizations.write`).
+/// A rotation's body, which may be left out.
+async fn rotation_request(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<RotationRequest, ApiError> {
+    optional_json_body(req, payload, state.max_body_bytes).await
+}
+
+/// Replaces the organisation's Ashby partner key (scope `organizations.write`); the previous key
+/// keeps working for the overlap (`0s`: it stops now).
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = RotatedKey), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    request_body(content = Option<RotationRequest>, description = "May be left out"),
+    responses((status = 200, body = RotatedKey),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[post("/admin/v1/organizations/{id}/ashby-partner-key")]
 #[instrument(skip_all, fields(organization_id = %path))]
 async fn rotate_partner_key(
     state: web::Data<AppState>,
     auth: AdminAuth,
     path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::OrganizationsWrite)?;
     let id = parse_id(&path)?;
-    let key = store::rotate_partner_key(&state.db, id, state.clock.now())
+    let request = rotation_request(&state, &req, payload).await?;
+    let rotated = rotate_organization_key(&state, id.into(), OrganizationKey::AshbyPartner, &request)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("No organization {id}.")))?;
     tracing::info!("ashby partner key rotated");
-    Ok(HttpResponse::Ok().json(RotatedKey { partner_api_key: key }))
+    Ok(HttpResponse::Ok().json(RotatedKey {
+        partner_api_key: rotated.value,
+        previous_key_expires_at: rotated.previous_expires_at,
+    }))
+}
+
+/// Replaces the organisation's provider key (scope `organizations.write`); the previous key
+/// keeps working for the overlap (`0s`: it stops now).
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
+    request_body(content = Option<RotationRequest>, description = "May be left out"),
+    responses((status = 201, body = ProviderKeyRotated),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/v1/organizations/{id}/provider-key-rotations")]
+#[instrument(skip_all, fields(organization_id = %path))]
+async fn rotate_provider_key(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::OrganizationsWrite)?;
+    let id = parse_id(&path)?;
+    let request = rotation_request(&state, &req, payload).await?;
+    let rotated = rotate_organization_key(&state, id.into(), OrganizationKey::Provider, &request)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("No organization {id}.")))?;
+    invalidate_directory(&req);
+    tracing::info!("provider key rotated");
+    Ok(HttpResponse::Created().json(ProviderKeyRotated {
+        provider_key: rotated.value,
+        previous_key_expires_at: rotated.previous_expires_at,
+    }))
+}
+
+async fn rotate_organization_key(
+    state: &AppState,
+    id: OrganizationId,
+    key: OrganizationKey,
+    request: &RotationRequest,
+) -> Result<Option<store::Rotated>, ApiError> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    let rotated =
+        store::rotate_organization_key(&txn, id, key, request, state.key_rotation_overlap, state.clock.now()).await?;
+    txn.commit().await?;
+    Ok(rotated)
 }
 
 // ------------------------------------------------------------------ locales

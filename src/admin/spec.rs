@@ -324,3 +324,41 @@ pub struct OrganizationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated_partner_api_key: Option<String>,
 }
+
+/// A key rotation: the new value takes over now, and the one it replaces keeps working for
+/// `overlap`. Every field may be left out, and so may the whole body.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationRequest {
+    /// How long the replaced value keeps working: a whole number of `ms`, `s`, `m`, `h` or `d`
+    /// (`24h`, `90m`; `0s` ends it at once), at most `30d`. Default `AP_KEY_ROTATION_OVERLAP`
+    /// (24h).
+    #[schema(example = "24h", pattern = "^[0-9]{1,9}(ms|s|m|h|d)$")]
+    pub overlap: Option<String>,
+    /// The new value; generated when left out.
+    #[validate(length(min = 16, max = 512, message = "must be 16 to 512 characters"))]
+    #[schema(min_length = 16, max_length = 512)]
+    pub secret: Option<String>,
+}
+
+/// A new integrator signing secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRotated {
+    /// The new secret. Shown once; requests may be signed with it now, and result pushes carry
+    /// a signature made with it from now on.
+    pub secret: String,
+    /// Until then the previous secret is accepted too, and pushes carry a signature made with
+    /// each (newest first).
+    pub previous_secret_expires_at: DateTime<Utc>,
+}
+
+/// A new provider key.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderKeyRotated {
+    /// The new key. Shown once; it works now.
+    pub provider_key: String,
+    /// Until then the previous key works too.
+    pub previous_key_expires_at: DateTime<Utc>,
+}

@@ -1,9 +1,10 @@
 //! Ashby calls us with HTTP Basic; the partner key we issued may be the user name or the
-//! password. The key names the organisation.
+//! password. The key names the organisation; after a rotation the key it replaced works too
+//! until the overlap ends.
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 use base64::Engine;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use crate::ashby::error::AshbyError;
 use crate::crypto::sha256_hex;
@@ -25,9 +26,20 @@ pub fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
 
 pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<organization::Model, AshbyError> {
     let (user, password) = basic_credentials(req).ok_or(AshbyError::Unauthorized)?;
+    let now = state.clock.now();
     for candidate in [user, password].into_iter().filter(|k| !k.is_empty()) {
+        let hash = sha256_hex(candidate.as_bytes());
+        // The current key, or the one a rotation replaced while its overlap lasts.
         let found = organization::Entity::find()
-            .filter(organization::Column::AshbyPartnerKeyHash.eq(sha256_hex(candidate.as_bytes())))
+            .filter(
+                Condition::any()
+                    .add(organization::Column::AshbyPartnerKeyHash.eq(hash.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(organization::Column::PreviousAshbyPartnerKeyHash.eq(hash.as_str()))
+                            .add(organization::Column::PreviousAshbyPartnerKeyExpiresAt.gt(now)),
+                    ),
+            )
             .one(&state.db)
             .await?;
         if let Some(org) = found {

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use secrecy::{ExposeSecret, SecretBox};
 use uuid::Uuid;
@@ -80,7 +82,18 @@ pub struct Tenant {
     pub organization: organization::Model,
     pub integrator: integrator::Model,
     pub offer: Offer,
+    /// The integrator's signing secrets, newest first, each with the end of its life (the
+    /// previous one during a rotation's overlap).
+    secrets: Vec<HeldSecret>,
+    /// When the provider key this tenant was found by stops working: set for a key that a
+    /// rotation replaced, during its overlap.
+    key_expires_at: Option<DateTime<Utc>>,
+}
+
+/// A signing secret held in memory (zeroed when dropped) and the end of its life.
+struct HeldSecret {
     secret: SecretBox<[u8]>,
+    expires_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -93,9 +106,18 @@ impl std::fmt::Debug for Tenant {
 }
 
 impl Tenant {
-    /// The integrator's signing secret.
-    pub fn secret(&self) -> &[u8] {
-        self.secret.expose_secret()
+    /// The integrator's signing secrets still live at `now`, newest first.
+    pub fn secrets(&self, now: DateTime<Utc>) -> Vec<&[u8]> {
+        self.secrets
+            .iter()
+            .filter(|s| s.expires_at.is_none_or(|at| now < at))
+            .map(|s| s.secret.expose_secret())
+            .collect()
+    }
+
+    /// Whether the provider key this tenant was found by still works at `now`.
+    fn key_live(&self, now: DateTime<Utc>) -> bool {
+        self.key_expires_at.is_none_or(|at| now < at)
     }
 }
 
@@ -132,21 +154,24 @@ impl Directory {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The tenant behind a provider key, or `None` for an unknown key.
+    /// The tenant behind a provider key at `now`, or `None` for an unknown key (or one whose
+    /// overlap after a rotation has ended).
     pub async fn tenant<C: ConnectionTrait>(
         &self,
         db: &C,
         vault: &Vault,
         provider_key: &str,
+        now: DateTime<Utc>,
     ) -> Result<Option<Arc<Tenant>>, DirectoryError> {
         let hash = sha256_hex(provider_key.as_bytes());
         if let Some((at, tenant)) = self.lock().get(&hash)
             && at.elapsed() < DIRECTORY_TTL
+            && tenant.key_live(now)
         {
             return Ok(Some(tenant.clone()));
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let Some(tenant) = load(db, vault, &hash).await? else {
+        let Some(tenant) = load(db, vault, &hash, now).await? else {
             return Ok(None);
         };
         let tenant = Arc::new(tenant);
@@ -164,25 +189,51 @@ impl Directory {
     }
 }
 
-async fn load<C: ConnectionTrait>(db: &C, vault: &Vault, key_hash: &str) -> Result<Option<Tenant>, DirectoryError> {
-    let Some(organization) = organization::Entity::find()
+async fn load<C: ConnectionTrait>(
+    db: &C,
+    vault: &Vault,
+    key_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Tenant>, DirectoryError> {
+    let current = organization::Entity::find()
         .filter(organization::Column::ProviderKeyHash.eq(key_hash))
         .one(db)
-        .await?
-    else {
-        return Ok(None);
+        .await?;
+    let (organization, key_expires_at) = match current {
+        Some(organization) => (organization, None),
+        None => {
+            let previous = organization::Entity::find()
+                .filter(organization::Column::PreviousProviderKeyHash.eq(key_hash))
+                .filter(organization::Column::PreviousProviderKeyExpiresAt.gt(now))
+                .one(db)
+                .await?;
+            match previous {
+                Some(organization) => {
+                    let expires = organization.previous_provider_key_expires_at;
+                    (organization, expires)
+                }
+                None => return Ok(None),
+            }
+        }
     };
     let integrator = integrator::Entity::find_by_id(organization.integrator_id)
         .one(db)
         .await?
         .ok_or(DirectoryError::NoIntegrator(organization.id.into()))?;
-    let secret = crate::secrets::open_integrator_secret(vault, &integrator)
-        .map_err(|e| DirectoryError::Secret(integrator.id, e))?;
+    let secrets = crate::secrets::open_integrator_secrets(vault, &integrator)
+        .map_err(|e| DirectoryError::Secret(integrator.id, e))?
+        .into_iter()
+        .map(|s| HeldSecret {
+            secret: SecretBox::new(s.secret.into_boxed_slice()),
+            expires_at: s.expires_at,
+        })
+        .collect();
     let offer = Offer::load(db, organization.id).await?;
     Ok(Some(Tenant {
         organization,
         integrator,
         offer,
-        secret: SecretBox::new(secret.into_boxed_slice()),
+        secrets,
+        key_expires_at,
     }))
 }

@@ -32,7 +32,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> R
         .app_data::<web::Data<Directory>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the provider-key directory is not registered")))?;
     let tenant = directory
-        .tenant(&state.db, &state.vault, key)
+        .tenant(&state.db, &state.vault, key, state.clock.now())
         .await
         .map_err(|e| match e {
             DirectoryError::Db(e) => ApiError::from(e),
@@ -46,8 +46,8 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> R
             .ok_or(SignatureError::Missing)
             .and_then(|h| h.to_str().map_err(|_| SignatureError::NotText))
             .map_err(|e| ApiError::Unauthorized(format!("Signature: {e}.")))?;
-        signature::verify(
-            tenant.secret(),
+        signature::verify_any(
+            &tenant.secrets(state.clock.now()),
             header,
             body,
             state.clock.now(),

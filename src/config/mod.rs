@@ -59,6 +59,9 @@ pub const DEFAULT_RETRY_SCHEDULE: [Duration; 9] = [
 ];
 /// `AP_DELIVERY_MAX_AGE`'s default.
 pub const DEFAULT_DELIVERY_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
+/// The longest overlap a key rotation may have (`AP_KEY_ROTATION_OVERLAP` or a rotation's own).
+pub const MAX_KEY_ROTATION_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// `AP_REPORT_LINK_TTL`'s default: report and recruitment links last 90 days.
 pub const DEFAULT_REPORT_LINK_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 
@@ -76,6 +79,9 @@ pub struct Settings {
     pub admin_token_max_ttl: Duration,
     pub signature_tolerance: Duration,
     pub invitation_ttl: Duration,
+    /// `AP_KEY_ROTATION_OVERLAP`: how long a rotated key or secret keeps working when the
+    /// rotation does not say (at most 30 days).
+    pub key_rotation_overlap: Duration,
     pub log_format: LogFormat,
     /// Pool size; SQLite defaults to one connection (one writer at a time is what SQLite does anyway,
     /// and it avoids lock-upgrade failures), PostgreSQL to 10.
@@ -239,6 +245,7 @@ impl Settings {
             admin_token_max_ttl: positive_duration(&raw.admin_token_max_ttl, "AP_ADMIN_TOKEN_MAX_TTL")?,
             signature_tolerance: duration(&raw.signature_tolerance, "AP_SIGNATURE_TOLERANCE")?,
             invitation_ttl: positive_duration(&raw.invitation_ttl, "AP_INVITATION_TTL")?,
+            key_rotation_overlap: key_rotation_overlap(&raw)?,
             log_format,
             db_max_connections,
             max_body_bytes: MAX_BODY_BYTES,
@@ -286,6 +293,15 @@ fn positive_duration(value: &Option<String>, setting: &'static str) -> Result<Du
         return Err(invalid(setting, "must be longer than zero"));
     }
     Ok(d)
+}
+
+/// `AP_KEY_ROTATION_OVERLAP`: zero ends a rotated key at once; at most 30 days.
+fn key_rotation_overlap(raw: &RawSettings) -> Result<Duration, ConfigError> {
+    let overlap = duration(&raw.key_rotation_overlap, "AP_KEY_ROTATION_OVERLAP")?;
+    if overlap > MAX_KEY_ROTATION_OVERLAP {
+        return Err(invalid("AP_KEY_ROTATION_OVERLAP", "must be at most 30d"));
+    }
+    Ok(overlap)
 }
 
 /// `AP_DELIVERY_*`.

@@ -40,8 +40,9 @@ pub struct Post<'a> {
     pub url: &'a str,
     pub body: &'a [u8],
     pub idempotency_key: &'a str,
-    /// Integrator secret to sign with, if any.
-    pub signing_secret: Option<&'a [u8]>,
+    /// The integrator's live secrets to sign with, newest first: one `signature=` entry each
+    /// (two during a rotation's overlap); none, no `Signature` header.
+    pub signing_secrets: &'a [&'a [u8]],
     pub auth: &'a CallbackAuth,
     pub now: DateTime<Utc>,
 }
@@ -167,10 +168,10 @@ impl HttpSender {
                 .body(post.body.to_vec()),
             Err(e) => return AttemptReport::failed(e),
         };
-        if let Some(secret) = post.signing_secret {
+        if !post.signing_secrets.is_empty() {
             request = request.header(
                 "Signature",
-                signature::header_value(secret, post.now.timestamp(), post.body),
+                signature::header_value_all(post.signing_secrets, post.now.timestamp(), post.body),
             );
         }
         request = match post.auth {

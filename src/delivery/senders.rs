@@ -2,6 +2,7 @@
 //! its kind's sender and records what it reports. A new kind of outgoing call is a new
 //! [`Sender`] and one [`Senders::register`], with no change to the worker's loop.
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,7 @@ impl Senders {
         http: HttpSender,
         mailer: Mailer,
         metrics: Arc<Metrics>,
+        credentials: Arc<CredentialCache>,
     ) -> Self {
         Self::default()
             .register(
@@ -56,7 +58,7 @@ impl Senders {
                     db: db.clone(),
                     vault: vault.clone(),
                     http: http.clone(),
-                    credentials: Default::default(),
+                    credentials,
                 },
             )
             .register(
@@ -96,8 +98,20 @@ pub const CREDENTIAL_TTL: Duration = Duration::from_secs(30);
 
 /// What a result push needs of its integrator.
 struct Credentials {
-    secret: Vec<u8>,
+    /// Newest first (the previous one too during an overlap).
+    secrets: Vec<secrets::DatedSecret>,
     auth: CallbackAuth,
+}
+
+impl Credentials {
+    /// The secrets still live at `now`, newest first.
+    fn live_secrets(&self, now: DateTime<Utc>) -> Vec<&[u8]> {
+        self.secrets
+            .iter()
+            .filter(|s| s.live(now))
+            .map(|s| s.secret.as_slice())
+            .collect()
+    }
 }
 
 /// Result pushes to the order's `resultUpdateUrl`, signed with the integrator's secret and
@@ -106,8 +120,28 @@ pub struct ResultPush {
     db: DatabaseConnection,
     vault: Vault,
     http: HttpSender,
-    /// Integrator credentials by organisation, kept for `CREDENTIAL_TTL`.
-    credentials: Mutex<HashMap<OrganizationId, (Instant, Arc<Credentials>)>>,
+    credentials: Arc<CredentialCache>,
+}
+
+/// Integrator credentials by organisation, kept for [`CREDENTIAL_TTL`]. An admin change to an
+/// integrator on this instance (a new secret, a rotation, new callback auth) clears it at once;
+/// other instances read the change within `CREDENTIAL_TTL`.
+#[derive(Default)]
+pub struct CredentialCache {
+    entries: Mutex<HashMap<OrganizationId, (Instant, Arc<Credentials>)>>,
+    /// Bumped by every invalidation: a read that began before one is not kept.
+    generation: AtomicU64,
+}
+
+impl CredentialCache {
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OrganizationId, (Instant, Arc<Credentials>)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl ResultPush {
@@ -115,21 +149,22 @@ impl ResultPush {
     /// cache when fresh (`CREDENTIAL_TTL`), else from the database.
     async fn credentials(&self, row: &Due) -> Result<Arc<Credentials>, String> {
         let org_id = row.organization_id.ok_or("the delivery names no organization")?;
-        if let Some((at, creds)) = self.credentials.lock().unwrap_or_else(|p| p.into_inner()).get(&org_id)
+        if let Some((at, creds)) = self.credentials.lock().get(&org_id)
             && at.elapsed() < CREDENTIAL_TTL
         {
             return Ok(creds.clone());
         }
+        let generation = self.credentials.generation.load(Ordering::SeqCst);
         let integrator = self.integrator_of(org_id).await?;
-        let secret =
-            secrets::open_integrator_secret(&self.vault, &integrator).map_err(|e| format!("integrator secret: {e}"))?;
+        let secrets = secrets::open_integrator_secrets(&self.vault, &integrator)
+            .map_err(|e| format!("integrator secret: {e}"))?;
         let auth =
             secrets::open_callback_auth(&self.vault, &integrator).map_err(|e| format!("callback credentials: {e}"))?;
-        let creds = Arc::new(Credentials { secret, auth });
-        self.credentials
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(org_id, (Instant::now(), creds.clone()));
+        let creds = Arc::new(Credentials { secrets, auth });
+        let mut entries = self.credentials.lock();
+        if self.credentials.generation.load(Ordering::SeqCst) == generation {
+            entries.insert(org_id, (Instant::now(), creds.clone()));
+        }
         Ok(creds)
     }
 
@@ -160,7 +195,7 @@ impl Sender for ResultPush {
                     url: &row.target,
                     body: row.payload.as_bytes(),
                     idempotency_key: &key,
-                    signing_secret: Some(&creds.secret),
+                    signing_secrets: &creds.live_secrets(now),
                     auth: &creds.auth,
                     now,
                 })

@@ -8,6 +8,10 @@ pub struct Model {
     pub name: String,
     /// The integrator-secret, AES-GCM encrypted with the master key.
     pub secret_enc: String,
+    /// The secret it replaced, still accepted and signed with until `previous_secret_expires_at`
+    /// (a rotation's overlap); encrypted like `secret_enc`, for its own column.
+    pub previous_secret_enc: Option<String>,
+    pub previous_secret_expires_at: Option<DateTimeUtc>,
     pub require_signature: bool,
     pub link_orders_allowed: bool,
     /// Are `declined` and `expired` pushed to `resultUpdateUrl` too?

@@ -15,6 +15,12 @@ pub struct Model {
     /// SHA-256 (hex) of the key Ashby sends us.
     #[sea_orm(unique)]
     pub ashby_partner_key_hash: Option<String>,
+    /// The provider key a rotation replaced, accepted until its expiry (SHA-256, hex).
+    pub previous_provider_key_hash: Option<String>,
+    pub previous_provider_key_expires_at: Option<DateTimeUtc>,
+    /// The Ashby partner key a rotation replaced, accepted until its expiry (SHA-256, hex).
+    pub previous_ashby_partner_key_hash: Option<String>,
+    pub previous_ashby_partner_key_expires_at: Option<DateTimeUtc>,
     /// The customer's Ashby API key, encrypted.
     pub ashby_api_key_enc: Option<String>,
     pub ashby_base_url: Option<String>,

@@ -573,12 +573,20 @@ async fn the_partner_key_can_be_rotated() {
         .as_str()
         .unwrap()
         .to_owned();
+    assert_eq!(app.ashby("assessment.list", &new_key, &json!({})).await.status(), 200);
+    assert_eq!(
+        app.ashby("assessment.list", ASHBY_KEY_A, &json!({})).await.status(),
+        200,
+        "the old key works for the default overlap (AP_KEY_ROTATION_OVERLAP, 24h)"
+    );
+    app.clock.advance(chrono::Duration::hours(24));
     assert_eq!(
         app.ashby("assessment.list", ASHBY_KEY_A, &json!({})).await.status(),
         401,
-        "the old key stops working"
+        "and then stops working"
     );
     assert_eq!(app.ashby("assessment.list", &new_key, &json!({})).await.status(), 200);
+    let token = app.admin_token(&[Scope::OrganizationsWrite]);
     let missing = app
         .http
         .post(app.url(&format!(

@@ -14,5 +14,6 @@ mod openapi;
 mod orders;
 mod receiver;
 mod results;
+mod rotation;
 mod scale_out;
 mod signatures;

@@ -344,6 +344,7 @@ async fn main() -> anyhow::Result<()> {
                 HttpSender::new(Duration::from_secs(5), true)?,
                 Mailer::new(None, dir.join("mail"), &s.mail.from, Duration::from_secs(5), 1)?,
                 Metrics::new(),
+                Default::default(),
             ),
             metrics: Metrics::new(),
             policy: RetryPolicy::default(),

@@ -102,6 +102,8 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
                 id: Set(id),
                 name: Set(spec.name.clone()),
                 secret_enc: Set(secrets::seal_integrator_secret(vault, id, secret)),
+                previous_secret_enc: Set(None),
+                previous_secret_expires_at: Set(None),
                 require_signature: Set(spec.require_signature.unwrap_or(true)),
                 link_orders_allowed: Set(spec.link_orders_allowed.unwrap_or(rules.link_orders_default)),
                 status_pushes: Set(spec.status_pushes.unwrap_or(false)),

@@ -3,10 +3,12 @@
 mod catalogue;
 mod integrators;
 mod organizations;
+mod rotations;
 
 pub use catalogue::*;
 pub use integrators::*;
 pub use organizations::*;
+pub use rotations::*;
 
 use sea_orm::DbErr;
 use uuid::Uuid;

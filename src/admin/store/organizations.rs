@@ -229,23 +229,6 @@ async fn replace_offer<C: ConnectionTrait>(db: &C, id: OrganizationId, lens_ids:
     Ok(())
 }
 
-/// A new random Ashby partner key for the organisation; `None` if there is no such organisation.
-pub async fn rotate_partner_key<C: ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Option<String>, DbErr> {
-    let Some(model) = organization::Entity::find_by_id(id).one(db).await? else {
-        return Ok(None);
-    };
-    let key = format!("ashby_{}", random_token(24));
-    let mut active = model.into_active_model();
-    active.ashby_partner_key_hash = Set(Some(sha256_hex(key.as_bytes())));
-    active.updated_at = Set(now);
-    active.update(db).await?;
-    Ok(Some(key))
-}
-
 pub async fn list_organizations<C: ConnectionTrait>(
     db: &C,
     only: Option<Uuid>,

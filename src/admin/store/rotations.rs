@@ -1,0 +1,251 @@
+//! Rotating the keys someone else holds, with an overlap: the new value becomes current and the
+//! one it replaces keeps working until the overlap ends (`0s`: at once). Rotating again during
+//! an overlap ends the older one at once, so at most two are ever live.
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter,
+};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::admin::spec::RotationRequest;
+use crate::admin::store::{StoreError, problems_into};
+use crate::config::random_token;
+use crate::crypto::{Vault, sha256_hex};
+use crate::entity::{integrator, organization};
+use crate::extract::Problems;
+use crate::secrets;
+use crate::types::OrganizationId;
+
+/// The longest overlap a rotation may ask for.
+pub const MAX_OVERLAP: Duration = crate::config::MAX_KEY_ROTATION_OVERLAP;
+
+/// A rotation done: the new value (shown once) and when the one it replaced stops working.
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    pub value: String,
+    pub previous_expires_at: DateTime<Utc>,
+}
+
+/// A rotation request checked: the overlap (the deployment's default when left out) and the
+/// new value when the caller chose it.
+struct Checked<'a> {
+    overlap: chrono::Duration,
+    value: Option<&'a str>,
+}
+
+fn check(request: &RotationRequest, default_overlap: Duration) -> Result<Checked<'_>, StoreError> {
+    let mut p = Problems::from_validator(request.validate());
+    let overlap = match request.overlap.as_deref() {
+        None => Some(default_overlap),
+        Some(text) => match parse_overlap(text) {
+            Some(d) if d <= MAX_OVERLAP => Some(d),
+            Some(_) => {
+                p.push("overlap", "must be at most 30d");
+                None
+            }
+            None => {
+                p.push(
+                    "overlap",
+                    "must be a whole number of ms, s, m, h or d, like 24h, 90m or 0s",
+                );
+                None
+            }
+        },
+    };
+    problems_into(p)?;
+    Ok(Checked {
+        overlap: overlap
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .unwrap_or_else(chrono::Duration::zero),
+        value: request.secret.as_deref(),
+    })
+}
+
+/// `24h`, `90m`, `0s`: up to nine digits and one unit (`ms`, `s`, `m`, `h`, `d`), as the
+/// document's pattern for `overlap` says.
+fn parse_overlap(text: &str) -> Option<Duration> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    if !(1..=9).contains(&number.len()) {
+        return None;
+    }
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => return Some(Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n * seconds))
+}
+
+/// When the replaced value stops working, and whether it is kept at all (`0s`: it is not).
+fn previous_until(checked: &Checked<'_>, now: DateTime<Utc>) -> (DateTime<Utc>, bool) {
+    (now + checked.overlap, checked.overlap > chrono::Duration::zero())
+}
+
+/// A new integrator signing secret; `None` when there is no such integrator.
+pub async fn rotate_integrator_secret<C: ConnectionTrait>(
+    db: &C,
+    vault: &Vault,
+    id: Uuid,
+    request: &RotationRequest,
+    default_overlap: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<Rotated>, StoreError> {
+    let checked = check(request, default_overlap)?;
+    let Some(model) = integrator::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let current = secrets::open_integrator_secret(vault, &model)?;
+    let value = checked.value.map_or_else(|| random_token(32), str::to_owned);
+    if value.as_bytes() == current.as_slice() {
+        return Err(StoreError::Invalid(vec![crate::error::FieldError::new(
+            "secret",
+            "must differ from the current secret",
+        )]));
+    }
+    let (until, keep) = previous_until(&checked, now);
+    let mut active = model.into_active_model();
+    active.secret_enc = Set(secrets::seal_integrator_secret(vault, id, &value));
+    active.previous_secret_enc = Set(keep.then(|| secrets::seal_previous_integrator_secret(vault, id, &current)));
+    active.previous_secret_expires_at = Set(keep.then_some(until));
+    active.updated_at = Set(now);
+    active.update(db).await?;
+    Ok(Some(Rotated {
+        value,
+        previous_expires_at: until,
+    }))
+}
+
+/// Which of an organisation's keys is rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrganizationKey {
+    /// The `provider-key` the integrator sends.
+    Provider,
+    /// The key Ashby sends us.
+    AshbyPartner,
+}
+
+impl OrganizationKey {
+    fn field(self) -> &'static str {
+        match self {
+            OrganizationKey::Provider => "providerKey",
+            OrganizationKey::AshbyPartner => "ashby.partnerApiKey",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            OrganizationKey::Provider => "pk_",
+            OrganizationKey::AshbyPartner => "ashby_",
+        }
+    }
+
+    fn columns(self) -> (organization::Column, organization::Column, organization::Column) {
+        match self {
+            OrganizationKey::Provider => (
+                organization::Column::ProviderKeyHash,
+                organization::Column::PreviousProviderKeyHash,
+                organization::Column::PreviousProviderKeyExpiresAt,
+            ),
+            OrganizationKey::AshbyPartner => (
+                organization::Column::AshbyPartnerKeyHash,
+                organization::Column::PreviousAshbyPartnerKeyHash,
+                organization::Column::PreviousAshbyPartnerKeyExpiresAt,
+            ),
+        }
+    }
+}
+
+/// A new provider key or Ashby partner key for the organisation; `None` when there is no such
+/// organisation. A key chosen by the caller must belong to no other organisation (as its
+/// current key or one still in its overlap) and differ from the current one.
+pub async fn rotate_organization_key<C: ConnectionTrait>(
+    db: &C,
+    id: OrganizationId,
+    key: OrganizationKey,
+    request: &RotationRequest,
+    default_overlap: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<Rotated>, StoreError> {
+    let checked = check(request, default_overlap)?;
+    let Some(model) = organization::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let value = checked
+        .value
+        .map_or_else(|| format!("{}{}", key.prefix(), random_token(24)), str::to_owned);
+    let hash = sha256_hex(value.as_bytes());
+    let current = match key {
+        OrganizationKey::Provider => Some(model.provider_key_hash.clone()),
+        OrganizationKey::AshbyPartner => model.ashby_partner_key_hash.clone(),
+    };
+    if current.as_deref() == Some(hash.as_str()) {
+        return Err(StoreError::Invalid(vec![crate::error::FieldError::new(
+            "secret",
+            "must differ from the current key",
+        )]));
+    }
+    let (column, previous_column, previous_expires_column) = key.columns();
+    let clash = organization::Entity::find()
+        .filter(organization::Column::Id.ne(id))
+        .filter(
+            Condition::any().add(column.eq(hash.as_str())).add(
+                Condition::all()
+                    .add(previous_column.eq(hash.as_str()))
+                    .add(previous_expires_column.gt(now)),
+            ),
+        )
+        .one(db)
+        .await?;
+    if clash.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "That {} belongs to another organization.",
+            key.field()
+        )));
+    }
+    let (until, keep) = previous_until(&checked, now);
+    let previous = current.filter(|_| keep);
+    let mut active = model.into_active_model();
+    match key {
+        OrganizationKey::Provider => {
+            active.provider_key_hash = Set(hash);
+            active.previous_provider_key_expires_at = Set(previous.as_ref().map(|_| until));
+            active.previous_provider_key_hash = Set(previous);
+        }
+        OrganizationKey::AshbyPartner => {
+            active.ashby_partner_key_hash = Set(Some(hash));
+            active.previous_ashby_partner_key_expires_at = Set(previous.as_ref().map(|_| until));
+            active.previous_ashby_partner_key_hash = Set(previous);
+        }
+    }
+    active.updated_at = Set(now);
+    active.update(db).await?;
+    Ok(Some(Rotated {
+        value,
+        previous_expires_at: until,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlaps_are_a_number_and_a_unit() {
+        assert_eq!(parse_overlap("24h"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_overlap("0s"), Some(Duration::ZERO));
+        assert_eq!(parse_overlap("1500ms"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_overlap("30d"), Some(MAX_OVERLAP));
+        for bad in ["", "h", "24", "24 h", "1h30m", "-1h", "24H", "1234567890s"] {
+            assert_eq!(parse_overlap(bad), None, "{bad}");
+        }
+    }
+}
