@@ -610,6 +610,7 @@ async fn ceiling_load(
                 links: &ctx.0,
                 organization_name: &ctx.1,
                 offer: &ctx.2,
+                sandbox: false,
             };
             while Instant::now() < deadline {
                 let body = order_body(&recruitment_id, &lens, &locale);

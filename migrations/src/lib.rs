@@ -10,6 +10,7 @@ mod m20261130_000005_pending_indexes;
 mod m20261201_000006_outbox_fillfactor;
 mod m20261205_000007_status_pushes;
 mod m20261206_000008_key_rotation;
+mod m20261206_000009_sandbox;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_outbox_fillfactor::Migration),
             Box::new(m20261205_000007_status_pushes::Migration),
             Box::new(m20261206_000008_key_rotation::Migration),
+            Box::new(m20261206_000009_sandbox::Migration),
         ]
     }
 }

@@ -232,6 +232,10 @@ pub struct OrganizationSpec {
     pub lens_ids: Vec<Uuid>,
     #[validate(nested)]
     pub ashby: Option<AshbySpec>,
+    /// A sandbox organisation: invitation e-mails are rendered and logged, never sent, and its
+    /// integrator may drive assessments to an outcome (`POST /recruitment/v1/sandbox/results`).
+    /// Default false; left out on update it stays as it is.
+    pub sandbox: Option<bool>,
 }
 
 /// The seed file (`assessment-partner seed --file`).
@@ -315,6 +319,7 @@ pub struct OrganizationView {
     pub integrator_id: Uuid,
     pub lens_ids: Vec<Uuid>,
     pub ashby: Option<AshbyView>,
+    pub sandbox: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Present only in the answer to the PUT that generated it: store it now, it is not shown again.

@@ -13,7 +13,7 @@ use crate::assessment::questionnaire::lens_competencies;
 use crate::assessment::{Event, Source, State, Transition, candidates};
 use crate::catalog::Catalog;
 use crate::delivery::ashby_update as update;
-use crate::delivery::outbox::{self, DeliveryState, Kind};
+use crate::delivery::outbox::{DeliveryState, Kind};
 use crate::entity::{assessment, delivery, lens, locale, organization, organization_lens};
 use crate::links::LinkSigner;
 use crate::types::{Email, OrganizationId};
@@ -210,6 +210,7 @@ pub async fn start(
             role: &role,
             minutes: Catalog::get().estimated_minutes(keys.iter().map(|c| c.key.as_str())),
             send_email: true,
+            sandbox: org.sandbox,
             now,
             ttl: ctx.invitation_ttl,
         },
@@ -217,7 +218,7 @@ pub async fn start(
     );
     let timestamp = update::next_timestamp(now, None);
     let fingerprint = crate::crypto::sha256_hex(&serde_json::to_vec(req).unwrap_or_default());
-    let result = crate::db::write_transaction::<assessment::Model, StartError, _>(db, |txn| {
+    let result = crate::db::write_transaction::<(assessment::Model, bool), StartError, _>(db, |txn| {
         let req = req.clone();
         let invite = invite.clone();
         let fingerprint = fingerprint.clone();
@@ -237,19 +238,17 @@ pub async fn start(
             row.additional_fields = Set(req.additional_fields.clone());
             row.ashby_last_update_ms = Set(Some(timestamp));
             let inserted = assessment::Entity::insert(row).exec_with_returning(txn).await?;
-            if let Some(mail) = invite.delivery() {
-                outbox::enqueue(txn, mail, now).await?;
-            }
-            Ok(inserted)
+            let queued = invite.write_delivery(txn, now).await?;
+            Ok((inserted, queued))
         })
     })
     .await;
     match result {
-        Ok(assessment) => Ok(Started {
+        Ok((assessment, queued)) => Ok(Started {
             update: update::with_status(assessment.id, timestamp, "Invited"),
             assessment,
             created: true,
-            enqueued: true,
+            enqueued: queued,
         }),
         Err(StartError::Db(e)) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             // A concurrent identical start won: answer as a repeat (or the conflict it is).

@@ -5,11 +5,12 @@
 //! [`Invite::assessment_row`] and writes the rows in its own transaction.
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
+use sea_orm::{ConnectionTrait, DbErr};
 use uuid::Uuid;
 
 use crate::assessment::{Source, State};
 use crate::delivery::invitation::{Invitation, render};
-use crate::delivery::outbox::{EmailPayload, Kind, NewDelivery};
+use crate::delivery::outbox::{self, EmailPayload, Kind, NewDelivery};
 use crate::entity::assessment;
 use crate::links::{LinkKind, LinkSigner};
 use crate::types::{AssessmentId, OrganizationId};
@@ -32,6 +33,8 @@ pub struct InviteRequest<'a> {
     pub minutes: usize,
     /// False for link orders: the caller hands the link to the candidate itself.
     pub send_email: bool,
+    /// A sandbox organisation: the e-mail is rendered and logged, never sent.
+    pub sandbox: bool,
     pub now: DateTime<Utc>,
     pub ttl: std::time::Duration,
 }
@@ -48,6 +51,8 @@ pub struct Invite {
     pub expires_at: DateTime<Utc>,
     /// The invitation e-mail, when one is sent.
     pub mail: Option<EmailPayload>,
+    /// The organisation is a sandbox: the e-mail's row is written settled, not sent.
+    pub sandbox: bool,
 }
 
 /// Makes the invitation: a new assessment id, its expiry, its link and, when asked, the e-mail.
@@ -76,6 +81,7 @@ pub fn prepare(req: &InviteRequest<'_>, links: &LinkSigner) -> Invite {
         invited_at: req.now,
         expires_at,
         mail,
+        sandbox: req.sandbox,
     }
 }
 
@@ -110,7 +116,7 @@ impl Invite {
     }
 
     /// The invitation e-mail's outbox row, when one is sent; write it in the same transaction
-    /// as the assessment.
+    /// as the assessment ([`Invite::write_delivery`], or the batch writer's own statement).
     pub fn delivery(&self) -> Option<NewDelivery> {
         self.mail.as_ref().map(|mail| NewDelivery {
             kind: Kind::InvitationEmail,
@@ -119,6 +125,21 @@ impl Invite {
             target: mail.to.clone(),
             payload: serde_json::to_value(mail).unwrap_or_default(),
         })
+    }
+
+    /// Writes the invitation's outbox row, if any, into `txn`: to be sent, or settled at once
+    /// for a sandbox organisation. True when a row was queued for sending.
+    pub async fn write_delivery<C: ConnectionTrait>(&self, txn: &C, now: DateTime<Utc>) -> Result<bool, DbErr> {
+        let Some(row) = self.delivery() else {
+            return Ok(false);
+        };
+        if self.sandbox {
+            outbox::write_sandboxed(txn, vec![row], now).await?;
+            Ok(false)
+        } else {
+            outbox::enqueue(txn, row, now).await?;
+            Ok(true)
+        }
     }
 }
 
@@ -137,6 +158,7 @@ mod tests {
             role: "Engineer",
             minutes: 12,
             send_email,
+            sandbox: false,
             now: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
             ttl: std::time::Duration::from_secs(3_600),
         }

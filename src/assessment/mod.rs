@@ -5,6 +5,7 @@ pub mod invite;
 pub mod lifecycle;
 pub mod questionnaire;
 pub mod results;
+pub mod sandbox;
 pub mod scoring;
 
 /// An assessment's state; its transitions are [`State::apply`].

@@ -130,6 +130,31 @@ pub async fn enqueue_many<C: ConnectionTrait>(
     Ok(written)
 }
 
+/// What a sandbox organisation's invitation row says instead of an answer.
+pub const SANDBOX_NOTE: &str = "sandbox organization: rendered and logged, not sent";
+
+/// Writes rows that are settled at once, never sent: a sandbox organisation's invitations. Each
+/// is `delivered` with no attempt and [`SANDBOX_NOTE`] as its last error, so the delivery log
+/// shows what would have gone out. No worker is woken.
+pub async fn write_sandboxed<C: ConnectionTrait>(
+    db: &C,
+    news: Vec<NewDelivery>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if news.is_empty() {
+        return Ok(());
+    }
+    let rows = news.into_iter().map(|n| {
+        let (_, mut row) = row(n, now);
+        row.state = Set(DeliveryState::Delivered);
+        row.delivered_at = Set(Some(now));
+        row.last_error = Set(Some(SANDBOX_NOTE.to_owned()));
+        row
+    });
+    delivery::Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}
+
 async fn notify<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}")).await?;

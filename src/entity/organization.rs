@@ -26,6 +26,9 @@ pub struct Model {
     pub ashby_base_url: Option<String>,
     /// The custom fields offered to Ashby (`assessment.customField.list`), as JSON.
     pub ashby_custom_fields: Option<Json>,
+    /// A sandbox: invitations are rendered and logged, not sent, and its integrator may drive
+    /// assessments to an outcome (`POST /recruitment/v1/sandbox/results`).
+    pub sandbox: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

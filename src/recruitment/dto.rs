@@ -272,3 +272,21 @@ mod tests {
         assert_ne!(a.fingerprint(), c.fingerprint());
     }
 }
+
+/// Moves a sandbox organisation's order to an outcome at once, as if the candidate had finished,
+/// declined or let the invitation expire.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxResultRequest {
+    /// The order's `resultId`.
+    #[schema(min_length = 1, max_length = 200, example = "r-1")]
+    pub result_id: String,
+    pub outcome: crate::assessment::sandbox::Outcome,
+    /// For `completed`: 0..100. Left out: the lens-weighted mean of the subscores.
+    #[schema(minimum = 0, maximum = 100, example = 71)]
+    pub score: Option<i32>,
+    /// For `completed`: competency key -> 0..100, every competency of the lens and nothing else.
+    /// Left out: derived from the `resultId`, the same every time.
+    #[schema(example = json!({"driving-leadership": 73, "influencing-inspiring": 68}))]
+    pub subscores: Option<std::collections::BTreeMap<String, i32>>,
+}

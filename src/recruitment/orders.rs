@@ -26,6 +26,8 @@ pub struct OrderContext<'a> {
     pub links: &'a LinkSigner,
     pub organization_name: &'a str,
     pub offer: &'a Offer,
+    /// A sandbox organisation: invitations are written settled, not sent.
+    pub sandbox: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,7 @@ pub fn prepare(
             role: &order.recruitment_title,
             minutes: ctx.offer.minutes.get(&order.lens_id).copied().unwrap_or(1),
             send_email: order.kind == OrderKind::Email,
+            sandbox: ctx.sandbox,
             now,
             ttl: invitation_ttl,
         },
@@ -111,9 +114,10 @@ impl PreparedOrder {
         self.invite.invited_at
     }
 
-    /// Whether placing it writes an invitation e-mail to the outbox.
+    /// Whether placing it writes an invitation e-mail to the outbox to be sent (a sandbox
+    /// organisation's is written settled).
     pub fn sends_invitation(&self) -> bool {
-        self.invite.mail.is_some()
+        self.invite.mail.is_some() && !self.invite.sandbox
     }
 
     fn assessment_id(&self) -> AssessmentId {
@@ -309,12 +313,15 @@ async fn write_batch(
         .into_iter()
         .map(|a| (a.id, a))
         .collect();
-    // Invitations of the orders that were inserted.
-    let deliveries: Vec<NewDelivery> = batch
+    // Invitations of the orders that were inserted: to be sent, or settled for a sandbox.
+    let (sandboxed, deliveries): (Vec<&PreparedOrder>, Vec<&PreparedOrder>) = batch
         .iter()
+        .copied()
         .filter(|p| inserted.contains_key(&p.assessment_id()))
-        .filter_map(|p| p.invite.delivery())
-        .collect();
+        .partition(|p| p.invite.sandbox);
+    let sandboxed: Vec<NewDelivery> = sandboxed.iter().filter_map(|p| p.invite.delivery()).collect();
+    outbox::write_sandboxed(txn, sandboxed, now).await?;
+    let deliveries: Vec<NewDelivery> = deliveries.iter().filter_map(|p| p.invite.delivery()).collect();
     let invitations = outbox::enqueue_many(txn, deliveries, now, lease).await?;
     Ok((inserted, invitations))
 }
@@ -406,6 +413,7 @@ mod tests {
                 links: &self.links,
                 organization_name: "Example AB",
                 offer: &self.offer,
+                sandbox: false,
             };
             bodies
                 .into_iter()

@@ -4,6 +4,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
 use crate::assessment::results::result_body;
+use crate::assessment::sandbox::{self, Drive, SandboxError};
 use crate::auth::provider::{Caller, authenticate};
 use crate::entity::{assessment, lens};
 use crate::error::{ApiError, FieldError, Problem};
@@ -11,6 +12,7 @@ use crate::extract::{parse_json, read_body, require_json_content_type};
 use crate::links::LinkKind;
 use crate::recruitment::dto::{
     AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder, OrderKind, ResultStatusBody,
+    SandboxResultRequest,
 };
 use crate::recruitment::orders::{OrderContext, OrderError, Placed, prepare};
 use crate::recruitment::writer::OrderWriter;
@@ -21,7 +23,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(get_config)
         .service(post_assessment_order)
         .service(post_assessment_link_order)
-        .service(get_result);
+        .service(get_result)
+        .service(post_sandbox_result);
+}
+
+impl From<SandboxError> for ApiError {
+    fn from(e: SandboxError) -> Self {
+        match e {
+            SandboxError::NotSandbox => ApiError::Forbidden(
+                "This organization is not a sandbox; only a sandbox organization's orders can be moved to an outcome."
+                    .into(),
+            ),
+            SandboxError::NotFound => ApiError::NotFound("This organisation has no order with that resultId.".into()),
+            SandboxError::Finished(state) => {
+                ApiError::Conflict(format!("The assessment is {state} already and cannot change."))
+            }
+            SandboxError::Completion(e) => e.into(),
+            SandboxError::Db(e) => ApiError::internal(e),
+        }
+    }
 }
 
 impl From<OrderError> for ApiError {
@@ -103,6 +123,7 @@ async fn order(
         links: &state.links,
         organization_name: &caller.organization.name,
         offer: &caller.offer,
+        sandbox: caller.organization.sandbox,
     };
     let prepared = prepare(
         caller.organization.id,
@@ -237,4 +258,61 @@ async fn get_result(
     let status = a.state;
     let result = result_body(&state.db, &state.links, &a, state.links.report_ttl()).await?;
     Ok(HttpResponse::Ok().json(ResultStatusBody::new(result_id, status, result)))
+}
+
+/// Moves an order of a sandbox organisation to an outcome at once (`completed` with the given or
+/// derived scores, `declined` or `expired`); the result push (and status push) follows through
+/// the outbox as for a real candidate. For trying an integration before real candidates.
+#[utoipa::path(
+    tag = "recruitment",
+    security(("provider_key" = [], "signature" = [])),
+    request_body = SandboxResultRequest,
+    responses(
+        (status = 202, description = "Done; the push follows. The order's status, and the result once completed", body = ResultStatusBody),
+        (status = 401, description = "Missing or unknown provider-key, or a bad signature", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The organisation is not a sandbox; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order for this organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The assessment is finished otherwise, or has another result", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or invalid (the subscores must be the lens's competencies); `errors` names it", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/recruitment/v1/sandbox/results")]
+#[instrument(skip_all)]
+async fn post_sandbox_result(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let caller = authenticate(&state, &req, &body).await?;
+    if !caller.organization.sandbox {
+        return Err(SandboxError::NotSandbox.into());
+    }
+    require_json_content_type(&req)?;
+    let request: SandboxResultRequest = parse_json(&body)?;
+    if ExternalId::parse(&request.result_id).is_err() {
+        return Err(SandboxError::NotFound.into());
+    }
+    let driven = sandbox::drive(
+        &state.db,
+        &state.completion(),
+        &caller.organization,
+        Drive {
+            result_id: &request.result_id,
+            outcome: request.outcome,
+            score: request.score,
+            subscores: request.subscores,
+        },
+        state.clock.now(),
+    )
+    .await?;
+    if driven.enqueued {
+        state.wake_worker();
+    }
+    let a = &driven.assessment;
+    tracing::info!(assessment_id = %a.id, state = %a.state, "sandbox outcome applied");
+    let result = result_body(&state.db, &state.links, a, state.links.report_ttl()).await?;
+    Ok(HttpResponse::Accepted().json(ResultStatusBody::new(request.result_id, a.state, result)))
 }

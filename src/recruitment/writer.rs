@@ -260,6 +260,7 @@ mod tests {
             links: &links,
             organization_name: "Org",
             offer,
+            sandbox: false,
         };
         (0..n)
             .map(|i| {

@@ -15,5 +15,6 @@ mod orders;
 mod receiver;
 mod results;
 mod rotation;
+mod sandbox;
 mod scale_out;
 mod signatures;

@@ -281,6 +281,7 @@ async fn main() -> anyhow::Result<()> {
             links: &links,
             organization_name: "Example AB",
             offer: &offer,
+            sandbox: false,
         };
         let placed = place_order(
             &db,

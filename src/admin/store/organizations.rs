@@ -102,6 +102,11 @@ pub async fn upsert_organization<C: ConnectionTrait>(
     row.ashby_api_key_enc = Set(ashby.api_key_enc);
     row.ashby_base_url = Set(ashby.base_url);
     row.ashby_custom_fields = Set(ashby.custom_fields);
+    if let Some(sandbox) = spec.sandbox {
+        row.sandbox = Set(sandbox);
+    } else if outcome == Upserted::Created {
+        row.sandbox = Set(false);
+    }
     row.updated_at = Set(now);
     match outcome {
         Upserted::Created => row.insert(db).await?,
@@ -260,6 +265,7 @@ pub async fn list_organizations<C: ConnectionTrait>(
                     .unwrap_or_default(),
             }),
             id: o.id.into(),
+            sandbox: o.sandbox,
             name: o.name,
             integrator_id: o.integrator_id,
             created_at: o.created_at,
