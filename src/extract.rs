@@ -207,7 +207,15 @@ pub async fn optional_json_body<T: DeserializeOwned + Default>(
         return Ok(T::default());
     }
     require_json_content_type(req)?;
-    Ok(parse_json::<Option<T>>(&body)?.unwrap_or_default())
+    match parse_json::<serde_json::Value>(&body)? {
+        serde_json::Value::Null => Ok(T::default()),
+        serde_json::Value::Object(_) => parse_json(&body),
+        // serde reads a struct from an array too; the document allows an object or nothing.
+        _ => Err(ApiError::BadRequest {
+            detail: "The request body must be a JSON object, or left out.".into(),
+            errors: Vec::new(),
+        }),
+    }
 }
 
 fn camel(s: &str) -> String {

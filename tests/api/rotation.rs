@@ -143,6 +143,19 @@ async fn a_provider_key_rotation_keeps_the_old_key_for_the_overlap() {
     for key in [KEY_A, new_key.as_str()] {
         assert_eq!(app.get_signed(CONFIG, key, SECRET_A).await.status(), 200);
     }
+    // While it works, the old key is not free for another organisation.
+    let token = app.admin_token(&[Scope::OrganizationsWrite]);
+    let taken = json!({"name": "Org B", "integratorId": INTEGRATOR_B, "providerKey": KEY_A,
+        "lensIds": [LENS_SHARED, LENS_B_ONLY]});
+    let response = app
+        .admin(
+            Method::PUT,
+            &format!("/admin/v1/organizations/{ORG_B}"),
+            &token,
+            Some(taken),
+        )
+        .await;
+    expect_problem(response, 409).await;
     app.clock.advance(chrono::Duration::hours(24));
     expect_problem(app.get_signed(CONFIG, KEY_A, SECRET_A).await, 401).await;
     assert_eq!(app.get_signed(CONFIG, &new_key, SECRET_A).await.status(), 200);
@@ -161,6 +174,18 @@ async fn rotations_refuse_bad_requests_and_change_nothing() {
         assert_eq!(status, 422, "{problem}");
         assert_eq!(fields(&problem), vec![field.to_owned()]);
     }
+    // The body is an object or nothing.
+    let token = app.admin_token(&[Scope::OrganizationsWrite]);
+    let response = app
+        .http
+        .post(app.url(&org_path))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("[null, null]")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 400).await;
     // Another organisation's key cannot be taken.
     let (status, _) = app
         .rotate(&org_path, Scope::OrganizationsWrite, Some(json!({"secret": KEY_B})))

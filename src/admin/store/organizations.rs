@@ -10,6 +10,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::admin::spec::*;
+use crate::admin::store::rotations::{OrganizationKey, ensure_key_free};
 use crate::admin::store::{Rules, StoreError, Upserted, check_id, problems_into};
 use crate::config::random_token;
 use crate::crypto::{Vault, sha256_hex};
@@ -44,14 +45,7 @@ pub async fn upsert_organization<C: ConnectionTrait>(
         "pk_",
         &mut generated.provider_key,
     );
-    ensure_unique(
-        db,
-        id,
-        organization::Column::ProviderKeyHash,
-        &provider_key_hash,
-        "providerKey",
-    )
-    .await?;
+    ensure_key_free(db, id, OrganizationKey::Provider, &provider_key_hash, now).await?;
     let ashby = match &spec.ashby {
         None => AshbyColumns::default(),
         Some(ashby) => {
@@ -62,14 +56,7 @@ pub async fn upsert_organization<C: ConnectionTrait>(
                 "ashby_",
                 &mut generated.partner_api_key,
             );
-            ensure_unique(
-                db,
-                id,
-                organization::Column::AshbyPartnerKeyHash,
-                &partner,
-                "ashby.partnerApiKey",
-            )
-            .await?;
+            ensure_key_free(db, id, OrganizationKey::AshbyPartner, &partner, now).await?;
             AshbyColumns {
                 partner_key_hash: Some(partner),
                 api_key_enc: match &ashby.api_key {
@@ -186,27 +173,6 @@ fn key_hash(given: Option<&str>, kept: Option<String>, prefix: &str, generated: 
             *generated = Some(key);
             hash
         }
-    }
-}
-
-/// A key identifies one organisation: 409 when another has it.
-async fn ensure_unique<C: ConnectionTrait>(
-    db: &C,
-    id: OrganizationId,
-    column: organization::Column,
-    hash: &str,
-    field: &str,
-) -> Result<(), StoreError> {
-    let clash = organization::Entity::find()
-        .filter(column.eq(hash))
-        .filter(organization::Column::Id.ne(id))
-        .one(db)
-        .await?;
-    match clash {
-        Some(_) => Err(StoreError::Conflict(format!(
-            "That {field} belongs to another organization."
-        ))),
-        None => Ok(()),
     }
 }
 

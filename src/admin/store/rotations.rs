@@ -164,6 +164,36 @@ impl OrganizationKey {
     }
 }
 
+/// A key names one organisation: 409 when another has it, as its current key or as one still
+/// in its overlap.
+pub(super) async fn ensure_key_free<C: ConnectionTrait>(
+    db: &C,
+    id: OrganizationId,
+    key: OrganizationKey,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (column, previous_column, previous_expires_column) = key.columns();
+    let clash = organization::Entity::find()
+        .filter(organization::Column::Id.ne(id))
+        .filter(
+            Condition::any().add(column.eq(hash)).add(
+                Condition::all()
+                    .add(previous_column.eq(hash))
+                    .add(previous_expires_column.gt(now)),
+            ),
+        )
+        .one(db)
+        .await?;
+    match clash {
+        Some(_) => Err(StoreError::Conflict(format!(
+            "That {} belongs to another organization.",
+            key.field()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// A new provider key or Ashby partner key for the organisation; `None` when there is no such
 /// organisation. A key chosen by the caller must belong to no other organisation (as its
 /// current key or one still in its overlap) and differ from the current one.
@@ -193,24 +223,7 @@ pub async fn rotate_organization_key<C: ConnectionTrait>(
             "must differ from the current key",
         )]));
     }
-    let (column, previous_column, previous_expires_column) = key.columns();
-    let clash = organization::Entity::find()
-        .filter(organization::Column::Id.ne(id))
-        .filter(
-            Condition::any().add(column.eq(hash.as_str())).add(
-                Condition::all()
-                    .add(previous_column.eq(hash.as_str()))
-                    .add(previous_expires_column.gt(now)),
-            ),
-        )
-        .one(db)
-        .await?;
-    if clash.is_some() {
-        return Err(StoreError::Conflict(format!(
-            "That {} belongs to another organization.",
-            key.field()
-        )));
-    }
+    ensure_key_free(db, id, key, &hash, now).await?;
     let (until, keep) = previous_until(&checked, now);
     let previous = current.filter(|_| keep);
     let mut active = model.into_active_model();
