@@ -321,12 +321,7 @@ async fn rotate_partner_key(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require(Scope::OrganizationsWrite)?;
-    let id = parse_id(&path)?;
-    let request = rotation_request(&state, &req, payload).await?;
-    let rotated = rotate_organization_key(&state, id.into(), OrganizationKey::AshbyPartner, &request)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("No organization {id}.")))?;
+    let rotated = rotate_key_of(&state, &auth, &path, &req, payload, OrganizationKey::AshbyPartner).await?;
     tracing::info!("ashby partner key rotated");
     Ok(HttpResponse::Ok().json(RotatedKey {
         partner_api_key: rotated.value,
@@ -351,12 +346,7 @@ async fn rotate_provider_key(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require(Scope::OrganizationsWrite)?;
-    let id = parse_id(&path)?;
-    let request = rotation_request(&state, &req, payload).await?;
-    let rotated = rotate_organization_key(&state, id.into(), OrganizationKey::Provider, &request)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("No organization {id}.")))?;
+    let rotated = rotate_key_of(&state, &auth, &path, &req, payload, OrganizationKey::Provider).await?;
     invalidate_directory(&req);
     tracing::info!("provider key rotated");
     Ok(HttpResponse::Created().json(ProviderKeyRotated {
@@ -365,15 +355,29 @@ async fn rotate_provider_key(
     }))
 }
 
-async fn rotate_organization_key(
+/// One of the organisation's keys rotated (scope `organizations.write`), for its endpoint.
+async fn rotate_key_of(
     state: &AppState,
-    id: OrganizationId,
+    auth: &AdminAuth,
+    path: &str,
+    req: &HttpRequest,
+    payload: web::Payload,
     key: OrganizationKey,
-    request: &RotationRequest,
-) -> Result<Option<store::Rotated>, ApiError> {
+) -> Result<store::Rotated, ApiError> {
+    auth.require(Scope::OrganizationsWrite)?;
+    let id = parse_id(path)?;
+    let request = rotation_request(state, req, payload).await?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let rotated =
-        store::rotate_organization_key(&txn, id, key, request, state.key_rotation_overlap, state.clock.now()).await?;
+    let rotated = store::rotate_organization_key(
+        &txn,
+        OrganizationId(id),
+        key,
+        &request,
+        state.key_rotation_overlap,
+        state.clock.now(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("No organization {id}.")))?;
     txn.commit().await?;
     Ok(rotated)
 }
