@@ -6,6 +6,7 @@ pub mod admin;
 pub mod ashby;
 pub mod assessment;
 pub mod auth;
+pub mod cache;
 pub mod candidate;
 pub mod catalog;
 pub mod channel;

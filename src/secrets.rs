@@ -94,8 +94,13 @@ pub struct DatedSecret {
 
 impl DatedSecret {
     pub fn live(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at.is_none_or(|at| now < at)
+        live_at(self.expires_at, now)
     }
+}
+
+/// Whether a secret or key whose life ends at `expires_at` (`None`: never) still works at `now`.
+pub fn live_at(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    expires_at.is_none_or(|at| now < at)
 }
 
 /// The integrator's signing secrets, newest first: the current one and, during a rotation's

@@ -102,7 +102,7 @@ async fn put_lens(
     let txn = crate::db::begin_write(&state.db).await?;
     let outcome = store::upsert_lens(&txn, id, &spec, now).await?;
     txn.commit().await?;
-    invalidate_directory(&req);
+    forget_cached_credentials(&state, &req);
     let view = store::list_lenses(&state.db, Some(id)).await?.pop();
     Ok(status_for(outcome).json(view))
 }
@@ -166,8 +166,7 @@ async fn put_integrator(
     let outcome =
         store::upsert_integrator(&txn, &state.vault, id, &spec, state.clock.now(), store_rules(&state)).await?;
     txn.commit().await?;
-    invalidate_directory(&req);
-    state.push_credentials.invalidate();
+    forget_cached_credentials(&state, &req);
     let model = integrator::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -207,8 +206,7 @@ async fn rotate_integrator_secret(
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("No integrator {id}.")))?;
     txn.commit().await?;
-    invalidate_directory(&req);
-    state.push_credentials.invalidate();
+    forget_cached_credentials(&state, &req);
     tracing::info!("integrator secret rotated");
     Ok(HttpResponse::Created().json(SecretRotated {
         secret: rotated.value,
@@ -276,7 +274,7 @@ async fn put_organization(
     )
     .await?;
     txn.commit().await?;
-    invalidate_directory(&req);
+    forget_cached_credentials(&state, &req);
     let mut view = store::list_organizations(&state.db, Some(id))
         .await?
         .pop()
@@ -347,7 +345,7 @@ async fn rotate_provider_key(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let rotated = rotate_key_of(&state, &auth, &path, &req, payload, OrganizationKey::Provider).await?;
-    invalidate_directory(&req);
+    forget_cached_credentials(&state, &req);
     tracing::info!("provider key rotated");
     Ok(HttpResponse::Created().json(ProviderKeyRotated {
         provider_key: rotated.value,
@@ -412,7 +410,7 @@ async fn put_locales(
     let txn = crate::db::begin_write(&state.db).await?;
     store::replace_locales(&txn, &codes).await?;
     txn.commit().await?;
-    invalidate_directory(&req);
+    forget_cached_credentials(&state, &req);
     Ok(HttpResponse::Ok().json(store::list_locales(&state.db).await?))
 }
 
@@ -550,10 +548,12 @@ fn store_rules(state: &AppState) -> store::Rules {
     }
 }
 
-/// An admin change applies to the next request on this instance: the provider-key directory's
-/// cache is cleared (other instances' caches expire within `DIRECTORY_TTL`).
-fn invalidate_directory(req: &HttpRequest) {
+/// An admin change applies to the next request and the next push on this instance: the
+/// provider-key directory and the result-push credentials are read again (other instances'
+/// caches expire within `DIRECTORY_TTL` and `CREDENTIAL_TTL`).
+fn forget_cached_credentials(state: &AppState, req: &HttpRequest) {
     if let Some(directory) = req.app_data::<web::Data<Directory>>() {
         directory.invalidate();
     }
+    state.push_credentials.invalidate();
 }

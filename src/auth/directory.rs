@@ -7,9 +7,8 @@
 //! made through another instance (or by `seed`) applies here within that time. Unknown keys are
 //! never cached: a key added anywhere works at once.
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -17,6 +16,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 use secrecy::{ExposeSecret, SecretBox};
 use uuid::Uuid;
 
+use crate::cache::ExpiringCache;
 use crate::crypto::{Vault, sha256_hex};
 use crate::entity::{integrator, lens_competency, locale, organization, organization_lens};
 use crate::types::OrganizationId;
@@ -110,14 +110,14 @@ impl Tenant {
     pub fn secrets(&self, now: DateTime<Utc>) -> Vec<&[u8]> {
         self.secrets
             .iter()
-            .filter(|s| s.expires_at.is_none_or(|at| now < at))
+            .filter(|s| crate::secrets::live_at(s.expires_at, now))
             .map(|s| s.secret.expose_secret())
             .collect()
     }
 
     /// Whether the provider key this tenant was found by still works at `now`.
     fn key_live(&self, now: DateTime<Utc>) -> bool {
-        self.key_expires_at.is_none_or(|at| now < at)
+        crate::secrets::live_at(self.key_expires_at, now)
     }
 }
 
@@ -131,11 +131,16 @@ pub enum DirectoryError {
     Secret(Uuid, crate::crypto::VaultError),
 }
 
-#[derive(Default)]
 pub struct Directory {
-    entries: Mutex<HashMap<String, (Instant, Arc<Tenant>)>>,
-    /// Bumped by every invalidation: a load that began before one is not cached.
-    generation: AtomicU64,
+    cache: ExpiringCache<String, Tenant>,
+}
+
+impl Default for Directory {
+    fn default() -> Self {
+        Self {
+            cache: ExpiringCache::new(DIRECTORY_TTL, MAX_ENTRIES),
+        }
+    }
 }
 
 impl Directory {
@@ -146,12 +151,7 @@ impl Directory {
     /// Forgets every entry; call after an admin change to organisations, integrators, lenses
     /// or locales.
     pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.lock().clear();
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<Tenant>)>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+        self.cache.clear();
     }
 
     /// The tenant behind a provider key at `now`, or `None` for an unknown key (or one whose
@@ -164,27 +164,17 @@ impl Directory {
         now: DateTime<Utc>,
     ) -> Result<Option<Arc<Tenant>>, DirectoryError> {
         let hash = sha256_hex(provider_key.as_bytes());
-        if let Some((at, tenant)) = self.lock().get(&hash)
-            && at.elapsed() < DIRECTORY_TTL
+        if let Some(tenant) = self.cache.get(&hash)
             && tenant.key_live(now)
         {
-            return Ok(Some(tenant.clone()));
+            return Ok(Some(tenant));
         }
-        let generation = self.generation.load(Ordering::SeqCst);
+        let ticket = self.cache.ticket();
         let Some(tenant) = load(db, vault, &hash, now).await? else {
             return Ok(None);
         };
         let tenant = Arc::new(tenant);
-        let mut entries = self.lock();
-        if self.generation.load(Ordering::SeqCst) == generation {
-            if entries.len() >= MAX_ENTRIES {
-                entries.retain(|_, (at, _)| at.elapsed() < DIRECTORY_TTL);
-                if entries.len() >= MAX_ENTRIES {
-                    entries.clear();
-                }
-            }
-            entries.insert(hash, (Instant::now(), tenant.clone()));
-        }
+        self.cache.put(ticket, hash, tenant.clone());
         Ok(Some(tenant))
     }
 }

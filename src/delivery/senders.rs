@@ -2,14 +2,14 @@
 //! its kind's sender and records what it reports. A new kind of outgoing call is a new
 //! [`Sender`] and one [`Senders::register`], with no change to the worker's loop.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use sea_orm::{DatabaseConnection, EntityTrait};
 
+use crate::cache::ExpiringCache;
 use crate::crypto::Vault;
 use crate::delivery::due::Due;
 use crate::delivery::mail::Mailer;
@@ -97,7 +97,7 @@ pub fn final_failure(message: String) -> AttemptReport {
 pub const CREDENTIAL_TTL: Duration = Duration::from_secs(30);
 
 /// What a result push needs of its integrator.
-struct Credentials {
+pub struct Credentials {
     /// Newest first (the previous one too during an overlap).
     secrets: Vec<secrets::DatedSecret>,
     auth: CallbackAuth,
@@ -123,24 +123,19 @@ pub struct ResultPush {
     credentials: Arc<CredentialCache>,
 }
 
-/// Integrator credentials by organisation, kept for [`CREDENTIAL_TTL`]. An admin change to an
-/// integrator on this instance (a new secret, a rotation, new callback auth) clears it at once;
-/// other instances read the change within `CREDENTIAL_TTL`.
-#[derive(Default)]
-pub struct CredentialCache {
-    entries: Mutex<HashMap<OrganizationId, (Instant, Arc<Credentials>)>>,
-    /// Bumped by every invalidation: a read that began before one is not kept.
-    generation: AtomicU64,
+/// Integrator credentials by organisation, kept for [`CREDENTIAL_TTL`]. An admin change on this
+/// instance clears it at once; other instances read the change within `CREDENTIAL_TTL`.
+pub struct CredentialCache(ExpiringCache<OrganizationId, Credentials>);
+
+impl Default for CredentialCache {
+    fn default() -> Self {
+        Self(ExpiringCache::new(CREDENTIAL_TTL, 10_000))
+    }
 }
 
 impl CredentialCache {
     pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.lock().clear();
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OrganizationId, (Instant, Arc<Credentials>)>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.clear();
     }
 }
 
@@ -149,22 +144,17 @@ impl ResultPush {
     /// cache when fresh (`CREDENTIAL_TTL`), else from the database.
     async fn credentials(&self, row: &Due) -> Result<Arc<Credentials>, String> {
         let org_id = row.organization_id.ok_or("the delivery names no organization")?;
-        if let Some((at, creds)) = self.credentials.lock().get(&org_id)
-            && at.elapsed() < CREDENTIAL_TTL
-        {
-            return Ok(creds.clone());
+        if let Some(creds) = self.credentials.0.get(&org_id) {
+            return Ok(creds);
         }
-        let generation = self.credentials.generation.load(Ordering::SeqCst);
+        let ticket = self.credentials.0.ticket();
         let integrator = self.integrator_of(org_id).await?;
         let secrets = secrets::open_integrator_secrets(&self.vault, &integrator)
             .map_err(|e| format!("integrator secret: {e}"))?;
         let auth =
             secrets::open_callback_auth(&self.vault, &integrator).map_err(|e| format!("callback credentials: {e}"))?;
         let creds = Arc::new(Credentials { secrets, auth });
-        let mut entries = self.credentials.lock();
-        if self.credentials.generation.load(Ordering::SeqCst) == generation {
-            entries.insert(org_id, (Instant::now(), creds.clone()));
-        }
+        self.credentials.0.put(ticket, org_id, creds.clone());
         Ok(creds)
     }
 

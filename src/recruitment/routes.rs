@@ -287,9 +287,6 @@ async fn post_sandbox_result(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let caller = authenticate(&state, &req, &body).await?;
-    if !caller.organization.sandbox {
-        return Err(SandboxError::NotSandbox.into());
-    }
     require_json_content_type(&req)?;
     let request: SandboxResultRequest = parse_json(&body)?;
     if ExternalId::parse(&request.result_id).is_err() {
