@@ -1,6 +1,5 @@
 //! The Ashby partner protocol against a mock Ashby: a real local HTTP server that records every
 //! call, so the tests check Basic auth, headers and the exact wire casing.
-use std::time::Duration;
 
 use assessment_partner::auth::admin::Scope;
 use assessment_partner::startup::Mode;
@@ -11,8 +10,6 @@ use serde_json::{Value, json};
 use crate::delivery::result_input;
 use crate::helpers::*;
 use crate::receiver::Receiver;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 fn start_body(application: &str, candidate: &str) -> Value {
     json!({

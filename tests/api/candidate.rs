@@ -10,8 +10,6 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::receiver::Receiver;
 
-const WAIT: Duration = Duration::from_secs(20);
-
 /// A candidate with a browser-like cookie jar of one cookie.
 struct Candidate<'a> {
     app: &'a TestApp,

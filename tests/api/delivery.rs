@@ -10,8 +10,6 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::receiver::{Receiver, SmtpSink};
 
-const WAIT: Duration = Duration::from_secs(20);
-
 pub fn result_input() -> Value {
     json!({"score": 71, "subscores": {"driving-leadership": 73, "influencing-inspiring": 68}})
 }

@@ -15,6 +15,9 @@ use chrono::Utc;
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
+/// How long a test waits for something it expects to happen.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub const ORG_A: &str = "0a000000-0000-4000-8000-00000000000a";
 pub const ORG_B: &str = "0b000000-0000-4000-8000-00000000000b";
 pub const ORG_C: &str = "0c000000-0000-4000-8000-00000000000c";

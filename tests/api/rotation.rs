@@ -11,7 +11,6 @@ use crate::helpers::*;
 use crate::receiver::Receiver;
 
 const CONFIG: &str = "/recruitment/v1/config";
-const WAIT: Duration = Duration::from_secs(20);
 
 impl TestApp {
     /// `POST` a rotation with an admin token of `scope`; the answer's status and body.

@@ -1,6 +1,5 @@
 //! Sandbox organisations: invitations are logged, never sent, and the integrator moves its
 //! orders to an outcome, which then reaches it the way a real candidate's would.
-use std::time::Duration;
 
 use assessment_partner::auth::admin::Scope;
 use reqwest::Method;
@@ -11,7 +10,6 @@ use crate::receiver::Receiver;
 
 const ORDER: &str = "/recruitment/v1/assessment-order";
 const OUTCOMES: &str = "/recruitment/v1/sandbox/results";
-const WAIT: Duration = Duration::from_secs(20);
 
 impl TestApp {
     /// Makes organisation C a sandbox through the admin API.
