@@ -62,6 +62,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Over a rate limit; the `Retry-After` and `RateLimit` fields come with the verdict.
+    #[error("rate limited: {0}")]
+    RateLimited(String),
     /// The path exists, the method does not: these are the path's methods.
     #[error("method not allowed")]
     MethodNotAllowed(&'static [String]),
@@ -85,6 +88,16 @@ impl ApiError {
         Self::Internal(e.into())
     }
 
+    /// The refusal of a request over a limit.
+    pub fn rate_limited(verdict: &crate::ratelimit::Verdict) -> Self {
+        let wait = verdict.retry_after_secs().unwrap_or(1);
+        Self::RateLimited(if verdict.is_failed_auth() {
+            format!("Too many requests from this address failed to authenticate; retry after {wait} s.")
+        } else {
+            format!("Too many requests for this organization; retry after {wait} s (see RateLimit-Policy).")
+        })
+    }
+
     fn code_and_title(&self) -> (&'static str, &'static str) {
         match self {
             Self::BadRequest { .. } => ("malformed-request", "Malformed request"),
@@ -96,6 +109,7 @@ impl ApiError {
             Self::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             Self::Validation(_) => ("validation-failed", "Validation failed"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::RateLimited(_) => ("rate-limited", "Too many requests"),
             Self::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
@@ -109,7 +123,8 @@ impl ApiError {
             | Self::Forbidden(d)
             | Self::NotFound(d)
             | Self::Conflict(d)
-            | Self::Unavailable(d) => (d.clone(), Vec::new()),
+            | Self::Unavailable(d)
+            | Self::RateLimited(d) => (d.clone(), Vec::new()),
             Self::PayloadTooLarge { limit } => (format!("The request body is larger than {limit} bytes."), Vec::new()),
             Self::UnsupportedMediaType => (
                 "The request body must be JSON (Content-Type: application/json).".into(),
@@ -166,6 +181,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -64,6 +64,12 @@ impl JsonRefusal {
 /// Decodes one JSON document of type `T`: the whole body must be one value (trailing data is a
 /// syntax error), no string may hold a NUL character (no database stores one as text), and
 /// the messages name JSON's kinds of values, never the server's types.
+/// For a field of type `Option<Option<T>>` with `#[serde(default, deserialize_with = ...)]`:
+/// left out is `None`, `null` is `Some(None)` (set back to the default), a value `Some(Some(v))`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, JsonRefusal> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let (path, inner) = match serde_path_to_error::deserialize::<_, T>(&mut de) {

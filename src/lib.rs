@@ -23,6 +23,7 @@ pub mod health;
 pub mod links;
 pub mod metrics;
 pub mod openapi;
+pub mod ratelimit;
 pub mod recruitment;
 pub mod schema;
 pub mod secrets;

@@ -121,6 +121,20 @@ const SHARED_RESPONSES: &[(&str, &str, &str, &str, &str)] = &[
         "application/json",
     ),
     (
+        "RateLimited",
+        "429",
+        "Over the organisation's rate limit, or too many failed attempts to authenticate from this address (`type` ends `/rate-limited`); wait `Retry-After` seconds. Nothing was done",
+        "Problem",
+        PROBLEM_JSON,
+    ),
+    (
+        "AshbyRateLimited",
+        "429",
+        "Over the partner key's rate limit, or too many failed attempts to authenticate from this address (code `rate_limited`); wait `Retry-After` seconds. Nothing was done",
+        "ErrorEnvelope",
+        "application/json",
+    ),
+    (
         "AshbyUnprocessable",
         "422",
         "Something a recruiter can fix, such as a NUL character in a string; the message is shown in Ashby",
@@ -131,24 +145,62 @@ const SHARED_RESPONSES: &[(&str, &str, &str, &str, &str)] = &[
 
 const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The fields of draft-ietf-httpapi-ratelimit-headers on a limited surface's answers, and
+/// `Retry-After` on a refusal.
+fn rate_limit_fields(refusal: bool) -> std::collections::BTreeMap<String, utoipa::openapi::Header> {
+    use utoipa::openapi::{HeaderBuilder, ObjectBuilder, schema::Type};
+    let header = |description: &str, kind: Type| {
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(kind))
+            .description(Some(description))
+            .build()
+    };
+    let mut fields = std::collections::BTreeMap::from([
+        (
+            "RateLimit-Policy".to_owned(),
+            header(
+                "The bucket this answer was counted in: its name (`organization`, `partner-key` or `failed-auth`), its size `q` and the seconds `w` an empty one takes to fill, e.g. `\"organization\";q=50;w=3`",
+                Type::String,
+            ),
+        ),
+        (
+            "RateLimit".to_owned(),
+            header(
+                "What is left in that bucket `r` and the seconds `t` until it is full (or, refused, until a request fits), e.g. `\"organization\";r=49;t=1`",
+                Type::String,
+            ),
+        ),
+    ]);
+    if refusal {
+        fields.insert(
+            "Retry-After".to_owned(),
+            header(
+                "Whole seconds to wait before a request fits (at least 1)",
+                Type::Integer,
+            ),
+        );
+    }
+    fields
+}
+
 impl Modify for StandardResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         for (name, _, description, schema, content_type) in SHARED_RESPONSES {
-            components.responses.insert(
-                (*name).to_owned(),
-                ResponseBuilder::new()
-                    .description(*description)
-                    .content(
-                        *content_type,
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name(*schema)))
-                            .build(),
-                    )
-                    .build()
-                    .into(),
-            );
+            let mut response = ResponseBuilder::new()
+                .description(*description)
+                .content(
+                    *content_type,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(*schema)))
+                        .build(),
+                )
+                .build();
+            if name.ends_with("RateLimited") {
+                response.headers = rate_limit_fields(true);
+            }
+            components.responses.insert((*name).to_owned(), response.into());
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
             let ashby = path.starts_with("/ashby/");
@@ -167,6 +219,15 @@ impl Modify for StandardResponses {
                     .iter()
                     .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path));
                 let mut wanted: Vec<&str> = Vec::new();
+                if ashby || path.starts_with("/recruitment/") {
+                    // A limited surface: every answer of its own carries the fields.
+                    for response in operation.responses.responses.values_mut() {
+                        if let utoipa::openapi::RefOr::T(response) = response {
+                            response.headers.extend(rate_limit_fields(false));
+                        }
+                    }
+                    wanted.push(if ashby { "AshbyRateLimited" } else { "RateLimited" });
+                }
                 if ashby {
                     wanted.push("AshbyUnauthorized");
                     // assessment.start answers an unreadable body with a 422 message Ashby shows.
@@ -225,6 +286,7 @@ impl Modify for StandardResponses {
         recruitment::post_assessment_link_order,
         recruitment::get_result,
         recruitment::post_sandbox_result,
+        recruitment::post_test_result,
         admin::list_lenses,
         admin::get_lens,
         admin::put_lens,
@@ -255,9 +317,9 @@ impl Modify for StandardResponses {
         Problem, FieldError,
         dto::ConfigResponse, dto::LensSummary, dto::AssessmentOrderRequest, dto::RecruitmentDetails,
         dto::CandidateDetails, dto::AssessmentLinkResponse, dto::ResultBody, dto::ResultStatusBody,
-        dto::SandboxResultRequest, assessment::sandbox::Outcome,
+        dto::SandboxResultRequest, assessment::sandbox::Outcome, dto::TestResultRequest, dto::TestResultResponse,
         spec::LensSpec, spec::CompetencySpec, spec::IntegratorSpec, spec::CallbackAuth, spec::OrganizationSpec,
-        spec::AshbySpec, spec::LensView, spec::CompetencyView, spec::IntegratorView,
+        spec::AshbySpec, spec::LensView, spec::CompetencyView, spec::IntegratorView, spec::RateLimitSpec,
         spec::CallbackAuthView, spec::OrganizationView, spec::AshbyView,
         admin::AssessmentView, admin::AssessmentPage, admin::RotatedKey,
         spec::RotationRequest, spec::SecretRotated, spec::ProviderKeyRotated,

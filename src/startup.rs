@@ -162,6 +162,7 @@ impl Application {
             handoff: handoff.clone(),
             push_credentials: Arc::default(),
             key_rotation_overlap: settings.key_rotation_overlap,
+            delivery_timeout: settings.delivery.timeout,
         };
         let surfaces = SurfaceParts {
             admin_tokens: web::Data::new(
@@ -169,6 +170,7 @@ impl Application {
             ),
             csrf: web::Data::new(crate::candidate::csrf::CsrfKey::new(&settings.master_key)),
             directory: web::Data::new(crate::auth::directory::Directory::new()),
+            limits: web::Data::new(crate::ratelimit::RateLimits::new(settings.rate_limits, &db)),
             orders: web::Data::new(OrderWriter::start(
                 db.clone(),
                 OrderWriter::writers_for(&db, settings.db_max_connections),
@@ -356,6 +358,8 @@ struct SurfaceParts {
     directory: web::Data<crate::auth::directory::Directory>,
     /// Writes orders, several per transaction under load (Recruitment API).
     orders: web::Data<OrderWriter>,
+    /// Request rate limits (Recruitment API, Ashby endpoints).
+    limits: web::Data<crate::ratelimit::RateLimits>,
 }
 
 /// The HTTP server of every surface, on `listener`.
@@ -375,8 +379,11 @@ fn http_server(
             .app_data(surfaces.csrf.clone())
             .app_data(surfaces.directory.clone())
             .app_data(surfaces.orders.clone())
+            .app_data(surfaces.limits.clone())
             .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
             .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
+            .wrap(from_fn(recruitment::throttle))
+            .wrap(from_fn(crate::ashby::throttle))
             .wrap(from_fn(telemetry::request_span))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .configure(recruitment::configure)

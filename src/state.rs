@@ -39,6 +39,8 @@ pub struct AppState {
     pub key_rotation_overlap: Duration,
     /// This instance's worker, when it runs one: rows written leased to it go here.
     pub handoff: Option<crate::delivery::handoff::Handoff>,
+    /// `AP_DELIVERY_TIMEOUT`: the longest one attempt takes (what a test push waits for).
+    pub delivery_timeout: Duration,
 }
 
 impl AppState {

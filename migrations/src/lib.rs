@@ -11,6 +11,7 @@ mod m20261201_000006_outbox_fillfactor;
 mod m20261205_000007_status_pushes;
 mod m20261206_000008_key_rotation;
 mod m20261206_000009_sandbox;
+mod m20261207_000010_rate_limits;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_status_pushes::Migration),
             Box::new(m20261206_000008_key_rotation::Migration),
             Box::new(m20261206_000009_sandbox::Migration),
+            Box::new(m20261207_000010_rate_limits::Migration),
         ]
     }
 }

@@ -384,7 +384,7 @@ mod tests {
         );
         assert_eq!(
             one_of(&Kind::ALL.map(Kind::as_str)),
-            "must be result, ashby_update or invitation_email"
+            "must be result, ashby_update, invitation_email or test_push"
         );
         assert_eq!(one_of(&["x"]), "must be x");
     }

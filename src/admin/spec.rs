@@ -144,6 +144,27 @@ pub struct IntegratorSpec {
     pub status_pushes: Option<bool>,
     /// Default `{"type": "none"}` on create; left out on update it stays as it is. Write-only secrets.
     pub callback_auth: Option<CallbackAuth>,
+    /// Its own request rate limit for each of its organisations (Recruitment API per
+    /// organisation, Ashby calls per partner key); `null` or left out on create: the server's
+    /// (`AP_RATE_LIMIT_PER_SECOND`, `AP_RATE_LIMIT_BURST`). Left out on update it stays as it is;
+    /// `null` goes back to the server's.
+    #[serde(
+        default,
+        deserialize_with = "crate::extract::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<RateLimitSpec>)]
+    pub rate_limit: Option<Option<RateLimitSpec>>,
+}
+
+/// A request rate: `perSecond` on average, up to `burst` at once (a token bucket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitSpec {
+    #[schema(minimum = 1, maximum = 1000000, example = 20)]
+    pub per_second: u32,
+    #[schema(minimum = 1, maximum = 1000000, example = 50)]
+    pub burst: u32,
 }
 
 /// One value of a select field, as Ashby shows it.
@@ -298,6 +319,10 @@ pub struct IntegratorView {
     pub link_orders_allowed: bool,
     pub status_pushes: bool,
     pub callback_auth: CallbackAuthView,
+    /// Its own rate limit; `null`: the server's.
+    pub rate_limit: Option<RateLimitSpec>,
+    /// After a rotation: when the secret it replaced stops (or stopped) working.
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -309,6 +334,8 @@ pub struct AshbyView {
     pub has_api_key: bool,
     pub base_url: Option<String>,
     pub custom_fields: Vec<CustomFieldSpec>,
+    /// After a rotation: when the partner key it replaced stops (or stopped) working.
+    pub previous_partner_api_key_expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -320,6 +347,8 @@ pub struct OrganizationView {
     pub lens_ids: Vec<Uuid>,
     pub ashby: Option<AshbyView>,
     pub sandbox: bool,
+    /// After a rotation: when the provider key it replaced stops (or stopped) working.
+    pub previous_provider_key_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Present only in the answer to the PUT that generated it: store it now, it is not shown again.

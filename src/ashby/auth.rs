@@ -1,14 +1,15 @@
 //! Ashby calls us with HTTP Basic; the partner key we issued may be the user name or the
 //! password. The key names the organisation; after a rotation the key it replaced works too
 //! until the overlap ends.
-use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, web};
 use base64::Engine;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use crate::ashby::error::AshbyError;
 use crate::crypto::sha256_hex;
-use crate::entity::organization;
+use crate::entity::{integrator, organization};
+use crate::ratelimit::{self, Bucket, Rate, RateLimits};
 use crate::state::AppState;
 
 /// The user name and password of a Basic header.
@@ -24,6 +25,25 @@ pub fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
+/// Takes the call from the partner key's rate limit, at its integrator's rate or the default.
+async fn admit(state: &AppState, req: &HttpRequest, org: &organization::Model) -> Result<(), AshbyError> {
+    let Some(limits) = req.app_data::<web::Data<RateLimits>>() else {
+        return Ok(());
+    };
+    let own = integrator::Entity::find_by_id(org.integrator_id)
+        .one(&state.db)
+        .await?
+        .and_then(|i| Rate::stored(i.rate_limit_per_second, i.rate_limit_burst));
+    let verdict = limits.admit(Bucket::Ashby(org.id), own).await?;
+    ratelimit::admitted(req, verdict.clone());
+    match verdict.filter(|v| !v.is_allowed()) {
+        Some(refused) => Err(AshbyError::rate_limited(&refused)),
+        None => Ok(()),
+    }
+}
+
+/// The organisation whose partner key the call carries, once its rate limit lets it through
+/// (429 otherwise, before anything is done).
 pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<organization::Model, AshbyError> {
     let (user, password) = basic_credentials(req).ok_or(AshbyError::Unauthorized)?;
     let now = state.clock.now();
@@ -44,6 +64,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<organiz
             .await?;
         if let Some(org) = found {
             tracing::Span::current().record("organization_id", tracing::field::display(org.id));
+            admit(state, req, &org).await?;
             return Ok(org);
         }
     }

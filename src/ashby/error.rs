@@ -20,6 +20,9 @@ pub enum AshbyError {
     Application { code: &'static str, message: String },
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Over a rate limit; `Retry-After` and the `RateLimit` fields come with the verdict.
+    #[error("rate limited: {0}")]
+    RateLimited(String),
     /// The path exists, the method does not: these are the path's methods.
     #[error("method not allowed")]
     MethodNotAllowed(&'static [String]),
@@ -32,6 +35,16 @@ impl AshbyError {
         Self::Internal(e.into())
     }
 
+    /// The refusal of a call over a limit.
+    pub fn rate_limited(verdict: &crate::ratelimit::Verdict) -> Self {
+        let wait = verdict.retry_after_secs().unwrap_or(1);
+        Self::RateLimited(if verdict.is_failed_auth() {
+            format!("Too many calls from this address failed to authenticate; retry after {wait} s.")
+        } else {
+            format!("Too many calls with this partner API key; retry after {wait} s.")
+        })
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
@@ -39,6 +52,7 @@ impl AshbyError {
             Self::Conflict(_) => "conflict",
             Self::Application { code, .. } => code,
             Self::BadRequest(_) => "bad_request",
+            Self::RateLimited(_) => "rate_limited",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Internal(_) => "internal",
         }
@@ -71,6 +85,7 @@ impl ResponseError for AshbyError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Application { .. } => StatusCode::OK,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -103,6 +118,7 @@ impl ResponseError for AshbyError {
                 )),
             Self::Application { code, message } => response.json(Self::envelope(code, message)),
             Self::BadRequest(message) => response.json(Self::envelope("invalid_request", message)),
+            Self::RateLimited(message) => response.json(Self::envelope("rate_limited", message)),
             Self::MethodNotAllowed(methods) => {
                 response
                     .insert_header(("Allow", methods.join(", ")))

@@ -9,4 +9,4 @@ pub mod error;
 pub mod routes;
 pub mod start;
 
-pub use routes::configure;
+pub use routes::{configure, throttle};

@@ -1,5 +1,8 @@
 //! The endpoints Ashby calls, under `/ashby`. RPC style: every call is a POST with JSON.
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::de::DeserializeOwned;
 use tracing::instrument;
@@ -10,7 +13,19 @@ use crate::ashby::error::AshbyError;
 use crate::ashby::start::{CancelError, StartContext, StartError, cancel, start};
 use crate::entity::{lens, organization_lens};
 use crate::extract::{JsonRefusal, decode_json, read_body};
+use crate::ratelimit;
 use crate::state::AppState;
+
+/// The Ashby endpoints' rate limits (`ratelimit::guard`), refused in Ashby's error envelope.
+pub async fn throttle(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    ratelimit::guard(req, next, "/ashby/", |verdict| {
+        AshbyError::rate_limited(verdict).error_response()
+    })
+    .await
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list)

@@ -4,15 +4,18 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::assessment::completion::{CompletionError, NewResult, Outlets, complete};
 use crate::assessment::questionnaire::lens_competencies;
+use crate::assessment::results::ResultBody;
 use crate::assessment::{Event, State, lifecycle};
 use crate::crypto::sha256_hex;
 use crate::entity::{assessment, organization};
+use crate::links::{LinkKind, LinkSigner};
 
 /// Where a sandbox assessment is moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -123,6 +126,44 @@ pub async fn drive(
     Ok(Driven {
         assessment: moved.assessment,
         enqueued: moved.enqueued,
+    })
+}
+
+/// A sample result for a test push, shaped as every real push is: `resultId` `test-<uuid>`,
+/// links signed for an assessment that does not exist (they open to "not found"), and
+/// subscores for `lens`'s competencies (the organisation's first lens), derived from the
+/// `resultId` like a sandbox result's.
+pub async fn sample_result<C: ConnectionTrait>(
+    db: &C,
+    links: &LinkSigner,
+    lens: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<ResultBody, DbErr> {
+    let result_id = format!("test-{}", Uuid::new_v4());
+    let competencies = match lens {
+        Some(lens) => lens_competencies(db, lens).await?,
+        None => Vec::new(),
+    };
+    let weights: Vec<(String, i32)> = competencies.iter().map(|c| (c.key.clone(), c.weight)).collect();
+    let scores: BTreeMap<String, i32> = weights
+        .iter()
+        .map(|(key, _)| (key.clone(), derived_subscore(&result_id, key)))
+        .collect();
+    let subscores = competencies
+        .iter()
+        .map(|c| {
+            let name = crate::catalog::display_name(&c.key, c.name.as_deref(), crate::catalog::FALLBACK_LOCALE);
+            (name, scores.get(&c.key).copied().unwrap_or_default())
+        })
+        .collect();
+    let nowhere = Uuid::new_v4();
+    let expires = now + links.report_ttl();
+    Ok(ResultBody {
+        score: weighted_score(&scores, &weights),
+        recruitment_url: links.url(LinkKind::Recruitment, nowhere, expires),
+        assessment_report_url: links.url(LinkKind::Report, nowhere, expires),
+        subscores,
+        result_id,
     })
 }
 

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, web};
 
 use crate::auth::directory::{Directory, DirectoryError, Tenant};
 use crate::error::ApiError;
+use crate::ratelimit::{self, Bucket, Rate, RateLimits};
 use crate::signature::{self, SignatureError};
 use crate::state::AppState;
 
@@ -16,7 +17,9 @@ pub const SIGNATURE_HEADER: &str = "signature";
 pub type Caller = Arc<Tenant>;
 
 /// Checks the provider-key and, when the integrator requires it (or sends one anyway), the
-/// signature over the raw body. Every refusal is 401 with a detail that says what is wrong.
+/// signature over the raw body, then takes the request from the organisation's rate limit.
+/// Every refusal to authenticate is 401 with a detail that says what is wrong; over the limit,
+/// 429 (nothing has been done yet).
 pub async fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<Caller, ApiError> {
     let key = req
         .headers()
@@ -56,5 +59,16 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> R
         .map_err(|e| ApiError::Unauthorized(format!("Signature: {e}.")))?;
     }
     tracing::Span::current().record("organization_id", tracing::field::display(tenant.organization.id));
+    if let Some(limits) = req.app_data::<web::Data<RateLimits>>() {
+        let own = Rate::stored(
+            tenant.integrator.rate_limit_per_second,
+            tenant.integrator.rate_limit_burst,
+        );
+        let verdict = limits.admit(Bucket::Recruitment(tenant.organization.id), own).await?;
+        ratelimit::admitted(req, verdict.clone());
+        if let Some(refused) = verdict.filter(|v| !v.is_allowed()) {
+            return Err(ApiError::rate_limited(&refused));
+        }
+    }
     Ok(tenant)
 }

@@ -44,6 +44,7 @@ pub enum SecretSource {
 pub const DEFAULT_ADMIN_TOKEN_MAX_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 
 pub use crate::crypto::MasterKey;
+use crate::ratelimit::{LimitSettings, MAX_RATE, Rate};
 
 /// `AP_DELIVERY_RETRY_SCHEDULE`'s default: the wait after the 1st, 2nd, … failure; the last entry repeats.
 pub const DEFAULT_RETRY_SCHEDULE: [Duration; 9] = [
@@ -96,6 +97,8 @@ pub struct Settings {
     pub report_link_ttl: Duration,
     /// `AP_EXPIRY_SWEEP_INTERVAL`: how often the worker expires overdue invitations.
     pub expiry_sweep_interval: Duration,
+    /// `AP_RATE_LIMIT_*`, `AP_FAILED_AUTH_*`.
+    pub rate_limits: LimitSettings,
 }
 
 /// `AP_DELIVERY_*`: how the outbox is worked.
@@ -254,6 +257,7 @@ impl Settings {
             ashby_base_url,
             report_link_ttl: positive_duration(&raw.report_link_ttl, "AP_REPORT_LINK_TTL")?,
             expiry_sweep_interval: positive_duration(&raw.expiry_sweep_interval, "AP_EXPIRY_SWEEP_INTERVAL")?,
+            rate_limits: rate_limits(&raw)?,
         })
     }
 
@@ -337,6 +341,48 @@ fn delivery(raw: &RawSettings, env: Environment) -> Result<DeliverySettings, Con
         ));
     }
     Ok(settings)
+}
+
+/// `AP_RATE_LIMIT_PER_SECOND` / `_BURST` (every organisation's rate unless its integrator has
+/// its own) and `AP_FAILED_AUTH_PER_MINUTE` / `_BURST` (per client address); `off` for either
+/// rate turns that limit off.
+fn rate_limits(raw: &RawSettings) -> Result<LimitSettings, ConfigError> {
+    let rate = |count_setting: &'static str,
+                count: &Option<String>,
+                burst_setting: &'static str,
+                burst: &Option<String>,
+                make: fn(u32, u32) -> Option<Rate>|
+     -> Result<Option<Rate>, ConfigError> {
+        let count = required(count, count_setting)?.trim();
+        if count == "off" {
+            return Ok(None);
+        }
+        let number = |setting: &'static str, s: &str| {
+            s.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_RATE).contains(n))
+                .ok_or_else(|| invalid(setting, format!("'{s}' is not a number from 1 to {MAX_RATE} (or off)")))
+        };
+        let count = number(count_setting, count)?;
+        let burst = number(burst_setting, required(burst, burst_setting)?.trim())?;
+        Ok(make(count, burst))
+    };
+    Ok(LimitSettings {
+        default: rate(
+            "AP_RATE_LIMIT_PER_SECOND",
+            &raw.rate_limit_per_second,
+            "AP_RATE_LIMIT_BURST",
+            &raw.rate_limit_burst,
+            Rate::per_second,
+        )?,
+        failed_auth: rate(
+            "AP_FAILED_AUTH_PER_MINUTE",
+            &raw.failed_auth_per_minute,
+            "AP_FAILED_AUTH_BURST",
+            &raw.failed_auth_burst,
+            Rate::per_minute,
+        )?,
+    })
 }
 
 /// `AP_SMTP_URL`, `AP_MAIL_*`.

@@ -83,6 +83,14 @@ pub struct RawSettings {
     pub mail_outbox_dir: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub mail_from: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub rate_limit_per_second: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub rate_limit_burst: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub failed_auth_per_minute: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub failed_auth_burst: Option<String>,
 }
 
 /// A duration as the settings write it (`5s`, `2m`, `1day 12h`), which `parse_duration` reads.
@@ -128,6 +136,10 @@ impl RawSettings {
             expiry_sweep_interval: Some("60s".into()),
             mail_outbox_dir: Some("mail-outbox".into()),
             mail_from: Some("Assessments <no-reply@assessment-partner.invalid>".into()),
+            rate_limit_per_second: Some("20".into()),
+            rate_limit_burst: Some("50".into()),
+            failed_auth_per_minute: Some("60".into()),
+            failed_auth_burst: Some("10".into()),
         }
     }
 }

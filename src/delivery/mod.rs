@@ -18,4 +18,5 @@ pub mod record;
 pub mod recorder;
 pub mod report;
 pub mod senders;
+pub mod test_push;
 pub mod worker;

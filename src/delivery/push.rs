@@ -45,6 +45,8 @@ pub struct Post<'a> {
     pub signing_secrets: &'a [&'a [u8]],
     pub auth: &'a CallbackAuth,
     pub now: DateTime<Utc>,
+    /// A test push: sent with `Test-Delivery: true`.
+    pub test_delivery: bool,
 }
 
 impl HttpSender {
@@ -168,6 +170,9 @@ impl HttpSender {
                 .body(post.body.to_vec()),
             Err(e) => return AttemptReport::failed(e),
         };
+        if post.test_delivery {
+            request = request.header("Test-Delivery", "true");
+        }
         if !post.signing_secrets.is_empty() {
             request = request.header(
                 "Signature",

@@ -105,16 +105,21 @@ pub enum DeliveryKind {
     /// The candidate's invitation e-mail.
     #[sea_orm(string_value = "invitation_email")]
     InvitationEmail,
+    /// A sample result an integrator asked for (`POST /recruitment/v1/test-result`): one
+    /// attempt, never retried.
+    #[sea_orm(string_value = "test_push")]
+    TestPush,
 }
 
 impl DeliveryKind {
-    pub const ALL: [DeliveryKind; 3] = [Self::Result, Self::AshbyUpdate, Self::InvitationEmail];
+    pub const ALL: [DeliveryKind; 4] = [Self::Result, Self::AshbyUpdate, Self::InvitationEmail, Self::TestPush];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Result => "result",
             Self::AshbyUpdate => "ashby_update",
             Self::InvitationEmail => "invitation_email",
+            Self::TestPush => "test_push",
         }
     }
 

@@ -20,6 +20,9 @@ pub struct Model {
     pub callback_auth_type: String,
     /// The callback credentials as JSON, encrypted; `None` for `none`.
     pub callback_auth_enc: Option<String>,
+    /// Its organisations' request rate limit (both set) or the server's default (both null).
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

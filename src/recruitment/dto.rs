@@ -290,3 +290,44 @@ pub struct SandboxResultRequest {
     #[schema(example = json!({"driving-leadership": 73, "influencing-inspiring": 68}))]
     pub subscores: Option<std::collections::BTreeMap<String, i32>>,
 }
+
+/// Where to send a test push.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResultRequest {
+    /// Where to POST the sample result: an absolute http(s) URL, as an order's `resultUpdateUrl`.
+    #[schema(
+        example = "https://ats.example.com/api/v1/candidate-results",
+        pattern = "^[Hh][Tt][Tt][Pp][Ss]?://",
+        max_length = 2048
+    )]
+    pub result_update_url: String,
+}
+
+/// What the test push's one attempt found.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResultResponse {
+    /// The receiver answered 2xx.
+    pub delivered: bool,
+    /// The receiver's HTTP status; null when it did not answer.
+    pub status: Option<u16>,
+    pub duration_ms: u32,
+    /// What went wrong, in words; null when delivered.
+    pub error: Option<String>,
+    /// The first KiB of the receiver's answer.
+    #[schema(max_length = 1024)]
+    pub response_excerpt: Option<String>,
+}
+
+impl From<crate::delivery::test_push::Tried> for TestResultResponse {
+    fn from(t: crate::delivery::test_push::Tried) -> Self {
+        Self {
+            delivered: t.delivered,
+            status: t.status,
+            duration_ms: t.duration_ms,
+            error: t.error,
+            response_excerpt: t.response_excerpt,
+        }
+    }
+}

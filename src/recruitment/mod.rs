@@ -4,4 +4,4 @@ pub mod orders;
 pub mod routes;
 pub mod writer;
 
-pub use routes::configure;
+pub use routes::{configure, throttle};

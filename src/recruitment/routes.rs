@@ -1,30 +1,47 @@
 //! HTTP handlers of the Recruitment API. Thin: authenticate, parse, call the domain, map errors.
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
 use crate::assessment::results::result_body;
 use crate::assessment::sandbox::{self, Drive, SandboxError};
 use crate::auth::provider::{Caller, authenticate};
+use crate::delivery::test_push::{self, TestPush};
 use crate::entity::{assessment, lens};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{parse_json, read_body, require_json_content_type};
 use crate::links::LinkKind;
+use crate::ratelimit;
 use crate::recruitment::dto::{
     AssessmentLinkResponse, AssessmentOrderRequest, ConfigResponse, LensSummary, NewOrder, OrderKind, ResultStatusBody,
-    SandboxResultRequest,
+    SandboxResultRequest, TestResultRequest, TestResultResponse,
 };
 use crate::recruitment::orders::{OrderContext, OrderError, Placed, prepare};
 use crate::recruitment::writer::OrderWriter;
 use crate::state::AppState;
-use crate::types::ExternalId;
+use crate::types::{ExternalId, HttpUrl};
+
+/// The Recruitment API's rate limits (`ratelimit::guard`), refused in problem+json.
+pub async fn throttle(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    ratelimit::guard(req, next, "/recruitment/", |verdict| {
+        ApiError::rate_limited(verdict).error_response()
+    })
+    .await
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(get_config)
         .service(post_assessment_order)
         .service(post_assessment_link_order)
         .service(get_result)
-        .service(post_sandbox_result);
+        .service(post_sandbox_result)
+        .service(post_test_result);
 }
 
 impl From<SandboxError> for ApiError {
@@ -312,4 +329,67 @@ async fn post_sandbox_result(
     tracing::info!(assessment_id = %a.id, state = %a.state, "sandbox outcome applied");
     let result = result_body(&state.db, &state.links, a, state.links.report_ttl()).await?;
     Ok(HttpResponse::Accepted().json(ResultStatusBody::new(request.result_id, a.state, result)))
+}
+
+/// How much longer than one attempt (`AP_DELIVERY_TIMEOUT`) a test push waits for the worker.
+const TEST_PUSH_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sends a sample result to `resultUpdateUrl` now, exactly as a real push is sent (signature
+/// with every live secret, callback auth, `Idempotency-Key`), with `resultId` `test-<uuid>` and
+/// `Test-Delivery: true`, and answers what the receiver did. One attempt, never retried; it is
+/// in the delivery log as kind `test_push`.
+#[utoipa::path(
+    tag = "recruitment",
+    security(("provider_key" = [], "signature" = [])),
+    request_body = TestResultRequest,
+    responses(
+        (status = 200, description = "The attempt was made; what the receiver answered", body = TestResultResponse),
+        (status = 422, description = "`resultUpdateUrl` is not an http(s) URL, or points where pushes may not go (private networks); nothing was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "This instance sends nothing (started with `--no-worker`), or its worker made no attempt in time; nothing was sent", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/recruitment/v1/test-result")]
+#[instrument(skip_all)]
+async fn post_test_result(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let caller = authenticate(&state, &req, &body).await?;
+    require_json_content_type(&req)?;
+    let request: TestResultRequest = parse_json(&body)?;
+    let url = HttpUrl::parse(&request.result_update_url).map_err(|e| ApiError::invalid("resultUpdateUrl", e))?;
+    state
+        .targets()
+        .check(url.as_str())
+        .map_err(|reason| ApiError::invalid("resultUpdateUrl", reason))?;
+    let Some(handoff) = state.handoff.as_ref() else {
+        return Err(ApiError::Unavailable(
+            "This instance runs no delivery worker, so it cannot make a test push; send it to one that does.".into(),
+        ));
+    };
+    let now = state.clock.now();
+    let sample =
+        sandbox::sample_result(&state.db, &state.links, caller.offer.lenses.iter().min().copied(), now).await?;
+    let tried = test_push::send_and_wait(
+        &state.db,
+        handoff,
+        &state.wake,
+        TestPush {
+            organization_id: caller.organization.id,
+            url: url.as_str().to_owned(),
+            payload: serde_json::to_value(&sample).map_err(ApiError::internal)?,
+        },
+        now,
+        state.delivery_timeout + TEST_PUSH_SLACK,
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::Unavailable(
+            "The delivery worker made no attempt in time (it is busy); nothing was sent. Try again.".into(),
+        )
+    })?;
+    tracing::info!(delivered = tried.delivered, status = tried.status, "test push made");
+    Ok(HttpResponse::Ok().json(TestResultResponse::from(tried)))
 }

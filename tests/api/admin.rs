@@ -249,7 +249,8 @@ async fn secrets_are_write_only_and_generated_keys_are_shown_once_and_work() {
     assert!(view["generatedPartnerApiKey"].is_string());
     assert_eq!(
         view["ashby"],
-        json!({"hasPartnerApiKey": true, "hasApiKey": true, "baseUrl": null, "customFields": []})
+        json!({"hasPartnerApiKey": true, "hasApiKey": true, "baseUrl": null, "customFields": [],
+               "previousPartnerApiKeyExpiresAt": null})
     );
 
     // The generated key works on the Recruitment API with the integrator's secret.

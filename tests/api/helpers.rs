@@ -8,6 +8,7 @@ use assessment_partner::config::Settings;
 use assessment_partner::crypto::Vault;
 use assessment_partner::entity::assessment;
 use assessment_partner::links::LinkSigner;
+use assessment_partner::ratelimit::{LimitSettings, MAX_RATE, Rate};
 use assessment_partner::signature;
 use assessment_partner::startup::{Application, Mode, StopHandle};
 use base64::Engine;
@@ -210,6 +211,9 @@ pub async fn spawn_app_with(options: Options, tweak: impl FnOnce(&mut Settings))
     settings.master_key = secrecy::SecretBox::new(Box::new(master_key));
     let mail_dir = dir.path().join("mail");
     settings.mail.outbox_dir = mail_dir.clone();
+    // Tests send bursts (and failed attempts) far above the defaults; the limits' own tests set
+    // theirs.
+    settings.rate_limits = generous_limits();
     tweak(&mut settings);
     let start = Utc::now();
     let clock = Arc::new(if options.running_clock {
@@ -249,6 +253,14 @@ pub async fn spawn_app_with(options: Options, tweak: impl FnOnce(&mut Settings))
         mail_dir,
         stop,
         dir,
+    }
+}
+
+/// Limits no test meets unless it means to.
+pub fn generous_limits() -> LimitSettings {
+    LimitSettings {
+        default: Rate::per_second(MAX_RATE, MAX_RATE),
+        failed_auth: Rate::per_minute(MAX_RATE, MAX_RATE),
     }
 }
 
@@ -379,6 +391,10 @@ pub fn child_command(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> std:
         .env("AP_DELIVERY_RETRY_SCHEDULE", "50ms")
         .env("AP_DELIVERY_POLL_INTERVAL", "50ms")
         .env("AP_DELIVERY_CONCURRENCY", "8")
+        .env("AP_RATE_LIMIT_PER_SECOND", "1000000")
+        .env("AP_RATE_LIMIT_BURST", "1000000")
+        .env("AP_FAILED_AUTH_PER_MINUTE", "1000000")
+        .env("AP_FAILED_AUTH_BURST", "1000000")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -11,6 +11,7 @@ use crate::crypto::Vault;
 use crate::delivery::guard::Targets;
 use crate::entity::integrator;
 use crate::extract::Problems;
+use crate::ratelimit::{MAX_RATE, Rate};
 use crate::secrets;
 use crate::types::HttpUrl;
 
@@ -58,6 +59,14 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
     if let Some(auth) = &spec.callback_auth {
         check_callback_auth(&mut p, auth, rules.targets);
     }
+    let rate_limit = spec.rate_limit.map(|limit| {
+        limit.map(|l| {
+            if Rate::per_second(l.per_second, l.burst).is_none() {
+                p.push("rateLimit", format!("perSecond and burst must each be 1 to {MAX_RATE}"));
+            }
+            (i32::try_from(l.per_second).ok(), i32::try_from(l.burst).ok())
+        })
+    });
     let existing = integrator::Entity::find_by_id(id).one(db).await?;
     if existing.is_none() && spec.secret.is_none() {
         p.push("secret", "is required when the integrator is created");
@@ -91,6 +100,11 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
                 active.callback_auth_type = Set(kind);
                 active.callback_auth_enc = Set(enc);
             }
+            if let Some(limit) = rate_limit {
+                let (per_second, burst) = limit.unwrap_or_default();
+                active.rate_limit_per_second = Set(per_second);
+                active.rate_limit_burst = Set(burst);
+            }
             active.updated_at = Set(now);
             active.update(db).await?;
             Ok(Upserted::Updated)
@@ -109,6 +123,8 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
                 status_pushes: Set(spec.status_pushes.unwrap_or(false)),
                 callback_auth_type: Set(kind),
                 callback_auth_enc: Set(enc),
+                rate_limit_per_second: Set(rate_limit.flatten().and_then(|l| l.0)),
+                rate_limit_burst: Set(rate_limit.flatten().and_then(|l| l.1)),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -129,6 +145,13 @@ pub fn integrator_view(vault: &Vault, model: integrator::Model) -> Result<Integr
         link_orders_allowed: model.link_orders_allowed,
         status_pushes: model.status_pushes,
         callback_auth: auth.view(),
+        rate_limit: Rate::stored(model.rate_limit_per_second, model.rate_limit_burst).map(|rate| {
+            let (per_second, burst) = rate.per_second_and_burst();
+            RateLimitSpec { per_second, burst }
+        }),
+        previous_secret_expires_at: model
+            .previous_secret_expires_at
+            .filter(|_| model.previous_secret_enc.is_some()),
         created_at: model.created_at,
         updated_at: model.updated_at,
     })

@@ -229,7 +229,13 @@ pub async fn list_organizations<C: ConnectionTrait>(
                     .clone()
                     .and_then(|v| serde_json::from_value(v).ok())
                     .unwrap_or_default(),
+                previous_partner_api_key_expires_at: o
+                    .previous_ashby_partner_key_expires_at
+                    .filter(|_| o.previous_ashby_partner_key_hash.is_some()),
             }),
+            previous_provider_key_expires_at: o
+                .previous_provider_key_expires_at
+                .filter(|_| o.previous_provider_key_hash.is_some()),
             id: o.id.into(),
             sandbox: o.sandbox,
             name: o.name,

@@ -1,0 +1,113 @@
+//! `POST /recruitment/v1/test-result`: a sample result sent at once as a real push is sent, and
+//! what the receiver did.
+use std::time::Duration;
+
+use assessment_partner::delivery::outbox::{DeliveryState, Kind};
+use assessment_partner::entity::delivery;
+use assessment_partner::signature;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::receiver::Receiver;
+
+const PATH: &str = "/recruitment/v1/test-result";
+
+async fn test_push(app: &TestApp, url: &str) -> reqwest::Response {
+    let body = json!({ "resultUpdateUrl": url }).to_string();
+    app.post_signed(PATH, KEY_A, SECRET_A, body.as_bytes()).await
+}
+
+async fn test_rows(app: &TestApp) -> Vec<delivery::Model> {
+    delivery::Entity::find()
+        .filter(delivery::Column::Kind.eq(Kind::TestPush))
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_test_push_is_sent_as_a_real_push_and_answers_what_the_receiver_did() {
+    let receiver = Receiver::start().await;
+    receiver.answer_json(json!({ "received": true }));
+    let app = spawn_fast_app().await;
+    let response = test_push(&app, &receiver.url("/results")).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["delivered"], true, "{answer}");
+    assert_eq!(answer["status"], 200);
+    assert_eq!(answer["error"], Value::Null);
+    assert!(answer["durationMs"].is_u64());
+    assert_eq!(answer["responseExcerpt"], "{\"received\":true}");
+
+    let push = receiver.wait_for(1, WAIT).await.remove(0);
+    assert_eq!(push.path, "/results");
+    assert_eq!(push.header("test-delivery"), Some("true"));
+    assert_eq!(push.header("integrator-api-key"), Some("callback-api-key-a"));
+    let row = test_rows(&app).await.remove(0);
+    assert_eq!(push.header("idempotency-key"), Some(row.id.to_string().as_str()));
+    assert_eq!(row.state, DeliveryState::Delivered);
+    let header = push.header("signature").expect("signed");
+    let at = chrono::DateTime::from_timestamp(signature::SignatureHeader::parse(header).unwrap().timestamp, 0).unwrap();
+    signature::verify(SECRET_A.as_bytes(), header, &push.body, at, Duration::from_secs(300)).unwrap();
+    // The shape of every result push, with a test resultId.
+    let body = push.json();
+    assert!(body["resultId"].as_str().unwrap().starts_with("test-"), "{body}");
+    let score = body["score"].as_i64().unwrap();
+    assert!((0..=100).contains(&score));
+    let names: Vec<&String> = body["subscores"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["Driving Leadership", "Influencing & Inspiring"]);
+    for link in ["recruitmentUrl", "assessmentReportUrl"] {
+        assert!(body[link].as_str().unwrap().starts_with(&app.address), "{link}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_test_push_says_why_and_is_not_retried() {
+    let receiver = Receiver::start().await;
+    receiver.answer_always(500);
+    let app = spawn_fast_app().await;
+    let answer: Value = test_push(&app, &receiver.url("/results")).await.json().await.unwrap();
+    assert_eq!(answer["delivered"], false, "{answer}");
+    assert_eq!(answer["status"], 500);
+    assert_eq!(answer["error"], "HTTP 500");
+    let row = test_rows(&app).await.remove(0);
+    assert_eq!(
+        (row.state, row.attempts),
+        (DeliveryState::Dead, 1),
+        "one attempt, final"
+    );
+
+    // A receiver that does not answer at all.
+    receiver.stop().await;
+    let answer: Value = test_push(&app, &receiver.url("/results")).await.json().await.unwrap();
+    assert_eq!(answer["delivered"], false, "{answer}");
+    assert_eq!(answer["status"], Value::Null);
+    assert!(answer["error"].as_str().unwrap().contains("connect"), "{answer}");
+    assert_eq!(answer["responseExcerpt"], Value::Null);
+    assert_eq!(receiver.requests().len(), 1, "the 500 was not tried again");
+}
+
+#[tokio::test]
+async fn a_test_push_where_pushes_may_not_go_is_refused_before_anything_is_written() {
+    let app = spawn_app_with(Options::default(), |s| s.delivery.allow_private_networks = false).await;
+    for url in [
+        "http://127.0.0.1:9/results",
+        "http://10.0.0.1/results",
+        "ftp://ats.example.com/x",
+    ] {
+        let response = test_push(&app, url).await;
+        let problem = expect_problem(response, 422).await;
+        assert_eq!(fields(&problem), ["resultUpdateUrl"], "{url}");
+    }
+    assert!(test_rows(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_instance_without_a_worker_sends_no_test_push() {
+    let app = spawn_app_without_worker().await;
+    let response = test_push(&app, "http://127.0.0.1:9/results").await;
+    let problem = expect_problem(response, 503).await;
+    assert!(problem["detail"].as_str().unwrap().contains("no delivery worker"));
+    assert!(test_rows(&app).await.is_empty());
+}
