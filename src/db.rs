@@ -55,6 +55,10 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .row_buffer_size(SQLITE_ROW_BUFFER)
+                // Deleted and overwritten content is zeroed in the file rather than left in free
+                // space, so that an erased candidate's bytes are gone once the WAL is
+                // checkpointed (`assessment::personal_data`).
+                .pragma("secure_delete", "on")
         });
     let db = Database::connect(options).await.map_err(|e| {
         anyhow::anyhow!(

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod ashby;
 pub mod assessment;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod candidate;

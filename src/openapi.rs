@@ -5,10 +5,12 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::admin::deliveries;
+use crate::admin::personal_data;
 use crate::admin::routes as admin;
 use crate::admin::spec;
 use crate::ashby::dto as ashby_dto;
 use crate::ashby::routes as ashby_routes;
+use crate::assessment::personal_data as pd;
 use crate::error::{FieldError, Problem};
 use crate::recruitment::{dto, routes as recruitment};
 use crate::{assessment, health};
@@ -306,6 +308,9 @@ impl Modify for StandardResponses {
         deliveries::list_deliveries,
         deliveries::get_delivery,
         deliveries::replay_delivery,
+        personal_data::post_erasure,
+        personal_data::get_data_subject,
+        personal_data::list_audit_events,
         ashby_routes::list,
         ashby_routes::start_assessment,
         ashby_routes::cancel_assessment,
@@ -325,6 +330,8 @@ impl Modify for StandardResponses {
         spec::RotationRequest, spec::SecretRotated, spec::ProviderKeyRotated,
         deliveries::ResultInput, deliveries::ResultRecorded, deliveries::DeliveryView, deliveries::DeliveryDetail,
         deliveries::AttemptView, deliveries::DeliveryPage,
+        personal_data::ErasureRequest, personal_data::ErasureResponse, personal_data::AuditEventView, personal_data::AuditPage,
+        pd::SubjectExport, pd::CandidateExport, pd::AssessmentExport, pd::DeliveryExport,
         ashby_dto::ListResponse, ashby_dto::AssessmentType, ashby_dto::StartRequest, ashby_dto::StartCandidate,
         ashby_dto::StartApplication, ashby_dto::StartJob, ashby_dto::HiringTeamMember,
         ashby_dto::UpdateRequest, ashby_dto::DataBlob, ashby_dto::UserMessage, ashby_dto::ErrorEnvelope,
@@ -333,7 +340,7 @@ impl Modify for StandardResponses {
     modifiers(&SecuritySchemes, &StandardResponses),
     tags(
         (name = "recruitment", description = "For integrators (ATSs): order assessments, fetch results."),
-        (name = "admin", description = "For operators: lenses, integrators, organisations, assessments, results, deliveries."),
+        (name = "admin", description = "For operators: lenses, integrators, organisations, assessments, results, deliveries, personal data and the audit log."),
         (name = "ashby", description = "The Ashby assessments partner protocol (Ashby calls these; base URL `<public url>/ashby`). \
             Field casing is Ashby's: snake_case, with camelCase in `job.hiringTeam[]` and `isRequired`."),
         (name = "health", description = "Probes."),

@@ -54,6 +54,8 @@ pub struct Application {
     server: Option<Server>,
     worker: Option<Worker>,
     sweep_interval: Option<std::time::Duration>,
+    /// With a worker: how long personal data and settled outbox rows are kept.
+    retention: Option<crate::config::RetentionSettings>,
     listener: Option<String>,
     state: AppState,
     shutdown: CancellationToken,
@@ -163,6 +165,7 @@ impl Application {
             push_credentials: Arc::default(),
             key_rotation_overlap: settings.key_rotation_overlap,
             delivery_timeout: settings.delivery.timeout,
+            mail_outbox_dir: settings.mail.outbox_dir.clone(),
         };
         let surfaces = SurfaceParts {
             admin_tokens: web::Data::new(
@@ -213,6 +216,7 @@ impl Application {
             server,
             worker,
             sweep_interval,
+            retention: mode.worker().then_some(settings.retention),
             listener: pg_listener,
             state,
             shutdown,
@@ -263,6 +267,9 @@ impl Application {
         let sweeper = self
             .sweep_interval
             .map(|every| tokio::spawn(sweep_expired(self.state.clone(), every, self.shutdown.clone())));
+        let retention = self
+            .retention
+            .map(|settings| tokio::spawn(sweep_retention(self.state.clone(), settings, self.shutdown.clone())));
         let http = self.server.as_ref().map(Server::handle);
         let mut server = self.server.map(tokio::spawn);
         let mut result = Ok(());
@@ -292,6 +299,9 @@ impl Application {
         }
         if let Some(sweeper) = sweeper {
             let _ = sweeper.await;
+        }
+        if let Some(retention) = retention {
+            let _ = retention.await;
         }
         if let Some(http) = http {
             http.stop(true).await;
@@ -382,6 +392,7 @@ fn http_server(
             .app_data(surfaces.limits.clone())
             .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
             .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
+            .wrap(from_fn(admin::personal_data::trail))
             .wrap(from_fn(recruitment::throttle))
             .wrap(from_fn(crate::ashby::throttle))
             .wrap(from_fn(telemetry::request_span))
@@ -443,6 +454,78 @@ async fn sweep_expired(state: AppState, every: std::time::Duration, shutdown: Ca
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Rows a retention sweep changes per transaction at most, so that it never holds SQLite's one
+/// writer for long.
+const RETENTION_BATCH: u64 = 200;
+
+/// Erases assessments finished longer than `AP_RETENTION_PERIOD` ago and deletes settled outbox
+/// rows older than `AP_DELIVERY_RETENTION`, in bounded batches, every `AP_RETENTION_SWEEP_INTERVAL`.
+async fn sweep_retention(state: AppState, settings: crate::config::RetentionSettings, shutdown: CancellationToken) {
+    let chrono = |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    loop {
+        let now = state.clock.now();
+        if let Some(period) = settings.period {
+            loop {
+                match crate::assessment::personal_data::erase_finished_before(
+                    &state.db,
+                    now - chrono(period),
+                    RETENTION_BATCH,
+                    now,
+                )
+                .await
+                {
+                    Ok(erased) => {
+                        if erased.assessments > 0 {
+                            crate::delivery::mail::forget(&state.mail_outbox_dir, &erased.messages).await;
+                            tracing::info!(
+                                assessments = erased.assessments,
+                                candidates = erased.candidates,
+                                "retention: erased assessments past the retention period"
+                            );
+                        }
+                        if erased.assessments < RETENTION_BATCH {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "retention sweep failed");
+                        break;
+                    }
+                }
+                if shutdown.is_cancelled() {
+                    return;
+                }
+            }
+        }
+        if let Some(keep) = settings.deliveries {
+            loop {
+                match crate::delivery::outbox::delete_settled_before(&state.db, now - chrono(keep), RETENTION_BATCH)
+                    .await
+                {
+                    Ok(deleted) if deleted > 0 => {
+                        tracing::info!(deleted, "retention: deleted settled outbox rows");
+                        if deleted < RETENTION_BATCH {
+                            break;
+                        }
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox retention sweep failed");
+                        break;
+                    }
+                }
+                if shutdown.is_cancelled() {
+                    return;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(settings.sweep_interval) => {}
             _ = shutdown.cancelled() => return,
         }
     }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub handoff: Option<crate::delivery::handoff::Handoff>,
     /// `AP_DELIVERY_TIMEOUT`: the longest one attempt takes (what a test push waits for).
     pub delivery_timeout: Duration,
+    /// `AP_MAIL_OUTBOX_DIR`: where `.eml` files are written (an erasure deletes its person's).
+    pub mail_outbox_dir: std::path::PathBuf,
 }
 
 impl AppState {

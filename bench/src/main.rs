@@ -846,7 +846,11 @@ fn server_command(bin: &Path, dir: &Path, db_url: &str, extra: &[(String, String
     cmd.current_dir(dir)
         .env("DATABASE_URL", db_url)
         .env("AP_DEV_KEY_FILE", dir.join("keys.json"))
-        .env("AP_MAIL_OUTBOX_DIR", dir.join("mail-outbox"));
+        .env("AP_MAIL_OUTBOX_DIR", dir.join("mail-outbox"))
+        // Rate limits on, as a deployment runs them, far above what the load sends; compare
+        // with `--server-env AP_RATE_LIMIT_PER_SECOND=off`.
+        .env("AP_RATE_LIMIT_PER_SECOND", "1000000")
+        .env("AP_RATE_LIMIT_BURST", "1000000");
     for (k, v) in extra {
         cmd.env(k, v);
     }

@@ -12,6 +12,7 @@ mod m20261205_000007_status_pushes;
 mod m20261206_000008_key_rotation;
 mod m20261206_000009_sandbox;
 mod m20261207_000010_rate_limits;
+mod m20261207_000011_personal_data;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_key_rotation::Migration),
             Box::new(m20261206_000009_sandbox::Migration),
             Box::new(m20261207_000010_rate_limits::Migration),
+            Box::new(m20261207_000011_personal_data::Migration),
         ]
     }
 }

@@ -6,6 +6,18 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// Refuses time filters outside the years 0000 to 9999: SQLite keeps times as text, which
+/// orders only four-digit years as time.
+pub fn check_time_bounds(bounds: &[(&str, Option<chrono::DateTime<chrono::Utc>>)]) -> Result<(), ApiError> {
+    use chrono::Datelike;
+    for (field, bound) in bounds {
+        if bound.is_some_and(|t| !(0..=9999).contains(&t.year())) {
+            return Err(ApiError::invalid(*field, "must be a time in the years 0000 to 9999"));
+        }
+    }
+    Ok(())
+}
+
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
 

@@ -1,6 +1,6 @@
 //! The admin API under `/admin/v1`: bearer JWT with scopes, problem+json errors.
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(put_locales)
         .service(list_assessments);
     crate::admin::deliveries::configure(cfg);
+    crate::admin::personal_data::configure(cfg);
 }
 
 fn status_for(outcome: Upserted) -> actix_web::HttpResponseBuilder {
@@ -490,12 +491,7 @@ async fn list_assessments(
             .map_err(|e: UnknownState| ApiError::invalid("state", e.to_string()))?;
         query = query.filter(assessment::Column::State.eq(s));
     }
-    for (field, bound) in [("createdFrom", filter.created_from), ("createdTo", filter.created_to)] {
-        // SQLite keeps times as text, which orders only four-digit years as time.
-        if bound.is_some_and(|t| !(0..=9999).contains(&t.year())) {
-            return Err(ApiError::invalid(field, "must be a time in the years 0000 to 9999"));
-        }
-    }
+    crate::admin::paging::check_time_bounds(&[("createdFrom", filter.created_from), ("createdTo", filter.created_to)])?;
     if let Some(from) = filter.created_from {
         query = query.filter(assessment::Column::CreatedAt.gte(from));
     }

@@ -50,6 +50,7 @@ pub async fn ensure<C: ConnectionTrait>(
         first_name: Set(person.first_name.map(str::to_owned)),
         last_name: Set(person.last_name.map(str::to_owned)),
         created_at: Set(now),
+        erased_at: Set(None),
     })
     .on_conflict(
         OnConflict::columns([candidate::Column::OrganizationId, candidate::Column::Email])
@@ -89,6 +90,7 @@ pub async fn ensure_all<C: ConnectionTrait>(
             first_name: Set(None),
             last_name: Set(None),
             created_at: Set(now),
+            erased_at: Set(None),
         });
     Ok(candidate::Entity::insert_many(rows)
         .on_conflict(

@@ -3,6 +3,7 @@ pub mod candidates;
 pub mod completion;
 pub mod invite;
 pub mod lifecycle;
+pub mod personal_data;
 pub mod questionnaire;
 pub mod results;
 pub mod sandbox;

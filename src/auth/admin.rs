@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
@@ -32,10 +32,16 @@ pub enum Scope {
     ResultsWrite,
     DeliveriesRead,
     DeliveriesWrite,
+    /// Export everything held about a person.
+    CandidatesRead,
+    /// Erase a person's data.
+    CandidatesErase,
+    /// Read the audit log.
+    AuditRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 13] = [
         Scope::LensesRead,
         Scope::LensesWrite,
         Scope::IntegratorsRead,
@@ -46,6 +52,9 @@ impl Scope {
         Scope::ResultsWrite,
         Scope::DeliveriesRead,
         Scope::DeliveriesWrite,
+        Scope::CandidatesRead,
+        Scope::CandidatesErase,
+        Scope::AuditRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +69,9 @@ impl Scope {
             Scope::ResultsWrite => "results.write",
             Scope::DeliveriesRead => "deliveries.read",
             Scope::DeliveriesWrite => "deliveries.write",
+            Scope::CandidatesRead => "candidates.read",
+            Scope::CandidatesErase => "candidates.erase",
+            Scope::AuditRead => "audit.read",
         }
     }
 
@@ -212,6 +224,11 @@ impl AdminTokens {
     }
 }
 
+/// Who made an authenticated admin request (the token's `sub`), kept in the request's
+/// extensions for the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
 /// An authenticated admin; handlers ask it for the scope they need.
 #[derive(Debug)]
 pub struct AdminAuth {
@@ -254,6 +271,7 @@ impl FromRequest for AdminAuth {
                 .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be 'Bearer <token>'.".into()))?;
             let auth = tokens.verify(token.trim(), state.clock.now())?;
             tracing::Span::current().record("admin", tracing::field::display(&auth.subject));
+            req.extensions_mut().insert(Actor(auth.subject.clone()));
             Ok(auth)
         })())
     }

@@ -103,6 +103,13 @@ pub(super) async fn load(state: &AppState, token: &str) -> Result<Ctx, Failure> 
             )
         })?;
     tracing::Span::current().record("organization_id", tracing::field::display(assessment.organization_id));
+    if assessment.erased_at.is_some() {
+        let w = words(&assessment.locale);
+        return Err(Failure::Page(
+            StatusCode::GONE,
+            pages::message(w, w.erased_heading, w.erased),
+        ));
+    }
     let questionnaire = Questionnaire::load(&state.db, assessment.lens_id)
         .await
         .map_err(|e| Failure::Internal(e.into()))?;

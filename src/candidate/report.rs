@@ -47,6 +47,24 @@ fn link_problem(e: LinkError) -> HttpResponse {
     }
 }
 
+/// What a report or recruitment link shows.
+enum Shown {
+    Page(Markup),
+    /// Nothing (yet): no such report, or not finished.
+    Nothing,
+    /// The candidates' data was erased.
+    Erased,
+}
+
+/// The page of an erased assessment's report or recruitment.
+fn erased() -> HttpResponse {
+    problem(
+        StatusCode::GONE,
+        "No longer available",
+        "The candidate's data has been erased.",
+    )
+}
+
 fn internal(e: sea_orm::DbErr) -> HttpResponse {
     tracing::error!(error = %e, "report page failed");
     problem(
@@ -79,8 +97,9 @@ async fn report(state: web::Data<AppState>, token: web::Path<String>) -> HttpRes
         Err(e) => return link_problem(e),
     };
     match render_report(&state, id).await {
-        Ok(Some(markup)) => page(StatusCode::OK, "Assessment report", markup),
-        Ok(None) => problem(
+        Ok(Shown::Erased) => erased(),
+        Ok(Shown::Page(markup)) => page(StatusCode::OK, "Assessment report", markup),
+        Ok(Shown::Nothing) => problem(
             StatusCode::NOT_FOUND,
             "No report yet",
             "The candidate has not finished this assessment.",
@@ -89,12 +108,15 @@ async fn report(state: web::Data<AppState>, token: web::Path<String>) -> HttpRes
     }
 }
 
-async fn render_report(state: &AppState, id: Uuid) -> Result<Option<Markup>, sea_orm::DbErr> {
+async fn render_report(state: &AppState, id: Uuid) -> Result<Shown, sea_orm::DbErr> {
     let Some(a) = assessment::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(None);
+        return Ok(Shown::Nothing);
     };
+    if a.erased_at.is_some() {
+        return Ok(Shown::Erased);
+    }
     let (Some(score), Some(completed_at)) = (a.score, a.completed_at) else {
-        return Ok(None);
+        return Ok(Shown::Nothing);
     };
     let lens = lens::Entity::find_by_id(a.lens_id).one(&state.db).await?;
     let email = candidate::Entity::find_by_id(a.candidate_id)
@@ -115,7 +137,7 @@ async fn render_report(state: &AppState, id: Uuid) -> Result<Option<Markup>, sea
     let minutes = a
         .started_at
         .map(|s| ((completed_at - s).num_seconds().max(0) + 59) / 60);
-    Ok(Some(html! {
+    Ok(Shown::Page(html! {
         h1 { "Assessment report" }
         p class="muted" {
             (lens.as_ref().map(|l| l.name.as_str()).unwrap_or("")) " · " (email)
@@ -152,7 +174,7 @@ async fn recruitment_page(state: web::Data<AppState>, token: web::Path<String>) 
         Ok(id) => id,
         Err(e) => return link_problem(e),
     };
-    let result: Result<Option<Markup>, sea_orm::DbErr> = async {
+    let result: Result<Shown, sea_orm::DbErr> = async {
         // The subject is a recruitment, or (for assessments without one, as from Ashby) the assessment.
         let (title, rows) = match recruitment::Entity::find_by_id(id).one(&state.db).await? {
             Some(r) => {
@@ -165,9 +187,14 @@ async fn recruitment_page(state: web::Data<AppState>, token: web::Path<String>) 
             }
             None => match assessment::Entity::find_by_id(id).one(&state.db).await? {
                 Some(a) => (a.ashby_job_name.clone().unwrap_or_else(|| "Assessment".into()), vec![a]),
-                None => return Ok(None),
+                None => return Ok(Shown::Nothing),
             },
         };
+        // Erased candidates are not shown; when nobody is left, the page is gone.
+        let rows: Vec<assessment::Model> = rows.into_iter().filter(|a| a.erased_at.is_none()).collect();
+        if rows.is_empty() {
+            return Ok(Shown::Erased);
+        }
         let candidate_ids: Vec<Uuid> = rows.iter().map(|a| a.candidate_id).collect();
         let emails: std::collections::HashMap<Uuid, String> = candidate::Entity::find()
             .filter(candidate::Column::Id.is_in(candidate_ids))
@@ -177,7 +204,7 @@ async fn recruitment_page(state: web::Data<AppState>, token: web::Path<String>) 
             .map(|c| (c.id, c.email))
             .collect();
         let ttl = state.links.report_ttl();
-        Ok(Some(html! {
+        Ok(Shown::Page(html! {
             h1 { (title) }
             p class="muted" { (rows.len()) " candidate(s)" }
             table {
@@ -201,8 +228,9 @@ async fn recruitment_page(state: web::Data<AppState>, token: web::Path<String>) 
     }
     .await;
     match result {
-        Ok(Some(markup)) => page(StatusCode::OK, "Recruitment", markup),
-        Ok(None) => problem(
+        Ok(Shown::Erased) => erased(),
+        Ok(Shown::Page(markup)) => page(StatusCode::OK, "Recruitment", markup),
+        Ok(Shown::Nothing) => problem(
             StatusCode::NOT_FOUND,
             "Nothing here",
             "This recruitment no longer exists.",

@@ -99,6 +99,20 @@ pub struct Settings {
     pub expiry_sweep_interval: Duration,
     /// `AP_RATE_LIMIT_*`, `AP_FAILED_AUTH_*`.
     pub rate_limits: LimitSettings,
+    /// `AP_RETENTION_*`, `AP_DELIVERY_RETENTION`.
+    pub retention: RetentionSettings,
+}
+
+/// How long personal data and the outbox's settled rows are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// `AP_RETENTION_PERIOD`: assessments finished longer ago are erased; `None` (`off`): kept.
+    pub period: Option<Duration>,
+    /// `AP_RETENTION_SWEEP_INTERVAL`: how often the sweeper looks.
+    pub sweep_interval: Duration,
+    /// `AP_DELIVERY_RETENTION`: delivered and dead outbox rows older than this are deleted with
+    /// their attempts; `None` (`off`): kept.
+    pub deliveries: Option<Duration>,
 }
 
 /// `AP_DELIVERY_*`: how the outbox is worked.
@@ -258,6 +272,11 @@ impl Settings {
             report_link_ttl: positive_duration(&raw.report_link_ttl, "AP_REPORT_LINK_TTL")?,
             expiry_sweep_interval: positive_duration(&raw.expiry_sweep_interval, "AP_EXPIRY_SWEEP_INTERVAL")?,
             rate_limits: rate_limits(&raw)?,
+            retention: RetentionSettings {
+                period: optional_duration(&raw.retention_period, "AP_RETENTION_PERIOD")?,
+                sweep_interval: positive_duration(&raw.retention_sweep_interval, "AP_RETENTION_SWEEP_INTERVAL")?,
+                deliveries: optional_duration(&raw.delivery_retention, "AP_DELIVERY_RETENTION")?,
+            },
         })
     }
 
@@ -297,6 +316,14 @@ fn positive_duration(value: &Option<String>, setting: &'static str) -> Result<Du
         return Err(invalid(setting, "must be longer than zero"));
     }
     Ok(d)
+}
+
+/// A positive duration, or `off` (`None`).
+fn optional_duration(value: &Option<String>, setting: &'static str) -> Result<Option<Duration>, ConfigError> {
+    if required(value, setting)?.trim() == "off" {
+        return Ok(None);
+    }
+    positive_duration(value, setting).map(Some)
 }
 
 /// `AP_KEY_ROTATION_OVERLAP`: zero ends a rotated key at once; at most 30 days.

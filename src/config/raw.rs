@@ -91,6 +91,12 @@ pub struct RawSettings {
     pub failed_auth_per_minute: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub failed_auth_burst: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub retention_period: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub retention_sweep_interval: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub delivery_retention: Option<String>,
 }
 
 /// A duration as the settings write it (`5s`, `2m`, `1day 12h`), which `parse_duration` reads.
@@ -140,6 +146,9 @@ impl RawSettings {
             rate_limit_burst: Some("50".into()),
             failed_auth_per_minute: Some("60".into()),
             failed_auth_burst: Some("10".into()),
+            retention_period: Some("365d".into()),
+            retention_sweep_interval: Some("1h".into()),
+            delivery_retention: Some("30d".into()),
         }
     }
 }

@@ -140,6 +140,42 @@ impl Mailer {
     }
 }
 
+/// Deletes from `outbox_dir` the `.eml` files of these deliveries (a message's `Message-ID`
+/// names its delivery), as an erasure asks; how many went. Files that cannot be read or deleted
+/// are logged and left.
+pub async fn forget(outbox_dir: &std::path::Path, delivery_ids: &[uuid::Uuid]) -> usize {
+    if delivery_ids.is_empty() {
+        return 0;
+    }
+    let dir = outbox_dir.to_path_buf();
+    let marks: Vec<String> = delivery_ids
+        .iter()
+        .map(|id| format!("<{id}@assessment-partner>"))
+        .collect();
+    let scan = move || {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return 0;
+        };
+        let mut deleted = 0;
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.extension().is_none_or(|e| e != "eml") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if marks.iter().any(|m| text.contains(m.as_str())) {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => deleted += 1,
+                    Err(e) => tracing::warn!(error = %e, "could not delete an erased candidate's .eml file"),
+                }
+            }
+        }
+        deleted
+    };
+    tokio::task::spawn_blocking(scan).await.unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

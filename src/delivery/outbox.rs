@@ -155,6 +155,40 @@ pub async fn write_sandboxed<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Deletes up to `batch` delivered or dead rows last changed before `cutoff`, with their
+/// attempts, in one transaction; how many rows went. Call again while it returns `batch`.
+pub async fn delete_settled_before(
+    db: &sea_orm::DatabaseConnection,
+    cutoff: DateTime<Utc>,
+    batch: u64,
+) -> Result<u64, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let txn = crate::db::begin_write(db).await?;
+    let ids: Vec<Uuid> = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Id)
+        .filter(delivery::Column::State.ne(DeliveryState::Pending))
+        .filter(delivery::Column::UpdatedAt.lt(cutoff))
+        .limit(batch)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    crate::entity::delivery_attempt::Entity::delete_many()
+        .filter(crate::entity::delivery_attempt::Column::DeliveryId.is_in(ids.iter().copied()))
+        .exec(&txn)
+        .await?;
+    let deleted = delivery::Entity::delete_many()
+        .filter(delivery::Column::Id.is_in(ids))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    txn.commit().await?;
+    Ok(deleted)
+}
+
 async fn notify<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}")).await?;

@@ -40,6 +40,9 @@ pub struct Model {
     pub additional_fields: Option<Json>,
     /// The `timestamp` of the last `assessment.update` enqueued; the next is strictly later.
     pub ashby_last_update_ms: Option<i64>,
+    /// When the candidate's data in it was erased (answers, Ashby ids, additional fields; the
+    /// scores too when asked). Its links and result answer 410 from then on.
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

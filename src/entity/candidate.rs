@@ -13,6 +13,8 @@ pub struct Model {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub created_at: DateTimeUtc,
+    /// When their personal data was erased (the e-mail is then `erased:<id>`, the names gone).
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table. Plain data; the rules live in `assessment/`.
 pub mod answer;
 pub mod assessment;
+pub mod audit_event;
 pub mod candidate;
 pub mod delivery;
 pub mod delivery_attempt;

@@ -272,6 +272,11 @@ async fn get_result(
         .one(&state.db)
         .await?
         .ok_or_else(not_found)?;
+    if a.erased_at.is_some() {
+        return Err(ApiError::Gone(
+            "The candidate's data in this order has been erased at their request or by the retention period.".into(),
+        ));
+    }
     let status = a.state;
     let result = result_body(&state.db, &state.links, &a, state.links.report_ttl()).await?;
     Ok(HttpResponse::Ok().json(ResultStatusBody::new(result_id, status, result)))

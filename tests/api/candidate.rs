@@ -11,13 +11,13 @@ use crate::helpers::*;
 use crate::receiver::Receiver;
 
 /// A candidate with a browser-like cookie jar of one cookie.
-struct Candidate<'a> {
+pub struct Candidate<'a> {
     app: &'a TestApp,
     base: String,
     cookie: Option<String>,
 }
 
-fn capture(html: &str, before: &str, after: char) -> Vec<String> {
+pub fn capture(html: &str, before: &str, after: char) -> Vec<String> {
     html.split(before)
         .skip(1)
         .filter_map(|rest| rest.split(after).next().map(str::to_owned))
@@ -25,7 +25,7 @@ fn capture(html: &str, before: &str, after: char) -> Vec<String> {
 }
 
 impl<'a> Candidate<'a> {
-    fn new(app: &'a TestApp, link: &str) -> Self {
+    pub fn new(app: &'a TestApp, link: &str) -> Self {
         let path = link.strip_prefix(&app.address).expect("the link points at this server");
         Self {
             app,
@@ -40,7 +40,7 @@ impl<'a> Candidate<'a> {
         }
     }
 
-    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+    pub async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
         let mut request = self.app.http.get(self.app.url(&format!("{}{path}", self.base)));
         if let Some(c) = &self.cookie {
             request = request.header(COOKIE, c);
@@ -56,7 +56,7 @@ impl<'a> Candidate<'a> {
         (status, response.text().await.unwrap(), location)
     }
 
-    async fn post(&mut self, path: &str, form: &[(String, String)]) -> (u16, String, Option<String>) {
+    pub async fn post(&mut self, path: &str, form: &[(String, String)]) -> (u16, String, Option<String>) {
         let mut request = self
             .app
             .http
@@ -75,7 +75,7 @@ impl<'a> Candidate<'a> {
         (status, response.text().await.unwrap(), location)
     }
 
-    fn csrf(html: &str) -> String {
+    pub fn csrf(html: &str) -> String {
         capture(html, r#"name="csrf" value=""#, '"')
             .into_iter()
             .next()

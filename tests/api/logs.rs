@@ -3,6 +3,7 @@
 //! when the log is not a terminal. A real instance in another process, its stderr read whole.
 use std::io::Read;
 
+use assessment_partner::auth::admin::Scope;
 use assessment_partner::links::LinkKind;
 use serde_json::Value;
 
@@ -67,6 +68,26 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
     ] {
         app.http.get(format!("{url}{path}")).send().await.expect("page");
     }
+    // The person's data exported, then erased.
+    let export = app
+        .http
+        .get(format!(
+            "{url}/admin/v1/data-subjects?organizationId={ORG_A}&email={email}"
+        ))
+        .bearer_auth(child_admin_token(Scope::CandidatesRead))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(export.status(), 200);
+    let erased = app
+        .http
+        .post(format!("{url}/admin/v1/erasures"))
+        .bearer_auth(child_admin_token(Scope::CandidatesErase))
+        .json(&serde_json::json!({ "organizationId": ORG_A, "email": email }))
+        .send()
+        .await
+        .expect("erasure");
+    assert_eq!(erased.status(), 200);
     let _ = child.kill();
     let _ = child.wait();
     let log = reader.join().expect("the log reader");

@@ -13,6 +13,7 @@ mod limits;
 mod logs;
 mod openapi;
 mod orders;
+mod personal_data;
 mod receiver;
 mod results;
 mod rotation;
