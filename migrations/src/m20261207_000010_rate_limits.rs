@@ -1,7 +1,7 @@
 //! Rate limits. Per integrator, an optional rate (`rate_limit_per_second`, `rate_limit_burst`;
 //! both null: the server's default). On PostgreSQL, the shared state of the limits in
 //! `rate_limits`: one row per limited key holding its GCRA "theoretical arrival time" in
-//! microseconds since the epoch. The table is UNLOGGED: it is written on every limited request
+//! microseconds since the epoch, and how many requests the last statement let through. The table is UNLOGGED: it is written on every limited request
 //! and is not worth a WAL record; after a crash PostgreSQL empties it, which only refills every
 //! bucket. SQLite (one instance) keeps its limits in memory and has no such table.
 use sea_orm_migration::prelude::*;
@@ -35,8 +35,8 @@ impl MigrationTrait for Migration {
             manager
                 .get_connection()
                 .execute_unprepared(
-                    "CREATE UNLOGGED TABLE rate_limits (key text PRIMARY KEY, tat bigint NOT NULL) \
-                     WITH (fillfactor = 50)",
+                    "CREATE UNLOGGED TABLE rate_limits \
+                     (key text PRIMARY KEY, tat bigint NOT NULL, taken bigint NOT NULL) WITH (fillfactor = 50)",
                 )
                 .await?;
         }

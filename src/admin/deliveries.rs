@@ -13,6 +13,7 @@ use validator::Validate;
 
 use crate::admin::paging::Paging;
 use crate::assessment::completion::{CompletionError, NewResult, complete};
+use crate::assessment::personal_data;
 use crate::auth::admin::{AdminAuth, Scope};
 use crate::delivery::outbox::{DeliveryState, Kind};
 use crate::entity::{delivery, delivery_attempt};
@@ -351,10 +352,16 @@ async fn replay_delivery(
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::Id.eq(id))
         .filter(delivery::Column::State.eq(DeliveryState::Dead))
+        .filter(delivery::Column::Target.ne(personal_data::ERASED))
         .exec(&state.db)
         .await?;
     if updated.rows_affected == 0 {
         let current = detail(&state, id).await?;
+        if current.delivery.target == personal_data::ERASED {
+            return Err(ApiError::Conflict(
+                "The delivery was erased with its candidate's data; there is nothing to send.".into(),
+            ));
+        }
         return Err(ApiError::Conflict(format!(
             "The delivery is {}; only dead deliveries can be replayed.",
             current.delivery.state

@@ -456,6 +456,8 @@ pub struct AssessmentView {
     pub completed_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// When the candidate's data in it was erased (then `candidateEmail` is null).
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -514,7 +516,7 @@ async fn list_assessments(
     let items = rows
         .into_iter()
         .map(|a| AssessmentView {
-            candidate_email: emails.get(&a.candidate_id).cloned(),
+            candidate_email: emails.get(&a.candidate_id).cloned().filter(|_| a.erased_at.is_none()),
             state: a.state,
             id: a.id.into(),
             organization_id: a.organization_id.into(),
@@ -531,6 +533,7 @@ async fn list_assessments(
             completed_at: a.completed_at,
             expires_at: a.expires_at,
             created_at: a.created_at,
+            erased_at: a.erased_at,
         })
         .collect();
     Ok(HttpResponse::Ok().json(AssessmentPage { items, next_cursor }))

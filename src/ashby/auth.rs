@@ -34,7 +34,10 @@ async fn admit(state: &AppState, req: &HttpRequest, org: &organization::Model) -
         .one(&state.db)
         .await?
         .and_then(|i| Rate::stored(i.rate_limit_per_second, i.rate_limit_burst));
-    let verdict = limits.admit(Bucket::Ashby(org.id), own).await?;
+    let verdict = limits
+        .admit(Bucket::Ashby(org.id), own)
+        .await
+        .map_err(AshbyError::internal)?;
     ratelimit::admitted(req, verdict.clone());
     match verdict.filter(|v| !v.is_allowed()) {
         Some(refused) => Err(AshbyError::rate_limited(&refused)),

@@ -48,8 +48,8 @@ pub struct Erased {
     pub messages: Vec<Uuid>,
 }
 
-/// What the outbox keeps of a row that carried contact data.
-const ERASED: &str = "erased";
+/// What the outbox keeps of a row that carried contact data (its target, its last error).
+pub const ERASED: &str = "erased";
 
 /// Kinds of outgoing call whose rows hold the candidate's contact data (address, name): they
 /// are scrubbed, and dropped while pending. The others (result pushes, status pushes, Ashby

@@ -64,7 +64,10 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> R
             tenant.integrator.rate_limit_per_second,
             tenant.integrator.rate_limit_burst,
         );
-        let verdict = limits.admit(Bucket::Recruitment(tenant.organization.id), own).await?;
+        let verdict = limits
+            .admit(Bucket::Recruitment(tenant.organization.id), own)
+            .await
+            .map_err(ApiError::internal)?;
         ratelimit::admitted(req, verdict.clone());
         if let Some(refused) = verdict.filter(|v| !v.is_allowed()) {
             return Err(ApiError::rate_limited(&refused));

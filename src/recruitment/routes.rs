@@ -83,6 +83,18 @@ impl From<OrderError> for ApiError {
     }
 }
 
+/// An authenticated call's caller and its JSON body.
+async fn signed_json<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Caller, T), ApiError> {
+    let body = read_body(req, payload, state.max_body_bytes).await?;
+    let caller = authenticate(state, req, &body).await?;
+    require_json_content_type(req)?;
+    Ok((caller, parse_json(&body)?))
+}
+
 /// Lenses and locales this organisation may order.
 #[utoipa::path(
     tag = "recruitment",
@@ -307,10 +319,7 @@ async fn post_sandbox_result(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    let caller = authenticate(&state, &req, &body).await?;
-    require_json_content_type(&req)?;
-    let request: SandboxResultRequest = parse_json(&body)?;
+    let (caller, request): (_, SandboxResultRequest) = signed_json(&state, &req, payload).await?;
     if ExternalId::parse(&request.result_id).is_err() {
         return Err(SandboxError::NotFound.into());
     }
@@ -360,10 +369,7 @@ async fn post_test_result(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    let caller = authenticate(&state, &req, &body).await?;
-    require_json_content_type(&req)?;
-    let request: TestResultRequest = parse_json(&body)?;
+    let (caller, request): (_, TestResultRequest) = signed_json(&state, &req, payload).await?;
     let url = HttpUrl::parse(&request.result_update_url).map_err(|e| ApiError::invalid("resultUpdateUrl", e))?;
     state
         .targets()

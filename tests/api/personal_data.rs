@@ -45,6 +45,15 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    async fn audit_events(&self, query: &str) -> Value {
+        let path = format!("/admin/v1/audit-events{query}");
+        let response = self
+            .admin_call(reqwest::Method::GET, &path, Scope::AuditRead, None)
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     async fn export(&self, email: &str) -> reqwest::Response {
         self.admin_call(
             reqwest::Method::GET,
@@ -329,12 +338,7 @@ async fn every_admin_write_is_in_the_append_only_audit_log_with_its_actor() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 
-    let page: Value = app
-        .admin_call(reqwest::Method::GET, "/admin/v1/audit-events", Scope::AuditRead, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page = app.audit_events("").await;
     let events = page["items"].as_array().unwrap();
     let seen: Vec<(&str, &str, &str)> = events
         .iter()
@@ -367,30 +371,10 @@ async fn every_admin_write_is_in_the_append_only_audit_log_with_its_actor() {
         assert!(!text.contains(secret), "the log holds no contact data or key");
     }
     // Filtered by action, and by time.
-    let erasures: Value = app
-        .admin_call(
-            reqwest::Method::GET,
-            "/admin/v1/audit-events?action=erasure",
-            Scope::AuditRead,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let erasures = app.audit_events("?action=erasure").await;
     assert_eq!(erasures["items"].as_array().unwrap().len(), 1);
     let later = (app.clock.now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let none: Value = app
-        .admin_call(
-            reqwest::Method::GET,
-            &format!("/admin/v1/audit-events?from={later}"),
-            Scope::AuditRead,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let none = app.audit_events(&format!("?from={later}")).await;
     assert!(none["items"].as_array().unwrap().is_empty());
     // The database itself refuses to change or delete an event.
     assert!(audit_event::Entity::delete_many().exec(&app.db).await.is_err());
