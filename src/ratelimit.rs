@@ -271,12 +271,10 @@ const TAKE_SQL: &str = "INSERT INTO rate_limits AS r (key, tat, taken) \
                - GREATEST(r.tat, (EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::bigint)) / $2)) * $2 \
      RETURNING taken, tat - (EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::bigint";
 
-/// Why a request's bucket could not be read.
+/// Why a request's shared bucket could not be read: the statement that served its batch failed
+/// (or its task ended), in words shared by every request of the batch.
 #[derive(Debug, thiserror::Error)]
 pub enum LimitError {
-    #[error(transparent)]
-    Db(#[from] DbErr),
-    /// The shared statement that served this request's batch failed.
     #[error("rate-limit statement: {0}")]
     Batch(String),
 }

@@ -13,6 +13,7 @@ mod m20261206_000008_key_rotation;
 mod m20261206_000009_sandbox;
 mod m20261207_000010_rate_limits;
 mod m20261207_000011_personal_data;
+mod m20261207_000012_organization_locale;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_sandbox::Migration),
             Box::new(m20261207_000010_rate_limits::Migration),
             Box::new(m20261207_000011_personal_data::Migration),
+            Box::new(m20261207_000012_organization_locale::Migration),
         ]
     }
 }

@@ -257,6 +257,10 @@ pub struct OrganizationSpec {
     /// integrator may drive assessments to an outcome (`POST /recruitment/v1/sandbox/results`).
     /// Default false; left out on update it stays as it is.
     pub sandbox: Option<bool>,
+    /// The language of invitations for Ashby starts (which carry no locale): one of the offered
+    /// locales. Default `en-US`; left out on update it stays as it is.
+    #[schema(example = "sv-SE")]
+    pub default_locale: Option<String>,
 }
 
 /// The seed file (`assessment-partner seed --file`).
@@ -347,6 +351,7 @@ pub struct OrganizationView {
     pub lens_ids: Vec<Uuid>,
     pub ashby: Option<AshbyView>,
     pub sandbox: bool,
+    pub default_locale: String,
     /// After a rotation: when the provider key it replaced stops (or stopped) working.
     pub previous_provider_key_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -165,14 +165,18 @@ async fn validate<C: ConnectionTrait>(
     Ok((lens, email))
 }
 
-async fn default_locale<C: ConnectionTrait>(db: &C) -> Result<String, DbErr> {
+/// Ashby sends no locale: the organisation's `defaultLocale` while it is offered, else en-US or
+/// the first offered one.
+async fn invitation_locale<C: ConnectionTrait>(db: &C, org: &organization::Model) -> Result<String, DbErr> {
     let locales: Vec<String> = locale::Entity::find()
         .all(db)
         .await?
         .into_iter()
         .map(|l| l.code)
         .collect();
-    Ok(if locales.iter().any(|l| l == "en-US") || locales.is_empty() {
+    Ok(if locales.contains(&org.default_locale) {
+        org.default_locale.clone()
+    } else if locales.iter().any(|l| l == "en-US") || locales.is_empty() {
         "en-US".into()
     } else {
         locales[0].clone()
@@ -196,7 +200,7 @@ pub async fn start(
         });
     }
     let now = ctx.now;
-    let locale = default_locale(db).await?;
+    let locale = invitation_locale(db, org).await?;
     let role = req.job.name.clone().unwrap_or_else(|| lens.name.clone());
     let keys = lens_competencies(db, lens.id).await?;
     let invite = invite::prepare(

@@ -1,4 +1,5 @@
-//! The invitation e-mail, in the order's locale.
+//! The invitation e-mail, in the order's locale (for Ashby starts, the organisation's), as text
+//! and HTML: the organisation, the role, the deadline date and the link.
 use chrono::{DateTime, Utc};
 
 use crate::delivery::outbox::EmailPayload;
@@ -77,10 +78,24 @@ pub fn render(inv: &Invitation<'_>) -> EmailPayload {
         fill(t.expiry),
         t.closing
     );
+    let html = maud::html! {
+        (maud::DOCTYPE)
+        html lang=(inv.locale.split('-').next().unwrap_or("en")) {
+            head { meta charset="utf-8"; title { (fill(t.subject)) } }
+            body style="font-family: sans-serif; line-height: 1.5; max-width: 36rem" {
+                p { (t.greeting) }
+                p { (fill(t.body)) }
+                p { (t.action) br; a href=(inv.link) { (inv.link) } }
+                p { strong { (fill(t.expiry)) } }
+                p { (t.closing) }
+            }
+        }
+    };
     EmailPayload {
         to: inv.to.to_owned(),
         subject: fill(t.subject),
         text,
+        html: Some(html.into_string()),
     }
 }
 
@@ -102,6 +117,9 @@ mod tests {
                 minutes: 7,
             });
             assert!(mail.text.contains("https://ap.example.com/a/tok"), "{locale}");
+            let html = mail.html.as_deref().expect("an HTML part");
+            assert!(html.contains(r#"href="https://ap.example.com/a/tok""#), "{locale}");
+            assert!(html.contains("Example AB") && html.contains("Developer"), "{locale}");
             assert!(mail.text.contains(" 7 "), "{locale}: {}", mail.text);
             assert!(
                 mail.subject.contains("Example AB") && mail.text.contains("Developer"),

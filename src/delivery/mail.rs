@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 
 use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Body, Mailbox};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -98,13 +98,24 @@ impl Mailer {
                 return report;
             }
         };
-        let message = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())
-            .header(ContentType::TEXT_PLAIN)
-            .message_id(Some(format!("<{delivery_id}@assessment-partner>")))
-            .body(body(&mail.text));
+            .message_id(Some(format!("<{delivery_id}@assessment-partner>")));
+        // Text, and the same in HTML when the e-mail has it (multipart/alternative).
+        let message = match &mail.html {
+            Some(html) => builder.multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(body(&mail.text)),
+                    )
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(body(html))),
+            ),
+            None => builder.header(ContentType::TEXT_PLAIN).body(body(&mail.text)),
+        };
         let message = match message {
             Ok(m) => m,
             Err(e) => {

@@ -70,6 +70,9 @@ pub struct EmailPayload {
     pub to: String,
     pub subject: String,
     pub text: String,
+    /// The same message in HTML, sent beside the text (multipart/alternative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 /// A call to add to the outbox.

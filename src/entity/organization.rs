@@ -28,6 +28,8 @@ pub struct Model {
     pub ashby_custom_fields: Option<Json>,
     /// A sandbox: invitations are rendered and logged, not sent, and its integrator may drive
     /// assessments to an outcome (`POST /recruitment/v1/sandbox/results`).
+    /// The language of invitations for Ashby starts (which carry no locale): an offered locale.
+    pub default_locale: String,
     pub sandbox: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

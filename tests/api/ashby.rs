@@ -596,3 +596,45 @@ async fn the_partner_key_can_be_rotated() {
         .unwrap();
     expect_problem(missing, 404).await;
 }
+
+#[tokio::test]
+async fn an_ashby_invitation_is_in_the_organisations_default_locale() {
+    let app = spawn_app().await;
+    let token = app.admin_token(&[Scope::OrganizationsWrite]);
+    let organization = |locale: &str| {
+        json!({ "name": "Org B", "integratorId": INTEGRATOR_B, "lensIds": [LENS_SHARED, LENS_B_ONLY],
+                "ashby": { "partnerApiKey": ASHBY_KEY_B }, "defaultLocale": locale })
+    };
+    let put = |body: Value| {
+        app.http
+            .put(app.url(&format!("/admin/v1/organizations/{ORG_B}")))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let refused = put(organization("de-DE")).await.unwrap();
+    let problem = expect_problem(refused, 422).await;
+    assert_eq!(fields(&problem), ["defaultLocale"]);
+    let updated = put(organization("sv-SE")).await.unwrap();
+    assert_eq!(updated.status(), 200);
+    assert_eq!(updated.json::<Value>().await.unwrap()["defaultLocale"], "sv-SE");
+
+    let started = app
+        .ashby("assessment.start", ASHBY_KEY_B, &start_body("app-sv", "cand-sv"))
+        .await;
+    assert_eq!(started.status(), 200);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mail = loop {
+        let found = std::fs::read_dir(&app.mail_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find_map(|e| std::fs::read_to_string(e.path()).ok());
+        if let Some(mail) = found {
+            break mail;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no invitation was written");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(mail.contains("har bjudit in dig"), "{mail}");
+}

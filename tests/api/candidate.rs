@@ -529,8 +529,10 @@ async fn the_whole_loop_from_an_e_mailed_invitation_to_the_pushed_result() {
     body["resultUpdateUrl"] = json!(receiver.url("/results/loop-1"));
     assert_eq!(app.order("/recruitment/v1/assessment-order", &body).await.status(), 201);
 
-    // The link, as the candidate finds it in the e-mail.
+    // The link, as the candidate finds it in the e-mail: text, and the same in HTML.
     let mail = smtp.wait_for(1, WAIT).await.remove(0).replace("=\n", "");
+    assert!(mail.contains("multipart/alternative"), "{mail}");
+    assert!(mail.contains("text/html") && mail.contains(r#"<a href=""#), "{mail}");
     let start = mail
         .find(&format!("{}/a/", app.address))
         .expect("the e-mail carries the link");

@@ -94,6 +94,11 @@ pub async fn upsert_organization<C: ConnectionTrait>(
     } else if outcome == Upserted::Created {
         row.sandbox = Set(false);
     }
+    if let Some(locale) = &spec.default_locale {
+        row.default_locale = Set(locale.clone());
+    } else if outcome == Upserted::Created {
+        row.default_locale = Set(crate::catalog::FALLBACK_LOCALE.to_owned());
+    }
     row.updated_at = Set(now);
     match outcome {
         Upserted::Created => row.insert(db).await?,
@@ -138,6 +143,18 @@ async fn check<C: ConnectionTrait>(
     for (i, lens_id) in spec.lens_ids.iter().enumerate() {
         if !known_lenses.contains(lens_id) {
             p.push(format!("lensIds[{i}]"), "no lens has this id");
+        }
+    }
+    if let Some(code) = spec.default_locale.as_deref() {
+        let offered = crate::entity::locale::Entity::find_by_id(code.to_owned())
+            .one(db)
+            .await?
+            .is_some();
+        if !offered {
+            p.push(
+                "defaultLocale",
+                "must be one of the offered locales (GET /admin/v1/locales)",
+            );
         }
     }
     let offered_fields = spec
@@ -238,6 +255,7 @@ pub async fn list_organizations<C: ConnectionTrait>(
                 .filter(|_| o.previous_provider_key_hash.is_some()),
             id: o.id.into(),
             sandbox: o.sandbox,
+            default_locale: o.default_locale.clone(),
             name: o.name,
             integrator_id: o.integrator_id,
             created_at: o.created_at,
