@@ -122,8 +122,9 @@ run_against() {
   PYTHONPATH="$hooks_dir" AP_ST_ADMIN_TOKEN="$token" "$venv_python" ci/schemathesis/prepare.py "$base_url" "$dir/schemathesis.toml" ||
     { tail -n 40 "$dir/server.log" >&2; echo "schemathesis: preparing test data on $name failed" >&2; return 2; }
 
+  # Every check is on by default (schemathesis.toml turns one off for one operation, which a
+  # `--checks` flag here would override).
   local -a common=(
-    --checks all
     --mode all
     --phases examples,coverage,fuzzing,stateful
     --max-examples "$MAX_EXAMPLES"
