@@ -8,7 +8,7 @@
 //! assessment rows stay, marked `erased_at`, with their scores unless those are asked to go too;
 //! result pushes and Ashby updates still pending go out (they carry no contact data), pending
 //! invitations are dropped.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -343,71 +343,81 @@ pub async fn export<C: ConnectionTrait>(
     if candidates.is_empty() {
         return Ok(None);
     }
-    let mut out = Vec::with_capacity(candidates.len());
-    for c in candidates {
-        let rows = assessment::Entity::find()
-            .filter(assessment::Column::CandidateId.eq(c.id))
-            .order_by_asc(assessment::Column::Id)
-            .all(db)
-            .await?;
-        let mut assessments = Vec::with_capacity(rows.len());
-        for a in rows {
-            let answers = answer::Entity::find()
-                .filter(answer::Column::AssessmentId.eq(a.id))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|x| (x.item_id, x.value))
-                .collect();
-            let deliveries = delivery::Entity::find()
-                .filter(delivery::Column::AssessmentId.eq(a.id))
-                .order_by_asc(delivery::Column::Id)
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|d| DeliveryExport {
-                    id: d.id,
-                    kind: d.kind.as_str().to_owned(),
-                    state: d.state.as_str().to_owned(),
-                    created_at: d.created_at,
-                    delivered_at: d.delivered_at,
-                    attempts: d.attempts,
-                    payload: d.payload,
-                })
-                .collect();
-            assessments.push(AssessmentExport {
-                id: a.id.into(),
-                state: a.state,
-                lens_id: a.lens_id,
-                locale: a.locale,
-                result_id: a.result_id,
-                recruitment_id: a.recruitment_id,
-                invited_at: a.invited_at,
-                started_at: a.started_at,
-                completed_at: a.completed_at,
-                finished_at: a.finished_at,
-                expires_at: a.expires_at,
-                score: a.score,
-                subscores: a.subscores,
-                answers,
-                ashby_candidate_id: a.ashby_candidate_id,
-                ashby_application_id: a.ashby_application_id,
-                additional_fields: a.additional_fields,
-                erased_at: a.erased_at,
-                deliveries,
-            });
-        }
-        out.push(CandidateExport {
+    // Three queries whatever the number of assessments: theirs, their answers, their deliveries.
+    let candidate_ids: Vec<Uuid> = candidates.iter().map(|c| c.id).collect();
+    let rows = assessment::Entity::find()
+        .filter(assessment::Column::CandidateId.is_in(candidate_ids))
+        .order_by_asc(assessment::Column::Id)
+        .all(db)
+        .await?;
+    let ids: Vec<AssessmentId> = rows.iter().map(|a| a.id).collect();
+    let mut answers: HashMap<AssessmentId, BTreeMap<String, i32>> = HashMap::new();
+    for x in answer::Entity::find()
+        .filter(answer::Column::AssessmentId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        answers.entry(x.assessment_id).or_default().insert(x.item_id, x.value);
+    }
+    let mut deliveries: HashMap<AssessmentId, Vec<DeliveryExport>> = HashMap::new();
+    for d in delivery::Entity::find()
+        .filter(delivery::Column::AssessmentId.is_in(ids.iter().copied()))
+        .order_by_asc(delivery::Column::Id)
+        .all(db)
+        .await?
+    {
+        let Some(assessment_id) = d.assessment_id else { continue };
+        deliveries.entry(assessment_id).or_default().push(DeliveryExport {
+            id: d.id,
+            kind: d.kind.as_str().to_owned(),
+            state: d.state.as_str().to_owned(),
+            created_at: d.created_at,
+            delivered_at: d.delivered_at,
+            attempts: d.attempts,
+            payload: d.payload,
+        });
+    }
+    let mut by_candidate: HashMap<Uuid, Vec<AssessmentExport>> = HashMap::new();
+    for a in rows {
+        let (answers, deliveries) = (
+            answers.remove(&a.id).unwrap_or_default(),
+            deliveries.remove(&a.id).unwrap_or_default(),
+        );
+        by_candidate.entry(a.candidate_id).or_default().push(AssessmentExport {
+            id: a.id.into(),
+            state: a.state,
+            lens_id: a.lens_id,
+            locale: a.locale,
+            result_id: a.result_id,
+            recruitment_id: a.recruitment_id,
+            invited_at: a.invited_at,
+            started_at: a.started_at,
+            completed_at: a.completed_at,
+            finished_at: a.finished_at,
+            expires_at: a.expires_at,
+            score: a.score,
+            subscores: a.subscores,
+            answers,
+            ashby_candidate_id: a.ashby_candidate_id,
+            ashby_application_id: a.ashby_application_id,
+            additional_fields: a.additional_fields,
+            erased_at: a.erased_at,
+            deliveries,
+        });
+    }
+    let candidates = candidates
+        .into_iter()
+        .map(|c| CandidateExport {
+            assessments: by_candidate.remove(&c.id).unwrap_or_default(),
             id: c.id,
             organization_id: c.organization_id.into(),
             email: c.email,
             first_name: c.first_name,
             last_name: c.last_name,
             created_at: c.created_at,
-            assessments,
-        });
-    }
-    Ok(Some(SubjectExport { candidates: out }))
+        })
+        .collect();
+    Ok(Some(SubjectExport { candidates }))
 }
 
 /// Retention: erases (as [`erase`] does, scores kept) up to `batch` assessments that finished
@@ -440,17 +450,17 @@ pub async fn erase_finished_before(
     let mut candidate_ids: Vec<Uuid> = rows.iter().map(|(_, c)| *c).collect();
     candidate_ids.sort_unstable();
     candidate_ids.dedup();
-    let mut done = Vec::new();
-    for id in candidate_ids {
-        let open = assessment::Entity::find()
-            .filter(assessment::Column::CandidateId.eq(id))
-            .filter(assessment::Column::ErasedAt.is_null())
-            .one(&txn)
-            .await?;
-        if open.is_none() {
-            done.push(id);
-        }
-    }
+    // The candidates with an assessment still kept; the others are done with.
+    let kept: Vec<Uuid> = assessment::Entity::find()
+        .select_only()
+        .column(assessment::Column::CandidateId)
+        .distinct()
+        .filter(assessment::Column::CandidateId.is_in(candidate_ids.iter().copied()))
+        .filter(assessment::Column::ErasedAt.is_null())
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let done: Vec<Uuid> = candidate_ids.into_iter().filter(|id| !kept.contains(id)).collect();
     erased.candidates = scrub_candidates(&txn, &done, now).await?;
     txn.commit().await?;
     if erased.assessments > 0 {

@@ -599,7 +599,12 @@ async fn the_partner_key_can_be_rotated() {
 
 #[tokio::test]
 async fn an_ashby_invitation_is_in_the_organisations_default_locale() {
-    let app = spawn_app().await;
+    let ashby = Receiver::start().await;
+    let base = ashby.url("");
+    let app = spawn_app_with(Options::default(), move |s| {
+        s.ashby_base_url = base.trim_end_matches('/').to_owned()
+    })
+    .await;
     let token = app.admin_token(&[Scope::OrganizationsWrite]);
     let organization = |locale: &str| {
         json!({ "name": "Org B", "integratorId": INTEGRATOR_B, "lensIds": [LENS_SHARED, LENS_B_ONLY],

@@ -118,9 +118,10 @@ async fn an_erasure_leaves_no_byte_of_the_person_and_their_links_are_gone() {
     let base = ashby.url("");
     let app = spawn_fast_app_with(move |s| s.ashby_base_url = base.trim_end_matches('/').to_owned()).await;
     // A recruitment order (with answers) and an Ashby start (with names, ids, custom fields).
-    let ordered = app
-        .order("/recruitment/v1/assessment-order", &order_body("gdpr-1", EMAIL))
-        .await;
+    // Every outgoing call of the test goes to the local receiver (none is expected).
+    let mut body = order_body("gdpr-1", EMAIL);
+    body["resultUpdateUrl"] = json!(ashby.url("/results/gdpr-1"));
+    let ordered = app.order("/recruitment/v1/assessment-order", &body).await;
     assert_eq!(ordered.status(), 201);
     let id: String = ordered.json().await.unwrap();
     let id = uuid::Uuid::parse_str(&id).unwrap();
