@@ -1,5 +1,6 @@
 //! The competency catalogue (`catalog/competencies.json`, built into the binary): competencies in
-//! four domains, each with five-point statements per locale, some reverse-keyed.
+//! four domains, each with five-point statements per locale, some reverse-keyed, and a sentence
+//! per score band and locale for the report.
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -10,6 +11,9 @@ pub type Texts = BTreeMap<String, String>;
 
 const SOURCE: &str = include_str!("../catalog/competencies.json");
 pub const FALLBACK_LOCALE: &str = "en-US";
+
+/// The score bands' keys in the catalogue, lowest first (`assessment::scoring::Band::key`).
+pub const BANDS: [&str; 4] = ["low", "average", "strong", "very-strong"];
 
 /// Seconds one statement takes, for the time estimate.
 pub const SECONDS_PER_STATEMENT: usize = 10;
@@ -42,6 +46,8 @@ pub struct Competency {
     pub name: Texts,
     pub description: Texts,
     pub items: Vec<Item>,
+    /// What a score in each band ([`BANDS`]) says of the candidate, per locale.
+    pub bands: BTreeMap<String, Texts>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +72,11 @@ impl Competency {
 
     pub fn description(&self, locale: &str) -> &str {
         text(&self.description, locale)
+    }
+
+    /// The report's sentence for a score in `band` (a [`BANDS`] key); empty when there is none.
+    pub fn band_sentence(&self, band: &str, locale: &str) -> &str {
+        self.bands.get(band).map(|t| text(t, locale)).unwrap_or_default()
     }
 }
 
@@ -129,6 +140,18 @@ impl Catalog {
                 if !complete {
                     return Err(format!("lens '{lens}': competency '{key}' has no items in {locale}"));
                 }
+                for band in BANDS {
+                    let written = c
+                        .bands
+                        .get(band)
+                        .and_then(|t| t.get(locale))
+                        .is_some_and(|t| !t.trim().is_empty());
+                    if !written {
+                        return Err(format!(
+                            "lens '{lens}': competency '{key}' has no {band} band sentence in {locale}"
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -186,6 +209,21 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_band_sentence_stops_the_lens() {
+        let mut source: serde_json::Value = serde_json::from_str(SOURCE).unwrap();
+        source["competencies"][0]["bands"]["strong"]
+            .as_object_mut()
+            .unwrap()
+            .remove("nn-NO");
+        let catalog: Catalog = serde_json::from_value(source).unwrap();
+        let key = catalog.competencies[0].key.clone();
+        let locales = ["sv-SE".to_owned(), "nn-NO".to_owned()];
+        let e = catalog.check_lens("Lens", [key.as_str()], &locales).unwrap_err();
+        assert!(e.contains("no strong band sentence in nn-NO"), "{e}");
+        assert!(catalog.check_lens("Lens", [key.as_str()], &locales[..1]).is_ok());
+    }
+
+    #[test]
     fn the_catalogue_is_complete() {
         let c = Catalog::get();
         assert_eq!(c.scale.points, 5);
@@ -213,6 +251,20 @@ mod tests {
             for item in &comp.items {
                 assert!(ids.insert(item.id.clone()), "duplicate item id {}", item.id);
             }
+            assert_eq!(comp.bands.len(), BANDS.len(), "{}: only the four bands", comp.key);
+            let keys = [comp.key.as_str()];
+            assert!(c.check_lens("all", keys, &c.locales).is_ok(), "{}", comp.key);
+            let sentences: HashSet<&str> = c
+                .locales
+                .iter()
+                .flat_map(|l| BANDS.map(|b| comp.band_sentence(b, l)))
+                .collect();
+            assert_eq!(
+                sentences.len(),
+                16,
+                "{}: a sentence of its own per band and locale",
+                comp.key
+            );
         }
         for locale in ["en-US", "sv-SE", "nl-NL", "nn-NO"] {
             assert_eq!(c.scale_labels(locale).len(), 5, "{locale}");

@@ -155,7 +155,7 @@ impl Application {
             env: settings.env,
             public_url,
             signature_tolerance: settings.signature_tolerance,
-            invitation_ttl: settings.invitation_ttl,
+            invitations: settings.invitations.clone(),
             max_body_bytes: settings.max_body_bytes,
             allow_private_callbacks: settings.delivery.allow_private_networks,
             ashby_base_url: settings.ashby_base_url.clone(),
@@ -438,9 +438,26 @@ pub async fn check_catalogue(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Moves invitations past `AP_INVITATION_TTL` to `expired` (telling Ashby), every `every`.
+/// Moves invitations past `AP_INVITATION_TTL` to `expired` (telling Ashby) and writes the
+/// reminders due (`AP_INVITATION_REMINDERS`), every `every`.
 async fn sweep_expired(state: AppState, every: std::time::Duration, shutdown: CancellationToken) {
     loop {
+        match crate::assessment::reminders::send_due(
+            &state.db,
+            &state.links,
+            &state.invitations.reminders,
+            state.clock.now(),
+            500,
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(written) => {
+                tracing::info!(written, "wrote invitation reminders");
+                state.wake_worker();
+            }
+            Err(e) => tracing::warn!(error = %e, "reminder sweep failed"),
+        }
         match crate::assessment::lifecycle::expire_due(&state.db, state.clock.now(), &state.ashby_base_url, 500).await {
             Ok((0, _)) => {}
             Ok((moved, enqueued)) => {

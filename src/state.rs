@@ -21,7 +21,8 @@ pub struct AppState {
     pub env: crate::config::Environment,
     pub public_url: Url,
     pub signature_tolerance: Duration,
-    pub invitation_ttl: Duration,
+    /// `AP_INVITATION_TTL` and `AP_INVITATION_REMINDERS`.
+    pub invitations: crate::config::InvitationTiming,
     pub max_body_bytes: usize,
     /// Callback URLs may point at loopback/private networks (development).
     pub allow_private_callbacks: bool,

@@ -506,7 +506,7 @@ async fn run_ceiling(args: &CeilingArgs) -> anyhow::Result<Summary> {
         db,
         args.organization_id,
         &args.load,
-        settings.invitation_ttl,
+        settings.invitations.clone(),
         Arc::new((links, organization_name, offer)),
         pg_db_name(&args.database_url),
         settings.db_max_connections,
@@ -576,7 +576,7 @@ async fn ceiling_load(
     db: DatabaseConnection,
     organization_id: Uuid,
     load: &LoadArgs,
-    ttl: Duration,
+    timing: assessment_partner::config::InvitationTiming,
     ctx: Arc<(LinkSigner, String, assessment_partner::auth::directory::Offer)>,
     pg_db: Option<String>,
     pool_size: u32,
@@ -601,6 +601,7 @@ async fn ceiling_load(
         let writer = writer.clone();
         let (recruitment_id, lens, locale) = (recruitment_id.clone(), lens.clone(), locale.clone());
         let ctx = ctx.clone();
+        let timing = timing.clone();
         tasks.push(tokio::spawn(async move {
             let mut h = histogram();
             let mut ok = 0u64;
@@ -617,7 +618,7 @@ async fn ceiling_load(
                 let started = Instant::now();
                 let outcome = match serde_json::from_slice::<AssessmentOrderRequest>(&body) {
                     Ok(request) => match NewOrder::parse(kind, request) {
-                        Ok(order) => match prepare(organization_id.into(), &order, chrono::Utc::now(), ttl, &ctx) {
+                        Ok(order) => match prepare(organization_id.into(), &order, chrono::Utc::now(), &timing, &ctx) {
                             Ok(prepared) => writer
                                 .place(prepared)
                                 .await

@@ -14,6 +14,7 @@ mod m20261206_000009_sandbox;
 mod m20261207_000010_rate_limits;
 mod m20261207_000011_personal_data;
 mod m20261207_000012_organization_locale;
+mod m20261208_000013_reminders;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_rate_limits::Migration),
             Box::new(m20261207_000011_personal_data::Migration),
             Box::new(m20261207_000012_organization_locale::Migration),
+            Box::new(m20261208_000013_reminders::Migration),
         ]
     }
 }

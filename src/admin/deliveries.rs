@@ -391,7 +391,7 @@ mod tests {
         );
         assert_eq!(
             one_of(&Kind::ALL.map(Kind::as_str)),
-            "must be result, ashby_update, invitation_email or test_push"
+            "must be result, ashby_update, invitation_email, test_push, reminder_email or recruiter_notice"
         );
         assert_eq!(one_of(&["x"]), "must be x");
     }

@@ -141,7 +141,7 @@ pub(crate) async fn start_assessment(
     })?;
     let ctx = StartContext {
         links: &state.links,
-        invitation_ttl: state.invitation_ttl,
+        invitations: &state.invitations,
         now: state.clock.now(),
     };
     let started = start(&state.db, &org, &request, &ctx).await?;

@@ -39,7 +39,7 @@ pub struct Started {
 
 pub struct StartContext<'a> {
     pub links: &'a LinkSigner,
-    pub invitation_ttl: std::time::Duration,
+    pub invitations: &'a crate::config::InvitationTiming,
     pub now: DateTime<Utc>,
 }
 
@@ -216,7 +216,7 @@ pub async fn start(
             send_email: true,
             sandbox: org.sandbox,
             now,
-            ttl: ctx.invitation_ttl,
+            timing: ctx.invitations,
         },
         ctx.links,
     );
@@ -306,7 +306,7 @@ pub async fn cancel(
             active.finished_at = Set(Some(now));
             active.updated_at = Set(now);
             let updated = active.update(&txn).await?;
-            // Nothing more goes out for it: not to Ashby, and no invitation not yet sent.
+            // Nothing more goes out for it: not to Ashby, and no invitation or reminder not yet sent.
             delivery::Entity::update_many()
                 .col_expr(delivery::Column::State, Expr::value(DeliveryState::Dead))
                 .col_expr(
@@ -316,7 +316,7 @@ pub async fn cancel(
                 .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
                 .filter(delivery::Column::AssessmentId.eq(id))
                 .filter(delivery::Column::State.eq(DeliveryState::Pending))
-                .filter(delivery::Column::Kind.is_in([Kind::AshbyUpdate, Kind::InvitationEmail]))
+                .filter(delivery::Column::Kind.is_in([Kind::AshbyUpdate, Kind::InvitationEmail, Kind::ReminderEmail]))
                 .exec(&txn)
                 .await?;
             updated

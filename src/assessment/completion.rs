@@ -1,5 +1,5 @@
 //! Recording a result: validate it against the lens, move the assessment to `completed`, and
-//! enqueue its result push, in one transaction.
+//! enqueue its result push (or Ashby update) and the recruiters' notices, in one transaction.
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -8,6 +8,7 @@ use sea_orm::{
     QueryFilter,
 };
 
+use crate::assessment::notice;
 use crate::assessment::questionnaire::lens_competencies;
 use crate::assessment::results::result_body;
 use crate::assessment::{Event, Source, State, Transition};
@@ -166,8 +167,10 @@ pub async fn complete(
             }
         }
     }
+    let report_expires_at = completed_at + links.report_ttl();
+    let report_url = links.url(LinkKind::Report, updated.id.into(), report_expires_at);
+    enqueued |= notice::write(&txn, &updated, &report_url, report_expires_at, now).await?;
     if updated.source == Source::Ashby {
-        let report_url = links.url(LinkKind::Report, updated.id.into(), completed_at + links.report_ttl());
         let scores = lens_competencies
             .iter()
             .map(|c| CompetencyScore {

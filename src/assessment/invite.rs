@@ -8,7 +8,9 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::{ConnectionTrait, DbErr};
 use uuid::Uuid;
 
+use crate::assessment::reminders;
 use crate::assessment::{Source, State};
+use crate::config::InvitationTiming;
 use crate::delivery::invitation::{Invitation, render};
 use crate::delivery::outbox::{self, EmailPayload, Kind, NewDelivery};
 use crate::entity::assessment;
@@ -36,7 +38,8 @@ pub struct InviteRequest<'a> {
     /// A sandbox organisation: the e-mail is rendered and logged, never sent.
     pub sandbox: bool,
     pub now: DateTime<Utc>,
-    pub ttl: std::time::Duration,
+    /// How long the link lasts, and when the candidate is reminded.
+    pub timing: &'a InvitationTiming,
 }
 
 /// An invitation made and not yet written.
@@ -53,11 +56,13 @@ pub struct Invite {
     pub mail: Option<EmailPayload>,
     /// The organisation is a sandbox: the e-mail's row is written settled, not sent.
     pub sandbox: bool,
+    /// When the candidate is first reminded: only when an e-mail is sent.
+    pub next_reminder_at: Option<DateTime<Utc>>,
 }
 
 /// Makes the invitation: a new assessment id, its expiry, its link and, when asked, the e-mail.
 pub fn prepare(req: &InviteRequest<'_>, links: &LinkSigner) -> Invite {
-    let ttl = chrono::Duration::from_std(req.ttl).unwrap_or(FALLBACK_TTL);
+    let ttl = chrono::Duration::from_std(req.timing.ttl).unwrap_or(FALLBACK_TTL);
     let expires_at = req.now + ttl;
     let assessment_id = AssessmentId::generate();
     let mail = req.send_email.then(|| {
@@ -70,8 +75,13 @@ pub fn prepare(req: &InviteRequest<'_>, links: &LinkSigner) -> Invite {
             link: &link,
             expires_at,
             minutes: req.minutes,
+            reminder: false,
         })
     });
+    let reminded = mail.is_some() && !req.sandbox;
+    let next_reminder_at = reminded
+        .then(|| reminders::next_moment(&req.timing.reminders, req.now, expires_at, req.now))
+        .flatten();
     Invite {
         assessment_id,
         organization_id: req.organization_id,
@@ -82,6 +92,7 @@ pub fn prepare(req: &InviteRequest<'_>, links: &LinkSigner) -> Invite {
         expires_at,
         mail,
         sandbox: req.sandbox,
+        next_reminder_at,
     }
 }
 
@@ -111,6 +122,7 @@ impl Invite {
             expires_at: Set(self.expires_at),
             created_at: Set(self.invited_at),
             updated_at: Set(self.invited_at),
+            next_reminder_at: Set(self.next_reminder_at),
             ..Default::default()
         }
     }
@@ -147,6 +159,11 @@ impl Invite {
 mod tests {
     use super::*;
 
+    static TIMING: std::sync::LazyLock<InvitationTiming> = std::sync::LazyLock::new(|| InvitationTiming {
+        ttl: std::time::Duration::from_secs(3_600),
+        reminders: vec![std::time::Duration::from_secs(600)].into(),
+    });
+
     fn request(send_email: bool) -> InviteRequest<'static> {
         InviteRequest {
             organization_id: Uuid::nil().into(),
@@ -160,7 +177,7 @@ mod tests {
             send_email,
             sandbox: false,
             now: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
-            ttl: std::time::Duration::from_secs(3_600),
+            timing: &TIMING,
         }
     }
 
@@ -188,6 +205,11 @@ mod tests {
             links.verify(LinkKind::Assessment, token, invite.invited_at),
             Ok(invite.assessment_id.into())
         );
+        assert_eq!(
+            invite.next_reminder_at,
+            Some(invite.expires_at - chrono::Duration::minutes(10)),
+            "reminded ten minutes before the end"
+        );
         let row = invite.delivery().expect("an outbox row");
         assert_eq!(row.kind, Kind::InvitationEmail);
         assert_eq!(row.assessment_id, Some(invite.assessment_id));
@@ -198,6 +220,10 @@ mod tests {
         let invite = prepare(&request(false), &signer());
         assert!(invite.mail.is_none());
         assert!(invite.delivery().is_none());
+        assert_eq!(
+            invite.next_reminder_at, None,
+            "the integrator hands the link over itself"
+        );
         let row = invite.assessment_row(Uuid::nil(), "hash".into());
         assert_eq!(row.state, Set(State::Invited));
         assert_eq!(row.source, Set(Source::Recruitment));

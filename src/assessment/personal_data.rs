@@ -56,7 +56,8 @@ pub const ERASED: &str = "erased";
 /// updates, test pushes) hold scores and ids only.
 pub fn carries_contact_data(kind: Kind) -> bool {
     match kind {
-        Kind::InvitationEmail => true,
+        // The candidate's address, or (a recruiter's notice) their name and score.
+        Kind::InvitationEmail | Kind::ReminderEmail | Kind::RecruiterNotice => true,
         Kind::Result | Kind::AshbyUpdate | Kind::TestPush => false,
     }
 }
@@ -475,6 +476,9 @@ mod tests {
 
     #[test]
     fn only_invitations_carry_contact_data() {
-        assert_eq!(contact_kinds(), [Kind::InvitationEmail]);
+        assert_eq!(
+            contact_kinds(),
+            [Kind::InvitationEmail, Kind::ReminderEmail, Kind::RecruiterNotice]
+        );
     }
 }

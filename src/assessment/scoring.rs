@@ -89,6 +89,20 @@ pub enum Band {
     VeryStrong,
 }
 
+impl Band {
+    pub const ALL: [Band; 4] = [Band::Low, Band::Average, Band::Strong, Band::VeryStrong];
+
+    /// Its key in the catalogue's band sentences (`catalog::BANDS`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Band::Low => "low",
+            Band::Average => "average",
+            Band::Strong => "strong",
+            Band::VeryStrong => "very-strong",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +169,11 @@ mod tests {
                 Band::VeryStrong
             ]
         );
+    }
+
+    #[test]
+    fn band_keys_are_the_catalogues() {
+        assert_eq!(Band::ALL.map(Band::key), crate::catalog::BANDS);
     }
 
     fn lens() -> impl Strategy<Value = Vec<(u32, Vec<(u8, bool)>)>> {

@@ -4,6 +4,7 @@ pub mod csrf;
 pub mod i18n;
 pub mod pages;
 pub mod report;
+mod report_pdf;
 pub mod routes;
 
 pub use routes::configure;

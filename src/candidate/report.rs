@@ -1,31 +1,37 @@
-//! What the recruiter opens from a result: the report (`/r/{token}`) and the recruitment's
-//! candidates (`/recruitments/{token}`). Links are JWTs with their own audience and expiry.
+//! What the recruiter opens from a result: the report (`/r/{token}`, a page in the
+//! organisation's locale, or with `?format=pdf` the same as a PDF document) and the
+//! recruitment's candidates (`/recruitments/{token}`). Links are JWTs with their own audience and expiry.
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
 use maud::{Markup, html};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Deserialize;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::assessment::scoring::{Band, band};
-use crate::catalog::{FALLBACK_LOCALE, display_name};
-use crate::entity::{assessment, candidate, lens, lens_competency, recruitment};
+use crate::assessment::report::{Loaded, Report, load};
+use crate::entity::{assessment, candidate, recruitment};
 use crate::links::{LinkError, LinkKind};
 use crate::state::AppState;
 
 use super::pages::layout;
+use super::report_pdf;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(report).service(recruitment_page);
 }
 
 fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
+    page_in("en", status, title, body)
+}
+
+fn page_in(lang: &str, status: StatusCode, title: &str, body: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .insert_header(("X-Frame-Options", "DENY"))
-        .body(layout("en", title, body).into_string())
+        .body(layout(lang, title, body).into_string())
 }
 
 fn problem(status: StatusCode, heading: &str, text: &str) -> HttpResponse {
@@ -47,10 +53,10 @@ fn link_problem(e: LinkError) -> HttpResponse {
     }
 }
 
-/// What a report or recruitment link shows.
+/// What a recruitment link shows.
 enum Shown {
     Page(Markup),
-    /// Nothing (yet): no such report, or not finished.
+    /// Nothing: no such recruitment.
     Nothing,
     /// The candidates' data was erased.
     Erased,
@@ -65,7 +71,7 @@ fn erased() -> HttpResponse {
     )
 }
 
-fn internal(e: sea_orm::DbErr) -> HttpResponse {
+fn internal(e: impl std::fmt::Display) -> HttpResponse {
     tracing::error!(error = %e, "report page failed");
     problem(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -74,96 +80,95 @@ fn internal(e: sea_orm::DbErr) -> HttpResponse {
     )
 }
 
-pub fn band_label(b: Band) -> &'static str {
-    match b {
-        Band::Low => "Low",
-        Band::Average => "Average",
-        Band::Strong => "Strong",
-        Band::VeryStrong => "Very strong",
-    }
-}
-
 fn bar(label_id: &str, score: i32) -> Markup {
     html! {
         div class="bar" role="img" aria-labelledby=(label_id) { span style={ "width:" (score.clamp(0, 100)) "%" } {} }
     }
 }
 
+/// `?format=`: the page (`html`, the default) or the document (`pdf`).
+#[derive(Debug, Deserialize)]
+struct ReportQuery {
+    format: Option<String>,
+}
+
 #[get("/r/{token}")]
 #[instrument(skip_all)]
-async fn report(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+async fn report(state: web::Data<AppState>, token: web::Path<String>, query: web::Query<ReportQuery>) -> HttpResponse {
+    let pdf = match query.format.as_deref() {
+        None | Some("html") => false,
+        Some("pdf") => true,
+        Some(_) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Unknown format",
+                "The report comes as format=html (the page) or format=pdf (the document).",
+            );
+        }
+    };
     let id = match state.links.verify(LinkKind::Report, &token, state.clock.now()) {
         Ok(id) => id,
         Err(e) => return link_problem(e),
     };
-    match render_report(&state, id).await {
-        Ok(Shown::Erased) => erased(),
-        Ok(Shown::Page(markup)) => page(StatusCode::OK, "Assessment report", markup),
-        Ok(Shown::Nothing) => problem(
-            StatusCode::NOT_FOUND,
-            "No report yet",
-            "The candidate has not finished this assessment.",
-        ),
+    let report = match load(&state.db, id.into()).await {
+        Ok(Loaded::Ready(report)) => report,
+        Ok(Loaded::Erased) => return erased(),
+        Ok(Loaded::Missing) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "No report yet",
+                "The candidate has not finished this assessment.",
+            );
+        }
+        Err(e) => return internal(e),
+    };
+    if !pdf {
+        let l = report.labels();
+        return page_in(l.lang, StatusCode::OK, l.title, report_page(&report));
+    }
+    // Laying out the document is CPU work: off the server's threads.
+    match web::block(move || report_pdf::render(&report)).await {
+        Ok(Ok(bytes)) => HttpResponse::Ok()
+            .content_type("application/pdf")
+            .insert_header(("Content-Disposition", "inline; filename=\"assessment-report.pdf\""))
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Referrer-Policy", "no-referrer"))
+            .body(bytes),
+        Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }
 }
 
-async fn render_report(state: &AppState, id: Uuid) -> Result<Shown, sea_orm::DbErr> {
-    let Some(a) = assessment::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(Shown::Nothing);
-    };
-    if a.erased_at.is_some() {
-        return Ok(Shown::Erased);
-    }
-    let (Some(score), Some(completed_at)) = (a.score, a.completed_at) else {
-        return Ok(Shown::Nothing);
-    };
-    let lens = lens::Entity::find_by_id(a.lens_id).one(&state.db).await?;
-    let email = candidate::Entity::find_by_id(a.candidate_id)
-        .one(&state.db)
-        .await?
-        .map(|c| c.email)
-        .unwrap_or_default();
-    let subscores: std::collections::BTreeMap<String, i32> = a
-        .subscores
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
-    let competencies = lens_competency::Entity::find()
-        .filter(lens_competency::Column::LensId.eq(a.lens_id))
-        .order_by_asc(lens_competency::Column::Position)
-        .all(&state.db)
-        .await?;
-    let minutes = a
-        .started_at
-        .map(|s| ((completed_at - s).num_seconds().max(0) + 59) / 60);
-    Ok(Shown::Page(html! {
-        h1 { "Assessment report" }
-        p class="muted" {
-            (lens.as_ref().map(|l| l.name.as_str()).unwrap_or("")) " · " (email)
-        }
-        p { "Completed " (completed_at.format("%Y-%m-%d %H:%M UTC"))
-            @if let Some(m) = minutes { " · took " (m) " min" } }
-        h2 id="overall" { "Overall score" }
-        p class="score" { (score) span class="muted" { " / 100 · " (band_label(band(score))) } }
-        (bar("overall", score))
-        h2 { "Competencies" }
+fn report_page(r: &Report) -> Markup {
+    let l = r.labels();
+    html! {
+        h1 { (l.title) }
+        p class="muted" { (r.organization) " · " (r.lens) " · " (r.candidate) }
+        p { (l.completed) " " (r.completed_at.format("%Y-%m-%d %H:%M UTC"))
+            @if let Some(m) = r.minutes { " · " (l.took(m)) } }
+        p { a href="?format=pdf" { (l.download) } }
+        h2 id="overall" { (l.overall) }
+        p class="score" { (r.score) span class="muted" { " / 100 · " (l.band(r.band)) } }
+        (bar("overall", r.score))
+        h2 { (l.competencies) }
         table {
-            thead { tr { th scope="col" { "Competency" } th scope="col" { "Score" } th scope="col" { "Band" } } }
+            thead { tr { th scope="col" { (l.competency) } th scope="col" { (l.score) } th scope="col" { (l.band) } } }
             tbody {
-                @for c in &competencies {
-                    @let s = subscores.get(&c.key).copied().unwrap_or_default();
-                    @let label_id = format!("c-{}", c.key);
+                @for (i, c) in r.competencies.iter().enumerate() {
+                    @let label_id = format!("c-{i}");
                     tr {
-                        td { span id=(label_id) { (display_name(&c.key, c.name.as_deref(), FALLBACK_LOCALE)) } (bar(&label_id, s)) }
-                        td { (s) }
-                        td { (band_label(band(s))) }
+                        td {
+                            span id=(label_id) { (c.name) } (bar(&label_id, c.score))
+                            @if !c.sentence.is_empty() { p class="muted" { (c.sentence) } }
+                        }
+                        td { (c.score) }
+                        td { (l.band(c.band)) }
                     }
                 }
             }
         }
-        p class="muted" { "Bands: Low 0–39, Average 40–59, Strong 60–79, Very strong 80–100." }
-    }))
+        p class="muted" { (l.legend) }
+    }
 }
 
 #[get("/recruitments/{token}")]

@@ -79,7 +79,8 @@ pub struct Settings {
     /// `AP_ADMIN_TOKEN_MAX_TTL`: admin tokens that expire further ahead are refused.
     pub admin_token_max_ttl: Duration,
     pub signature_tolerance: Duration,
-    pub invitation_ttl: Duration,
+    /// `AP_INVITATION_TTL` and `AP_INVITATION_REMINDERS`.
+    pub invitations: InvitationTiming,
     /// `AP_KEY_ROTATION_OVERLAP`: how long a rotated key or secret keeps working when the
     /// rotation does not say (at most 30 days).
     pub key_rotation_overlap: Duration,
@@ -101,6 +102,25 @@ pub struct Settings {
     pub rate_limits: LimitSettings,
     /// `AP_RETENTION_*`, `AP_DELIVERY_RETENTION`.
     pub retention: RetentionSettings,
+}
+
+/// How long an invitation lasts, and when before its end the candidate is reminded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationTiming {
+    /// `AP_INVITATION_TTL`.
+    pub ttl: Duration,
+    /// `AP_INVITATION_REMINDERS`: how long before the expiry each reminder goes, longest
+    /// first, without repeats; empty (`off`): none.
+    pub reminders: std::sync::Arc<[Duration]>,
+}
+
+impl InvitationTiming {
+    pub fn without_reminders(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            reminders: Vec::new().into(),
+        }
+    }
 }
 
 /// How long personal data and the outbox's settled rows are kept.
@@ -261,7 +281,10 @@ impl Settings {
             admin_secret_source,
             admin_token_max_ttl: positive_duration(&raw.admin_token_max_ttl, "AP_ADMIN_TOKEN_MAX_TTL")?,
             signature_tolerance: duration(&raw.signature_tolerance, "AP_SIGNATURE_TOLERANCE")?,
-            invitation_ttl: positive_duration(&raw.invitation_ttl, "AP_INVITATION_TTL")?,
+            invitations: InvitationTiming {
+                ttl: positive_duration(&raw.invitation_ttl, "AP_INVITATION_TTL")?,
+                reminders: reminders(&raw.invitation_reminders)?,
+            },
             key_rotation_overlap: key_rotation_overlap(&raw)?,
             log_format,
             db_max_connections,
@@ -324,6 +347,30 @@ fn optional_duration(value: &Option<String>, setting: &'static str) -> Result<Op
         return Ok(None);
     }
     positive_duration(value, setting).map(Some)
+}
+
+/// `AP_INVITATION_REMINDERS`: `off`, or durations before the expiry separated by commas
+/// (`7d,1d`); each longer than zero.
+fn reminders(value: &Option<String>) -> Result<std::sync::Arc<[Duration]>, ConfigError> {
+    const SETTING: &str = "AP_INVITATION_REMINDERS";
+    let list = required(value, SETTING)?.trim();
+    if list == "off" {
+        return Ok(Vec::new().into());
+    }
+    let mut offsets = Vec::new();
+    for part in list.split(',') {
+        let d = parse_duration(SETTING, part)?;
+        if d.is_zero() {
+            return Err(invalid(
+                SETTING,
+                "each reminder must come longer than zero before the expiry",
+            ));
+        }
+        offsets.push(d);
+    }
+    offsets.sort_unstable_by(|a, b| b.cmp(a));
+    offsets.dedup();
+    Ok(offsets.into())
 }
 
 /// `AP_KEY_ROTATION_OVERLAP`: zero ends a rotated key at once; at most 30 days.
@@ -488,7 +535,8 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.public_url.as_str(), "http://127.0.0.1:8080/");
         assert_eq!(s.signature_tolerance, Duration::from_secs(300));
-        assert_eq!(s.invitation_ttl, Duration::from_secs(14 * 86400));
+        assert_eq!(s.invitations.ttl, Duration::from_secs(14 * 86400));
+        assert_eq!(&*s.invitations.reminders, &[Duration::from_secs(3 * 86400)]);
         assert_eq!(s.env, Environment::Development);
         assert_eq!(s.db_max_connections, 1);
         assert_eq!(s.delivery.retry_schedule, DEFAULT_RETRY_SCHEDULE.to_vec());
@@ -507,8 +555,20 @@ mod tests {
     fn test_settings_are_the_defaults_on_loopback() {
         let s = Settings::for_tests("sqlite::memory:");
         assert_eq!(s.bind.ip().to_string(), "127.0.0.1");
-        assert_eq!(s.invitation_ttl, Duration::from_secs(14 * 86400));
+        assert_eq!(s.invitations.ttl, Duration::from_secs(14 * 86400));
         assert_eq!(s.admin_secret_source, SecretSource::Setting);
+    }
+
+    #[test]
+    fn reminders_are_a_list_longest_first_or_off() {
+        let parse = |v: &str| reminders(&Some(v.into()));
+        let days = |d: u64| Duration::from_secs(d * 86400);
+        assert_eq!(&*parse("1d, 7d,1d").unwrap(), &[days(7), days(1)]);
+        assert!(parse("off").unwrap().is_empty());
+        for bad in ["", "7d,", "0s", "soon"] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains("AP_INVITATION_REMINDERS"), "{bad}: {e}");
+        }
     }
 
     #[test]

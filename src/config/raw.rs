@@ -48,6 +48,8 @@ pub struct RawSettings {
     #[serde(deserialize_with = "scalar_text")]
     pub invitation_ttl: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
+    pub invitation_reminders: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     pub key_rotation_overlap: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub admin_token_max_ttl: Option<String>,
@@ -124,6 +126,7 @@ impl RawSettings {
             admin_jwt_secret: None,
             signature_tolerance: Some("300s".into()),
             invitation_ttl: Some("14d".into()),
+            invitation_reminders: Some("3d".into()),
             key_rotation_overlap: Some("24h".into()),
             admin_token_max_ttl: duration_text(DEFAULT_ADMIN_TOKEN_MAX_TTL),
             dev_key_file: Some(DEFAULT_DEV_KEY_FILE.into()),

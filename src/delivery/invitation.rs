@@ -1,5 +1,5 @@
-//! The invitation e-mail, in the order's locale (for Ashby starts, the organisation's), as text
-//! and HTML: the organisation, the role, the deadline date and the link.
+//! The invitation e-mail and its reminders, in the order's locale (for Ashby starts, the
+//! organisation's), as text and HTML: the organisation, the role, the deadline date and the link.
 use chrono::{DateTime, Utc};
 
 use crate::delivery::outbox::EmailPayload;
@@ -13,6 +13,8 @@ pub struct Invitation<'a> {
     pub expires_at: DateTime<Utc>,
     /// The time estimate (`Catalog::estimated_minutes`).
     pub minutes: usize,
+    /// A reminder of an invitation not finished yet, with the same link.
+    pub reminder: bool,
 }
 
 struct Texts {
@@ -22,6 +24,33 @@ struct Texts {
     action: &'static str,
     expiry: &'static str,
     closing: &'static str,
+}
+
+/// What a reminder says instead of the invitation's subject and first paragraph.
+struct Reminder {
+    subject: &'static str,
+    body: &'static str,
+}
+
+fn reminder_texts(locale: &str) -> Reminder {
+    match locale {
+        "sv-SE" => Reminder {
+            subject: "Påminnelse: bedömning från {org}",
+            body: "{org} har bjudit in dig att göra en bedömning för rollen {role}, och du har inte slutfört den än. Den tar ungefär {minutes} minuter.",
+        },
+        "nl-NL" => Reminder {
+            subject: "Herinnering: assessment van {org}",
+            body: "{org} heeft je uitgenodigd voor een assessment voor de functie {role}, en je hebt het nog niet afgerond. Het duurt ongeveer {minutes} minuten.",
+        },
+        "nn-NO" => Reminder {
+            subject: "Påminning: vurdering frå {org}",
+            body: "{org} har invitert deg til ei vurdering for rolla {role}, og du har ikkje fullført ho enno. Ho tek om lag {minutes} minutt.",
+        },
+        _ => Reminder {
+            subject: "Reminder: assessment from {org}",
+            body: "{org} has invited you to take an assessment for the role {role}, and you have not finished it yet. It takes about {minutes} minutes.",
+        },
+    }
 }
 
 fn texts(locale: &str) -> Texts {
@@ -62,7 +91,12 @@ fn texts(locale: &str) -> Texts {
 }
 
 pub fn render(inv: &Invitation<'_>) -> EmailPayload {
-    let t = texts(inv.locale);
+    let mut t = texts(inv.locale);
+    if inv.reminder {
+        let r = reminder_texts(inv.locale);
+        t.subject = r.subject;
+        t.body = r.body;
+    }
     let fill = |s: &str| {
         s.replace("{org}", inv.organization)
             .replace("{role}", inv.role)
@@ -115,6 +149,7 @@ mod tests {
                 link: "https://ap.example.com/a/tok",
                 expires_at: Utc::now(),
                 minutes: 7,
+                reminder: false,
             });
             assert!(mail.text.contains("https://ap.example.com/a/tok"), "{locale}");
             let html = mail.html.as_deref().expect("an HTML part");
@@ -128,5 +163,27 @@ mod tests {
             subjects.insert(mail.subject);
         }
         assert_eq!(subjects.len(), 4);
+    }
+
+    #[test]
+    fn a_reminder_says_so_and_carries_the_same_link() {
+        for locale in ["en-US", "sv-SE", "nl-NL", "nn-NO"] {
+            let invitation = |reminder| Invitation {
+                to: "ada@example.com",
+                locale,
+                organization: "Example AB",
+                role: "Developer",
+                link: "https://ap.example.com/a/tok",
+                expires_at: Utc::now(),
+                minutes: 7,
+                reminder,
+            };
+            let (first, again) = (render(&invitation(false)), render(&invitation(true)));
+            assert_ne!(first.subject, again.subject, "{locale}");
+            assert!(again.subject.contains("Example AB"), "{locale}");
+            assert!(again.text.contains("https://ap.example.com/a/tok") && again.text.contains("Developer"));
+            let expiry_line = first.text.lines().rev().nth(2).unwrap_or_default();
+            assert!(again.text.contains(expiry_line), "{locale}: the same deadline line");
+        }
     }
 }

@@ -43,7 +43,7 @@ impl Senders {
     }
 
     /// The senders of every kind the outbox holds: result pushes (real and test), Ashby
-    /// updates, invitations.
+    /// updates, invitations, reminders and recruiters' notices.
     pub fn standard(
         db: DatabaseConnection,
         vault: Vault,
@@ -52,6 +52,7 @@ impl Senders {
         metrics: Arc<Metrics>,
         credentials: Arc<CredentialCache>,
     ) -> Self {
+        let reminder_db = db.clone();
         Self::default()
             .register(
                 Kind::Result,
@@ -82,7 +83,15 @@ impl Senders {
                     metrics,
                 },
             )
-            .register(Kind::InvitationEmail, InvitationMail { mailer })
+            .register(Kind::InvitationEmail, InvitationMail { mailer: mailer.clone() })
+            .register(Kind::RecruiterNotice, InvitationMail { mailer: mailer.clone() })
+            .register(
+                Kind::ReminderEmail,
+                ReminderMail {
+                    db: reminder_db,
+                    mail: InvitationMail { mailer },
+                },
+            )
     }
 
     /// One attempt of `row` by its kind's sender; a row of a kind without one is final.
@@ -256,9 +265,35 @@ impl Sender for AshbyUpdate {
 }
 
 /// Invitation e-mails, through the configured mailer.
+/// Sends a stored e-mail (invitations, recruiters' notices).
 pub struct InvitationMail {
     mailer: Mailer,
 }
+
+/// Sends a reminder only while its assessment still awaits the candidate; otherwise the row is
+/// final without sending (the candidate finished while it waited for a retry).
+pub struct ReminderMail {
+    db: DatabaseConnection,
+    mail: InvitationMail,
+}
+
+impl Sender for ReminderMail {
+    fn send<'a>(&'a self, row: &'a Due, now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport> {
+        Box::pin(async move {
+            let Some(id) = row.assessment_id else {
+                return final_failure("a reminder without its assessment".into());
+            };
+            match crate::entity::assessment::Entity::find_by_id(id).one(&self.db).await {
+                Ok(Some(a)) if a.awaits_candidate(now) => self.mail.send(row, now).await,
+                Ok(_) => final_failure(WITHDRAWN_REMINDER.into()),
+                Err(e) => AttemptReport::failed(format!("could not read the reminder's assessment: {e}")),
+            }
+        })
+    }
+}
+
+/// What a reminder's row says when its assessment no longer awaits the candidate.
+pub const WITHDRAWN_REMINDER: &str = "not sent: the assessment no longer awaits the candidate";
 
 impl Sender for InvitationMail {
     fn send<'a>(&'a self, row: &'a Due, _now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport> {

@@ -43,9 +43,22 @@ pub struct Model {
     /// When the candidate's data in it was erased (answers, Ashby ids, additional fields; the
     /// scores too when asked). Its links and result answer 410 from then on.
     pub erased_at: Option<DateTimeUtc>,
+    /// When the candidate is next reminded of the invitation; null: never again (no e-mail was
+    /// sent, reminders are off, or none is left before the expiry).
+    pub next_reminder_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Still waiting for its candidate at `now`: invited or started, not past its expiry, not
+    /// erased. Only then is the candidate reminded.
+    pub fn awaits_candidate(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        matches!(self.state, AssessmentState::Invited | AssessmentState::Started)
+            && self.expires_at > now
+            && self.erased_at.is_none()
+    }
+}

@@ -109,10 +109,23 @@ pub enum DeliveryKind {
     /// attempt, never retried.
     #[sea_orm(string_value = "test_push")]
     TestPush,
+    /// A reminder to a candidate who has not finished (`AP_INVITATION_REMINDERS`).
+    #[sea_orm(string_value = "reminder_email")]
+    ReminderEmail,
+    /// A recruitment collaborator's notice that a candidate completed.
+    #[sea_orm(string_value = "recruiter_notice")]
+    RecruiterNotice,
 }
 
 impl DeliveryKind {
-    pub const ALL: [DeliveryKind; 4] = [Self::Result, Self::AshbyUpdate, Self::InvitationEmail, Self::TestPush];
+    pub const ALL: [DeliveryKind; 6] = [
+        Self::Result,
+        Self::AshbyUpdate,
+        Self::InvitationEmail,
+        Self::TestPush,
+        Self::ReminderEmail,
+        Self::RecruiterNotice,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -120,6 +133,8 @@ impl DeliveryKind {
             Self::AshbyUpdate => "ashby_update",
             Self::InvitationEmail => "invitation_email",
             Self::TestPush => "test_push",
+            Self::ReminderEmail => "reminder_email",
+            Self::RecruiterNotice => "recruiter_notice",
         }
     }
 

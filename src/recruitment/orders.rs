@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use crate::assessment::invite::{self, Invite, InviteRequest};
 use crate::assessment::{Source, candidates};
 use crate::auth::directory::Offer;
+use crate::config::InvitationTiming;
 use crate::db::RideAlong;
 use crate::delivery::outbox::{self, NewDelivery};
 use crate::entity::{assessment, delivery, recruitment};
@@ -74,7 +75,7 @@ pub fn prepare(
     organization_id: OrganizationId,
     order: &NewOrder,
     now: DateTime<Utc>,
-    invitation_ttl: std::time::Duration,
+    timing: &InvitationTiming,
     ctx: &OrderContext<'_>,
 ) -> Result<PreparedOrder, OrderError> {
     if !ctx.offer.lenses.contains(&order.lens_id) {
@@ -96,7 +97,7 @@ pub fn prepare(
             send_email: order.kind == OrderKind::Email,
             sandbox: ctx.sandbox,
             now,
-            ttl: invitation_ttl,
+            timing,
         },
         ctx.links,
     );
@@ -175,10 +176,10 @@ pub async fn place_order(
     organization_id: OrganizationId,
     order: &NewOrder,
     now: DateTime<Utc>,
-    invitation_ttl: std::time::Duration,
+    timing: &InvitationTiming,
     ctx: &OrderContext<'_>,
 ) -> Result<Placed, OrderError> {
-    let prepared = prepare(organization_id, order, now, invitation_ttl, ctx)?;
+    let prepared = prepare(organization_id, order, now, timing, ctx)?;
     place_one(db, &prepared, None).await
 }
 
@@ -424,7 +425,7 @@ mod tests {
                         self.organization,
                         &order,
                         Utc::now(),
-                        std::time::Duration::from_secs(86400),
+                        &InvitationTiming::without_reminders(std::time::Duration::from_secs(86400)),
                         &ctx,
                     )
                     .unwrap()

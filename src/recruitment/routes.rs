@@ -158,7 +158,7 @@ async fn order(
         caller.organization.id,
         &order,
         state.clock.now(),
-        state.invitation_ttl,
+        &state.invitations,
         &ctx,
     )?;
     // The writer wakes the worker (or hands it the invitation) after the commit.

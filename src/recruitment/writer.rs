@@ -271,7 +271,7 @@ mod tests {
                     organization.into(),
                     &order,
                     chrono::Utc::now(),
-                    Duration::from_secs(3600),
+                    &crate::config::InvitationTiming::without_reminders(Duration::from_secs(3600)),
                     &ctx,
                 )
                 .unwrap()

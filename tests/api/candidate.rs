@@ -83,7 +83,7 @@ impl<'a> Candidate<'a> {
     }
 
     /// Answers every page: `answer(item_id)` gives the value.
-    async fn answer_all(&mut self, answer: impl Fn(&str) -> u8) -> usize {
+    pub async fn answer_all(&mut self, answer: impl Fn(&str) -> u8) -> usize {
         let mut page = 1;
         loop {
             let (status, html, _) = self.get(&format!("/q/{page}")).await;

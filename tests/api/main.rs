@@ -5,6 +5,7 @@ mod ashby;
 mod browser;
 mod callback_auth;
 mod candidate;
+mod communications;
 mod delivery;
 mod health;
 mod helpers;

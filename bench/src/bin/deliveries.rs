@@ -288,7 +288,7 @@ async fn main() -> anyhow::Result<()> {
             org.into(),
             &order,
             SystemClock.now(),
-            Duration::from_secs(86400),
+            &assessment_partner::config::InvitationTiming::without_reminders(Duration::from_secs(86400)),
             &ctx,
         )
         .await?;
