@@ -22,6 +22,12 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+/// A delivery target: scheme, host and port.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabels {
+    pub target: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
     pub method: String,
@@ -46,6 +52,14 @@ pub struct Metrics {
     pub http_seconds: Family<HttpRouteLabels, Histogram>,
     /// 401/403 answers from Ashby: the customer's API key is missing, wrong or lacks permission.
     pub ashby_auth_failures: Counter,
+    /// Rows held back from a busy or paused target and given back to the outbox for later.
+    pub deliveries_deferred: Counter,
+    /// Per target (this instance's worker): attempts in flight, rows waiting in memory, and
+    /// whether it is paused (1) by a `Retry-After` or its circuit breaker.
+    pub target_in_flight: Family<TargetLabels, Gauge>,
+    pub target_waiting: Family<TargetLabels, Gauge>,
+    pub target_paused: Family<TargetLabels, Gauge>,
+    pub target_breaker_open: Family<TargetLabels, Gauge>,
 }
 
 impl Metrics {
@@ -89,8 +103,44 @@ impl Metrics {
             "Ashby answered 401/403 to assessment.update (check the customer's API key)",
             ashby_auth_failures.clone(),
         );
+        let deliveries_deferred = Counter::default();
+        registry.register(
+            "deliveries_deferred",
+            "Deliveries held back from a busy or paused target and made due later",
+            deliveries_deferred.clone(),
+        );
+        let target = |registry: &mut Registry, name: &str, help: &str| {
+            let family = Family::<TargetLabels, Gauge>::default();
+            registry.register(name, help, family.clone());
+            family
+        };
+        let target_in_flight = target(
+            &mut registry,
+            "delivery_target_in_flight",
+            "Attempts in flight to a target from this instance",
+        );
+        let target_waiting = target(
+            &mut registry,
+            "delivery_target_waiting",
+            "Rows waiting in this instance's memory for a place at their target",
+        );
+        let target_paused = target(
+            &mut registry,
+            "delivery_target_paused",
+            "1 while a target is paused (Retry-After or circuit breaker)",
+        );
+        let target_breaker_open = target(
+            &mut registry,
+            "delivery_target_breaker_open",
+            "1 while a target's circuit breaker is open or half-open",
+        );
         Arc::new(Self {
             ashby_auth_failures,
+            deliveries_deferred,
+            target_in_flight,
+            target_waiting,
+            target_paused,
+            target_breaker_open,
             registry,
             deliveries,
             attempt_seconds,
@@ -119,6 +169,35 @@ impl Metrics {
         self.attempt_seconds
             .get_or_create(&KindLabels { kind: kind.to_owned() })
             .observe(seconds);
+    }
+
+    /// Shows one target's state.
+    pub fn show_target(&self, target: &str, in_flight: usize, waiting: usize, paused: bool, breaker_open: bool) {
+        let labels = TargetLabels {
+            target: target.to_owned(),
+        };
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.target_in_flight.get_or_create(&labels).set(count(in_flight));
+        self.target_waiting.get_or_create(&labels).set(count(waiting));
+        self.target_paused.get_or_create(&labels).set(i64::from(paused));
+        self.target_breaker_open
+            .get_or_create(&labels)
+            .set(i64::from(breaker_open));
+    }
+
+    /// Stops showing a target that has nothing left to show.
+    pub fn forget_target(&self, target: &str) {
+        let labels = TargetLabels {
+            target: target.to_owned(),
+        };
+        for family in [
+            &self.target_in_flight,
+            &self.target_waiting,
+            &self.target_paused,
+            &self.target_breaker_open,
+        ] {
+            family.remove(&labels);
+        }
     }
 
     pub fn record_http(&self, method: &str, route: &str, status: u16, seconds: f64) {

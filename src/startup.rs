@@ -166,6 +166,7 @@ impl Application {
             key_rotation_overlap: settings.key_rotation_overlap,
             delivery_timeout: settings.delivery.timeout,
             mail_outbox_dir: settings.mail.outbox_dir.clone(),
+            delivery_targets: Arc::default(),
         };
         let surfaces = SurfaceParts {
             admin_tokens: web::Data::new(
@@ -195,6 +196,7 @@ impl Application {
                     owner,
                     lease: settings.delivery.lease,
                     record_via,
+                    targets: state.delivery_targets.clone(),
                 },
                 wake,
                 shutdown.clone(),
@@ -349,6 +351,8 @@ fn delivery_worker(
         attempt_timeout: d.timeout,
         shutdown_grace: d.timeout + std::time::Duration::from_secs(2),
         recorders: WorkerConfig::recorders_for(&ctx.db, settings.db_max_connections),
+        per_target: d.per_target,
+        breaker_failures: d.breaker_failures,
     };
     let worker = Worker::new(ctx, wake, config, shutdown);
     match handed {

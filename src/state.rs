@@ -44,6 +44,8 @@ pub struct AppState {
     pub delivery_timeout: Duration,
     /// `AP_MAIL_OUTBOX_DIR`: where `.eml` files are written (an erasure deletes its person's).
     pub mail_outbox_dir: std::path::PathBuf,
+    /// What this instance's worker shows of its delivery targets (pauses, places in use).
+    pub delivery_targets: Arc<crate::delivery::gate::TargetBoard>,
 }
 
 impl AppState {

@@ -31,6 +31,8 @@ use hdrhistogram::Histogram;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait};
 use uuid::Uuid;
 
+mod fairness;
+
 const ORDER_PATH: &str = "/recruitment/v1/assessment-order";
 const LINK_ORDER_PATH: &str = "/recruitment/v1/assessment-link-order";
 /// The demo organisation, integrator secret, provider key and lens of examples/seed.json.
@@ -58,6 +60,9 @@ enum Mode {
     /// Fresh database + server, HTTP load, peak RSS, then the ceiling on another fresh
     /// database; prints the ratio.
     Both(BothArgs),
+    /// Fairness across receivers: 100,000 pushes due to one slow receiver, and how soon a push
+    /// to another receiver makes its first attempt.
+    Fairness(fairness::FairnessArgs),
 }
 
 #[derive(Args, Clone)]
@@ -243,6 +248,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", s.line("ceiling"));
         }
         Mode::Both(args) => run_both(args).await?,
+        Mode::Fairness(args) => fairness::run(args).await?,
     }
     Ok(())
 }
@@ -678,7 +684,12 @@ struct FreshDb {
 }
 
 async fn fresh_db(args: &BothArgs, dir: &Path, tag: &str, run: &str) -> anyhow::Result<FreshDb> {
-    if !args.postgres {
+    fresh_db_on(args.postgres, &args.postgres_admin_url, dir, tag, run).await
+}
+
+/// A fresh SQLite file in `dir`, or (`postgres`) a fresh database on `admin_url`'s server.
+async fn fresh_db_on(postgres: bool, admin_url: &str, dir: &Path, tag: &str, run: &str) -> anyhow::Result<FreshDb> {
+    if !postgres {
         let path = dir.join(format!("{tag}.db"));
         return Ok(FreshDb {
             url: format!("sqlite://{}?mode=rwc", path.display()),
@@ -686,12 +697,12 @@ async fn fresh_db(args: &BothArgs, dir: &Path, tag: &str, run: &str) -> anyhow::
         });
     }
     let name = format!("bench_{run}_{tag}");
-    let admin = Database::connect(quiet_options(&args.postgres_admin_url))
+    let admin = Database::connect(quiet_options(admin_url))
         .await
-        .with_context(|| format!("connecting to {}", args.postgres_admin_url))?;
+        .with_context(|| format!("connecting to {admin_url}"))?;
     admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
     admin.close().await.ok();
-    let url = url_with_db(&args.postgres_admin_url, &name)?;
+    let url = url_with_db(admin_url, &name)?;
     Ok(FreshDb {
         url,
         pg_name: Some(name),
@@ -718,7 +729,11 @@ fn url_with_db(admin_url: &str, db: &str) -> anyhow::Result<String> {
 }
 
 async fn drop_pg(args: &BothArgs, name: &str) {
-    if let Ok(admin) = Database::connect(quiet_options(&args.postgres_admin_url)).await {
+    drop_pg_on(&args.postgres_admin_url, name).await;
+}
+
+async fn drop_pg_on(admin_url: &str, name: &str) {
+    if let Ok(admin) = Database::connect(quiet_options(admin_url)).await {
         if let Err(e) = admin
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
             .await

@@ -15,6 +15,7 @@ use crate::admin::paging::Paging;
 use crate::assessment::completion::{CompletionError, NewResult, complete};
 use crate::assessment::personal_data;
 use crate::auth::admin::{AdminAuth, Scope};
+use crate::delivery::gate::TargetBoard;
 use crate::delivery::outbox::{DeliveryState, Kind};
 use crate::entity::{delivery, delivery_attempt};
 use crate::error::{ApiError, FieldError, Problem};
@@ -26,7 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(post_result)
         .service(list_deliveries)
         .service(get_delivery)
-        .service(replay_delivery);
+        .service(replay_delivery)
+        .service(list_targets);
 }
 
 /// A result from an external scoring engine.
@@ -171,6 +173,21 @@ pub struct DeliveryView {
     pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the answering instance's worker has paused this row's target (a `Retry-After`, or
+    /// its circuit breaker): until when, and why. Each instance keeps its own pauses.
+    pub target_paused_until: Option<DateTime<Utc>>,
+    pub target_pause_reason: Option<String>,
+}
+
+impl DeliveryView {
+    /// With the pause of its target, as this instance's worker knows it.
+    fn with_pause(mut self, board: &TargetBoard, now: DateTime<Utc>) -> Self {
+        if let Some((until, reason)) = board.pause_of(&self.target, now) {
+            self.target_paused_until = Some(until);
+            self.target_pause_reason = Some(reason.as_str().to_owned());
+        }
+        self
+    }
 }
 
 impl From<delivery::Model> for DeliveryView {
@@ -191,6 +208,8 @@ impl From<delivery::Model> for DeliveryView {
             delivered_at: d.delivered_at,
             created_at: d.created_at,
             updated_at: d.updated_at,
+            target_paused_until: None,
+            target_pause_reason: None,
         }
     }
 }
@@ -263,7 +282,10 @@ async fn list_deliveries(
     let rows = query.limit(paging.fetch()).all(&state.db).await?;
     let (rows, next_cursor) = paging.finish(rows, |d| d.id);
     Ok(HttpResponse::Ok().json(DeliveryPage {
-        items: rows.into_iter().map(DeliveryView::from).collect(),
+        items: rows
+            .into_iter()
+            .map(|row| DeliveryView::from(row).with_pause(&state.delivery_targets, state.clock.now()))
+            .collect(),
         next_cursor,
     }))
 }
@@ -285,7 +307,7 @@ async fn detail(state: &AppState, id: Uuid) -> Result<DeliveryDetail, ApiError> 
         .await?;
     Ok(DeliveryDetail {
         payload: row.payload.clone(),
-        delivery: row.into(),
+        delivery: DeliveryView::from(row).with_pause(&state.delivery_targets, state.clock.now()),
         attempt_log: attempts
             .into_iter()
             .map(|a| AttemptView {
@@ -299,6 +321,64 @@ async fn detail(state: &AppState, id: Uuid) -> Result<DeliveryDetail, ApiError> 
             })
             .collect(),
     })
+}
+
+/// One delivery target (scheme, host and port) as the answering instance's worker sees it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetView {
+    #[schema(example = "https://ats.example.com:443")]
+    pub target: String,
+    /// Attempts in flight to it from this instance (at most `AP_DELIVERY_CONCURRENCY_PER_TARGET`).
+    pub in_flight: usize,
+    /// Rows waiting in this instance's memory for a place.
+    pub waiting: usize,
+    /// Paused until then: no attempt begins before, except a row's last one at its deadline.
+    pub paused_until: Option<DateTime<Utc>>,
+    pub pause_reason: Option<String>,
+    /// `closed`, `open` (paused after attempts in a row without an answer) or `half-open` (one
+    /// probe at a time until an answer).
+    #[schema(example = "closed")]
+    pub breaker: String,
+    /// Attempts in a row that got no answer (refused, timed out).
+    pub consecutive_failures: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetList {
+    /// Targets with something to show: attempts in flight, rows waiting, a pause or failures.
+    pub items: Vec<TargetView>,
+}
+
+/// The delivery targets this instance's worker is pacing (scope `deliveries.read`): places in
+/// use, pauses and circuit breakers. Each instance paces on its own; an instance without a
+/// worker shows none.
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])),
+    responses((status = 200, body = TargetList)))]
+#[get("/admin/v1/delivery-targets")]
+#[instrument(skip_all)]
+async fn list_targets(state: web::Data<AppState>, auth: AdminAuth) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::DeliveriesRead)?;
+    let now = state.clock.now();
+    let items = state
+        .delivery_targets
+        .snapshot()
+        .into_iter()
+        .map(|s| {
+            let paused = s.paused_until.filter(|u| *u > now);
+            TargetView {
+                target: s.target.to_string(),
+                in_flight: s.in_flight,
+                waiting: s.waiting,
+                paused_until: paused,
+                pause_reason: paused.and(s.reason).map(|r| r.as_str().to_owned()),
+                breaker: s.breaker.to_owned(),
+                consecutive_failures: s.consecutive_failures,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(TargetList { items }))
 }
 
 /// One delivery with its attempts (scope `deliveries.read`).

@@ -144,6 +144,10 @@ pub struct DeliverySettings {
     pub allow_private_networks: bool,
     pub lease: Duration,
     pub concurrency: usize,
+    /// `AP_DELIVERY_CONCURRENCY_PER_TARGET`: attempts in flight to one scheme, host and port.
+    pub per_target: usize,
+    /// `AP_DELIVERY_BREAKER_FAILURES`: attempts in a row without an answer that pause a target.
+    pub breaker_failures: u32,
     pub poll_interval: Duration,
 }
 
@@ -386,6 +390,13 @@ fn key_rotation_overlap(raw: &RawSettings) -> Result<Duration, ConfigError> {
 fn delivery(raw: &RawSettings, env: Environment) -> Result<DeliverySettings, ConfigError> {
     let schedule = required(&raw.delivery_retry_schedule, "AP_DELIVERY_RETRY_SCHEDULE")?;
     let concurrency = required(&raw.delivery_concurrency, "AP_DELIVERY_CONCURRENCY")?;
+    let count = |setting: &'static str, value: &Option<String>, most: usize| -> Result<usize, ConfigError> {
+        let text = required(value, setting)?.trim();
+        text.parse::<usize>()
+            .ok()
+            .filter(|n| (1..=most).contains(n))
+            .ok_or_else(|| invalid(setting, format!("'{text}' is not a number from 1 to {most}")))
+    };
     let settings = DeliverySettings {
         retry_schedule: values::parse_schedule(schedule)
             .map_err(|e| invalid("AP_DELIVERY_RETRY_SCHEDULE", format!("{e} (expected e.g. 5s,30s,2m)")))?,
@@ -406,6 +417,17 @@ fn delivery(raw: &RawSettings, env: Environment) -> Result<DeliverySettings, Con
                     format!("'{concurrency}' is not a number from 1 to 1024"),
                 )
             })?,
+        per_target: count(
+            "AP_DELIVERY_CONCURRENCY_PER_TARGET",
+            &raw.delivery_concurrency_per_target,
+            1024,
+        )?,
+        breaker_failures: u32::try_from(count(
+            "AP_DELIVERY_BREAKER_FAILURES",
+            &raw.delivery_breaker_failures,
+            1000,
+        )?)
+        .unwrap_or(5),
         poll_interval: duration(&raw.delivery_poll_interval, "AP_DELIVERY_POLL_INTERVAL")?,
     };
     if settings.timeout.is_zero() || settings.lease <= settings.timeout {
@@ -548,6 +570,7 @@ mod tests {
             (s.delivery.timeout, s.delivery.lease, s.delivery.concurrency),
             (Duration::from_secs(10), Duration::from_secs(60), 32)
         );
+        assert_eq!((s.delivery.per_target, s.delivery.breaker_failures), (8, 5));
         assert_eq!(s.mail.smtp_url, None);
     }
 

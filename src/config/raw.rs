@@ -72,6 +72,10 @@ pub struct RawSettings {
     #[serde(deserialize_with = "scalar_text")]
     pub delivery_concurrency: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
+    pub delivery_concurrency_per_target: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub delivery_breaker_failures: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     pub delivery_poll_interval: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub smtp_url: Option<String>,
@@ -138,6 +142,8 @@ impl RawSettings {
             delivery_allow_private_networks: None,
             delivery_lease: Some("60s".into()),
             delivery_concurrency: Some("32".into()),
+            delivery_concurrency_per_target: Some("8".into()),
+            delivery_breaker_failures: Some("5".into()),
             delivery_poll_interval: Some("1s".into()),
             smtp_url: None,
             ashby_base_url: Some(DEFAULT_ASHBY_BASE_URL.into()),

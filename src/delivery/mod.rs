@@ -4,6 +4,7 @@
 pub mod ashby_update;
 pub mod claim;
 pub mod due;
+pub mod gate;
 pub mod guard;
 pub mod handoff;
 pub mod invitation;

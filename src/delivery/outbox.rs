@@ -192,6 +192,38 @@ pub async fn delete_settled_before(
     Ok(deleted)
 }
 
+/// Rows [`defer`] moves per statement at most.
+const DEFER_CHUNK: usize = 200;
+
+/// Gives rows leased to `owner` back to the table, each due again at its own time, without an
+/// attempt (`delivery::gate` held them back). A row no longer pending or leased to `owner` is
+/// left alone. Returns how many moved.
+pub async fn defer<C: ConnectionTrait>(db: &C, owner: &str, rows: &[(Uuid, DateTime<Utc>)]) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let mut moved = 0;
+    for chunk in rows.chunks(DEFER_CHUNK) {
+        let mut due = CaseStatement::new();
+        for (id, at) in chunk {
+            due = due.case(Expr::col(delivery::Column::Id).eq(Expr::value(*id)), Expr::value(*at));
+        }
+        moved += delivery::Entity::update_many()
+            .col_expr(delivery::Column::NextAttemptAt, due.into())
+            .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(
+                delivery::Column::LeaseExpiresAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(delivery::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
+            .filter(delivery::Column::LeaseOwner.eq(owner))
+            .filter(delivery::Column::State.eq(DeliveryState::Pending))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(moved)
+}
+
 async fn notify<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}")).await?;

@@ -16,6 +16,7 @@ use crate::channel::recv_or_never;
 use crate::clock::SharedClock;
 use crate::delivery::claim;
 use crate::delivery::due::Due;
+use crate::delivery::gate::{Admission, Answer, Gate, TargetBoard, TargetKey};
 use crate::delivery::pace::Pace;
 use crate::delivery::policy::RetryPolicy;
 use crate::delivery::record;
@@ -36,6 +37,10 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     /// Batches of attempts recorded at once during a backlog ([`WorkerConfig::recorders_for`]).
     pub recorders: usize,
+    /// Attempts in flight to one target at once (`delivery::gate`).
+    pub per_target: usize,
+    /// Attempts in a row without an answer that open a target's breaker.
+    pub breaker_failures: u32,
 }
 
 impl WorkerConfig {
@@ -65,6 +70,8 @@ pub struct DeliveryContext {
     /// Where attempts are recorded when not in a transaction of the worker's own: the order
     /// writer's queue (`record::Job`), on SQLite when this instance serves the API.
     pub record_via: Option<mpsc::Sender<record::Job>>,
+    /// Where the worker shows its targets' states (the admin API and metrics read them).
+    pub targets: Arc<TargetBoard>,
 }
 
 pub struct Worker {
@@ -87,6 +94,19 @@ impl DeliveryContext {
     pub async fn claim(&self, limit: usize) -> Result<Vec<Due>, DbErr> {
         let now = self.clock.now();
         claim::claim(&self.db, &self.owner, now + chrono(self.lease), now, limit).await
+    }
+
+    /// Gives rows the gate held back to the table, due again at their times.
+    pub async fn defer(&self, rows: Vec<(Due, chrono::DateTime<chrono::Utc>)>) {
+        let times: Vec<(uuid::Uuid, chrono::DateTime<chrono::Utc>)> =
+            rows.iter().map(|(row, at)| (row.id, *at)).collect();
+        match crate::delivery::outbox::defer(&self.db, &self.owner, &times).await {
+            Ok(moved) => {
+                self.metrics.deliveries_deferred.inc_by(moved);
+            }
+            // Their leases run out and they are claimed again.
+            Err(e) => tracing::warn!(error = %e, rows = times.len(), "could not give held-back rows back"),
+        }
     }
 
     /// One attempt of one claimed row; the result goes to the recorder.
@@ -166,8 +186,12 @@ impl Worker {
         let concurrency = self.config.concurrency.max(1);
         let mut pace = Pace::new(self.config.attempt_timeout);
         let mut most_in_hand;
-        let mut tasks: JoinSet<Duration> = JoinSet::new();
+        let mut tasks: JoinSet<Finished> = JoinSet::new();
         let mut waiting: VecDeque<Due> = VecDeque::new();
+        let mut gate = Gate::new(self.config.per_target, self.config.breaker_failures);
+        // Rows the gate gave back to the table, being written.
+        let mut deferring: JoinSet<()> = JoinSet::new();
+        let mut shown = Instant::now();
         let mut claiming: Option<Claiming> = None;
         // Whether a claim may find rows: false after a claim came back short, true again on a
         // wake-up (a new row, a recorded attempt, also during a claim) or when the sleep ends.
@@ -178,31 +202,35 @@ impl Worker {
             self.wake.clone(),
             self.config.recorders,
         ));
-        // Rows in flight, waiting here, and being claimed.
-        let in_hand = |tasks: &JoinSet<Duration>, waiting: &VecDeque<_>, claiming: &Option<Claiming>| {
-            tasks.len() + waiting.len() + claiming.as_ref().map_or(0, |c| c.want)
+        // Rows in flight, waiting (here and at the gate), and being claimed.
+        let in_hand = |tasks: &JoinSet<Finished>, waiting: &VecDeque<_>, gate: &Gate, claiming: &Option<Claiming>| {
+            tasks.len() + waiting.len() + gate.parked() + claiming.as_ref().map_or(0, |c| c.want)
         };
         tracing::info!(owner = %self.ctx.owner, "delivery worker started");
         loop {
             if self.shutdown.is_cancelled() {
                 break;
             }
+            let mut deferred = Vec::new();
             while let Some(finished) = tasks.try_join_next() {
-                if let Ok(took) = finished {
-                    pace.observe(took);
+                if let Ok(finished) = finished {
+                    deferred.extend(self.finished(&mut gate, &mut pace, finished));
                 }
             }
             most_in_hand = pace.ahead(self.ctx.lease) * concurrency;
             // Rows handed over are taken while there is room; the rest wait in the handoff.
             if let Some(rows) = handed.as_mut() {
-                while in_hand(&tasks, &waiting, &claiming) < most_in_hand
+                while in_hand(&tasks, &waiting, &gate, &claiming) < most_in_hand
                     && let Ok(row) = rows.try_recv()
                 {
                     waiting.push_back(row.into());
                 }
             }
-            let in_hand_now = in_hand(&tasks, &waiting, &claiming);
-            if claiming.is_none() && may_find && in_hand_now <= most_in_hand / 2 {
+            let in_hand_now = in_hand(&tasks, &waiting, &gate, &claiming);
+            // Giving rows back is bounded: while two writes of them are running, no claim (which
+            // during a backlog for one busy target would mostly bring more to give back).
+            let writing_back = deferring.len() >= MAX_DEFERRING;
+            if claiming.is_none() && may_find && !writing_back && in_hand_now <= most_in_hand / 2 {
                 let want = most_in_hand - in_hand_now;
                 let ctx = self.ctx.clone();
                 claiming = Some(Claiming {
@@ -212,35 +240,68 @@ impl Worker {
                 // Until the claim says otherwise; a wake-up meanwhile sets it again.
                 may_find = false;
             }
-            while tasks.len() < concurrency
-                && let Some(row) = waiting.pop_front()
-            {
+            // Rows parked at the gate first (they are older), targets taking turns; then the
+            // rows waiting here, each asked of the gate.
+            let now = self.ctx.clock.now();
+            while tasks.len() < concurrency {
+                let (row, target) = match gate.ready(now) {
+                    Some((row, target)) => (row, Some(target)),
+                    None => match waiting.pop_front() {
+                        Some(row) => match gate.admit(row, now) {
+                            Admission::Go(row, target) => (row, target),
+                            Admission::Parked => continue,
+                            Admission::Defer(row, at) => {
+                                deferred.push((row, at));
+                                continue;
+                            }
+                        },
+                        None => break,
+                    },
+                };
                 // A row that waited so long that its lease could run out during the attempt is
                 // left to its lease: sent now, another instance might send it too.
                 let latest_start = row
                     .lease_expires_at
                     .map(|lease| lease - chrono(self.config.attempt_timeout));
-                if latest_start.is_some_and(|latest| self.ctx.clock.now() > latest) {
+                if latest_start.is_some_and(|latest| now > latest) {
                     tracing::debug!(delivery_id = %row.id, "lease too short to attempt; left to run out");
+                    if let Some(target) = target {
+                        gate.cancelled(&target);
+                    }
                     continue;
                 }
                 let ctx = self.ctx.clone();
                 let to_recorder = to_recorder.clone();
                 tasks.spawn(async move {
+                    let failures = u32::try_from(row.attempts + 1 - row.replay_base).unwrap_or(1);
                     let attempted = ctx.attempt(row).await;
-                    let took = attempted.elapsed;
+                    let finished = Finished {
+                        took: attempted.elapsed,
+                        target,
+                        answer: Answer::of(&attempted.report, attempted.elapsed, ctx.policy.base_wait(failures)),
+                    };
                     // The recorder outlives every attempt task; a send can only fail
                     // when the process is going down, and then the lease runs out.
                     let _ = to_recorder.send(attempted).await;
-                    took
+                    finished
                 });
+            }
+            if !deferred.is_empty() {
+                let ctx = self.ctx.clone();
+                deferring.spawn(async move { ctx.defer(deferred).await });
+            }
+            while deferring.try_join_next().is_some() {}
+            if shown.elapsed() >= SHOW_EVERY {
+                gate.forget_quiet(now);
+                self.ctx.targets.publish(gate.states(now), &self.ctx.metrics, now);
+                shown = Instant::now();
             }
             let wait = if !tasks.is_empty() || may_find || claiming.is_some() {
                 self.config.poll_interval
             } else {
                 self.idle_wait().await
             };
-            let room = in_hand(&tasks, &waiting, &claiming) < most_in_hand;
+            let room = in_hand(&tasks, &waiting, &gate, &claiming) < most_in_hand;
             tokio::select! {
                 row = recv_or_never(&mut handed), if room => waiting.push_back(row.into()),
                 claimed = claim_done(&mut claiming) => {
@@ -253,10 +314,15 @@ impl Worker {
                         Err(e) => tracing::warn!(error = %e, "claiming deliveries failed"),
                     }
                 }
+                Some(_) = deferring.join_next(), if !deferring.is_empty() => {}
                 _ = self.wake.notified() => may_find = true,
                 Some(finished) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Ok(took) = finished {
-                        pace.observe(took);
+                    if let Ok(finished) = finished {
+                        let deferred = self.finished(&mut gate, &mut pace, finished);
+                        if !deferred.is_empty() {
+                            let ctx = self.ctx.clone();
+                            deferring.spawn(async move { ctx.defer(deferred).await });
+                        }
                     }
                 }
                 _ = tokio::time::sleep(wait) => may_find = true,
@@ -275,6 +341,8 @@ impl Worker {
             let _ = claim.task.await;
         }
         tracing::info!(in_flight = tasks.len(), "delivery worker stopping");
+        // Rows going back to the table are written before the leases are released.
+        while deferring.join_next().await.is_some() {}
         let drained = tokio::time::timeout(self.config.shutdown_grace, async {
             while tasks.join_next().await.is_some() {}
         })
@@ -297,6 +365,44 @@ impl Worker {
         match claim::release_leases(&self.ctx.db, &self.ctx.owner).await {
             Ok(n) => tracing::info!(released = n, "delivery worker stopped"),
             Err(e) => tracing::warn!(error = %e, "could not release leases; they will run out"),
+        }
+    }
+}
+
+/// Writes of rows given back to the table at once at most; claims wait for them beyond that.
+const MAX_DEFERRING: usize = 2;
+
+/// How often the worker shows its targets' states.
+const SHOW_EVERY: Duration = Duration::from_millis(250);
+
+/// What an attempt task gives back to the loop.
+struct Finished {
+    took: Duration,
+    /// The target whose place it held, if paced.
+    target: Option<TargetKey>,
+    answer: Answer,
+}
+
+impl Worker {
+    /// Takes a finished attempt into the pace and the gate; returns rows to give back.
+    fn finished(
+        &self,
+        gate: &mut Gate,
+        pace: &mut Pace,
+        finished: Finished,
+    ) -> Vec<(Due, chrono::DateTime<chrono::Utc>)> {
+        pace.observe(finished.took);
+        match finished.target {
+            Some(target) => {
+                let deferred = gate.finished(&target, finished.answer, self.ctx.clock.now());
+                if !deferred.is_empty() {
+                    tracing::info!(%target, rows = deferred.len(), "target paused; its waiting rows wait in the outbox");
+                    let now = self.ctx.clock.now();
+                    self.ctx.targets.publish(gate.states(now), &self.ctx.metrics, now);
+                }
+                deferred
+            }
+            None => Vec::new(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod callback_auth;
 mod candidate;
 mod communications;
 mod delivery;
+mod gentle;
 mod health;
 mod helpers;
 mod hygiene;

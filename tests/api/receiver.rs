@@ -34,6 +34,8 @@ struct Script {
     /// JSON bodies to answer next (with the next statuses), then `body`.
     next_bodies: VecDeque<serde_json::Value>,
     body: Option<serde_json::Value>,
+    /// `Retry-After` (seconds) sent with the next answers, in order.
+    next_retry_after: VecDeque<Option<u64>>,
 }
 
 #[derive(Clone, Default)]
@@ -44,6 +46,11 @@ struct Shared {
     /// Requests to `/token`, answered as an OAuth2 token endpoint.
     token_requests: Arc<Mutex<Vec<Recorded>>>,
     script: Arc<Mutex<Script>>,
+    /// When each request arrived.
+    arrived_at: Arc<Mutex<Vec<std::time::Instant>>>,
+    /// Requests being answered now, and the most at once.
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    most_in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub struct Receiver {
@@ -74,22 +81,31 @@ async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         return HttpResponse::Ok()
             .json(serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}));
     }
-    shared.arrivals.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let (status, delay, json) = {
+    use std::sync::atomic::Ordering::SeqCst;
+    shared.arrived_at.lock().unwrap().push(std::time::Instant::now());
+    shared.arrivals.fetch_add(1, SeqCst);
+    let now_in_flight = shared.in_flight.fetch_add(1, SeqCst) + 1;
+    shared.most_in_flight.fetch_max(now_in_flight, SeqCst);
+    let (status, delay, json, retry_after) = {
         let mut script = shared.script.lock().unwrap();
         let status = script.next.pop_front().unwrap_or(script.default);
         let json = script.next_bodies.pop_front().or_else(|| script.body.clone());
-        (status, script.delay, json)
+        let retry_after = script.next_retry_after.pop_front().flatten();
+        (status, script.delay, json, retry_after)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    shared.in_flight.fetch_sub(1, SeqCst);
     shared.requests.lock().unwrap().push(Recorded {
         path: req.path().to_owned(),
         headers,
         body: body.to_vec(),
     });
     let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    if let Some(secs) = retry_after {
+        response.insert_header(("Retry-After", secs.to_string()));
+    }
     match json {
         Some(json) => response.json(json),
         None => response.body("receiver says hi"),
@@ -129,7 +145,9 @@ impl Receiver {
 
     /// Answers these statuses next, then the default.
     pub fn answer_next(&self, statuses: &[u16]) {
-        self.shared.script.lock().unwrap().next.extend(statuses);
+        let mut script = self.shared.script.lock().unwrap();
+        script.next.extend(statuses);
+        script.next_retry_after.extend(statuses.iter().map(|_| None));
     }
 
     /// Answers this JSON body from now on (an Ashby-like peer).
@@ -140,6 +158,23 @@ impl Receiver {
     /// Answers these JSON bodies next, then the default body.
     pub fn answer_next_json(&self, bodies: Vec<serde_json::Value>) {
         self.shared.script.lock().unwrap().next_bodies.extend(bodies);
+    }
+
+    /// Answers `status` with `Retry-After: secs` next.
+    pub fn answer_next_retry_after(&self, status: u16, secs: u64) {
+        let mut script = self.shared.script.lock().unwrap();
+        script.next.push_back(status);
+        script.next_retry_after.push_back(Some(secs));
+    }
+
+    /// When each request arrived, in order.
+    pub fn arrival_times(&self) -> Vec<std::time::Instant> {
+        self.shared.arrived_at.lock().unwrap().clone()
+    }
+
+    /// The most requests it was answering at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.most_in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn answer_always(&self, status: u16) {

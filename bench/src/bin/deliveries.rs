@@ -55,6 +55,10 @@ struct Args {
     /// Attempts in flight (the worker's AP_DELIVERY_CONCURRENCY, and the ceiling's).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Attempts in flight to one receiver (AP_DELIVERY_CONCURRENCY_PER_TARGET); the server's
+    /// default when left out. Every row here goes to one receiver.
+    #[arg(long)]
+    per_target: Option<usize>,
     /// Results recorded one by one for the first-attempt latency.
     #[arg(long, default_value_t = 200)]
     samples: usize,
@@ -127,17 +131,20 @@ async fn fresh_database(args: &Args, dir: &std::path::Path, name: &str) -> anyho
     Ok(url.to_string())
 }
 
-fn settings(url: &str, key: [u8; 32], concurrency: usize) -> Settings {
+fn settings(url: &str, key: [u8; 32], concurrency: usize, per_target: Option<usize>) -> Settings {
     let mut s = Settings::for_tests(url);
     s.master_key = secrecy::SecretBox::new(Box::new(key));
     s.delivery.concurrency = concurrency;
+    if let Some(n) = per_target {
+        s.delivery.per_target = n;
+    }
     s.delivery.allow_private_networks = true;
     s.delivery.retry_schedule = vec![Duration::from_millis(100)];
     s
 }
 
 async fn seeded(url: &str, key: [u8; 32]) -> anyhow::Result<DatabaseConnection> {
-    let s = settings(url, key, 1);
+    let s = settings(url, key, 1, None);
     let db = assessment_partner::db::connect(&s).await?;
     assessment_partner::db::migrate(&db).await?;
     let seed_file = seed::parse(include_str!("../../../examples/seed.json"))?;
@@ -193,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
     }
     txn.commit().await?;
     let worker = Application::build_with_mode(
-        settings(&url, key, args.concurrency),
+        settings(&url, key, args.concurrency, args.per_target),
         Arc::new(SystemClock),
         Mode::WorkerOnly,
     )
@@ -256,7 +263,7 @@ async fn main() -> anyhow::Result<()> {
     // 3. First attempt after a result is recorded.
     let url = fresh_database(&args, &dir, "latency").await?;
     let db = seeded(&url, key).await?;
-    let s = settings(&url, key, args.concurrency);
+    let s = settings(&url, key, args.concurrency, args.per_target);
     let tokens = AdminTokens::new(&s.admin_jwt_secret);
     let app = Application::build_with_mode(s, Arc::new(SystemClock), Mode::ApiAndWorker).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -335,7 +342,7 @@ async fn main() -> anyhow::Result<()> {
         let url = fresh_database(&args, &dir, &format!("claim{n}")).await?;
         let db = seeded(&url, key).await?;
         bulk_pending(&db, n).await?;
-        let s = settings(&url, key, args.concurrency);
+        let s = settings(&url, key, args.concurrency, args.per_target);
         let ctx = DeliveryContext {
             db: db.clone(),
             clock: Arc::new(SystemClock),
@@ -352,6 +359,7 @@ async fn main() -> anyhow::Result<()> {
             owner: "bench".into(),
             lease: Duration::from_secs(60),
             record_via: None,
+            targets: Default::default(),
         };
         let _ = ctx.claim(1).await?; // warm the connection and the plan
         // Five runs of 100 claims, their median: one hiccup of this shared machine moves one
