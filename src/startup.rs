@@ -167,6 +167,7 @@ impl Application {
             delivery_timeout: settings.delivery.timeout,
             mail_outbox_dir: settings.mail.outbox_dir.clone(),
             delivery_targets: Arc::default(),
+            delivery_caps: Arc::default(),
         };
         let surfaces = SurfaceParts {
             admin_tokens: web::Data::new(
@@ -197,6 +198,7 @@ impl Application {
                     lease: settings.delivery.lease,
                     record_via,
                     targets: state.delivery_targets.clone(),
+                    caps: state.delivery_caps.clone(),
                 },
                 wake,
                 shutdown.clone(),

@@ -46,6 +46,8 @@ pub struct AppState {
     pub mail_outbox_dir: std::path::PathBuf,
     /// What this instance's worker shows of its delivery targets (pauses, places in use).
     pub delivery_targets: Arc<crate::delivery::gate::TargetBoard>,
+    /// Integrators' caps on delivery attempts per second, shared with this instance's worker.
+    pub delivery_caps: Arc<crate::delivery::caps::IntegratorCaps>,
 }
 
 impl AppState {

@@ -15,6 +15,7 @@ mod m20261207_000010_rate_limits;
 mod m20261207_000011_personal_data;
 mod m20261207_000012_organization_locale;
 mod m20261208_000013_reminders;
+mod m20261208_000014_delivery_rate;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_personal_data::Migration),
             Box::new(m20261207_000012_organization_locale::Migration),
             Box::new(m20261208_000013_reminders::Migration),
+            Box::new(m20261208_000014_delivery_rate::Migration),
         ]
     }
 }

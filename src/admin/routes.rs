@@ -103,7 +103,7 @@ async fn put_lens(
     let txn = crate::db::begin_write(&state.db).await?;
     let outcome = store::upsert_lens(&txn, id, &spec, now).await?;
     txn.commit().await?;
-    forget_cached_credentials(&state, &req);
+    forget_cached_credentials(&state, &req).await;
     let view = store::list_lenses(&state.db, Some(id)).await?.pop();
     Ok(status_for(outcome).json(view))
 }
@@ -167,7 +167,7 @@ async fn put_integrator(
     let outcome =
         store::upsert_integrator(&txn, &state.vault, id, &spec, state.clock.now(), store_rules(&state)).await?;
     txn.commit().await?;
-    forget_cached_credentials(&state, &req);
+    forget_cached_credentials(&state, &req).await;
     let model = integrator::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -207,7 +207,7 @@ async fn rotate_integrator_secret(
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("No integrator {id}.")))?;
     txn.commit().await?;
-    forget_cached_credentials(&state, &req);
+    forget_cached_credentials(&state, &req).await;
     tracing::info!("integrator secret rotated");
     Ok(HttpResponse::Created().json(SecretRotated {
         secret: rotated.value,
@@ -275,7 +275,7 @@ async fn put_organization(
     )
     .await?;
     txn.commit().await?;
-    forget_cached_credentials(&state, &req);
+    forget_cached_credentials(&state, &req).await;
     let mut view = store::list_organizations(&state.db, Some(id))
         .await?
         .pop()
@@ -346,7 +346,7 @@ async fn rotate_provider_key(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let rotated = rotate_key_of(&state, &auth, &path, &req, payload, OrganizationKey::Provider).await?;
-    forget_cached_credentials(&state, &req);
+    forget_cached_credentials(&state, &req).await;
     tracing::info!("provider key rotated");
     Ok(HttpResponse::Created().json(ProviderKeyRotated {
         provider_key: rotated.value,
@@ -411,7 +411,7 @@ async fn put_locales(
     let txn = crate::db::begin_write(&state.db).await?;
     store::replace_locales(&txn, &codes).await?;
     txn.commit().await?;
-    forget_cached_credentials(&state, &req);
+    forget_cached_credentials(&state, &req).await;
     Ok(HttpResponse::Ok().json(store::list_locales(&state.db).await?))
 }
 
@@ -548,11 +548,14 @@ fn store_rules(state: &AppState) -> store::Rules {
 }
 
 /// An admin change applies to the next request and the next push on this instance: the
-/// provider-key directory and the result-push credentials are read again (other instances'
-/// caches expire within `DIRECTORY_TTL` and `CREDENTIAL_TTL`).
-fn forget_cached_credentials(state: &AppState, req: &HttpRequest) {
+/// provider-key directory, the result-push credentials and the integrators' delivery caps are
+/// read again (other instances' within `DIRECTORY_TTL`, `CREDENTIAL_TTL` and `caps::REFRESH`).
+async fn forget_cached_credentials(state: &AppState, req: &HttpRequest) {
     if let Some(directory) = req.app_data::<web::Data<Directory>>() {
         directory.invalidate();
     }
     state.push_credentials.invalidate();
+    if let Err(e) = state.delivery_caps.refresh(&state.db).await {
+        tracing::warn!(error = %e, "could not read the delivery caps again; they are read within 30 s");
+    }
 }

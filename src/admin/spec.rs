@@ -155,6 +155,16 @@ pub struct IntegratorSpec {
     )]
     #[schema(value_type = Option<RateLimitSpec>)]
     pub rate_limit: Option<Option<RateLimitSpec>>,
+    /// At most this many delivery attempts per second (1 to 10000) to its targets, from each
+    /// instance, besides the per-target limits; `null` or left out on create: no such cap. Left
+    /// out on update it stays as it is; `null` removes it. Applies within 30 s.
+    #[serde(
+        default,
+        deserialize_with = "crate::extract::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
+    pub max_deliveries_per_second: Option<Option<u32>>,
 }
 
 /// A request rate: `perSecond` on average, up to `burst` at once (a token bucket).
@@ -325,6 +335,8 @@ pub struct IntegratorView {
     pub callback_auth: CallbackAuthView,
     /// Its own rate limit; `null`: the server's.
     pub rate_limit: Option<RateLimitSpec>,
+    /// Its cap on delivery attempts per second; `null`: none.
+    pub max_deliveries_per_second: Option<u32>,
     /// After a rotation: when the secret it replaced stops (or stopped) working.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -187,6 +187,41 @@ impl Target {
     }
 }
 
+/// An integrator's cap on attempts per second to its targets (`maxDeliveriesPerSecond`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegratorCap {
+    pub integrator: uuid::Uuid,
+    pub per_second: u32,
+}
+
+/// The spacing of one integrator's attempts. `next` is when the next may begin (one interval
+/// after the last, as a GCRA without burst); rows that may not begin yet are given slots from
+/// `horizon` on, one interval apart, so that they come back at the cap rather than together.
+/// (`governor` answers "not until"; it hands out no future slots, which is what this is for.)
+#[derive(Debug)]
+struct Cadence {
+    next: DateTime<Utc>,
+    horizon: Option<DateTime<Utc>>,
+}
+
+impl Cadence {
+    fn interval(per_second: u32) -> chrono::Duration {
+        chrono::Duration::microseconds(1_000_000 / i64::from(per_second.max(1)))
+    }
+
+    /// `None`: it may begin now (and the next interval is taken); else the slot it is given.
+    fn ask(&mut self, per_second: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let interval = Self::interval(per_second);
+        if self.next <= now {
+            self.next = now + interval;
+            return None;
+        }
+        let slot = self.horizon.filter(|h| *h > self.next).unwrap_or(self.next);
+        self.horizon = Some(slot + interval);
+        Some(slot)
+    }
+}
+
 /// What to do with a row.
 #[derive(Debug)]
 pub enum Admission {
@@ -245,6 +280,8 @@ pub struct Gate {
     targets: HashMap<TargetKey, Target>,
     /// Targets with parked rows, in turn.
     turns: VecDeque<TargetKey>,
+    /// Integrators with a cap on attempts per second.
+    cadences: HashMap<uuid::Uuid, Cadence>,
 }
 
 /// Rows kept in memory per target and place at least.
@@ -263,6 +300,7 @@ impl Gate {
             breaker_after: breaker_after.max(1),
             targets: HashMap::new(),
             turns: VecDeque::new(),
+            cadences: HashMap::new(),
         }
     }
 
@@ -271,7 +309,8 @@ impl Gate {
         self.targets.values().map(|t| t.parked.len()).sum()
     }
 
-    pub fn admit(&mut self, row: Due, now: DateTime<Utc>) -> Admission {
+    /// What to do with `row`, whose integrator may cap its attempts per second (`cap`).
+    pub fn admit(&mut self, row: Due, now: DateTime<Utc>, cap: Option<IntegratorCap>) -> Admission {
         let Some(key) = TargetKey::of(&row) else {
             return Admission::Go(row, None);
         };
@@ -292,6 +331,21 @@ impl Gate {
             let at = clamp(target.slot(until, limit), &row);
             return Admission::Defer(row, at);
         }
+        if let Some(cap) = cap
+            && !at_deadline
+        {
+            let cadence = self.cadences.entry(cap.integrator).or_insert(Cadence {
+                next: now,
+                horizon: None,
+            });
+            if let Some(slot) = cadence.ask(cap.per_second, now) {
+                let at = clamp(slot, &row);
+                return Admission::Defer(row, at);
+            }
+        }
+        let Some(target) = self.targets.get_mut(&key) else {
+            return Admission::Go(row, None);
+        };
         if target.room(limit) > 0 || (at_deadline && target.in_flight < limit) {
             target.in_flight += 1;
             return Admission::Go(row, Some(key));
@@ -546,12 +600,12 @@ mod tests {
     fn a_slow_target_holds_its_share_and_other_targets_go_at_once() {
         let mut gate = Gate::new(2, 5);
         // Its pace: one attempt took a second.
-        assert!(matches!(gate.admit(row(SLOW, 100), at(0)), Admission::Go(..)));
+        assert!(matches!(gate.admit(row(SLOW, 100), at(0), None), Admission::Go(..)));
         gate.finished(&key(SLOW), took(1_000), at(1_000));
         let mut gone = 0;
         let mut deferred = Vec::new();
         for n in 0..10 {
-            match gate.admit(row(SLOW, n), at(1_000)) {
+            match gate.admit(row(SLOW, n), at(1_000), None) {
                 Admission::Go(..) => gone += 1,
                 Admission::Parked => {}
                 Admission::Defer(_, when) => deferred.push(when),
@@ -570,7 +624,7 @@ mod tests {
             "spaced, oldest first: {deferred:?}"
         );
         assert!(matches!(
-            gate.admit(row(FAST, 99), at(1_000)),
+            gate.admit(row(FAST, 99), at(1_000), None),
             Admission::Go(_, Some(_))
         ));
         // A finished attempt frees a place for the oldest parked row.
@@ -583,10 +637,10 @@ mod tests {
     #[test]
     fn a_fast_targets_backlog_stays_in_hand() {
         let mut gate = Gate::new(2, 5);
-        assert!(matches!(gate.admit(row(FAST, 100), at(0)), Admission::Go(..)));
+        assert!(matches!(gate.admit(row(FAST, 100), at(0), None), Admission::Go(..)));
         gate.finished(&key(FAST), took(1), at(1));
         let held = (0..500)
-            .filter(|n| !matches!(gate.admit(row(FAST, *n), at(1)), Admission::Defer(..)))
+            .filter(|n| !matches!(gate.admit(row(FAST, *n), at(1), None), Admission::Defer(..)))
             .count();
         assert_eq!(held, 500, "it takes them all within a second");
         // Its pace drops to a second per attempt: what it would not take within a second goes.
@@ -598,7 +652,7 @@ mod tests {
     fn retry_after_pauses_every_row_to_the_target_then_releases_them_at_its_pace() {
         let mut gate = Gate::new(2, 5);
         for n in 0..6 {
-            gate.admit(row(SLOW, n), at(0));
+            gate.admit(row(SLOW, n), at(0), None);
         }
         let deferred = gate.finished(&key(SLOW), answer(Some(429), Some(5)), at(10));
         assert_eq!(deferred.len(), 4, "the parked rows go back to the table");
@@ -606,26 +660,49 @@ mod tests {
         assert_eq!(times[0], at(5_010), "none before the pause ends");
         assert!(times.windows(2).all(|w| w[0] < w[1]));
         // A row claimed meanwhile waits for the pause too; the one in flight may finish.
-        assert!(matches!(gate.admit(row(SLOW, 7), at(20)), Admission::Defer(_, t) if t > times[3]));
+        assert!(matches!(gate.admit(row(SLOW, 7), at(20), None), Admission::Defer(_, t) if t > times[3]));
         let states = gate.states(at(20));
         assert_eq!(states[0].reason, Some(PauseReason::Throttled(429)));
         assert_eq!(states[0].paused_until, Some(at(5_010)));
         // After the pause, rows go again.
-        assert!(matches!(gate.admit(row(SLOW, 8), at(5_010)), Admission::Go(..)));
+        assert!(matches!(gate.admit(row(SLOW, 8), at(5_010), None), Admission::Go(..)));
+    }
+
+    #[test]
+    fn an_integrators_cap_spaces_its_attempts_across_targets() {
+        let mut gate = Gate::new(8, 5);
+        let cap = Some(IntegratorCap {
+            integrator: Uuid::from_u128(7),
+            per_second: 4,
+        });
+        let mut slots = Vec::new();
+        for n in 0..6 {
+            let target = if n % 2 == 0 { SLOW } else { FAST };
+            match gate.admit(row(target, n), at(0), cap) {
+                Admission::Go(..) => slots.push(at(0)),
+                Admission::Defer(_, slot) => slots.push(slot),
+                Admission::Parked => panic!("room at both targets"),
+            }
+        }
+        assert_eq!(slots, [0, 250, 500, 750, 1_000, 1_250].map(at), "one every 250 ms");
+        // A deferred row coming back at its slot goes.
+        assert!(matches!(gate.admit(row(SLOW, 1), at(250), cap), Admission::Go(..)));
+        // Another integrator is not held back by it.
+        assert!(matches!(gate.admit(row(SLOW, 9), at(0), None), Admission::Go(..)));
     }
 
     #[test]
     fn a_pause_never_holds_back_the_last_attempt_at_the_deadline() {
         let mut gate = Gate::new(2, 5);
-        gate.admit(row(SLOW, 0), at(0));
+        gate.admit(row(SLOW, 0), at(0), None);
         gate.finished(&key(SLOW), answer(Some(503), Some(3_600)), at(0));
         let mut last = row(SLOW, 1);
         last.deadline_at = Some(at(1_000));
-        assert!(matches!(gate.admit(last.clone(), at(1_000)), Admission::Go(..)));
+        assert!(matches!(gate.admit(last.clone(), at(1_000), None), Admission::Go(..)));
         // Before its deadline it is deferred, but never past it.
         let mut early = row(SLOW, 2);
         early.deadline_at = Some(at(2_000));
-        assert!(matches!(gate.admit(early, at(500)), Admission::Defer(_, t) if t == at(2_000)));
+        assert!(matches!(gate.admit(early, at(500), None), Admission::Defer(_, t) if t == at(2_000)));
     }
 
     #[test]
@@ -633,12 +710,12 @@ mod tests {
         let mut gate = Gate::new(4, 3);
         let slow = key(SLOW);
         for n in 0..3 {
-            assert!(matches!(gate.admit(row(SLOW, n), at(0)), Admission::Go(..)));
+            assert!(matches!(gate.admit(row(SLOW, n), at(0), None), Admission::Go(..)));
         }
         gate.finished(&slow, answer(None, None), at(1));
         gate.finished(&slow, answer(None, None), at(2));
         assert!(
-            matches!(gate.admit(row(SLOW, 10), at(3)), Admission::Go(..)),
+            matches!(gate.admit(row(SLOW, 10), at(3), None), Admission::Go(..)),
             "still closed"
         );
         gate.finished(&slow, answer(None, None), at(3));
@@ -648,19 +725,19 @@ mod tests {
             Some(at(30_003)),
             "the row's retry step"
         );
-        assert!(matches!(gate.admit(row(SLOW, 11), at(4)), Admission::Defer(..)));
+        assert!(matches!(gate.admit(row(SLOW, 11), at(4), None), Admission::Defer(..)));
         // The attempt still in flight fails too: the pause runs from its failure.
         gate.finished(&slow, answer(None, None), at(5));
         assert_eq!(gate.states(at(5))[0].paused_until, Some(at(30_005)));
         // Half-open after the pause: one probe at a time.
-        assert!(matches!(gate.admit(row(SLOW, 12), at(30_005)), Admission::Go(..)));
-        assert!(matches!(gate.admit(row(SLOW, 13), at(30_006)), Admission::Parked));
+        assert!(matches!(gate.admit(row(SLOW, 12), at(30_005), None), Admission::Go(..)));
+        assert!(matches!(gate.admit(row(SLOW, 13), at(30_006), None), Admission::Parked));
         assert_eq!(gate.states(at(30_006))[0].breaker, "half-open");
         // The probe fails: open again. Then a probe answers: closed, and the parked row goes.
         let deferred = gate.finished(&slow, answer(None, None), at(30_010));
         assert_eq!(deferred.len(), 1);
         assert_eq!(gate.states(at(30_010))[0].breaker, "open");
-        assert!(matches!(gate.admit(row(SLOW, 14), at(60_010)), Admission::Go(..)));
+        assert!(matches!(gate.admit(row(SLOW, 14), at(60_010), None), Admission::Go(..)));
         gate.finished(&slow, answer(Some(500), None), at(60_020));
         assert!(gate.states(at(60_020)).is_empty(), "closed and idle: forgotten");
     }

@@ -2,6 +2,7 @@
 //! of the change that causes it, and sent — at least once, in order per assessment and target,
 //! retried until its deadline — by the worker.
 pub mod ashby_update;
+pub mod caps;
 pub mod claim;
 pub mod due;
 pub mod gate;

@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use crate::channel::recv_or_never;
 use crate::clock::SharedClock;
+use crate::delivery::caps::{self, IntegratorCaps};
 use crate::delivery::claim;
 use crate::delivery::due::Due;
 use crate::delivery::gate::{Admission, Answer, Gate, TargetBoard, TargetKey};
@@ -72,6 +73,8 @@ pub struct DeliveryContext {
     pub record_via: Option<mpsc::Sender<record::Job>>,
     /// Where the worker shows its targets' states (the admin API and metrics read them).
     pub targets: Arc<TargetBoard>,
+    /// Integrators' caps on attempts per second, read again every `caps::REFRESH`.
+    pub caps: Arc<IntegratorCaps>,
 }
 
 pub struct Worker {
@@ -206,6 +209,7 @@ impl Worker {
         let in_hand = |tasks: &JoinSet<Finished>, waiting: &VecDeque<_>, gate: &Gate, claiming: &Option<Claiming>| {
             tasks.len() + waiting.len() + gate.parked() + claiming.as_ref().map_or(0, |c| c.want)
         };
+        let caps_reader = tokio::spawn(read_caps(self.ctx.clone(), self.shutdown.clone()));
         tracing::info!(owner = %self.ctx.owner, "delivery worker started");
         loop {
             if self.shutdown.is_cancelled() {
@@ -247,14 +251,17 @@ impl Worker {
                 let (row, target) = match gate.ready(now) {
                     Some((row, target)) => (row, Some(target)),
                     None => match waiting.pop_front() {
-                        Some(row) => match gate.admit(row, now) {
-                            Admission::Go(row, target) => (row, target),
-                            Admission::Parked => continue,
-                            Admission::Defer(row, at) => {
-                                deferred.push((row, at));
-                                continue;
+                        Some(row) => {
+                            let cap = self.ctx.caps.of(row.organization_id);
+                            match gate.admit(row, now, cap) {
+                                Admission::Go(row, target) => (row, target),
+                                Admission::Parked => continue,
+                                Admission::Defer(row, at) => {
+                                    deferred.push((row, at));
+                                    continue;
+                                }
                             }
-                        },
+                        }
                         None => break,
                     },
                 };
@@ -343,6 +350,7 @@ impl Worker {
         tracing::info!(in_flight = tasks.len(), "delivery worker stopping");
         // Rows going back to the table are written before the leases are released.
         while deferring.join_next().await.is_some() {}
+        caps_reader.abort();
         let drained = tokio::time::timeout(self.config.shutdown_grace, async {
             while tasks.join_next().await.is_some() {}
         })
@@ -365,6 +373,19 @@ impl Worker {
         match claim::release_leases(&self.ctx.db, &self.ctx.owner).await {
             Ok(n) => tracing::info!(released = n, "delivery worker stopped"),
             Err(e) => tracing::warn!(error = %e, "could not release leases; they will run out"),
+        }
+    }
+}
+
+/// Reads the integrators' caps now and every `caps::REFRESH` until shutdown.
+async fn read_caps(ctx: Arc<DeliveryContext>, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = ctx.caps.refresh(&ctx.db).await {
+            tracing::warn!(error = %e, "could not read the integrators' delivery caps");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(caps::REFRESH) => {}
+            _ = shutdown.cancelled() => return,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct Model {
     /// Its organisations' request rate limit (both set) or the server's default (both null).
     pub rate_limit_per_second: Option<i32>,
     pub rate_limit_burst: Option<i32>,
+    /// At most this many delivery attempts per second to its targets; null: no such cap.
+    pub max_deliveries_per_second: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -196,3 +196,36 @@ async fn refused_connections_open_the_breaker_and_an_answer_closes_it() {
     // Closed and idle: the target is no longer shown.
     app.target_until(&receiver, Value::is_null).await;
 }
+
+#[tokio::test]
+async fn an_integrators_cap_spaces_its_deliveries() {
+    let receiver = Receiver::start().await;
+    let app = spawn_fast_app().await;
+    let token = app.admin_token(&[Scope::IntegratorsWrite]);
+    let put = |cap: Value| {
+        let (app, token) = (&app, &token);
+        async move {
+            app.http
+                .put(app.url(&format!("/admin/v1/integrators/{INTEGRATOR_A}")))
+                .bearer_auth(token)
+                .json(&serde_json::json!({ "name": "ATS A", "maxDeliveriesPerSecond": cap }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refused = expect_problem(put(serde_json::json!(0)).await, 422).await;
+    assert_eq!(fields(&refused), ["maxDeliveriesPerSecond"]);
+    let capped: Value = put(serde_json::json!(4)).await.json().await.unwrap();
+    assert_eq!(capped["maxDeliveriesPerSecond"], 4);
+
+    app.pushes_to(&receiver, "cap", 6).await;
+    receiver.wait_for(6, WAIT).await;
+    let times = receiver.arrival_times();
+    let span = times[5] - times[0];
+    // One every 250 ms: the sixth at least 1.25 s after the first (a little less for timing).
+    assert!(span >= Duration::from_millis(1_150), "six pushes in {span:?}");
+
+    let uncapped: Value = put(Value::Null).await.json().await.unwrap();
+    assert_eq!(uncapped["maxDeliveriesPerSecond"], Value::Null);
+}

@@ -360,6 +360,7 @@ async fn main() -> anyhow::Result<()> {
             lease: Duration::from_secs(60),
             record_via: None,
             targets: Default::default(),
+            caps: Default::default(),
         };
         let _ = ctx.claim(1).await?; // warm the connection and the plan
         // Five runs of 100 claims, their median: one hiccup of this shared machine moves one

@@ -12,6 +12,9 @@ use crate::delivery::guard::Targets;
 use crate::entity::integrator;
 use crate::extract::Problems;
 use crate::ratelimit::{MAX_RATE, Rate};
+
+/// The highest `maxDeliveriesPerSecond`.
+const MAX_DELIVERIES_PER_SECOND: u32 = 10_000;
 use crate::secrets;
 use crate::types::HttpUrl;
 
@@ -67,6 +70,17 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
             (i32::try_from(l.per_second).ok(), i32::try_from(l.burst).ok())
         })
     });
+    let max_deliveries = spec.max_deliveries_per_second.map(|cap| {
+        cap.and_then(|n| {
+            if !(1..=MAX_DELIVERIES_PER_SECOND).contains(&n) {
+                p.push(
+                    "maxDeliveriesPerSecond",
+                    format!("must be 1 to {MAX_DELIVERIES_PER_SECOND}"),
+                );
+            }
+            i32::try_from(n).ok()
+        })
+    });
     let existing = integrator::Entity::find_by_id(id).one(db).await?;
     if existing.is_none() && spec.secret.is_none() {
         p.push("secret", "is required when the integrator is created");
@@ -105,6 +119,9 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
                 active.rate_limit_per_second = Set(per_second);
                 active.rate_limit_burst = Set(burst);
             }
+            if let Some(cap) = max_deliveries {
+                active.max_deliveries_per_second = Set(cap);
+            }
             active.updated_at = Set(now);
             active.update(db).await?;
             Ok(Upserted::Updated)
@@ -125,6 +142,7 @@ pub async fn upsert_integrator<C: ConnectionTrait>(
                 callback_auth_enc: Set(enc),
                 rate_limit_per_second: Set(rate_limit.flatten().and_then(|l| l.0)),
                 rate_limit_burst: Set(rate_limit.flatten().and_then(|l| l.1)),
+                max_deliveries_per_second: Set(max_deliveries.flatten()),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -149,6 +167,7 @@ pub fn integrator_view(vault: &Vault, model: integrator::Model) -> Result<Integr
             let (per_second, burst) = rate.per_second_and_burst();
             RateLimitSpec { per_second, burst }
         }),
+        max_deliveries_per_second: model.max_deliveries_per_second.and_then(|n| u32::try_from(n).ok()),
         previous_secret_expires_at: model
             .previous_secret_expires_at
             .filter(|_| model.previous_secret_enc.is_some()),
