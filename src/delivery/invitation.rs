@@ -137,20 +137,24 @@ pub fn render(inv: &Invitation<'_>) -> EmailPayload {
 mod tests {
     use super::*;
 
+    fn invitation(locale: &str, reminder: bool) -> Invitation<'_> {
+        Invitation {
+            to: "ada@example.com",
+            locale,
+            organization: "Example AB",
+            role: "Developer",
+            link: "https://ap.example.com/a/tok",
+            expires_at: Utc::now(),
+            minutes: 7,
+            reminder,
+        }
+    }
+
     #[test]
     fn every_locale_has_its_own_words_and_the_link() {
         let mut subjects = std::collections::HashSet::new();
         for locale in ["en-US", "sv-SE", "nl-NL", "nn-NO"] {
-            let mail = render(&Invitation {
-                to: "ada@example.com",
-                locale,
-                organization: "Example AB",
-                role: "Developer",
-                link: "https://ap.example.com/a/tok",
-                expires_at: Utc::now(),
-                minutes: 7,
-                reminder: false,
-            });
+            let mail = render(&invitation(locale, false));
             assert!(mail.text.contains("https://ap.example.com/a/tok"), "{locale}");
             let html = mail.html.as_deref().expect("an HTML part");
             assert!(html.contains(r#"href="https://ap.example.com/a/tok""#), "{locale}");
@@ -168,17 +172,7 @@ mod tests {
     #[test]
     fn a_reminder_says_so_and_carries_the_same_link() {
         for locale in ["en-US", "sv-SE", "nl-NL", "nn-NO"] {
-            let invitation = |reminder| Invitation {
-                to: "ada@example.com",
-                locale,
-                organization: "Example AB",
-                role: "Developer",
-                link: "https://ap.example.com/a/tok",
-                expires_at: Utc::now(),
-                minutes: 7,
-                reminder,
-            };
-            let (first, again) = (render(&invitation(false)), render(&invitation(true)));
+            let (first, again) = (render(&invitation(locale, false)), render(&invitation(locale, true)));
             assert_ne!(first.subject, again.subject, "{locale}");
             assert!(again.subject.contains("Example AB"), "{locale}");
             assert!(again.text.contains("https://ap.example.com/a/tok") && again.text.contains("Developer"));

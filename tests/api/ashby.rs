@@ -495,15 +495,7 @@ async fn ashby_failures_are_retried_and_logged() {
     );
     assert_eq!(log[0]["outcome"], "retry");
     assert!(log[2]["error"].as_str().unwrap().contains("API key"));
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(metrics.contains("ap_ashby_auth_failures_total 1"), "{metrics}");
 }
 

@@ -82,6 +82,17 @@ impl<'a> Candidate<'a> {
             .expect("the form carries a CSRF token")
     }
 
+    /// Takes the assessment behind `link` to the end through the forms, answering 5 everywhere.
+    pub async fn complete(app: &TestApp, link: &str) {
+        let mut candidate = Candidate::new(app, link);
+        let (_, intro, _) = candidate.get("").await;
+        let csrf = Candidate::csrf(&intro);
+        candidate.post("/start", &[("csrf".into(), csrf.clone())]).await;
+        candidate.answer_all(|_| 5).await;
+        let (status, _, _) = candidate.post("/submit", &[("csrf".into(), csrf)]).await;
+        assert_eq!(status, 303);
+    }
+
     /// Answers every page: `answer(item_id)` gives the value.
     pub async fn answer_all(&mut self, answer: impl Fn(&str) -> u8) -> usize {
         let mut page = 1;
@@ -538,14 +549,8 @@ async fn the_whole_loop_from_an_e_mailed_invitation_to_the_pushed_result() {
         .expect("the e-mail carries the link");
     let link: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
 
-    let mut candidate = Candidate::new(&app, &link);
-    let (_, intro, _) = candidate.get("").await;
-    let csrf = Candidate::csrf(&intro);
-    candidate.post("/start", &[("csrf".into(), csrf.clone())]).await;
     // Strongly agree everywhere (reverse-keyed items therefore count as 1 of 5).
-    candidate.answer_all(|_| 5).await;
-    let (status, _, _) = candidate.post("/submit", &[("csrf".into(), csrf)]).await;
-    assert_eq!(status, 303);
+    Candidate::complete(&app, &link).await;
 
     // 4 items at 5 and 2 reversed at 1 per competency: (4 × 100 + 2 × 0) / 6 = 66.7 → 67.
     let pushed = receiver.wait_for(1, WAIT).await[0].json();

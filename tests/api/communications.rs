@@ -38,29 +38,13 @@ fn path_of(link: &str) -> &str {
     link.splitn(4, '/').nth(3).unwrap_or(link)
 }
 
-/// Takes the assessment behind `link` to the end, answering 5 everywhere.
-async fn complete(app: &TestApp, link: &str) {
-    let mut candidate = Candidate::new(app, link);
-    let (_, intro, _) = candidate.get("").await;
-    let csrf = Candidate::csrf(&intro);
-    candidate.post("/start", &[("csrf".into(), csrf.clone())]).await;
-    candidate.answer_all(|_| 5).await;
-    let (status, _, _) = candidate.post("/submit", &[("csrf".into(), csrf)]).await;
-    assert_eq!(status, 303);
-}
-
 async fn set_default_locale(app: &TestApp, locale: &str) {
-    let token = app.admin_token(&[Scope::OrganizationsWrite]);
     let body = json!({ "name": "Org A", "integratorId": INTEGRATOR_A, "lensIds": [LENS_SHARED],
                        "ashby": { "partnerApiKey": ASHBY_KEY_A }, "defaultLocale": locale });
+    let path = format!("/admin/v1/organizations/{ORG_A}");
     let response = app
-        .http
-        .put(app.url(&format!("/admin/v1/organizations/{ORG_A}")))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+        .admin_call(reqwest::Method::PUT, &path, Scope::OrganizationsWrite, Some(body))
+        .await;
     assert_eq!(response.status(), 200);
 }
 
@@ -92,7 +76,7 @@ async fn each_collaborator_hears_of_a_completion_once_and_the_report_is_a_docume
     assert_eq!(app.order("/recruitment/v1/assessment-order", &body).await.status(), 201);
     assert_eq!(app.order("/recruitment/v1/assessment-order", &body).await.status(), 200);
     let invitation = smtp.wait_for(1, WAIT).await.remove(0);
-    complete(&app, &link_in(&invitation, "/a/")).await;
+    Candidate::complete(&app, &link_in(&invitation, "/a/")).await;
 
     smtp.wait_for(3, WAIT).await;
     app.wait_until_settled().await;
@@ -180,7 +164,7 @@ async fn the_report_document_reads_in_the_organisations_language() {
         .await
         .unwrap()
         .expect("the assessment");
-    complete(
+    Candidate::complete(
         &app,
         &app.links.url(LinkKind::Assessment, row.id.into(), row.expires_at),
     )
@@ -289,7 +273,7 @@ async fn a_reminder_comes_once_before_the_expiry_and_never_after_completion() {
     );
     let invitations = smtp.wait_for(2, WAIT).await;
     let invitation = to(&invitations, "done@example.com")[0].clone();
-    complete(&app, &link_in(&invitation, "/a/")).await;
+    Candidate::complete(&app, &link_in(&invitation, "/a/")).await;
     assert!(
         ordered.elapsed() < Duration::from_secs(4),
         "completed before the reminder's moment"

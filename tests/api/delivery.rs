@@ -530,15 +530,7 @@ async fn metrics_count_deliveries_and_requests() {
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;
     app.wait_for_delivery(&delivery_id, "delivered").await;
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert!(
         text.contains(r#"ap_deliveries_total{kind="result",outcome="delivered"} 1"#),
         "{text}"

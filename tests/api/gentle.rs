@@ -23,14 +23,14 @@ impl TestApp {
     }
 
     async fn targets(&self) -> Value {
-        let token = self.admin_token(&[Scope::DeliveriesRead]);
         let response = self
-            .http
-            .get(self.url("/admin/v1/delivery-targets"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+            .admin_call(
+                reqwest::Method::GET,
+                "/admin/v1/delivery-targets",
+                Scope::DeliveriesRead,
+                None,
+            )
+            .await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }
@@ -173,15 +173,7 @@ async fn refused_connections_open_the_breaker_and_an_answer_closes_it() {
     let open = app.target_until(&receiver, |t| t["breaker"] == "open").await;
     assert_eq!(open["pauseReason"], "unreachable (circuit breaker open)");
     assert!(open["pausedUntil"].is_string());
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     let gauge = format!(
         "ap_delivery_target_breaker_open{{target=\"http://127.0.0.1:{}\"}} 1",
         receiver.port
@@ -201,18 +193,10 @@ async fn refused_connections_open_the_breaker_and_an_answer_closes_it() {
 async fn an_integrators_cap_spaces_its_deliveries() {
     let receiver = Receiver::start().await;
     let app = spawn_fast_app().await;
-    let token = app.admin_token(&[Scope::IntegratorsWrite]);
+    let path = format!("/admin/v1/integrators/{INTEGRATOR_A}");
     let put = |cap: Value| {
-        let (app, token) = (&app, &token);
-        async move {
-            app.http
-                .put(app.url(&format!("/admin/v1/integrators/{INTEGRATOR_A}")))
-                .bearer_auth(token)
-                .json(&serde_json::json!({ "name": "ATS A", "maxDeliveriesPerSecond": cap }))
-                .send()
-                .await
-                .unwrap()
-        }
+        let body = serde_json::json!({ "name": "ATS A", "maxDeliveriesPerSecond": cap });
+        app.admin_call(reqwest::Method::PUT, &path, Scope::IntegratorsWrite, Some(body))
     };
     let refused = expect_problem(put(serde_json::json!(0)).await, 422).await;
     assert_eq!(fields(&refused), ["maxDeliveriesPerSecond"]);

@@ -320,6 +320,36 @@ impl TestApp {
             .mint("tests", scopes, self.clock.now(), chrono::Duration::hours(1))
     }
 
+    /// An admin API call with a token of `scope`.
+    pub async fn admin_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        scope: Scope,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(self.admin_token(&[scope]));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// What `GET /metrics` answers.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn assessment_count(&self) -> u64 {
         assessment::Entity::find().count(&self.db).await.expect("count")
     }

@@ -15,23 +15,6 @@ const EMAIL: &str = "erase.me.4711@example.com";
 const FIRST: &str = "Ebbaxolotl";
 
 impl TestApp {
-    async fn admin_call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        scope: Scope,
-        body: Option<Value>,
-    ) -> reqwest::Response {
-        let mut request = self
-            .http
-            .request(method, self.url(path))
-            .bearer_auth(self.admin_token(&[scope]));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.unwrap()
-    }
-
     async fn erase(&self, body: Value) -> Value {
         let response = self
             .admin_call(
