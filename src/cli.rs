@@ -1,4 +1,4 @@
-//! The command line: `serve | migrate | seed | demo | openapi | token`.
+//! The command line: `serve | migrate | seed | demo | openapi | token | operator`.
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -78,6 +78,39 @@ enum Command {
         #[arg(long, default_value = "admin")]
         subject: String,
     },
+    /// Operator accounts of the console.
+    Operator {
+        #[command(subcommand)]
+        action: OperatorCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Add an operator with these scopes; the password (at least 12 characters) is read from
+    /// standard input, one line, and only its argon2id hash is stored.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// One or more of the admin API's scopes (see `token --help`).
+        #[arg(long = "scope", required = true, num_args = 1..)]
+        scopes: Vec<Scope>,
+        /// Read the password from standard input (the only way to give it).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List the operators: address, scopes, and whether they are disabled.
+    List,
+    /// Stop an operator from signing in.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Let a disabled operator sign in again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -137,6 +170,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { file, .. } => demo(settings, file.as_deref()).await,
+        Command::Operator { action } => {
+            let db = db::connect(&settings).await?;
+            db::migrate(&db).await?;
+            operator(&db, action).await
+        }
         Command::Token { scopes, ttl, subject } => {
             let ttl = chrono::Duration::from_std(ttl).map_err(|_| anyhow::anyhow!("--ttl is too long"))?;
             let tokens = AdminTokens::new(&settings.admin_jwt_secret).with_max_ttl(settings.admin_token_max_ttl);
@@ -161,6 +199,52 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn operator(db: &sea_orm::DatabaseConnection, action: OperatorCommand) -> anyhow::Result<()> {
+    use crate::console::operators;
+    let now = SystemClock.now();
+    match action {
+        OperatorCommand::Add { email, scopes, .. } => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let password = secrecy::SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
+            operators::add(db, &email, &scopes, &password, now).await?;
+            println!("operator added");
+        }
+        OperatorCommand::List => {
+            for o in operators::list(db).await? {
+                let state = match o.disabled_at {
+                    Some(at) => format!("disabled since {}", at.format("%Y-%m-%d %H:%M UTC")),
+                    None => "enabled".to_owned(),
+                };
+                println!("{}\t{}\t{state}", o.email, o.scopes.join(" "));
+            }
+        }
+        OperatorCommand::Disable { email } => {
+            let changed = operators::set_disabled(db, &email, true, now).await?;
+            println!(
+                "{}",
+                if changed {
+                    "operator disabled"
+                } else {
+                    "operator was disabled already"
+                }
+            );
+        }
+        OperatorCommand::Enable { email } => {
+            let changed = operators::set_disabled(db, &email, false, now).await?;
+            println!(
+                "{}",
+                if changed {
+                    "operator enabled"
+                } else {
+                    "operator was enabled already"
+                }
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings, mode: Mode) -> anyhow::Result<()> {

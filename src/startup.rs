@@ -173,7 +173,8 @@ impl Application {
             admin_tokens: web::Data::new(
                 AdminTokens::new(&settings.admin_jwt_secret).with_max_ttl(settings.admin_token_max_ttl),
             ),
-            csrf: web::Data::new(crate::candidate::csrf::CsrfKey::new(&settings.master_key)),
+            csrf: web::Data::new(crate::csrf::CsrfKey::new(&settings.master_key)),
+            console: web::Data::new(settings.console),
             directory: web::Data::new(crate::auth::directory::Directory::new()),
             limits: web::Data::new(crate::ratelimit::RateLimits::new(settings.rate_limits, &db)),
             orders: web::Data::new(OrderWriter::start(
@@ -368,7 +369,9 @@ struct SurfaceParts {
     /// Verifies admin bearer tokens (admin API).
     admin_tokens: web::Data<AdminTokens>,
     /// Issues and checks the candidate forms' CSRF tokens (candidate pages).
-    csrf: web::Data<crate::candidate::csrf::CsrfKey>,
+    csrf: web::Data<crate::csrf::CsrfKey>,
+    /// The console's session and lockout settings.
+    console: web::Data<crate::config::ConsoleSettings>,
     /// Provider keys → organisation, integrator secret and offer, cached briefly (Recruitment
     /// API; the admin API clears it).
     directory: web::Data<crate::auth::directory::Directory>,
@@ -393,6 +396,7 @@ fn http_server(
             .app_data(metrics.clone())
             .app_data(surfaces.admin_tokens.clone())
             .app_data(surfaces.csrf.clone())
+            .app_data(surfaces.console.clone())
             .app_data(surfaces.directory.clone())
             .app_data(surfaces.orders.clone())
             .app_data(surfaces.limits.clone())
@@ -407,6 +411,7 @@ fn http_server(
             .configure(admin::configure)
             .configure(crate::ashby::configure)
             .configure(crate::candidate::configure)
+            .configure(crate::console::configure)
             .configure(health::configure)
             .configure(openapi::configure)
             .default_service(web::to(fallback))

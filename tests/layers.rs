@@ -9,6 +9,7 @@ const SURFACES: &[&str] = &[
     "recruitment",
     "ashby",
     "candidate",
+    "console",
     "admin",
     "auth",
     "health",

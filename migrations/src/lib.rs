@@ -16,6 +16,7 @@ mod m20261207_000011_personal_data;
 mod m20261207_000012_organization_locale;
 mod m20261208_000013_reminders;
 mod m20261208_000014_delivery_rate;
+mod m20261209_000015_operators;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_organization_locale::Migration),
             Box::new(m20261208_000013_reminders::Migration),
             Box::new(m20261208_000014_delivery_rate::Migration),
+            Box::new(m20261209_000015_operators::Migration),
         ]
     }
 }

@@ -10,9 +10,9 @@ use sea_orm::EntityTrait;
 
 use crate::assessment::State;
 use crate::assessment::questionnaire::{self, Answers, Questionnaire};
-use crate::candidate::csrf::CsrfKey;
 use crate::candidate::i18n::{Words, words};
 use crate::candidate::pages;
+use crate::csrf::CsrfKey;
 use crate::entity::{assessment, lens, organization, recruitment};
 use crate::links::{LinkError, LinkKind};
 use crate::state::AppState;

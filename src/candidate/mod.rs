@@ -1,6 +1,5 @@
 //! What the candidate sees: the assessment behind the invitation link (`/a/{token}`).
 mod context;
-pub mod csrf;
 pub mod i18n;
 pub mod pages;
 pub mod report;

@@ -102,6 +102,17 @@ pub struct Settings {
     pub rate_limits: LimitSettings,
     /// `AP_RETENTION_*`, `AP_DELIVERY_RETENTION`.
     pub retention: RetentionSettings,
+    /// `AP_CONSOLE_*`.
+    pub console: ConsoleSettings,
+}
+
+/// The operator console's sessions and sign-in lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// `AP_CONSOLE_SESSION_IDLE`: a session ends this long after its last use.
+    pub session_idle: Duration,
+    /// `AP_CONSOLE_LOCKOUT`: how long an address is locked after five failed sign-ins.
+    pub lockout: Duration,
 }
 
 /// How long an invitation lasts, and when before its end the candidate is reminded.
@@ -303,6 +314,10 @@ impl Settings {
                 period: optional_duration(&raw.retention_period, "AP_RETENTION_PERIOD")?,
                 sweep_interval: positive_duration(&raw.retention_sweep_interval, "AP_RETENTION_SWEEP_INTERVAL")?,
                 deliveries: optional_duration(&raw.delivery_retention, "AP_DELIVERY_RETENTION")?,
+            },
+            console: ConsoleSettings {
+                session_idle: positive_duration(&raw.console_session_idle, "AP_CONSOLE_SESSION_IDLE")?,
+                lockout: positive_duration(&raw.console_lockout, "AP_CONSOLE_LOCKOUT")?,
             },
         })
     }
@@ -571,6 +586,10 @@ mod tests {
             (Duration::from_secs(10), Duration::from_secs(60), 32)
         );
         assert_eq!((s.delivery.per_target, s.delivery.breaker_failures), (8, 5));
+        assert_eq!(
+            (s.console.session_idle, s.console.lockout),
+            (Duration::from_secs(8 * 3600), Duration::from_secs(15 * 60))
+        );
         assert_eq!(s.mail.smtp_url, None);
     }
 

@@ -50,6 +50,10 @@ pub struct RawSettings {
     #[serde(deserialize_with = "scalar_text")]
     pub invitation_reminders: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
+    pub console_session_idle: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub console_lockout: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     pub key_rotation_overlap: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub admin_token_max_ttl: Option<String>,
@@ -131,6 +135,8 @@ impl RawSettings {
             signature_tolerance: Some("300s".into()),
             invitation_ttl: Some("14d".into()),
             invitation_reminders: Some("3d".into()),
+            console_session_idle: Some("8h".into()),
+            console_lockout: Some("15m".into()),
             key_rotation_overlap: Some("24h".into()),
             admin_token_max_ttl: duration_text(DEFAULT_ADMIN_TOKEN_MAX_TTL),
             dev_key_file: Some(DEFAULT_DEV_KEY_FILE.into()),

@@ -88,6 +88,57 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
         .await
         .expect("erasure");
     assert_eq!(erased.status(), 200);
+    // An operator signs in to the console, once with a wrong password: neither password nor
+    // the session's token is logged.
+    let (operator, password, wrong) = (
+        "log.operator@example.com",
+        "console-password-for-the-log",
+        "wrong-password-for-the-log",
+    );
+    let add = [
+        "add",
+        "--email",
+        operator,
+        "--scope",
+        "deliveries.read",
+        "--password-stdin",
+    ];
+    let (ok, _, err) = crate::operators::operator(&app, &add, Some(&format!("{password}\n")));
+    assert!(ok, "{err}");
+    let login = app
+        .http
+        .get(format!("{url}/console/login"))
+        .send()
+        .await
+        .expect("login page");
+    let csrf_cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("the CSRF cookie")
+        .to_owned();
+    let csrf = crate::candidate::capture(&login.text().await.expect("page"), r#"name="csrf" value=""#, '"').remove(0);
+    let mut session = String::new();
+    for attempt in [wrong, password] {
+        let answer = app
+            .http
+            .post(format!("{url}/console/login"))
+            .header("cookie", &csrf_cookie)
+            .form(&[("csrf", csrf.as_str()), ("email", operator), ("password", attempt)])
+            .send()
+            .await
+            .expect("sign-in");
+        if let Some(cookie) = answer.headers().get("set-cookie").and_then(|v| v.to_str().ok()) {
+            session = cookie
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("ap_console=")
+                .to_owned();
+        }
+    }
+    assert_eq!(session.len(), 43, "signed in");
     let _ = child.kill();
     let _ = child.wait();
     let log = reader.join().expect("the log reader");
@@ -102,6 +153,9 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
         "private.person",
         KEY_A,
         SECRET_A,
+        password,
+        wrong,
+        session.as_str(),
     ] {
         assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
     }

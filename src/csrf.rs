@@ -1,4 +1,4 @@
-//! CSRF protection for the candidate forms: a token in a `SameSite=Strict` cookie and the same
+//! CSRF protection for the HTML forms (candidate pages, console): a token in a `SameSite=Strict` cookie and the same
 //! token in each form (double submit). A cross-site form cannot read or set the cookie.
 //!
 //! A token counts only when this server issued it: 16 random bytes and their HMAC-SHA256 under
@@ -88,7 +88,8 @@ impl CsrfKey {
     pub fn verify(&self, req: &HttpRequest, form_token: Option<&str>) -> bool {
         match (req.cookie(COOKIE), form_token) {
             (Some(cookie), Some(form)) => {
-                crate::auth::constant_time_eq(cookie.value().as_bytes(), form.as_bytes()) && self.issued(form)
+                let (a, b) = (cookie.value().as_bytes(), form.as_bytes());
+                a.len() == b.len() && bool::from(subtle::ConstantTimeEq::ct_eq(a, b)) && self.issued(form)
             }
             _ => false,
         }

@@ -1,0 +1,10 @@
+//! The operator console (`/console`): operators sign in with an e-mail address and a password
+//! (an argon2id hash is all that is stored) and act with the admin API's scopes. Accounts are
+//! managed from the command line (`assessment-partner operator …`).
+pub mod operators;
+pub mod overview;
+pub mod password;
+mod routes;
+pub mod session;
+
+pub use routes::{COOKIE, configure};

@@ -1,0 +1,367 @@
+//! The console's pages: sign-in (`/console/login`), sign-out (`/console/logout`) and the overview
+//! (`/console`). Server-rendered with maud, no script, no external assets; every form carries
+//! the CSRF token (a form without a valid one is refused with 403 and changes nothing).
+use std::collections::HashMap;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use secrecy::SecretString;
+use tracing::instrument;
+
+use crate::audit;
+use crate::auth::admin::Scope;
+use crate::config::ConsoleSettings;
+use crate::console::overview;
+use crate::console::session::{self, SignIn};
+use crate::csrf::CsrfKey;
+use crate::entity::operator;
+use crate::state::AppState;
+
+/// The session cookie.
+pub const COOKIE: &str = "ap_console";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(login_page)
+        .service(login)
+        .service(logout)
+        .service(overview_page);
+}
+
+type Form = web::Form<HashMap<String, String>>;
+
+const STYLE: &str = r#"
+* { box-sizing: border-box; }
+body { margin: 0; font: 1rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #111; background: #fff; }
+header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; justify-content: space-between; padding: 0.75rem 1rem; border-bottom: 1px solid #c4c4c4; }
+main { max-width: 64rem; margin: 0 auto; padding: 1rem 1rem 3rem; }
+h1 { font-size: 1.5rem; margin: 0.5rem 0 1rem; }
+h2 { font-size: 1.15rem; margin: 1.5rem 0 0.5rem; }
+label { display: block; font-weight: 600; margin: 0.75rem 0 0.25rem; }
+input { font: inherit; padding: 0.5rem; width: 100%; max-width: 24rem; border: 1px solid #767676; border-radius: 0.3rem; }
+button { font: inherit; font-weight: 600; border-radius: 0.4rem; padding: 0.5rem 1rem; min-height: 2.5rem; cursor: pointer; border: 2px solid #0b57d0; background: #0b57d0; color: #fff; margin-top: 1rem; }
+header button { margin: 0; background: #fff; color: #0b57d0; }
+:focus-visible { outline: 3px solid #b3261e; outline-offset: 2px; }
+.error { border-left: 4px solid #b3261e; background: #fdecea; padding: 0.75rem 1rem; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 0.4rem 0.5rem; border-bottom: 1px solid #c4c4c4; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.figures { display: flex; flex-wrap: wrap; gap: 1rem; padding: 0; list-style: none; }
+.figures li { border: 1px solid #c4c4c4; border-radius: 0.4rem; padding: 0.75rem 1rem; min-width: 10rem; }
+.figures strong { display: block; font-size: 1.5rem; }
+"#;
+
+fn layout(title: &str, header: Option<Markup>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { (title) " · Console" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                @if let Some(header) = header { header { (header) } }
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn page(status: StatusCode, markup: Markup, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header(("X-Frame-Options", "DENY"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ));
+    for cookie in cookies {
+        response.cookie(cookie);
+    }
+    response.body(markup.into_string())
+}
+
+fn see_other(to: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    let mut response = HttpResponse::SeeOther();
+    response
+        .insert_header(("Location", to))
+        .insert_header(("Cache-Control", "no-store"));
+    for cookie in cookies {
+        response.cookie(cookie);
+    }
+    response.finish()
+}
+
+fn secure(state: &AppState) -> bool {
+    state.public_url.scheme() == "https"
+}
+
+fn message(status: StatusCode, heading: &str, text: &str) -> HttpResponse {
+    page(
+        status,
+        layout(heading, None, html! { h1 { (heading) } p { (text) } }),
+        Vec::new(),
+    )
+}
+
+fn internal(e: impl std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %e, "console page failed");
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "Please try again in a moment.",
+    )
+}
+
+fn forbidden_form() -> HttpResponse {
+    message(
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        "Open the page again and send the form from there.",
+    )
+}
+
+fn login_form(csrf: &str, email: &str, error: Option<&str>) -> Markup {
+    layout(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in to the console" }
+            @if let Some(error) = error { p class="error" role="alert" { (error) } }
+            form method="post" action="/console/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="email" { "E-mail address" }
+                input id="email" name="email" type="email" autocomplete="username" required value=(email);
+                label for="password" { "Password" }
+                input id="password" name="password" type="password" autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+#[get("/console/login")]
+#[instrument(skip_all)]
+async fn login_page(state: web::Data<AppState>, csrf: web::Data<CsrfKey>, req: HttpRequest) -> HttpResponse {
+    let (token, cookie) = csrf.token(&req, secure(&state));
+    page(
+        StatusCode::OK,
+        login_form(&token, "", None),
+        cookie.into_iter().collect(),
+    )
+}
+
+#[post("/console/login")]
+#[instrument(skip_all)]
+async fn login(
+    state: web::Data<AppState>,
+    csrf: web::Data<CsrfKey>,
+    settings: web::Data<ConsoleSettings>,
+    req: HttpRequest,
+    form: Form,
+) -> HttpResponse {
+    if !csrf.verify(&req, form.get("csrf").map(String::as_str)) {
+        return forbidden_form();
+    }
+    let email = form.get("email").map(|e| e.trim().to_owned()).unwrap_or_default();
+    let password = SecretString::from(form.get("password").cloned().unwrap_or_default());
+    let now = state.clock.now();
+    let outcome = match session::sign_in(&state.db, &email, password, now, settings.lockout).await {
+        Ok(outcome) => outcome,
+        Err(e) => return internal(e),
+    };
+    let (token, _) = csrf.token(&req, secure(&state));
+    let refused = |status: StatusCode, text: String| page(status, login_form(&token, &email, Some(&text)), Vec::new());
+    let locked_text = |until: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "Too many failed sign-ins: this address is locked until {}. Even the right password is refused until then.",
+            until.format("%H:%M UTC")
+        )
+    };
+    match outcome {
+        SignIn::Opened { operator, token } => {
+            record(&state, &req, &operator.email, "console.sign_in", 303).await;
+            let cookie = Cookie::build(COOKIE, token)
+                .path("/console")
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .secure(secure(&state))
+                .finish();
+            see_other("/console", vec![cookie])
+        }
+        SignIn::Refused { locked: Some(until) } => refused(StatusCode::UNAUTHORIZED, locked_text(until)),
+        SignIn::Refused { locked: None } => {
+            refused(StatusCode::UNAUTHORIZED, "Wrong e-mail address or password.".to_owned())
+        }
+        SignIn::Locked(until) => refused(StatusCode::TOO_MANY_REQUESTS, locked_text(until)),
+    }
+}
+
+#[post("/console/logout")]
+#[instrument(skip_all)]
+async fn logout(
+    state: web::Data<AppState>,
+    csrf: web::Data<CsrfKey>,
+    settings: web::Data<ConsoleSettings>,
+    req: HttpRequest,
+    form: Form,
+) -> HttpResponse {
+    if !csrf.verify(&req, form.get("csrf").map(String::as_str)) {
+        return forbidden_form();
+    }
+    if let Some(cookie) = req.cookie(COOKIE) {
+        if let Ok(Some(operator)) =
+            session::find(&state.db, cookie.value(), state.clock.now(), settings.session_idle).await
+        {
+            record(&state, &req, &operator.email, "console.sign_out", 303).await;
+        }
+        if let Err(e) = session::close(&state.db, cookie.value()).await {
+            return internal(e);
+        }
+    }
+    let mut gone = Cookie::build(COOKIE, "").path("/console").finish();
+    gone.make_removal();
+    see_other("/console/login", vec![gone])
+}
+
+/// Records a console action in the audit log, the operator's address as the actor.
+async fn record(state: &AppState, req: &HttpRequest, email: &str, action: &str, status: u16) {
+    let event = audit::Event {
+        actor: format!("console:{email}"),
+        action: action.to_owned(),
+        target_type: None,
+        target_id: None,
+        request_id: req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        status,
+    };
+    if let Err(e) = audit::record(&state.db, event, state.clock.now()).await {
+        tracing::error!(error = %e, "could not record a console action in the audit log");
+    }
+}
+
+/// The signed-in operator, or the answer to give instead (to the sign-in page).
+async fn signed_in(
+    state: &AppState,
+    settings: &ConsoleSettings,
+    req: &HttpRequest,
+) -> Result<(operator::Model, Vec<Scope>), HttpResponse> {
+    let Some(cookie) = req.cookie(COOKIE) else {
+        return Err(see_other("/console/login", Vec::new()));
+    };
+    match session::find(&state.db, cookie.value(), state.clock.now(), settings.session_idle).await {
+        Ok(Some(operator)) => {
+            let names: Vec<String> = serde_json::from_value(operator.scopes.clone()).unwrap_or_default();
+            let scopes = names.iter().filter_map(|n| n.parse().ok()).collect();
+            Ok((operator, scopes))
+        }
+        Ok(None) => Err(see_other("/console/login", Vec::new())),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+fn header(email: &str, csrf: &str) -> Markup {
+    html! {
+        a href="/console" { strong { "Console" } }
+        span { "Signed in as " (email) }
+        form method="post" action="/console/logout" {
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" { "Sign out" }
+        }
+    }
+}
+
+#[get("/console")]
+#[instrument(skip_all)]
+async fn overview_page(
+    state: web::Data<AppState>,
+    csrf: web::Data<CsrfKey>,
+    settings: web::Data<ConsoleSettings>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let (operator, scopes) = match signed_in(&state, &settings, &req).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let sees_assessments = scopes.contains(&Scope::AssessmentsRead);
+    let sees_deliveries = scopes.contains(&Scope::DeliveriesRead);
+    if !sees_assessments && !sees_deliveries {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "The overview needs the assessments.read or deliveries.read scope.",
+        );
+    }
+    let now = state.clock.now();
+    let assessments = if sees_assessments {
+        match overview::assessments(&state.db, now).await {
+            Ok(a) => Some(a),
+            Err(e) => return internal(e),
+        }
+    } else {
+        None
+    };
+    let deliveries = if sees_deliveries {
+        match overview::deliveries(&state.db).await {
+            Ok(d) => Some(d),
+            Err(e) => return internal(e),
+        }
+    } else {
+        None
+    };
+    let (token, cookie) = csrf.token(&req, secure(&state));
+    let states = ["invited", "started", "completed", "declined", "expired", "cancelled"];
+    let body = html! {
+        h1 { "Overview" }
+        @if let Some(d) = &deliveries {
+            h2 { "Deliveries" }
+            ul class="figures" {
+                li { strong { (d.pending) } "pending" }
+                li { strong { (d.dead) } "dead" }
+                li { strong { (d.oldest_pending.map_or_else(|| "–".to_owned(), |t| age(now - t))) } "oldest pending" }
+            }
+        }
+        @if let Some(a) = &assessments {
+            h2 { "Assessments" }
+            ul class="figures" { li { strong { (a.completed_last_day) } "completed in the last 24 hours" } }
+            table {
+                caption class="hint" { "Assessments by state per organisation" }
+                thead { tr { th scope="col" { "Organisation" } @for s in states { th scope="col" { (s) } } } }
+                tbody {
+                    @for org in &a.organizations {
+                        tr {
+                            th scope="row" { (org.name) }
+                            @for s in states { td class="n" { (org.by_state.get(s).copied().unwrap_or_default()) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(
+        StatusCode::OK,
+        layout("Overview", Some(header(&operator.email, &token)), body),
+        cookie.into_iter().collect(),
+    )
+}
+
+/// An age in words: seconds, minutes, hours or days.
+fn age(d: chrono::Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7_199 => format!("{} min", secs / 60),
+        7_200..=172_799 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    }
+}

@@ -1,0 +1,243 @@
+//! The operator console's sign-in: sessions, sign-out, lockout, CSRF, idle expiry and scopes,
+//! through its HTML forms as a browser sends them.
+
+use assessment_partner::entity::audit_event;
+use sea_orm::EntityTrait;
+
+use crate::candidate::capture;
+use crate::helpers::*;
+use crate::operators::operator;
+
+const EMAIL: &str = "ops@example.com";
+const PASSWORD: &str = "a-very-long-operator-password";
+
+/// A browser on the console: its cookies, sent back as a browser would.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            cookies: Default::default(),
+        }
+    }
+
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap_or_default();
+            let pair = text.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty() || text.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// (status, body, Location).
+    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+        let response = self
+            .app
+            .http
+            .get(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.answer(response).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
+        let response = self
+            .app
+            .http
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.answer(response).await
+    }
+
+    async fn answer(&mut self, response: reqwest::Response) -> (u16, String, Option<String>) {
+        self.keep_cookies(&response);
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (status, response.text().await.unwrap(), location)
+    }
+
+    /// The CSRF token of the sign-in page (which sets its cookie).
+    async fn csrf(&mut self) -> String {
+        let (status, page, _) = self.get("/console/login").await;
+        assert_eq!(status, 200);
+        capture(&page, r#"name="csrf" value=""#, '"').remove(0)
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> (u16, String, Option<String>) {
+        let csrf = self.csrf().await;
+        self.post(
+            "/console/login",
+            &[("csrf", &csrf), ("email", email), ("password", password)],
+        )
+        .await
+    }
+}
+
+fn add_operator(app: &TestApp, scopes: &[&str]) {
+    let mut args = vec!["add", "--email", EMAIL];
+    for scope in scopes {
+        args.extend(["--scope", scope]);
+    }
+    args.push("--password-stdin");
+    let (ok, out, err) = operator(app, &args, Some(&format!("{PASSWORD}\n")));
+    assert!(ok, "{out}{err}");
+}
+
+#[tokio::test]
+async fn an_operator_signs_in_sees_the_overview_and_signs_out() {
+    let app = spawn_app().await;
+    add_operator(&app, &["assessments.read", "deliveries.read"]);
+    let ordered = app
+        .order(
+            "/recruitment/v1/assessment-link-order",
+            &order_body("console-1", "c1@example.com"),
+        )
+        .await;
+    assert_eq!(ordered.status(), 201);
+    let mut browser = Browser::new(&app);
+    let (status, _, location) = browser.get("/console").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console/login")));
+
+    let (status, page, _) = browser.sign_in(EMAIL, "not-the-password-at-all").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("Wrong e-mail address or password."), "{page}");
+    assert!(
+        !page.contains("not-the-password-at-all"),
+        "a password is never shown back"
+    );
+
+    let (status, _, location) = browser.sign_in("OPS@example.com", PASSWORD).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console")));
+    assert!(browser.cookies.contains_key("ap_console"));
+    let (status, page, _) = browser.get("/console").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Overview") && page.contains("pending"), "{page}");
+    // Org A's one invited assessment, in its row of the table.
+    assert!(
+        page.contains(r#"<th scope="row">Org A</th><td class="n">1</td>"#),
+        "{page}"
+    );
+    assert!(page.contains(EMAIL));
+    assert!(!page.contains("argon2") && !page.contains(PASSWORD));
+
+    let token = capture(&page, r#"name="csrf" value=""#, '"').remove(0);
+    let session = browser.cookies["ap_console"].clone();
+    let (status, _, location) = browser.post("/console/logout", &[("csrf", &token)]).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console/login")));
+    // The old cookie no longer works, even sent again by hand.
+    browser.cookies.insert("ap_console".into(), session);
+    let (status, _, location) = browser.get("/console").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console/login")));
+
+    let actions: Vec<(String, String)> = audit_event::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action))
+        .collect();
+    for action in ["console.sign_in", "console.sign_out"] {
+        assert!(
+            actions.contains(&(format!("console:{EMAIL}"), action.to_owned())),
+            "{actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn five_failed_sign_ins_lock_the_address_even_for_the_right_password() {
+    let app = spawn_app().await;
+    add_operator(&app, &["deliveries.read"]);
+    let mut browser = Browser::new(&app);
+    for attempt in 1..=5 {
+        let (status, page, _) = browser.sign_in(EMAIL, "wrong-password-number-x").await;
+        assert_eq!(status, 401, "attempt {attempt}");
+        assert_eq!(page.contains("locked until"), attempt == 5, "attempt {attempt}: {page}");
+    }
+    let (status, page, _) = browser.sign_in(EMAIL, PASSWORD).await;
+    assert_eq!(status, 429);
+    assert!(page.contains("Even the right password is refused"), "{page}");
+    assert!(!browser.cookies.contains_key("ap_console"));
+
+    // An address nobody has locks the same way: a lock tells nothing about who exists.
+    for _ in 1..=5 {
+        browser.sign_in("nobody@example.com", "wrong-password-number-x").await;
+    }
+    let (status, _, _) = browser.sign_in("nobody@example.com", PASSWORD).await;
+    assert_eq!(status, 429);
+
+    // After AP_CONSOLE_LOCKOUT (15 min) the right password works again.
+    app.clock.advance(chrono::Duration::seconds(15 * 60 + 1));
+    let (status, _, location) = browser.sign_in(EMAIL, PASSWORD).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console")));
+}
+
+#[tokio::test]
+async fn a_form_without_its_token_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    add_operator(&app, &["deliveries.read"]);
+    let mut browser = Browser::new(&app);
+    let (status, _, _) = browser
+        .post("/console/login", &[("email", EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(status, 403);
+    assert!(
+        !browser.cookies.contains_key("ap_console"),
+        "no session without the token"
+    );
+    let (status, _, _) = browser.sign_in(EMAIL, PASSWORD).await;
+    assert_eq!(status, 303);
+    let forged = "A".repeat(43);
+    let (status, _, _) = browser.post("/console/logout", &[("csrf", &forged)]).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = browser.get("/console").await;
+    assert_eq!(status, 200, "still signed in");
+}
+
+#[tokio::test]
+async fn a_session_ends_after_its_idle_time_and_scopes_decide_what_is_shown() {
+    let app = spawn_app().await;
+    add_operator(&app, &["audit.read"]);
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
+    let (status, page, _) = browser.get("/console").await;
+    assert_eq!(
+        status, 403,
+        "the overview needs assessments.read or deliveries.read: {page}"
+    );
+
+    // Used within the idle time it lasts; eight idle hours end it.
+    app.clock.advance(chrono::Duration::seconds(7 * 3600));
+    assert_eq!(browser.get("/console").await.0, 403, "still signed in");
+    app.clock.advance(chrono::Duration::seconds(8 * 3600 + 1));
+    let (status, _, location) = browser.get("/console").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console/login")));
+}
