@@ -150,8 +150,15 @@ async fn retry_after_pauses_every_row_to_the_receiver_until_it_is_over() {
     assert_eq!(times.len(), 7, "six pushes and the one retried");
     let first = times[0];
     let early: Vec<_> = times.iter().filter(|t| **t < first + Duration::from_secs(5)).collect();
-    assert!(early.len() <= 2, "at most the per-target limit before the 5 s are up: {}", early.len());
-    assert!(receiver.most_in_flight() <= 2, "released at the per-target limit, not all at once");
+    assert!(
+        early.len() <= 2,
+        "at most the per-target limit before the 5 s are up: {}",
+        early.len()
+    );
+    assert!(
+        receiver.most_in_flight() <= 2,
+        "released at the per-target limit, not all at once"
+    );
     let page = app.deliveries("?kind=result&state=delivered").await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(6));
 }
