@@ -1,6 +1,7 @@
 //! The operator console (`/console`): operators sign in with an e-mail address and a password
 //! (an argon2id hash is all that is stored) and act with the admin API's scopes. Accounts are
 //! managed from the command line (`assessment-partner operator …`).
+mod audit_page;
 pub mod operators;
 pub mod overview;
 pub mod password;

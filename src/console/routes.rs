@@ -26,10 +26,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(login_page)
         .service(login)
         .service(logout)
-        .service(overview_page);
+        .service(overview_page)
+        .service(super::audit_page::audit_page);
 }
 
 type Form = web::Form<HashMap<String, String>>;
+
+/// The pages of the console, for its header.
+const NAVIGATION: &[(&str, &str)] = &[("/console", "Overview"), ("/console/audit", "Audit log")];
 
 const STYLE: &str = r#"
 * { box-sizing: border-box; }
@@ -52,7 +56,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .figures strong { display: block; font-size: 1.5rem; }
 "#;
 
-fn layout(title: &str, header: Option<Markup>, body: Markup) -> Markup {
+pub(super) fn layout(title: &str, header: Option<Markup>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -71,7 +75,7 @@ fn layout(title: &str, header: Option<Markup>, body: Markup) -> Markup {
     }
 }
 
-fn page(status: StatusCode, markup: Markup, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+pub(super) fn page(status: StatusCode, markup: Markup, cookies: Vec<Cookie<'static>>) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response
         .content_type("text/html; charset=utf-8")
@@ -99,11 +103,11 @@ fn see_other(to: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
     response.finish()
 }
 
-fn secure(state: &AppState) -> bool {
+pub(super) fn secure(state: &AppState) -> bool {
     state.public_url.scheme() == "https"
 }
 
-fn message(status: StatusCode, heading: &str, text: &str) -> HttpResponse {
+pub(super) fn message(status: StatusCode, heading: &str, text: &str) -> HttpResponse {
     page(
         status,
         layout(heading, None, html! { h1 { (heading) } p { (text) } }),
@@ -111,7 +115,7 @@ fn message(status: StatusCode, heading: &str, text: &str) -> HttpResponse {
     )
 }
 
-fn internal(e: impl std::fmt::Display) -> HttpResponse {
+pub(super) fn internal(e: impl std::fmt::Display) -> HttpResponse {
     tracing::error!(error = %e, "console page failed");
     message(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -251,7 +255,7 @@ async fn record(state: &AppState, req: &HttpRequest, email: &str, action: &str, 
 }
 
 /// The signed-in operator, or the answer to give instead (to the sign-in page).
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     settings: &ConsoleSettings,
     req: &HttpRequest,
@@ -270,9 +274,11 @@ async fn signed_in(
     }
 }
 
-fn header(email: &str, csrf: &str) -> Markup {
+pub(super) fn header(email: &str, csrf: &str) -> Markup {
     html! {
-        a href="/console" { strong { "Console" } }
+        nav aria-label="Console" {
+            @for (href, name) in NAVIGATION { a href=(href) { (name) } " " }
+        }
         span { "Signed in as " (email) }
         form method="post" action="/console/logout" {
             input type="hidden" name="csrf" value=(csrf);

@@ -241,3 +241,39 @@ async fn a_session_ends_after_its_idle_time_and_scopes_decide_what_is_shown() {
     let (status, _, location) = browser.get("/console").await;
     assert_eq!((status, location.as_deref()), (303, Some("/console/login")));
 }
+
+#[tokio::test]
+async fn the_audit_log_page_lists_and_filters_events() {
+    let app = spawn_app().await;
+    add_operator(&app, &["audit.read"]);
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in(EMAIL, "wrong-password-for-audit").await.0, 401);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
+    let (status, page, _) = browser.get("/console/audit").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("console.sign_in") && page.contains(&format!("console:{EMAIL}")),
+        "{page}"
+    );
+    assert!(
+        page.contains("1 event(s)"),
+        "a failed sign-in is no operator's action: {page}"
+    );
+
+    let (status, page, _) = browser.get("/console/audit?action=console.sign_out").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("0 event(s)") && !page.contains("<td>console.sign_in</td>"),
+        "{page}"
+    );
+    let (status, page, _) = browser.get("/console/audit?from=yesterday").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("from must be a date"), "{page}");
+    let tomorrow = (app.clock.now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (_, page, _) = browser.get(&format!("/console/audit?from={tomorrow}")).await;
+    assert!(page.contains("0 event(s)"), "{page}");
+    // The overview is not this operator's: 403.
+    assert_eq!(browser.get("/console").await.0, 403);
+}

@@ -1,0 +1,155 @@
+//! `/console/audit`: the audit log (scope `audit.read`), oldest first, filtered by action and
+//! by day (`from` inclusive, `to` exclusive, UTC), 50 events a page.
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use maud::html;
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::routes::{header, internal, layout, message, page, secure, signed_in};
+use crate::audit;
+use crate::auth::admin::Scope;
+use crate::config::ConsoleSettings;
+use crate::csrf::CsrfKey;
+use crate::state::AppState;
+
+const PAGE: u64 = 50;
+
+/// The filter of the query string; `Err` names the field that is wrong.
+fn filter(query: &HashMap<String, String>) -> Result<audit::Filter, &'static str> {
+    let text = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let day = |name: &'static str| -> Result<Option<DateTime<Utc>>, &'static str> {
+        text(name)
+            .map(|v| {
+                NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc())
+                    .ok_or(name)
+            })
+            .transpose()
+    };
+    Ok(audit::Filter {
+        action: text("action").map(str::to_owned),
+        from: day("from")?,
+        to: day("to")?,
+        after: text("after")
+            .map(|v| Uuid::parse_str(v).map_err(|_| "after"))
+            .transpose()?,
+    })
+}
+
+#[get("/console/audit")]
+#[instrument(skip_all)]
+pub(super) async fn audit_page(
+    state: web::Data<AppState>,
+    csrf: web::Data<CsrfKey>,
+    settings: web::Data<ConsoleSettings>,
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    let (operator, scopes) = match signed_in(&state, &settings, &req).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    if !scopes.contains(&Scope::AuditRead) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "The audit log needs the audit.read scope.",
+        );
+    }
+    let filter = match filter(&query) {
+        Ok(f) => f,
+        Err(field) => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Check the filter",
+                &format!("{field} must be a date like 2026-12-31 (after: an event id)."),
+            );
+        }
+    };
+    let events = match audit::list(&state.db, &filter, PAGE + 1).await {
+        Ok(events) => events,
+        Err(e) => return internal(e),
+    };
+    let more = events.len() as u64 > PAGE;
+    let shown = &events[..events.len().min(PAGE as usize)];
+    let value = |name: &str| query.get(name).cloned().unwrap_or_default();
+    let next = shown.last().filter(|_| more).map(|last| {
+        let mut link = url::form_urlencoded::Serializer::new(String::new());
+        for name in ["action", "from", "to"] {
+            link.append_pair(name, &value(name));
+        }
+        link.append_pair("after", &last.id.to_string());
+        format!("/console/audit?{}", link.finish())
+    });
+    let (token, cookie) = csrf.token(&req, secure(&state));
+    let body = html! {
+        h1 { "Audit log" }
+        form method="get" action="/console/audit" {
+            label for="action" { "Action" }
+            input id="action" name="action" value=(value("action")) placeholder="e.g. delivery.replay";
+            label for="from" { "From (day, UTC)" }
+            input id="from" name="from" type="date" value=(value("from"));
+            label for="to" { "Before (day, UTC)" }
+            input id="to" name="to" type="date" value=(value("to"));
+            button type="submit" { "Filter" }
+        }
+        table {
+            caption { (shown.len()) " event(s), oldest first" }
+            thead { tr {
+                th scope="col" { "When (UTC)" } th scope="col" { "Actor" } th scope="col" { "Action" }
+                th scope="col" { "Target" } th scope="col" { "Outcome" } th scope="col" { "Status" }
+            } }
+            tbody {
+                @for e in shown {
+                    tr {
+                        td { (e.at.format("%Y-%m-%d %H:%M:%S")) }
+                        td { (e.actor) }
+                        td { (e.action) }
+                        td { (e.target_type.as_deref().unwrap_or("")) " " (e.target_id.as_deref().unwrap_or("")) }
+                        td { (e.outcome) }
+                        td class="n" { (e.status) }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = next { p { a href=(next) { "Next page" } } }
+    };
+    page(
+        StatusCode::OK,
+        layout("Audit log", Some(header(&operator.email, &token)), body),
+        cookie.into_iter().collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn the_filter_reads_days_and_refuses_what_is_not_one() {
+        let f = filter(&query(&[
+            ("action", " console.sign_in "),
+            ("from", "2026-12-01"),
+            ("to", ""),
+        ]))
+        .unwrap();
+        assert_eq!(f.action.as_deref(), Some("console.sign_in"));
+        assert_eq!(
+            f.from.map(|d| d.to_rfc3339()).as_deref(),
+            Some("2026-12-01T00:00:00+00:00")
+        );
+        assert_eq!(f.to, None);
+        assert_eq!(filter(&query(&[("from", "yesterday")])).err(), Some("from"));
+        assert_eq!(filter(&query(&[("after", "x")])).err(), Some("after"));
+    }
+}
