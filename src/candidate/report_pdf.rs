@@ -31,6 +31,10 @@ pub enum PdfError {
     Write(krilla::error::KrillaError),
 }
 
+/// The two faces, read once (a report is drawn with them many times).
+static FACES: std::sync::LazyLock<Option<(Face, Face)>> =
+    std::sync::LazyLock::new(|| Some((Face::load(REGULAR).ok()?, Face::load(BOLD).ok()?)));
+
 /// A font with what line breaking needs: its advance widths.
 struct Face {
     font: Font,
@@ -155,8 +159,7 @@ fn blocks(r: &Report) -> Vec<Block> {
 
 /// The report as a PDF file.
 pub fn render(r: &Report) -> Result<Vec<u8>, PdfError> {
-    let regular = Face::load(REGULAR)?;
-    let bold = Face::load(BOLD)?;
+    let (regular, bold) = FACES.as_ref().ok_or(PdfError::Font)?;
     let mut document = Document::new();
     document.set_metadata(
         Metadata::new()
@@ -168,7 +171,7 @@ pub fn render(r: &Report) -> Result<Vec<u8>, PdfError> {
     let mut pages: Vec<Vec<(f32, Drawn)>> = vec![Vec::new()];
     let mut y = MARGIN;
     for block in blocks(r) {
-        let (height, drawn) = measure(&block, &regular, &bold);
+        let (height, drawn) = measure(&block, regular, bold);
         let gap = match &block {
             Block::Text { gap, .. } => *gap,
             Block::Pair { .. } => 10.0,
@@ -190,7 +193,7 @@ pub fn render(r: &Report) -> Result<Vec<u8>, PdfError> {
         let mut page = document.start_page_with(settings.clone());
         let mut surface = page.surface();
         for (top, drawn) in items {
-            draw(&mut surface, top, drawn, &regular, &bold);
+            draw(&mut surface, top, drawn, regular, bold);
         }
         surface.finish();
         page.finish();

@@ -8,4 +8,4 @@ pub mod password;
 mod routes;
 pub mod session;
 
-pub use routes::{COOKIE, configure};
+pub use routes::configure;

@@ -20,7 +20,7 @@ use crate::entity::operator;
 use crate::state::AppState;
 
 /// The session cookie.
-pub const COOKIE: &str = "ap_console";
+const COOKIE: &str = "ap_console";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(login_page)

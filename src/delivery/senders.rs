@@ -83,13 +83,13 @@ impl Senders {
                     metrics,
                 },
             )
-            .register(Kind::InvitationEmail, InvitationMail { mailer: mailer.clone() })
-            .register(Kind::RecruiterNotice, InvitationMail { mailer: mailer.clone() })
+            .register(Kind::InvitationEmail, StoredMail { mailer: mailer.clone() })
+            .register(Kind::RecruiterNotice, StoredMail { mailer: mailer.clone() })
             .register(
                 Kind::ReminderEmail,
                 ReminderMail {
                     db: reminder_db,
-                    mail: InvitationMail { mailer },
+                    mail: StoredMail { mailer },
                 },
             )
     }
@@ -266,7 +266,7 @@ impl Sender for AshbyUpdate {
 
 /// Invitation e-mails, through the configured mailer.
 /// Sends a stored e-mail (invitations, recruiters' notices).
-pub struct InvitationMail {
+pub struct StoredMail {
     mailer: Mailer,
 }
 
@@ -274,7 +274,7 @@ pub struct InvitationMail {
 /// final without sending (the candidate finished while it waited for a retry).
 pub struct ReminderMail {
     db: DatabaseConnection,
-    mail: InvitationMail,
+    mail: StoredMail,
 }
 
 impl Sender for ReminderMail {
@@ -295,7 +295,7 @@ impl Sender for ReminderMail {
 /// What a reminder's row says when its assessment no longer awaits the candidate.
 pub const WITHDRAWN_REMINDER: &str = "not sent: the assessment no longer awaits the candidate";
 
-impl Sender for InvitationMail {
+impl Sender for StoredMail {
     fn send<'a>(&'a self, row: &'a Due, _now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport> {
         Box::pin(async move {
             match serde_json::from_str::<EmailPayload>(&row.payload) {

@@ -283,7 +283,6 @@ impl Worker {
                     let failures = u32::try_from(row.attempts + 1 - row.replay_base).unwrap_or(1);
                     let attempted = ctx.attempt(row).await;
                     let finished = Finished {
-                        took: attempted.elapsed,
                         target,
                         answer: Answer::of(&attempted.report, attempted.elapsed, ctx.policy.base_wait(failures)),
                     };
@@ -293,10 +292,7 @@ impl Worker {
                     finished
                 });
             }
-            if !deferred.is_empty() {
-                let ctx = self.ctx.clone();
-                deferring.spawn(async move { ctx.defer(deferred).await });
-            }
+            self.give_back(&mut deferring, deferred);
             while deferring.try_join_next().is_some() {}
             if shown.elapsed() >= SHOW_EVERY {
                 gate.forget_quiet(now);
@@ -326,10 +322,7 @@ impl Worker {
                 Some(finished) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Ok(finished) = finished {
                         let deferred = self.finished(&mut gate, &mut pace, finished);
-                        if !deferred.is_empty() {
-                            let ctx = self.ctx.clone();
-                            deferring.spawn(async move { ctx.defer(deferred).await });
-                        }
+                        self.give_back(&mut deferring, deferred);
                     }
                 }
                 _ = tokio::time::sleep(wait) => may_find = true,
@@ -398,13 +391,20 @@ const SHOW_EVERY: Duration = Duration::from_millis(250);
 
 /// What an attempt task gives back to the loop.
 struct Finished {
-    took: Duration,
     /// The target whose place it held, if paced.
     target: Option<TargetKey>,
     answer: Answer,
 }
 
 impl Worker {
+    /// Gives rows the gate held back to the table, in a write beside the loop.
+    fn give_back(&self, deferring: &mut JoinSet<()>, rows: Vec<(Due, chrono::DateTime<chrono::Utc>)>) {
+        if !rows.is_empty() {
+            let ctx = self.ctx.clone();
+            deferring.spawn(async move { ctx.defer(rows).await });
+        }
+    }
+
     /// Takes a finished attempt into the pace and the gate; returns rows to give back.
     fn finished(
         &self,
@@ -412,7 +412,7 @@ impl Worker {
         pace: &mut Pace,
         finished: Finished,
     ) -> Vec<(Due, chrono::DateTime<chrono::Utc>)> {
-        pace.observe(finished.took);
+        pace.observe(finished.answer.took);
         match finished.target {
             Some(target) => {
                 let deferred = gate.finished(&target, finished.answer, self.ctx.clock.now());

@@ -239,19 +239,7 @@ async fn a_reminder_comes_once_before_the_expiry_and_never_after_completion() {
     };
     let app = spawn_fast_app_with(tweak).await;
     // A second instance sweeps the same database: still one reminder per moment.
-    let other = spawn_app_with(
-        Options {
-            running_clock: true,
-            join: Some(app.joined()),
-            seed: false,
-            ..Options::default()
-        },
-        move |s| {
-            fast_delivery(s);
-            tweak(s);
-        },
-    )
-    .await;
+    let other = spawn_fast_joining_with(&app, tweak).await;
     let receiver = Receiver::start().await;
     let body = |result_id: &str, email: &str| {
         let mut body = order_body(result_id, email);

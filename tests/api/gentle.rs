@@ -102,21 +102,8 @@ async fn each_instance_keeps_its_own_per_target_limit() {
     )
     .await;
     api.pushes_to(&slow, "both", 12).await;
-    let joining = |app: &TestApp| {
-        spawn_app_with(
-            Options {
-                running_clock: true,
-                join: Some(app.joined()),
-                seed: false,
-                ..Options::default()
-            },
-            |s| {
-                fast_delivery(s);
-                two_per_target(s);
-            },
-        )
-    };
-    let (one, two) = (joining(&api).await, joining(&api).await);
+    let one = spawn_fast_joining_with(&api, two_per_target).await;
+    let two = spawn_fast_joining_with(&api, two_per_target).await;
     slow.wait_for(12, WAIT).await;
     one.wait_until_settled().await;
     two.wait_until_settled().await;

@@ -183,6 +183,11 @@ pub async fn spawn_fast_api_only() -> TestApp {
 
 /// A second instance (API and worker, fast delivery) on `app`'s database.
 pub async fn spawn_fast_joining(app: &TestApp) -> TestApp {
+    spawn_fast_joining_with(app, |_| {}).await
+}
+
+/// [`spawn_fast_joining`] with `tweak` applied after the fast delivery settings.
+pub async fn spawn_fast_joining_with(app: &TestApp, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_with(
         Options {
             running_clock: true,
@@ -190,7 +195,10 @@ pub async fn spawn_fast_joining(app: &TestApp) -> TestApp {
             seed: false,
             ..Options::default()
         },
-        fast_delivery,
+        |s| {
+            fast_delivery(s);
+            tweak(s);
+        },
     )
     .await
 }
