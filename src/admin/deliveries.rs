@@ -3,8 +3,6 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 use utoipa::{IntoParams, ToSchema};
@@ -13,11 +11,11 @@ use validator::Validate;
 
 use crate::admin::paging::Paging;
 use crate::assessment::completion::{CompletionError, NewResult, complete};
-use crate::assessment::personal_data;
 use crate::auth::admin::{AdminAuth, Scope};
 use crate::delivery::gate::TargetBoard;
+use crate::delivery::inspect::{self, Replay};
 use crate::delivery::outbox::{DeliveryState, Kind};
-use crate::entity::{delivery, delivery_attempt};
+use crate::entity::delivery;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Problems, json_body};
 use crate::schema::string_enum;
@@ -260,26 +258,26 @@ async fn list_deliveries(
         .map_err(|e| ApiError::invalid("query", e.to_string()))?
         .into_inner();
     let paging = Paging::parse(filter.limit, filter.cursor.as_deref())?;
-    let mut query = delivery::Entity::find().order_by_asc(delivery::Column::Id);
-    if let Some(s) = &filter.state {
-        let s = DeliveryState::parse(s)
-            .ok_or_else(|| ApiError::invalid("state", one_of(&DeliveryState::ALL.map(DeliveryState::as_str))))?;
-        query = query.filter(delivery::Column::State.eq(s));
-    }
-    if let Some(k) = &filter.kind {
-        let k = Kind::parse(k).ok_or_else(|| ApiError::invalid("kind", one_of(&Kind::ALL.map(Kind::as_str))))?;
-        query = query.filter(delivery::Column::Kind.eq(k));
-    }
-    if let Some(org) = filter.organization_id {
-        query = query.filter(delivery::Column::OrganizationId.eq(org));
-    }
-    if let Some(a) = filter.assessment_id {
-        query = query.filter(delivery::Column::AssessmentId.eq(a));
-    }
-    if let Some(after) = paging.after {
-        query = query.filter(delivery::Column::Id.gt(after));
-    }
-    let rows = query.limit(paging.fetch()).all(&state.db).await?;
+    let state_filter = filter
+        .state
+        .as_deref()
+        .map(|s| {
+            DeliveryState::parse(s)
+                .ok_or_else(|| ApiError::invalid("state", one_of(&DeliveryState::ALL.map(DeliveryState::as_str))))
+        })
+        .transpose()?;
+    let kind = filter
+        .kind
+        .as_deref()
+        .map(|k| Kind::parse(k).ok_or_else(|| ApiError::invalid("kind", one_of(&Kind::ALL.map(Kind::as_str)))))
+        .transpose()?;
+    let wanted = inspect::Filter {
+        state: state_filter,
+        kind,
+        organization_id: filter.organization_id.map(Into::into),
+        assessment_id: filter.assessment_id.map(Into::into),
+    };
+    let rows = inspect::list(&state.db, &wanted, paging.after, paging.fetch()).await?;
     let (rows, next_cursor) = paging.finish(rows, |d| d.id);
     Ok(HttpResponse::Ok().json(DeliveryPage {
         items: rows
@@ -295,20 +293,14 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 async fn detail(state: &AppState, id: Uuid) -> Result<DeliveryDetail, ApiError> {
-    let row = delivery::Entity::find_by_id(id)
-        .one(&state.db)
+    let found = inspect::one(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("No delivery {id}.")))?;
-    let attempts = delivery_attempt::Entity::find()
-        .filter(delivery_attempt::Column::DeliveryId.eq(id))
-        .order_by_asc(delivery_attempt::Column::StartedAt)
-        .order_by_asc(delivery_attempt::Column::Id)
-        .all(&state.db)
-        .await?;
     Ok(DeliveryDetail {
-        payload: row.payload.clone(),
-        delivery: DeliveryView::from(row).with_pause(&state.delivery_targets, state.clock.now()),
-        attempt_log: attempts
+        payload: found.delivery.payload.clone(),
+        delivery: DeliveryView::from(found.delivery).with_pause(&state.delivery_targets, state.clock.now()),
+        attempt_log: found
+            .attempts
             .into_iter()
             .map(|a| AttemptView {
                 attempt_no: a.attempt_no,
@@ -412,47 +404,20 @@ async fn replay_delivery(
     auth.require(Scope::DeliveriesWrite)?;
     let id = parse_id(&path)?;
     let now = state.clock.now();
-    let updated = delivery::Entity::update_many()
-        .col_expr(delivery::Column::State, Expr::value(DeliveryState::Pending))
-        .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
-        .col_expr(
-            delivery::Column::FirstAttemptAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            delivery::Column::DeadlineAt,
-            Expr::value(Some(state.retry.deadline(now))),
-        )
-        .col_expr(delivery::Column::ReplayBase, Expr::col(delivery::Column::Attempts))
-        .col_expr(delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(
-            delivery::Column::LeaseExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-        .filter(delivery::Column::Id.eq(id))
-        .filter(delivery::Column::State.eq(DeliveryState::Dead))
-        .filter(delivery::Column::Target.ne(personal_data::ERASED))
-        .exec(&state.db)
-        .await?;
-    if updated.rows_affected == 0 {
-        let current = detail(&state, id).await?;
-        if current.delivery.target == personal_data::ERASED {
+    match inspect::replay(&state.db, id, state.retry.deadline(now), now).await? {
+        Replay::Replayed => {}
+        Replay::Missing => return Err(ApiError::NotFound(format!("No delivery {id}."))),
+        Replay::Erased => {
             return Err(ApiError::Conflict(
                 "The delivery was erased with its candidate's data; there is nothing to send.".into(),
             ));
         }
-        return Err(ApiError::Conflict(format!(
-            "The delivery is {}; only dead deliveries can be replayed.",
-            current.delivery.state
-        )));
-    }
-    if state.db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        use sea_orm::ConnectionTrait;
-        state
-            .db
-            .execute_unprepared(&format!("NOTIFY {}", crate::delivery::outbox::NOTIFY_CHANNEL))
-            .await?;
+        Replay::NotDead(current) => {
+            return Err(ApiError::Conflict(format!(
+                "The delivery is {}; only dead deliveries can be replayed.",
+                current.as_str()
+            )));
+        }
     }
     state.wake_worker();
     tracing::info!("delivery replayed");

@@ -139,7 +139,11 @@ async fn get_data_subject(
     req.extensions_mut()
         .insert(AuditTarget("organization", query.organization_id.to_string()));
     let email = Email::parse(&query.email).map_err(|e| ApiError::invalid("email", e))?;
-    match personal_data::export(&state.db, query.organization_id.into(), &email).await? {
+    let subject = Subject::Person {
+        organization_id: query.organization_id.into(),
+        email,
+    };
+    match personal_data::export(&state.db, &subject).await? {
         Some(export) => Ok(HttpResponse::Ok().json(export)),
         None => Err(ApiError::NotFound(
             "Nothing is held about this address in this organization.".into(),

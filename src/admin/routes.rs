@@ -1,7 +1,7 @@
 //! The admin API under `/admin/v1`: bearer JWT with scopes, problem+json errors.
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{EntityTrait, QueryOrder};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 use utoipa::{IntoParams, ToSchema};
@@ -10,11 +10,11 @@ use uuid::Uuid;
 use crate::admin::paging::Paging;
 use crate::admin::spec::*;
 use crate::admin::store::{self, OrganizationKey, StoreError, Upserted};
-use crate::assessment::State;
+use crate::assessment::{State, search};
 use crate::auth::admin::{AdminAuth, Scope};
 use crate::auth::directory::Directory;
 use crate::entity::enums::UnknownState;
-use crate::entity::{assessment, candidate, integrator};
+use crate::entity::integrator;
 use crate::error::{ApiError, Problem};
 use crate::extract::{json_body, optional_json_body};
 use crate::state::AppState;
@@ -483,57 +483,48 @@ async fn list_assessments(
         .map_err(|e| ApiError::invalid("query", e.to_string()))?
         .into_inner();
     let paging = Paging::parse(filter.limit, filter.cursor.as_deref())?;
-    let mut query = assessment::Entity::find().order_by_asc(assessment::Column::Id);
-    if let Some(org) = filter.organization_id {
-        query = query.filter(assessment::Column::OrganizationId.eq(org));
-    }
-    if let Some(s) = &filter.state {
-        let s: State = s
-            .parse()
-            .map_err(|e: UnknownState| ApiError::invalid("state", e.to_string()))?;
-        query = query.filter(assessment::Column::State.eq(s));
-    }
+    let wanted_state = filter
+        .state
+        .as_deref()
+        .map(|s| {
+            s.parse()
+                .map_err(|e: UnknownState| ApiError::invalid("state", e.to_string()))
+        })
+        .transpose()?;
     crate::admin::paging::check_time_bounds(&[("createdFrom", filter.created_from), ("createdTo", filter.created_to)])?;
-    if let Some(from) = filter.created_from {
-        query = query.filter(assessment::Column::CreatedAt.gte(from));
-    }
-    if let Some(to) = filter.created_to {
-        query = query.filter(assessment::Column::CreatedAt.lt(to));
-    }
-    if let Some(after) = paging.after {
-        query = query.filter(assessment::Column::Id.gt(after));
-    }
-    let rows = query.limit(paging.fetch()).all(&state.db).await?;
-    let (rows, next_cursor) = paging.finish(rows, |a| a.id.into());
-    let candidate_ids: Vec<Uuid> = rows.iter().map(|a| a.candidate_id).collect();
-    let emails: std::collections::HashMap<Uuid, String> = candidate::Entity::find()
-        .filter(candidate::Column::Id.is_in(candidate_ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c.email))
-        .collect();
+    let wanted = search::Filter {
+        organization_id: filter.organization_id.map(Into::into),
+        state: wanted_state,
+        created_from: filter.created_from,
+        created_to: filter.created_to,
+        lookup: None,
+    };
+    let rows = search::find(&state.db, &wanted, paging.after, paging.fetch()).await?;
+    let (rows, next_cursor) = paging.finish(rows, |f| f.assessment.id.into());
     let items = rows
         .into_iter()
-        .map(|a| AssessmentView {
-            candidate_email: emails.get(&a.candidate_id).cloned().filter(|_| a.erased_at.is_none()),
-            state: a.state,
-            id: a.id.into(),
-            organization_id: a.organization_id.into(),
-            recruitment_id: a.recruitment_id,
-            candidate_id: a.candidate_id,
-            lens_id: a.lens_id,
-            locale: a.locale,
-            source: a.source.as_str().to_owned(),
-            result_id: a.result_id,
-            score: a.score,
-            subscores: a.subscores,
-            invited_at: a.invited_at,
-            started_at: a.started_at,
-            completed_at: a.completed_at,
-            expires_at: a.expires_at,
-            created_at: a.created_at,
-            erased_at: a.erased_at,
+        .map(|found| {
+            let a = found.assessment;
+            AssessmentView {
+                candidate_email: found.candidate_email,
+                state: a.state,
+                id: a.id.into(),
+                organization_id: a.organization_id.into(),
+                recruitment_id: a.recruitment_id,
+                candidate_id: a.candidate_id,
+                lens_id: a.lens_id,
+                locale: a.locale,
+                source: a.source.as_str().to_owned(),
+                result_id: a.result_id,
+                score: a.score,
+                subscores: a.subscores,
+                invited_at: a.invited_at,
+                started_at: a.started_at,
+                completed_at: a.completed_at,
+                expires_at: a.expires_at,
+                created_at: a.created_at,
+                erased_at: a.erased_at,
+            }
         })
         .collect();
     Ok(HttpResponse::Ok().json(AssessmentPage { items, next_cursor }))
@@ -547,10 +538,10 @@ fn store_rules(state: &AppState) -> store::Rules {
     }
 }
 
-/// An admin change applies to the next request and the next push on this instance: the
+/// An admin or console change applies to the next request and the next push on this instance: the
 /// provider-key directory, the result-push credentials and the integrators' delivery caps are
 /// read again (other instances' within `DIRECTORY_TTL`, `CREDENTIAL_TTL` and `caps::REFRESH`).
-async fn forget_cached_credentials(state: &AppState, req: &HttpRequest) {
+pub async fn forget_cached_credentials(state: &AppState, req: &HttpRequest) {
     if let Some(directory) = req.app_data::<web::Data<Directory>>() {
         directory.invalidate();
     }

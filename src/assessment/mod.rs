@@ -11,6 +11,8 @@ pub mod report;
 pub mod results;
 pub mod sandbox;
 pub mod scoring;
+pub mod search;
+pub mod timeline;
 
 /// An assessment's state; its transitions are [`State::apply`].
 pub use crate::entity::enums::AssessmentState as State;

@@ -48,8 +48,8 @@ pub struct Erased {
     pub messages: Vec<Uuid>,
 }
 
-/// What the outbox keeps of a row that carried contact data (its target, its last error).
-pub const ERASED: &str = "erased";
+/// What is kept of a value erased (the outbox's rows say it too, `outbox::ERASED`).
+pub use crate::delivery::outbox::ERASED;
 
 /// Kinds of outgoing call whose rows hold the candidate's contact data (address, name): they
 /// are scrubbed, and dropped while pending. The others (result pushes, status pushes, Ashby
@@ -330,17 +330,9 @@ pub struct DeliveryExport {
     pub payload: serde_json::Value,
 }
 
-/// What is held about `email` in `organization_id`; `None` when nothing is.
-pub async fn export<C: ConnectionTrait>(
-    db: &C,
-    organization_id: OrganizationId,
-    email: &Email,
-) -> Result<Option<SubjectExport>, DbErr> {
-    let subject = Subject::Person {
-        organization_id,
-        email: email.clone(),
-    };
-    let candidates = candidates_of(db, &subject).await?;
+/// What is held about `subject`; `None` when nothing is (left).
+pub async fn export<C: ConnectionTrait>(db: &C, subject: &Subject) -> Result<Option<SubjectExport>, DbErr> {
+    let candidates = candidates_of(db, subject).await?;
     if candidates.is_empty() {
         return Ok(None);
     }

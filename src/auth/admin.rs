@@ -75,6 +75,11 @@ impl Scope {
         }
     }
 
+    /// Whether holding `scopes` grants this one (a `*.write` scope grants its `*.read`).
+    pub fn granted_by(self, scopes: &BTreeSet<Scope>) -> bool {
+        scopes.contains(&self) || self.implied_by().is_some_and(|s| scopes.contains(&s))
+    }
+
     fn implied_by(self) -> Option<Scope> {
         match self {
             Scope::LensesRead => Some(Scope::LensesWrite),
@@ -238,8 +243,7 @@ pub struct AdminAuth {
 
 impl AdminAuth {
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        let granted = self.scopes.contains(&scope) || scope.implied_by().is_some_and(|s| self.scopes.contains(&s));
-        if granted {
+        if scope.granted_by(&self.scopes) {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!("This token lacks the '{scope}' scope.")))

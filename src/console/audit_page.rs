@@ -3,35 +3,21 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use actix_web::{HttpResponse, get, web};
 use maud::html;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::routes::{header, internal, layout, message, page, secure, signed_in};
+use super::routes::{Console, day, internal, message};
 use crate::audit;
 use crate::auth::admin::Scope;
-use crate::config::ConsoleSettings;
-use crate::csrf::CsrfKey;
-use crate::state::AppState;
 
 const PAGE: u64 = 50;
 
 /// The filter of the query string; `Err` names the field that is wrong.
 fn filter(query: &HashMap<String, String>) -> Result<audit::Filter, &'static str> {
     let text = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let day = |name: &'static str| -> Result<Option<DateTime<Utc>>, &'static str> {
-        text(name)
-            .map(|v| {
-                NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                    .ok()
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .map(|t| t.and_utc())
-                    .ok_or(name)
-            })
-            .transpose()
-    };
+    let day = |name: &'static str| text(name).map(|v| day(v).ok_or(name)).transpose();
     Ok(audit::Filter {
         action: text("action").map(str::to_owned),
         from: day("from")?,
@@ -44,24 +30,12 @@ fn filter(query: &HashMap<String, String>) -> Result<audit::Filter, &'static str
 
 #[get("/console/audit")]
 #[instrument(skip_all)]
-pub(super) async fn audit_page(
-    state: web::Data<AppState>,
-    csrf: web::Data<CsrfKey>,
-    settings: web::Data<ConsoleSettings>,
-    req: HttpRequest,
-    query: web::Query<HashMap<String, String>>,
-) -> HttpResponse {
-    let (operator, scopes) = match signed_in(&state, &settings, &req).await {
-        Ok(found) => found,
+pub(super) async fn audit_page(console: Console, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+    let visit = match console.visit(Scope::AuditRead).await {
+        Ok(visit) => visit,
         Err(answer) => return answer,
     };
-    if !scopes.contains(&Scope::AuditRead) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "The audit log needs the audit.read scope.",
-        );
-    }
+    let state = &console.state;
     let filter = match filter(&query) {
         Ok(f) => f,
         Err(field) => {
@@ -87,7 +61,6 @@ pub(super) async fn audit_page(
         link.append_pair("after", &last.id.to_string());
         format!("/console/audit?{}", link.finish())
     });
-    let (token, cookie) = csrf.token(&req, secure(&state));
     let body = html! {
         h1 { "Audit log" }
         form method="get" action="/console/audit" {
@@ -120,11 +93,7 @@ pub(super) async fn audit_page(
         }
         @if let Some(next) = next { p { a href=(next) { "Next page" } } }
     };
-    page(
-        StatusCode::OK,
-        layout("Audit log", Some(header(&operator.email, &token)), body),
-        cookie.into_iter().collect(),
-    )
+    visit.show(StatusCode::OK, "Audit log", body)
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
 //! The operator console (`/console`): operators sign in with an e-mail address and a password
 //! (an argon2id hash is all that is stored) and act with the admin API's scopes. Accounts are
 //! managed from the command line (`assessment-partner operator …`).
+mod assessments;
 mod audit_page;
+mod candidates;
+mod deliveries;
 pub mod operators;
 pub mod overview;
 pub mod password;
 mod routes;
 pub mod session;
+mod tenants;
 
 pub use routes::configure;

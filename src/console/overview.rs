@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::assessment::State;
 use crate::delivery::outbox::DeliveryState;
@@ -43,12 +43,7 @@ pub async fn assessments(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<
         .into_tuple()
         .all(db)
         .await?;
-    let names: BTreeMap<OrganizationId, String> = organization::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o.name))
-        .collect();
+    let names: BTreeMap<OrganizationId, String> = organization_names(db).await?.into_iter().collect();
     let mut by_org: BTreeMap<OrganizationId, OrganizationCounts> = BTreeMap::new();
     for (org, state, n) in counts {
         let entry = by_org.entry(org).or_insert_with(|| OrganizationCounts {
@@ -71,6 +66,18 @@ pub async fn assessments(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<
         organizations,
         completed_last_day,
     })
+}
+
+/// Every organisation's id and name, by name (for filters and headings).
+pub async fn organization_names(db: &DatabaseConnection) -> Result<Vec<(OrganizationId, String)>, DbErr> {
+    organization::Entity::find()
+        .select_only()
+        .column(organization::Column::Id)
+        .column(organization::Column::Name)
+        .order_by_asc(organization::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 pub async fn deliveries(db: &DatabaseConnection) -> Result<Deliveries, DbErr> {

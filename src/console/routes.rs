@@ -1,15 +1,16 @@
 //! The console's pages: sign-in (`/console/login`), sign-out (`/console/logout`) and the overview
 //! (`/console`). Server-rendered with maud, no script, no external assets; every form carries
 //! the CSRF token (a form without a valid one is refused with 403 and changes nothing).
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use secrecy::SecretString;
 use tracing::instrument;
 
+use crate::assessment::State;
 use crate::audit;
 use crate::auth::admin::Scope;
 use crate::config::ConsoleSettings;
@@ -27,13 +28,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(login)
         .service(logout)
         .service(overview_page)
+        .service(super::assessments::search_page)
+        .service(super::assessments::timeline_page)
+        .service(super::deliveries::deliveries_page)
+        .service(super::deliveries::delivery_page)
+        .service(super::deliveries::replay)
+        .service(super::candidates::candidate)
+        .service(super::candidates::export)
+        .service(super::candidates::erase)
+        .service(super::tenants::organizations_page)
+        .service(super::tenants::integrators_page)
+        .service(super::tenants::rotate_provider_key)
+        .service(super::tenants::rotate_partner_key)
+        .service(super::tenants::rotate_secret)
         .service(super::audit_page::audit_page);
 }
 
-type Form = web::Form<HashMap<String, String>>;
+pub(super) type Form = web::Form<HashMap<String, String>>;
 
 /// The pages of the console, for its header.
-const NAVIGATION: &[(&str, &str)] = &[("/console", "Overview"), ("/console/audit", "Audit log")];
+const NAVIGATION: &[(&str, &str)] = &[
+    ("/console", "Overview"),
+    ("/console/assessments", "Assessments"),
+    ("/console/deliveries", "Deliveries"),
+    ("/console/organizations", "Organisations"),
+    ("/console/integrators", "Integrators"),
+    ("/console/audit", "Audit log"),
+];
 
 const STYLE: &str = r#"
 * { box-sizing: border-box; }
@@ -54,6 +75,24 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; padding: 0; list-style: none; }
 .figures li { border: 1px solid #c4c4c4; border-radius: 0.4rem; padding: 0.75rem 1rem; min-width: 10rem; }
 .figures strong { display: block; font-size: 1.5rem; }
+select { font: inherit; padding: 0.45rem; border: 1px solid #767676; border-radius: 0.3rem; background: #fff; }
+nav a { margin-right: 0.75rem; }
+.filters { display: flex; flex-wrap: wrap; gap: 0 1rem; align-items: flex-end; }
+.filters input { width: auto; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; }
+dt { font-weight: 600; }
+dd { margin: 0; overflow-wrap: anywhere; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; font-size: 0.85rem; }
+td { overflow-wrap: anywhere; }
+.notice { border-left: 4px solid #0b57d0; background: #e8f0fe; padding: 0.75rem 1rem; }
+.tag { font-size: 0.8rem; border: 1px solid #767676; border-radius: 0.3rem; padding: 0 0.4rem; }
+.check { display: flex; gap: 0.5rem; align-items: center; margin-top: 0.75rem; }
+.check input { width: auto; }
+.check label { margin: 0; font-weight: 400; }
+button.danger { border-color: #b3261e; background: #b3261e; }
+code.secret { font-size: 1.1rem; padding: 0.5rem; border: 1px solid #767676; display: inline-block; overflow-wrap: anywhere; }
+section { border-top: 1px solid #c4c4c4; margin-top: 1.5rem; }
+@media (max-width: 40rem) { dl { grid-template-columns: 1fr; } table { font-size: 0.9rem; } }
 "#;
 
 pub(super) fn layout(title: &str, header: Option<Markup>, body: Markup) -> Markup {
@@ -92,7 +131,7 @@ pub(super) fn page(status: StatusCode, markup: Markup, cookies: Vec<Cookie<'stat
     response.body(markup.into_string())
 }
 
-fn see_other(to: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+pub(super) fn see_other(to: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
     let mut response = HttpResponse::SeeOther();
     response
         .insert_header(("Location", to))
@@ -191,7 +230,7 @@ async fn login(
     };
     match outcome {
         SignIn::Opened { operator, token } => {
-            record(&state, &req, &operator.email, "console.sign_in", 303).await;
+            record(&state, &operator.email, "console.sign_in", None, 303).await;
             let cookie = Cookie::build(COOKIE, token)
                 .path("/console")
                 .http_only(true)
@@ -224,7 +263,7 @@ async fn logout(
         if let Ok(Some(operator)) =
             session::find(&state.db, cookie.value(), state.clock.now(), settings.session_idle).await
         {
-            record(&state, &req, &operator.email, "console.sign_out", 303).await;
+            record(&state, &operator.email, "console.sign_out", None, 303).await;
         }
         if let Err(e) = session::close(&state.db, cookie.value()).await {
             return internal(e);
@@ -236,17 +275,20 @@ async fn logout(
 }
 
 /// Records a console action in the audit log, the operator's address as the actor.
-async fn record(state: &AppState, req: &HttpRequest, email: &str, action: &str, status: u16) {
+pub(super) async fn record(
+    state: &AppState,
+    email: &str,
+    action: &str,
+    target: Option<(&'static str, String)>,
+    status: u16,
+) {
+    let (target_type, target_id) = target.map_or((None, None), |(kind, id)| (Some(kind), Some(id)));
     let event = audit::Event {
         actor: format!("console:{email}"),
         action: action.to_owned(),
-        target_type: None,
-        target_id: None,
-        request_id: req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        target_type,
+        target_id,
+        request_id: crate::telemetry::current_request_id(),
         status,
     };
     if let Err(e) = audit::record(&state.db, event, state.clock.now()).await {
@@ -254,27 +296,131 @@ async fn record(state: &AppState, req: &HttpRequest, email: &str, action: &str, 
     }
 }
 
-/// The signed-in operator, or the answer to give instead (to the sign-in page).
-pub(super) async fn signed_in(
-    state: &AppState,
-    settings: &ConsoleSettings,
-    req: &HttpRequest,
-) -> Result<(operator::Model, Vec<Scope>), HttpResponse> {
-    let Some(cookie) = req.cookie(COOKIE) else {
-        return Err(see_other("/console/login", Vec::new()));
-    };
-    match session::find(&state.db, cookie.value(), state.clock.now(), settings.session_idle).await {
-        Ok(Some(operator)) => {
-            let names: Vec<String> = serde_json::from_value(operator.scopes.clone()).unwrap_or_default();
-            let scopes = names.iter().filter_map(|n| n.parse().ok()).collect();
-            Ok((operator, scopes))
-        }
-        Ok(None) => Err(see_other("/console/login", Vec::new())),
-        Err(e) => Err(internal(e)),
+/// What every console page needs from the application: its state, the CSRF key and the
+/// console's settings, with the request.
+pub(super) struct Console {
+    pub state: web::Data<AppState>,
+    csrf: web::Data<CsrfKey>,
+    settings: web::Data<ConsoleSettings>,
+    pub req: HttpRequest,
+}
+
+impl FromRequest for Console {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let missing = || actix_web::error::ErrorInternalServerError("the console is not configured");
+        std::future::ready((|| {
+            Ok(Self {
+                state: req.app_data::<web::Data<AppState>>().cloned().ok_or_else(missing)?,
+                csrf: req.app_data::<web::Data<CsrfKey>>().cloned().ok_or_else(missing)?,
+                settings: req
+                    .app_data::<web::Data<ConsoleSettings>>()
+                    .cloned()
+                    .ok_or_else(missing)?,
+                req: req.clone(),
+            })
+        })())
     }
 }
 
-pub(super) fn header(email: &str, csrf: &str) -> Markup {
+/// A signed-in operator on a page: who, with which scopes, and the CSRF token of the page's forms.
+pub(super) struct Visit {
+    pub operator: operator::Model,
+    pub scopes: BTreeSet<Scope>,
+    token: String,
+    cookie: Option<Cookie<'static>>,
+}
+
+impl Visit {
+    pub(super) fn may(&self, scope: Scope) -> bool {
+        scope.granted_by(&self.scopes)
+    }
+
+    /// The CSRF token for the page's forms.
+    pub(super) fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The page, with the console's header.
+    pub(super) fn show(self, status: StatusCode, title: &str, body: Markup) -> HttpResponse {
+        let markup = layout(title, Some(header(&self.operator.email, &self.token)), body);
+        page(status, markup, self.cookie.into_iter().collect())
+    }
+
+    /// Records an action of this operator in the audit log.
+    pub(super) async fn record(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: Option<(&'static str, String)>,
+        status: u16,
+    ) {
+        record(state, &self.operator.email, action, target, status).await;
+    }
+}
+
+/// The page that says a scope is missing.
+pub(super) fn not_allowed(scope: Scope) -> HttpResponse {
+    message(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        &format!("This needs the {scope} scope, which your account does not have."),
+    )
+}
+
+impl Console {
+    /// The signed-in operator; otherwise the answer to give (to the sign-in page).
+    pub(super) async fn visit_any(&self) -> Result<Visit, HttpResponse> {
+        let Some(cookie) = self.req.cookie(COOKIE) else {
+            return Err(see_other("/console/login", Vec::new()));
+        };
+        let found = session::find(
+            &self.state.db,
+            cookie.value(),
+            self.state.clock.now(),
+            self.settings.session_idle,
+        )
+        .await;
+        match found {
+            Ok(Some(operator)) => {
+                let names: Vec<String> = serde_json::from_value(operator.scopes.clone()).unwrap_or_default();
+                let scopes = names.iter().filter_map(|n| n.parse().ok()).collect();
+                let (token, cookie) = self.csrf.token(&self.req, secure(&self.state));
+                Ok(Visit {
+                    operator,
+                    scopes,
+                    token,
+                    cookie,
+                })
+            }
+            Ok(None) => Err(see_other("/console/login", Vec::new())),
+            Err(e) => Err(internal(e)),
+        }
+    }
+
+    /// The signed-in operator holding `scope`; otherwise the answer to give (the sign-in page,
+    /// or 403).
+    pub(super) async fn visit(&self, scope: Scope) -> Result<Visit, HttpResponse> {
+        let visit = self.visit_any().await?;
+        if !visit.may(scope) {
+            return Err(not_allowed(scope));
+        }
+        Ok(visit)
+    }
+
+    /// A form sent by the signed-in operator holding `scope`: its CSRF token is checked first
+    /// (403 and nothing changes otherwise).
+    pub(super) async fn act(&self, form: &HashMap<String, String>, scope: Scope) -> Result<Visit, HttpResponse> {
+        if !self.csrf.verify(&self.req, form.get("csrf").map(String::as_str)) {
+            return Err(forbidden_form());
+        }
+        self.visit(scope).await
+    }
+}
+
+fn header(email: &str, csrf: &str) -> Markup {
     html! {
         nav aria-label="Console" {
             @for (href, name) in NAVIGATION { a href=(href) { (name) } " " }
@@ -289,18 +435,14 @@ pub(super) fn header(email: &str, csrf: &str) -> Markup {
 
 #[get("/console")]
 #[instrument(skip_all)]
-async fn overview_page(
-    state: web::Data<AppState>,
-    csrf: web::Data<CsrfKey>,
-    settings: web::Data<ConsoleSettings>,
-    req: HttpRequest,
-) -> HttpResponse {
-    let (operator, scopes) = match signed_in(&state, &settings, &req).await {
-        Ok(found) => found,
+async fn overview_page(console: Console) -> HttpResponse {
+    let visit = match console.visit_any().await {
+        Ok(visit) => visit,
         Err(answer) => return answer,
     };
-    let sees_assessments = scopes.contains(&Scope::AssessmentsRead);
-    let sees_deliveries = scopes.contains(&Scope::DeliveriesRead);
+    let state = &console.state;
+    let sees_assessments = visit.may(Scope::AssessmentsRead);
+    let sees_deliveries = visit.may(Scope::DeliveriesRead);
     if !sees_assessments && !sees_deliveries {
         return message(
             StatusCode::FORBIDDEN,
@@ -325,15 +467,14 @@ async fn overview_page(
     } else {
         None
     };
-    let (token, cookie) = csrf.token(&req, secure(&state));
-    let states = ["invited", "started", "completed", "declined", "expired", "cancelled"];
+    let states = State::ALL.map(State::as_str);
     let body = html! {
         h1 { "Overview" }
         @if let Some(d) = &deliveries {
             h2 { "Deliveries" }
             ul class="figures" {
-                li { strong { (d.pending) } "pending" }
-                li { strong { (d.dead) } "dead" }
+                li { strong { (d.pending) } a href="/console/deliveries?state=pending" { "pending" } }
+                li { strong { (d.dead) } a href="/console/deliveries?state=dead" { "dead" } }
                 li { strong { (d.oldest_pending.map_or_else(|| "–".to_owned(), |t| age(now - t))) } "oldest pending" }
             }
         }
@@ -354,11 +495,15 @@ async fn overview_page(
             }
         }
     };
-    page(
-        StatusCode::OK,
-        layout("Overview", Some(header(&operator.email, &token)), body),
-        cookie.into_iter().collect(),
-    )
+    visit.show(StatusCode::OK, "Overview", body)
+}
+
+/// The start of a day written `2026-12-31` (UTC), as a date field sends it.
+pub(super) fn day(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
 }
 
 /// An age in words: seconds, minutes, hours or days.

@@ -8,6 +8,7 @@ pub mod due;
 pub mod gate;
 pub mod guard;
 pub mod handoff;
+pub mod inspect;
 pub mod invitation;
 pub mod judge;
 pub mod listen;

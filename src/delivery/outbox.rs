@@ -10,6 +10,10 @@ use crate::types::{AssessmentId, OrganizationId};
 /// The PostgreSQL channel that tells other instances a row was added.
 pub const NOTIFY_CHANNEL: &str = "ap_deliveries";
 
+/// What a row that carried contact data keeps once its candidate is erased: its target and
+/// last error read this (`assessment::personal_data`), and such a row is never sent again.
+pub const ERASED: &str = "erased";
+
 /// Call at the start of the worker's transactions on PostgreSQL (the claim, recording attempts);
 /// on SQLite it does nothing. Their statements are index lookups that stop early, and the only
 /// good plans walk the outbox's indexes; but when the statistics say few rows are pending (a
@@ -224,7 +228,8 @@ pub async fn defer<C: ConnectionTrait>(db: &C, owner: &str, rows: &[(Uuid, DateT
     Ok(moved)
 }
 
-async fn notify<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+/// Tells the other instances' workers (PostgreSQL) that a row is due; nothing on SQLite.
+pub(super) async fn notify<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}")).await?;
     }

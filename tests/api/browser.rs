@@ -1,5 +1,6 @@
-//! One end-to-end test in a real headless browser (Debian's chromium + chromedriver): open the
-//! invitation, answer, submit, and read the score on the report page.
+//! End-to-end tests in a real headless browser (Debian's chromium + chromedriver): a candidate
+//! opens the invitation, answers, submits and the report shows the score; an operator signs in
+//! to the console, finds an assessment, reads why its push failed, replays it and signs out.
 //!
 //! It needs chromium and chromedriver, so it is `#[ignore]`d in a plain `cargo test`; `.ci/run`
 //! installs both and runs it explicitly (`cargo test --test api -- --ignored browser`), and fails
@@ -39,14 +40,19 @@ fn find(binary: &str, candidates: &[&str]) -> String {
         .unwrap_or_else(|| panic!("{binary} is not installed (apt-get install chromium chromium-driver)"))
 }
 
-#[tokio::test]
-#[ignore = "needs chromium and chromedriver; .ci/run installs them and runs this test"]
-async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
+/// A headless Chromium driven through chromedriver on a free loopback port; dropped, both end.
+struct Headless {
+    client: fantoccini::Client,
+    _driver: Driver,
+    _profile: tempfile::TempDir,
+}
+
+async fn headless() -> Headless {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let chromium = find("chromium", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
     let chromedriver = find("chromedriver", &["/usr/bin/chromedriver"]);
     let port = free_port();
-    let _driver = Driver(
+    let driver = Driver(
         Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -65,7 +71,6 @@ async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
                      format!("--user-data-dir={}", profile.path().display())]
         }),
     );
-    let mut browser = None;
     for _ in 0..50 {
         match ClientBuilder::rustls()
             .expect("tls")
@@ -73,15 +78,24 @@ async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
         {
-            Ok(c) => {
-                browser = Some(c);
-                break;
+            Ok(client) => {
+                return Headless {
+                    client,
+                    _driver: driver,
+                    _profile: profile,
+                };
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
-    let browser = browser.expect("chromedriver answers");
+    panic!("chromedriver does not answer");
+}
 
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run installs them and runs this test"]
+async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
+    let headless = headless().await;
+    let browser = &headless.client;
     let receiver = Receiver::start().await;
     let app = spawn_fast_app().await;
     let mut body = order_body("browser-1", "browser@example.com");
@@ -160,5 +174,109 @@ async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
         .await
         .unwrap();
     assert!(score.starts_with("75"), "the report shows the score: {score}");
-    browser.close().await.ok();
+    browser.clone().close().await.ok();
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run installs them and runs this test"]
+async fn browser_an_operator_replays_a_failed_push_from_the_console() {
+    use crate::console::{EMAIL, PASSWORD, add_operator};
+    use crate::delivery::result_input;
+
+    let headless = headless().await;
+    let browser = &headless.client;
+    let receiver = Receiver::start().await;
+    receiver.answer_always(410);
+    let app = spawn_fast_app().await;
+    add_operator(&app, &["assessments.read", "deliveries.write"]);
+    let id = app.order_to(&receiver.url("/results/console-e2e"), "console-e2e").await;
+    app.post_result(&id, &result_input()).await;
+    let delivery_id = app.only_delivery_of(&id).await;
+    app.wait_for_delivery(&delivery_id, "dead").await;
+
+    let url = |path: &str| app.url(path).parse::<url::Url>().unwrap();
+    let outcome = async {
+        browser.goto(url("/console").as_str()).await?;
+        browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_url(&url("/console/login"))
+            .await?;
+        browser.find(Locator::Id("email")).await?.send_keys(EMAIL).await?;
+        browser.find(Locator::Id("password")).await?.send_keys(PASSWORD).await?;
+        browser
+            .find(Locator::XPath("//button[normalize-space()='Sign in']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_url(&url("/console"))
+            .await?;
+
+        browser.find(Locator::LinkText("Assessments")).await?.click().await?;
+        browser.find(Locator::Id("q")).await?.send_keys("console-e2e").await?;
+        browser
+            .find(Locator::XPath("//button[normalize-space()='Search']"))
+            .await?
+            .click()
+            .await?;
+        let row = format!("a[href='/console/assessments/{id}']");
+        browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(&row))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_url(&url(&format!("/console/assessments/{id}")))
+            .await?;
+        let timeline = browser.find(Locator::Css("main")).await?.text().await?;
+
+        receiver.answer_always(200);
+        browser
+            .find(Locator::XPath("//button[normalize-space()='Replay']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_url(&url(&format!("/console/deliveries/{delivery_id}?replayed=1")))
+            .await?;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while browser.find(Locator::Css(".state.delivered")).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the replayed push is never shown delivered"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            browser.refresh().await?;
+        }
+
+        browser
+            .find(Locator::XPath("//button[normalize-space()='Sign out']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_url(&url("/console/login"))
+            .await?;
+        browser.goto(url("/console/deliveries").as_str()).await?;
+        let after = browser.current_url().await?;
+        Ok::<_, fantoccini::error::CmdError>((timeline, after))
+    }
+    .await;
+    let (timeline, after) = outcome.expect("the browser walks through the console");
+    assert!(timeline.contains("Result push given up (dead)"), "{timeline}");
+    assert!(timeline.contains("410"), "why it failed: {timeline}");
+    assert_eq!(after.path(), "/console/login", "signed out");
+    assert_eq!(receiver.requests().len(), 2, "the failed attempt and the replay");
+    browser.clone().close().await.ok();
 }

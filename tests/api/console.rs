@@ -8,17 +8,17 @@ use crate::candidate::capture;
 use crate::helpers::*;
 use crate::operators::operator;
 
-const EMAIL: &str = "ops@example.com";
-const PASSWORD: &str = "a-very-long-operator-password";
+pub const EMAIL: &str = "ops@example.com";
+pub const PASSWORD: &str = "a-very-long-operator-password";
 
 /// A browser on the console: its cookies, sent back as a browser would.
-struct Browser<'a> {
+pub struct Browser<'a> {
     app: &'a TestApp,
-    cookies: std::collections::BTreeMap<String, String>,
+    pub cookies: std::collections::BTreeMap<String, String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub fn new(app: &'a TestApp) -> Self {
         Self {
             app,
             cookies: Default::default(),
@@ -48,7 +48,7 @@ impl<'a> Browser<'a> {
     }
 
     /// (status, body, Location).
-    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+    pub async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
         let response = self
             .app
             .http
@@ -60,7 +60,7 @@ impl<'a> Browser<'a> {
         self.answer(response).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
         let response = self
             .app
             .http
@@ -91,7 +91,7 @@ impl<'a> Browser<'a> {
         capture(&page, r#"name="csrf" value=""#, '"').remove(0)
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> (u16, String, Option<String>) {
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> (u16, String, Option<String>) {
         let csrf = self.csrf().await;
         self.post(
             "/console/login",
@@ -101,7 +101,7 @@ impl<'a> Browser<'a> {
     }
 }
 
-fn add_operator(app: &TestApp, scopes: &[&str]) {
+pub fn add_operator(app: &TestApp, scopes: &[&str]) {
     let mut args = vec!["add", "--email", EMAIL];
     for scope in scopes {
         args.extend(["--scope", scope]);

@@ -7,6 +7,7 @@ mod callback_auth;
 mod candidate;
 mod communications;
 mod console;
+mod console_pages;
 mod delivery;
 mod gentle;
 mod health;

@@ -1,0 +1,240 @@
+//! `/console/assessments`: the search (a `resultId`, an assessment id or a candidate's e-mail
+//! address, with filters by organisation, state and creation day; 50 a page), and one
+//! assessment's timeline (`/console/assessments/{id}`), both with scope `assessments.read`.
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, web};
+use maud::html;
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::deliveries::{call, kind_name, when};
+use super::overview::organization_names;
+use super::routes::{Console, day, internal, message};
+use crate::assessment::State;
+use crate::assessment::search::{self, Lookup};
+use crate::assessment::timeline::{self, Step};
+use crate::auth::admin::Scope;
+use crate::types::{AssessmentId, OrganizationId};
+
+const PAGE: u64 = 50;
+
+/// The search of the query string; `Err` names the field that is wrong.
+fn filter(query: &HashMap<String, String>) -> Result<(search::Filter, Option<Uuid>), &'static str> {
+    let text = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let uuid = |name: &'static str| text(name).map(|v| Uuid::parse_str(v).map_err(|_| name)).transpose();
+    let day = |name: &'static str| text(name).map(|v| day(v).ok_or(name)).transpose();
+    Ok((
+        search::Filter {
+            organization_id: uuid("organization")?.map(OrganizationId),
+            state: text("state")
+                .map(|v| v.parse::<State>().map_err(|_| "state"))
+                .transpose()?,
+            created_from: day("from")?,
+            created_to: day("to")?,
+            lookup: text("q").and_then(Lookup::parse),
+        },
+        uuid("after")?,
+    ))
+}
+
+#[get("/console/assessments")]
+#[instrument(skip_all)]
+pub(super) async fn search_page(console: Console, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+    let visit = match console.visit(Scope::AssessmentsRead).await {
+        Ok(visit) => visit,
+        Err(answer) => return answer,
+    };
+    let (wanted, after) = match filter(&query) {
+        Ok(f) => f,
+        Err(field) => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Check the search",
+                &format!("{field} is not a value this search knows (days are written like 2026-12-31)."),
+            );
+        }
+    };
+    let db = &console.state.db;
+    let (found, organizations) =
+        match tokio::try_join!(search::find(db, &wanted, after, PAGE + 1), organization_names(db)) {
+            Ok(both) => both,
+            Err(e) => return internal(e),
+        };
+    let names: HashMap<OrganizationId, &str> = organizations.iter().map(|(id, n)| (*id, n.as_str())).collect();
+    let shown = &found[..found.len().min(PAGE as usize)];
+    let value = |name: &str| query.get(name).cloned().unwrap_or_default();
+    let next = shown.last().filter(|_| found.len() as u64 > PAGE).map(|last| {
+        let mut link = url::form_urlencoded::Serializer::new(String::new());
+        for name in ["q", "organization", "state", "from", "to"] {
+            link.append_pair(name, &value(name));
+        }
+        link.append_pair("after", &last.assessment.id.to_string());
+        format!("/console/assessments?{}", link.finish())
+    });
+    let body = html! {
+        h1 { "Assessments" }
+        form method="get" action="/console/assessments" class="filters" role="search" {
+            div {
+                label for="q" { "resultId, assessment id or candidate e-mail" }
+                input id="q" name="q" type="search" value=(value("q"));
+            }
+            div {
+                label for="organization" { "Organisation" }
+                select id="organization" name="organization" {
+                    option value="" { "Any" }
+                    @for (id, name) in &organizations {
+                        option value=(id) selected[wanted.organization_id == Some(*id)] { (name) }
+                    }
+                }
+            }
+            div {
+                label for="state" { "State" }
+                select id="state" name="state" {
+                    option value="" { "Any" }
+                    @for s in State::ALL { option value=(s.as_str()) selected[wanted.state == Some(s)] { (s.as_str()) } }
+                }
+            }
+            div {
+                label for="from" { "Created from (day, UTC)" }
+                input id="from" name="from" type="date" value=(value("from"));
+            }
+            div {
+                label for="to" { "Created before (day, UTC)" }
+                input id="to" name="to" type="date" value=(value("to"));
+            }
+            button type="submit" { "Search" }
+        }
+        table {
+            caption { (shown.len()) " assessment(s), oldest first" }
+            thead { tr {
+                th scope="col" { "Created" } th scope="col" { "Organisation" } th scope="col" { "Candidate" }
+                th scope="col" { "resultId" } th scope="col" { "State" } th scope="col" { "Score" }
+            } }
+            tbody {
+                @for f in shown {
+                    @let a = &f.assessment;
+                    tr {
+                        td { a href=(format!("/console/assessments/{}", a.id)) { (when(a.created_at)) } }
+                        td { (names.get(&a.organization_id).copied().unwrap_or("")) }
+                        td { (f.candidate_email.as_deref().unwrap_or(if a.erased_at.is_some() { "(erased)" } else { "" })) }
+                        td { (a.result_id.as_deref().unwrap_or("")) }
+                        td { (a.state.as_str()) }
+                        td class="n" { (a.score.map(|s| s.to_string()).unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = next { p { a href=(next) { "Next page" } } }
+    };
+    visit.show(StatusCode::OK, "Assessments", body)
+}
+
+/// What a moment of the timeline says.
+fn step_text(step: Step) -> String {
+    match step {
+        Step::Ordered(source) => format!("Ordered through the {} API", source.as_str()),
+        Step::Delivered(kind) => format!("{} delivered", kind_name(kind)),
+        Step::GaveUp(kind) => format!("{} given up (dead)", kind_name(kind)),
+        Step::Started => "The candidate started".to_owned(),
+        Step::Completed(Some(score)) => format!("Completed, overall score {score}"),
+        Step::Completed(None) => "Completed".to_owned(),
+        Step::Ended(state) => format!("Ended: {}", state.as_str()),
+        Step::Erased => "The candidate's personal data was erased".to_owned(),
+    }
+}
+
+#[get("/console/assessments/{id}")]
+#[instrument(skip_all)]
+pub(super) async fn timeline_page(console: Console, path: web::Path<String>) -> HttpResponse {
+    let visit = match console.visit(Scope::AssessmentsRead).await {
+        Ok(visit) => visit,
+        Err(answer) => return answer,
+    };
+    let not_found = || message(StatusCode::NOT_FOUND, "No such assessment", "Check the link.");
+    let Ok(id) = Uuid::parse_str(&path) else {
+        return not_found();
+    };
+    let state = &console.state;
+    let t = match timeline::load(&state.db, AssessmentId(id), &state.links).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return not_found(),
+        Err(e) => return internal(e),
+    };
+    let a = &t.assessment;
+    let person = t.candidate.as_ref();
+    let name = person
+        .map(|c| {
+            [c.first_name.as_deref(), c.last_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    let body = html! {
+        h1 { "Assessment " (a.id) }
+        dl {
+            dt { "Organisation" } dd { (t.organization_name) }
+            dt { "Candidate" }
+            dd {
+                @match person {
+                    Some(c) => { (c.email) @if !name.is_empty() { " (" (name) ")" } }
+                    None => "(erased)",
+                }
+            }
+            dt { "State" } dd { (a.state.as_str()) }
+            dt { "resultId" } dd { (a.result_id.as_deref().unwrap_or("–")) }
+            @if let Some(score) = a.score { dt { "Overall score" } dd { (score) } }
+            dt { "Locale" } dd { (a.locale) }
+            dt { "Link valid until" } dd { (when(a.expires_at)) }
+        }
+        @if let Some(url) = &t.report_url {
+            p { a href=(url) { "Open the report" } " · " a href=(format!("{url}?format=pdf")) { "the report as PDF" } }
+        }
+        @if person.is_some() && (visit.may(Scope::CandidatesRead) || visit.may(Scope::CandidatesErase)) {
+            p { a href=(format!("/console/candidates?assessment={}", a.id)) { "This candidate's data: export or erase" } }
+        }
+        h2 { "Timeline" }
+        ol class="timeline" {
+            @for m in &t.moments { li { time datetime=(m.at.to_rfc3339()) { (when(m.at)) } " — " (step_text(m.step)) } }
+        }
+        h2 { "Outgoing calls" }
+        @if !visit.may(Scope::DeliveriesRead) {
+            p { "Seeing the outgoing calls needs the deliveries.read scope." }
+        } @else if t.calls.is_empty() {
+            p { "None." }
+        } @else {
+            @for c in &t.calls { (call(&visit, c)) }
+        }
+    };
+    visit.show(StatusCode::OK, "Assessment", body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn the_search_reads_its_fields_and_names_the_one_that_is_wrong() {
+        let (f, after) = filter(&query(&[
+            ("q", " r-1 "),
+            ("state", "completed"),
+            ("from", "2026-12-01"),
+            ("organization", ""),
+        ]))
+        .unwrap();
+        assert_eq!(f.lookup, Some(Lookup::ResultId("r-1".into())));
+        assert_eq!(f.state, Some(State::Completed));
+        assert!(f.created_from.is_some() && f.created_to.is_none() && f.organization_id.is_none());
+        assert_eq!(after, None);
+        assert_eq!(filter(&query(&[("state", "done")])).err(), Some("state"));
+        assert_eq!(filter(&query(&[("organization", "x")])).err(), Some("organization"));
+        assert_eq!(filter(&query(&[("to", "31/12/2026")])).err(), Some("to"));
+    }
+}

@@ -1,0 +1,294 @@
+//! `/console/organizations` and `/console/integrators`: their settings without any secret
+//! (scopes `organizations.read`, `integrators.read`), and key rotations with an overlap
+//! (scopes `organizations.write`, `integrators.write`): the new key or secret is shown once, on
+//! the page that answers the rotation, and is never stored in the clear or shown again.
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use maud::{Markup, html};
+use sea_orm::{EntityTrait, QueryOrder};
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::deliveries::when;
+use super::routes::{Console, Form, Visit, internal, message};
+use crate::admin::spec::RotationRequest;
+use crate::admin::store::{self, OrganizationKey, Rotated, StoreError};
+use crate::auth::admin::Scope;
+use crate::entity::integrator;
+use crate::types::OrganizationId;
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// A rotation form: the overlap, and the button.
+fn rotation_form(visit: &Visit, action: String, label: &str, field: &str) -> Markup {
+    html! {
+        form method="post" action=(action) class="rotation" {
+            input type="hidden" name="csrf" value=(visit.token());
+            label for=(field) { "The current one keeps working for" }
+            input id=(field) name="overlap" value="24h" pattern="[0-9]{1,9}(ms|s|m|h|d)" title="A whole number of ms, s, m, h or d, like 24h or 0s" required;
+            button type="submit" { (label) }
+        }
+    }
+}
+
+#[get("/console/organizations")]
+#[instrument(skip_all)]
+pub(super) async fn organizations_page(console: Console) -> HttpResponse {
+    let visit = match console.visit(Scope::OrganizationsRead).await {
+        Ok(visit) => visit,
+        Err(answer) => return answer,
+    };
+    let db = &console.state.db;
+    let (organizations, integrators) = match tokio::try_join!(
+        store::list_organizations(db, None),
+        integrator::Entity::find()
+            .order_by_asc(integrator::Column::Name)
+            .all(db)
+    ) {
+        Ok(both) => both,
+        Err(e) => return internal(e),
+    };
+    let integrator_names: HashMap<Uuid, String> = integrators.into_iter().map(|i| (i.id, i.name)).collect();
+    let writes = visit.may(Scope::OrganizationsWrite);
+    let body = html! {
+        h1 { "Organisations" }
+        @for o in &organizations {
+            section aria-labelledby=(format!("org-{}", o.id)) {
+                h2 id=(format!("org-{}", o.id)) { (o.name) @if o.sandbox { " " span class="tag" { "sandbox" } } }
+                dl {
+                    dt { "Id" } dd { (o.id) }
+                    dt { "Integrator" } dd { (integrator_names.get(&o.integrator_id).map_or("", String::as_str)) }
+                    dt { "Sandbox" } dd { (yes_no(o.sandbox)) }
+                    dt { "Default locale" } dd { (o.default_locale) }
+                    dt { "Lenses" } dd { (o.lens_ids.len()) }
+                    dt { "Ashby" } dd {
+                        @match &o.ashby {
+                            Some(a) => { "connected" @if a.has_api_key { ", with an API key" } }
+                            None => "not connected",
+                        }
+                    }
+                    @if let Some(at) = o.previous_provider_key_expires_at { dt { "Previous provider key works until" } dd { (when(at)) } }
+                    @if let Some(at) = o.ashby.as_ref().and_then(|a| a.previous_partner_api_key_expires_at) {
+                        dt { "Previous Ashby partner key works until" } dd { (when(at)) }
+                    }
+                }
+                @if writes {
+                    (rotation_form(&visit, format!("/console/organizations/{}/provider-key", o.id), "Rotate the provider key", &format!("provider-overlap-{}", o.id)))
+                    @if o.ashby.is_some() {
+                        (rotation_form(&visit, format!("/console/organizations/{}/partner-key", o.id), "Rotate the Ashby partner key", &format!("partner-overlap-{}", o.id)))
+                    }
+                }
+            }
+        }
+    };
+    visit.show(StatusCode::OK, "Organisations", body)
+}
+
+#[get("/console/integrators")]
+#[instrument(skip_all)]
+pub(super) async fn integrators_page(console: Console) -> HttpResponse {
+    let visit = match console.visit(Scope::IntegratorsRead).await {
+        Ok(visit) => visit,
+        Err(answer) => return answer,
+    };
+    let state = &console.state;
+    let rows = match integrator::Entity::find()
+        .order_by_asc(integrator::Column::Name)
+        .all(&state.db)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => return internal(e),
+    };
+    let views = match rows
+        .into_iter()
+        .map(|m| store::integrator_view(&state.vault, m))
+        .collect::<Result<Vec<_>, StoreError>>()
+    {
+        Ok(views) => views,
+        Err(e) => return internal(e),
+    };
+    let writes = visit.may(Scope::IntegratorsWrite);
+    let body = html! {
+        h1 { "Integrators" }
+        @for i in &views {
+            section aria-labelledby=(format!("integrator-{}", i.id)) {
+                h2 id=(format!("integrator-{}", i.id)) { (i.name) }
+                dl {
+                    dt { "Id" } dd { (i.id) }
+                    dt { "Requests must be signed" } dd { (yes_no(i.require_signature)) }
+                    dt { "May order assessment links" } dd { (yes_no(i.link_orders_allowed)) }
+                    dt { "Status pushes" } dd { (yes_no(i.status_pushes)) }
+                    dt { "Result push authentication" } dd { (i.callback_auth.kind) }
+                    dt { "Rate limit" } dd {
+                        @match &i.rate_limit {
+                            Some(r) => { (r.per_second) " a second, bursts of " (r.burst) }
+                            None => "the server's",
+                        }
+                    }
+                    dt { "Delivery cap" } dd {
+                        @match i.max_deliveries_per_second { Some(n) => { (n) " a second" } None => "none" }
+                    }
+                    @if let Some(at) = i.previous_secret_expires_at { dt { "Previous secret works until" } dd { (when(at)) } }
+                }
+                @if writes {
+                    (rotation_form(&visit, format!("/console/integrators/{}/secret", i.id), "Rotate the signing secret", &format!("secret-overlap-{}", i.id)))
+                }
+            }
+        }
+    };
+    visit.show(StatusCode::OK, "Integrators", body)
+}
+
+/// The page that shows a new key once.
+fn shown_once(visit: Visit, what: &str, back: &str, rotated: &Rotated) -> HttpResponse {
+    let body = html! {
+        h1 { "New " (what) }
+        p role="status" { "Store it now: it is shown this once and cannot be shown again." }
+        p { code class="secret" { (rotated.value) } }
+        p { "The previous one works until " (when(rotated.previous_expires_at)) "." }
+        p { a href=(back) { "Back" } }
+    };
+    visit.show(StatusCode::OK, what, body)
+}
+
+fn request(form: &Form) -> RotationRequest {
+    RotationRequest {
+        overlap: form.get("overlap").map(|v| v.trim().to_owned()),
+        secret: None,
+    }
+}
+
+/// What a rotation is, for the audit log and the page.
+struct Rotation {
+    action: &'static str,
+    what: &'static str,
+    target: (&'static str, Uuid),
+    back: &'static str,
+}
+
+/// The answer to a rotation, recorded in the audit log: the new value shown once, or why
+/// nothing changed.
+async fn answer(
+    console: &Console,
+    visit: Visit,
+    rotation: Rotation,
+    outcome: Result<Option<Rotated>, StoreError>,
+) -> HttpResponse {
+    let state = &console.state;
+    let target = Some((rotation.target.0, rotation.target.1.to_string()));
+    let text = match outcome {
+        Ok(Some(rotated)) => {
+            crate::admin::routes::forget_cached_credentials(state, &console.req).await;
+            visit.record(state, rotation.action, target, 200).await;
+            tracing::info!(action = rotation.action, "rotated from the console");
+            return shown_once(visit, rotation.what, rotation.back, &rotated);
+        }
+        Ok(None) => return message(StatusCode::NOT_FOUND, "Not found", "Check the link."),
+        Err(StoreError::Invalid(problems)) => problems
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(StoreError::Conflict(detail)) => detail,
+        Err(e) => {
+            visit.record(state, rotation.action, target, 500).await;
+            return internal(e);
+        }
+    };
+    visit.record(state, rotation.action, target, 422).await;
+    let body = html! {
+        h1 { "Not rotated" }
+        p class="error" role="alert" { (text) ". Nothing changed." }
+        p { a href=(rotation.back) { "Back" } }
+    };
+    visit.show(StatusCode::UNPROCESSABLE_ENTITY, "Not rotated", body)
+}
+
+async fn rotate_organization_key(console: Console, path: &str, form: Form, key: OrganizationKey) -> HttpResponse {
+    let visit = match console.act(&form, Scope::OrganizationsWrite).await {
+        Ok(visit) => visit,
+        Err(answer) => return answer,
+    };
+    let Ok(id) = Uuid::parse_str(path) else {
+        return message(StatusCode::NOT_FOUND, "Not found", "Check the link.");
+    };
+    let (action, what) = match key {
+        OrganizationKey::Provider => ("organization.provider-key-rotation", "provider key"),
+        OrganizationKey::AshbyPartner => ("organization.partner-key-rotation", "Ashby partner key"),
+    };
+    let state = &console.state;
+    let outcome = async {
+        let txn = crate::db::begin_write(&state.db).await?;
+        let rotated = store::rotate_organization_key(
+            &txn,
+            OrganizationId(id),
+            key,
+            &request(&form),
+            state.key_rotation_overlap,
+            state.clock.now(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(rotated)
+    }
+    .await;
+    let rotation = Rotation {
+        action,
+        what,
+        target: ("organization", id),
+        back: "/console/organizations",
+    };
+    answer(&console, visit, rotation, outcome).await
+}
+
+#[post("/console/organizations/{id}/provider-key")]
+#[instrument(skip_all)]
+pub(super) async fn rotate_provider_key(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
+    rotate_organization_key(console, &path, form, OrganizationKey::Provider).await
+}
+
+#[post("/console/organizations/{id}/partner-key")]
+#[instrument(skip_all)]
+pub(super) async fn rotate_partner_key(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
+    rotate_organization_key(console, &path, form, OrganizationKey::AshbyPartner).await
+}
+
+#[post("/console/integrators/{id}/secret")]
+#[instrument(skip_all)]
+pub(super) async fn rotate_secret(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
+    let visit = match console.act(&form, Scope::IntegratorsWrite).await {
+        Ok(visit) => visit,
+        Err(answer) => return answer,
+    };
+    let Ok(id) = Uuid::parse_str(&path) else {
+        return message(StatusCode::NOT_FOUND, "Not found", "Check the link.");
+    };
+    let state = &console.state;
+    let outcome = async {
+        let txn = crate::db::begin_write(&state.db).await?;
+        let rotated = store::rotate_integrator_secret(
+            &txn,
+            &state.vault,
+            id,
+            &request(&form),
+            state.key_rotation_overlap,
+            state.clock.now(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(rotated)
+    }
+    .await;
+    let rotation = Rotation {
+        action: "integrator.secret-rotation",
+        what: "signing secret",
+        target: ("integrator", id),
+        back: "/console/integrators",
+    };
+    answer(&console, visit, rotation, outcome).await
+}

@@ -1,0 +1,368 @@
+//! The operator console's pages beyond sign-in: finding an assessment, its timeline, replaying a
+//! dead delivery, a candidate's export and erasure, key rotations, and what each scope may see,
+//! through the HTML forms as a browser sends them.
+use assessment_partner::entity::{audit_event, candidate};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::candidate::capture;
+use crate::console::{Browser, EMAIL, PASSWORD, add_operator};
+use crate::delivery::result_input;
+use crate::helpers::*;
+use crate::receiver::Receiver;
+
+fn csrf_of(page: &str) -> String {
+    capture(page, r#"name="csrf" value=""#, '"').remove(0)
+}
+
+/// The console's actions recorded for the operator.
+async fn console_actions(app: &TestApp) -> Vec<(String, Option<String>, i32)> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::Actor.eq(format!("console:{EMAIL}")))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.target_id, e.status))
+        .collect()
+}
+
+/// Reloads `path` until its page holds `text`.
+async fn reload_until(browser: &mut Browser<'_>, path: &str, text: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, page, _) = browser.get(path).await;
+        assert_eq!(status, 200, "{page}");
+        if page.contains(text) {
+            return page;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} never showed {text:?}:\n{page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it() {
+    let receiver = Receiver::start().await;
+    receiver.answer_always(410);
+    let app = spawn_fast_app().await;
+    add_operator(&app, &["assessments.read", "deliveries.write"]);
+    let id = app.order_to(&receiver.url("/results/find-me"), "find-me").await;
+    let other = app.order_to(&receiver.url("/results/other"), "someone-else").await;
+    app.post_result(&id, &result_input()).await;
+    let delivery_id = app.only_delivery_of(&id).await;
+    app.wait_for_delivery(&delivery_id, "dead").await;
+
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
+    // By resultId, by assessment id and by the candidate's address: the one assessment.
+    for q in ["find-me", id.as_str(), "Find-Me@example.com"] {
+        let (status, page, _) = browser.get(&format!("/console/assessments?q={q}")).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("1 assessment(s)"), "{q}: {page}");
+        assert!(page.contains(&format!("/console/assessments/{id}")), "{q}: {page}");
+        assert!(!page.contains(&other), "{q}: {page}");
+    }
+    let (_, page, _) = browser.get("/console/assessments?q=nobody-has-this").await;
+    assert!(page.contains("0 assessment(s)"), "{page}");
+    let (_, page, _) = browser.get("/console/assessments?state=completed").await;
+    assert!(page.contains("1 assessment(s)") && page.contains("find-me"), "{page}");
+    let (status, page, _) = browser.get("/console/assessments?from=last-week").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("from is not a value"), "{page}");
+
+    // The timeline says why the push failed: the receiver answered 410, once.
+    let (status, page, _) = browser.get(&format!("/console/assessments/{id}")).await;
+    assert_eq!(status, 200, "{page}");
+    for text in [
+        "Ordered through the recruitment API",
+        "Completed, overall score",
+        "Result push given up (dead)",
+        "<td class=\"n\">410</td>",
+        "find-me@example.com",
+        "Open the report",
+        "/results/find-me",
+    ] {
+        assert!(page.contains(text), "the timeline lacks {text:?}:\n{page}");
+    }
+    let replay_path = format!("/console/deliveries/{delivery_id}/replay");
+    assert!(page.contains(&replay_path), "a Replay form: {page}");
+    let token = csrf_of(&page);
+
+    // Without the form's token nothing happens.
+    receiver.answer_always(200);
+    let (status, _, _) = browser.post(&replay_path, &[("csrf", &"A".repeat(43))]).await;
+    assert_eq!(status, 403);
+    app.wait_until_settled().await;
+    assert_eq!(receiver.requests().len(), 1, "not replayed");
+
+    let (status, _, location) = browser.post(&replay_path, &[("csrf", &token)]).await;
+    let shown = format!("/console/deliveries/{delivery_id}?replayed=1");
+    assert_eq!((status, location.as_deref()), (303, Some(shown.as_str())));
+    let page = reload_until(&mut browser, &shown, r#"class="state delivered""#).await;
+    assert!(page.contains("Replayed"), "{page}");
+    assert_eq!(receiver.requests().len(), 2);
+
+    // A delivered row is not replayed again: the page says why.
+    let (status, page, _) = browser.post(&replay_path, &[("csrf", &token)]).await;
+    assert_eq!(status, 409);
+    assert!(page.contains("only dead deliveries can be replayed"), "{page}");
+
+    // The deliveries page lists it by state and kind.
+    let (status, page, _) = browser.get("/console/deliveries?state=delivered&kind=result").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&delivery_id), "{page}");
+    let (_, page, _) = browser.get("/console/deliveries?state=dead").await;
+    assert!(!page.contains(&delivery_id), "{page}");
+    assert_eq!(browser.get("/console/deliveries?state=lost").await.0, 400);
+
+    let actions = console_actions(&app).await;
+    let replays: Vec<i32> = actions
+        .iter()
+        .filter(|(action, target, _)| action == "delivery.replay" && target.as_deref() == Some(delivery_id.as_str()))
+        .map(|(_, _, status)| *status)
+        .collect();
+    assert_eq!(replays, [303, 409], "{actions:?}");
+}
+
+#[tokio::test]
+async fn scopes_decide_which_pages_and_forms_an_operator_gets() {
+    let receiver = Receiver::start().await;
+    receiver.answer_always(410);
+    let app = spawn_fast_app().await;
+    add_operator(&app, &["assessments.read"]);
+    let id = app.order_to(&receiver.url("/results/scoped"), "scoped").await;
+    app.post_result(&id, &result_input()).await;
+    let delivery_id = app.only_delivery_of(&id).await;
+    app.wait_for_delivery(&delivery_id, "dead").await;
+
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
+    let (status, page, _) = browser.get(&format!("/console/assessments/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("needs the deliveries.read scope") && !page.contains("/replay"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("/console/candidates"),
+        "no export or erasure without their scopes"
+    );
+    let token = csrf_of(&page);
+    for path in [
+        "/console/deliveries",
+        &format!("/console/deliveries/{delivery_id}"),
+        "/console/organizations",
+        "/console/integrators",
+        "/console/audit",
+        &format!("/console/candidates?assessment={id}"),
+    ] {
+        assert_eq!(browser.get(path).await.0, 403, "{path}");
+    }
+    for path in [
+        format!("/console/deliveries/{delivery_id}/replay"),
+        format!("/console/organizations/{ORG_A}/provider-key"),
+        format!("/console/integrators/{INTEGRATOR_A}/secret"),
+        "/console/candidates/erase".to_owned(),
+    ] {
+        let (status, _, _) = browser
+            .post(&path, &[("csrf", &token), ("assessment", &id), ("overlap", "1h")])
+            .await;
+        assert_eq!(status, 403, "{path}");
+    }
+    app.wait_until_settled().await;
+    assert_eq!(receiver.requests().len(), 1, "nothing replayed");
+    assert!(console_actions(&app).await.iter().all(|(a, ..)| a == "console.sign_in"));
+    // Signed out, every page sends to the sign-in page.
+    let mut stranger = Browser::new(&app);
+    let (status, _, location) = stranger.get(&format!("/console/assessments/{id}")).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console/login")));
+}
+
+#[tokio::test]
+async fn an_operator_exports_and_erases_a_candidate_after_confirming() {
+    let app = spawn_app().await;
+    add_operator(&app, &["assessments.read", "candidates.read", "candidates.erase"]);
+    let email = "erase.me@example.com";
+    let ordered = app
+        .order("/recruitment/v1/assessment-link-order", &order_body("erase-me", email))
+        .await;
+    assert_eq!(ordered.status(), 201);
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
+    let (_, page, _) = browser.get("/console/assessments?q=erase-me").await;
+    let id = capture(&page, "/console/assessments/", '"').remove(0);
+
+    let path = format!("/console/candidates?assessment={id}");
+    let (status, page, _) = browser.get(&path).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(email) && page.contains("Download the export"), "{page}");
+    let token = csrf_of(&page);
+
+    let export = app
+        .http
+        .post(app.url("/console/candidates/export"))
+        .header(
+            "cookie",
+            browser
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .form(&[("csrf", token.as_str()), ("assessment", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), 200);
+    assert!(
+        export.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let document: serde_json::Value = export.json().await.unwrap();
+    assert_eq!(document["candidates"][0]["email"], email);
+    assert_eq!(document["candidates"][0]["assessments"][0]["resultId"], "erase-me");
+
+    // The address typed again must be the candidate's: otherwise nothing is erased.
+    let (status, page, _) = browser
+        .post(
+            "/console/candidates/erase",
+            &[
+                ("csrf", &token),
+                ("assessment", &id),
+                ("confirm", "someone@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("nothing was erased"), "{page}");
+    let held = candidate::Entity::find()
+        .filter(candidate::Column::Email.eq(email))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1, "still held");
+
+    let (status, page, _) = browser
+        .post(
+            "/console/candidates/erase",
+            &[
+                ("csrf", &token),
+                ("assessment", &id),
+                ("confirm", " Erase.Me@example.com "),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("1 assessment(s)"), "{page}");
+    let erasure_id = capture(&page, "Quote erasure <strong>", '<').remove(0);
+    let held = candidate::Entity::find()
+        .filter(candidate::Column::Email.eq(email))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(held.is_empty(), "the address is gone");
+    let (_, page, _) = browser.get(&format!("/console/assessments/{id}")).await;
+    assert!(
+        page.contains("(erased)") && page.contains("personal data was erased") && !page.contains(email),
+        "{page}"
+    );
+    assert_eq!(browser.get(&path).await.0, 404, "nothing left to export or erase");
+
+    let actions = console_actions(&app).await;
+    assert!(
+        actions.contains(&("data-subject.export".into(), Some(ORG_A.into()), 200)),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("erasure".into(), Some(erasure_id), 200)),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_shows_the_new_key_once_and_no_page_shows_a_secret() {
+    let app = spawn_app().await;
+    add_operator(&app, &["organizations.write", "integrators.write"]);
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
+    let secrets = [
+        KEY_A,
+        KEY_B,
+        SECRET_A,
+        SECRET_B,
+        ASHBY_KEY_A,
+        CUSTOMER_ASHBY_KEY_A,
+        PASSWORD,
+    ];
+    let (status, organizations, _) = browser.get("/console/organizations").await;
+    assert_eq!(status, 200);
+    assert!(organizations.contains("Org A") && organizations.contains("Sandbox"));
+    let (status, integrators, _) = browser.get("/console/integrators").await;
+    assert_eq!(status, 200);
+    for secret in secrets {
+        assert!(
+            !organizations.contains(secret) && !integrators.contains(secret),
+            "{secret}"
+        );
+    }
+
+    let token = csrf_of(&organizations);
+    let path = format!("/console/organizations/{ORG_A}/provider-key");
+    let (status, page, _) = browser.post(&path, &[("csrf", &token), ("overlap", "forever")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("overlap") && page.contains("Nothing changed"), "{page}");
+
+    let (status, page, _) = browser.post(&path, &[("csrf", &token), ("overlap", "0s")]).await;
+    assert_eq!(status, 200, "{page}");
+    let new_key = capture(&page, r#"<code class="secret">"#, '<').remove(0);
+    assert!(new_key.starts_with("pk_"), "{page}");
+    // The new key works now; with a 0s overlap the old one stopped.
+    let body = order_body("rotated-key", "rotated@example.com").to_string();
+    let with_new = app
+        .post_signed("/recruitment/v1/assessment-order", &new_key, SECRET_A, body.as_bytes())
+        .await;
+    assert_eq!(with_new.status(), 201);
+    let with_old = app
+        .post_signed("/recruitment/v1/assessment-order", KEY_A, SECRET_A, body.as_bytes())
+        .await;
+    assert_eq!(with_old.status(), 401);
+
+    let path = format!("/console/integrators/{INTEGRATOR_A}/secret");
+    let (status, page, _) = browser.post(&path, &[("csrf", &token), ("overlap", "1h")]).await;
+    assert_eq!(status, 200, "{page}");
+    let new_secret = capture(&page, r#"<code class="secret">"#, '<').remove(0);
+    assert!(page.contains("works until"), "{page}");
+    let (_, organizations, _) = browser.get("/console/organizations").await;
+    let (_, integrators, _) = browser.get("/console/integrators").await;
+    for shown in [&organizations, &integrators] {
+        assert!(!shown.contains(&new_key) && !shown.contains(&new_secret));
+    }
+    assert!(integrators.contains("Previous secret works until"), "{integrators}");
+
+    let actions: Vec<(String, Option<String>, i32)> = console_actions(&app).await;
+    for expected in [
+        (
+            "organization.provider-key-rotation".to_owned(),
+            Some(ORG_A.to_owned()),
+            422,
+        ),
+        (
+            "organization.provider-key-rotation".to_owned(),
+            Some(ORG_A.to_owned()),
+            200,
+        ),
+        (
+            "integrator.secret-rotation".to_owned(),
+            Some(INTEGRATOR_A.to_owned()),
+            200,
+        ),
+    ] {
+        assert!(actions.contains(&expected), "{actions:?}");
+    }
+}
