@@ -106,7 +106,7 @@ pub(super) async fn search_page(console: Console, query: web::Query<HashMap<Stri
             }
             button type="submit" { "Search" }
         }
-        table {
+        div class="scroll" { table {
             caption { (shown.len()) " assessment(s), oldest first" }
             thead { tr {
                 th scope="col" { "Created" } th scope="col" { "Organisation" } th scope="col" { "Candidate" }
@@ -125,7 +125,7 @@ pub(super) async fn search_page(console: Console, query: web::Query<HashMap<Stri
                     }
                 }
             }
-        }
+        } }
         @if let Some(next) = next { p { a href=(next) { "Next page" } } }
     };
     visit.show(StatusCode::OK, "Assessments", body)

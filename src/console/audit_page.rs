@@ -72,7 +72,7 @@ pub(super) async fn audit_page(console: Console, query: web::Query<HashMap<Strin
             input id="to" name="to" type="date" value=(value("to"));
             button type="submit" { "Filter" }
         }
-        table {
+        div class="scroll" { table {
             caption { (shown.len()) " event(s), oldest first" }
             thead { tr {
                 th scope="col" { "When (UTC)" } th scope="col" { "Actor" } th scope="col" { "Action" }
@@ -90,7 +90,7 @@ pub(super) async fn audit_page(console: Console, query: web::Query<HashMap<Strin
                     }
                 }
             }
-        }
+        } }
         @if let Some(next) = next { p { a href=(next) { "Next page" } } }
     };
     visit.show(StatusCode::OK, "Audit log", body)

@@ -67,7 +67,7 @@ pub(super) fn call(visit: &Visit, found: &Inspected) -> Markup {
             @if found.attempts.is_empty() {
                 p { "No attempt yet." }
             } @else {
-                table {
+                div class="scroll" { table {
                     caption { (found.attempts.len()) " attempt(s)" }
                     thead { tr {
                         th scope="col" { "#" } th scope="col" { "Started" } th scope="col" { "Status" }
@@ -87,7 +87,7 @@ pub(super) fn call(visit: &Visit, found: &Inspected) -> Markup {
                             }
                         }
                     }
-                }
+                } }
             }
         }
     }
@@ -156,7 +156,7 @@ pub(super) async fn deliveries_page(console: Console, query: web::Query<HashMap<
             }
             button type="submit" { "Filter" }
         }
-        table {
+        div class="scroll" { table {
             caption { (shown.len()) " delivery(ies), oldest first" }
             thead { tr {
                 th scope="col" { "Written" } th scope="col" { "Kind" } th scope="col" { "To" } th scope="col" { "State" }
@@ -176,7 +176,7 @@ pub(super) async fn deliveries_page(console: Console, query: web::Query<HashMap<
                     }
                 }
             }
-        }
+        } }
         @if let Some(next) = next { p { a href=(next) { "Next page" } } }
     };
     visit.show(StatusCode::OK, "Deliveries", body)

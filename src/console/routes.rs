@@ -92,6 +92,7 @@ td { overflow-wrap: anywhere; }
 button.danger { border-color: #b3261e; background: #b3261e; }
 code.secret { font-size: 1.1rem; padding: 0.5rem; border: 1px solid #767676; display: inline-block; overflow-wrap: anywhere; }
 section { border-top: 1px solid #c4c4c4; margin-top: 1.5rem; }
+.scroll { overflow-x: auto; }
 @media (max-width: 40rem) { dl { grid-template-columns: 1fr; } table { font-size: 0.9rem; } }
 "#;
 
@@ -481,7 +482,7 @@ async fn overview_page(console: Console) -> HttpResponse {
         @if let Some(a) = &assessments {
             h2 { "Assessments" }
             ul class="figures" { li { strong { (a.completed_last_day) } "completed in the last 24 hours" } }
-            table {
+            div class="scroll" { table {
                 caption class="hint" { "Assessments by state per organisation" }
                 thead { tr { th scope="col" { "Organisation" } @for s in states { th scope="col" { (s) } } } }
                 tbody {
@@ -492,7 +493,7 @@ async fn overview_page(console: Console) -> HttpResponse {
                         }
                     }
                 }
-            }
+            } }
         }
     };
     visit.show(StatusCode::OK, "Overview", body)

@@ -100,7 +100,9 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
         "--email",
         operator,
         "--scope",
-        "deliveries.read",
+        "assessments.read",
+        "--scope",
+        "organizations.write",
         "--password-stdin",
     ];
     let (ok, _, err) = crate::operators::operator(&app, &add, Some(&format!("{password}\n")));
@@ -139,6 +141,28 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
         }
     }
     assert_eq!(session.len(), 43, "signed in");
+    // The operator searches by the candidate's address and rotates a provider key: neither
+    // the address in the query nor the new key (shown once on the page) is logged.
+    let cookies = format!("{csrf_cookie}; ap_console={session}");
+    let search = app
+        .http
+        .get(format!("{url}/console/assessments?q={email}"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(search.status(), 200);
+    let rotated = app
+        .http
+        .post(format!("{url}/console/organizations/{ORG_A}/provider-key"))
+        .header("cookie", &cookies)
+        .form(&[("csrf", csrf.as_str()), ("overlap", "1h")])
+        .send()
+        .await
+        .expect("rotation");
+    assert_eq!(rotated.status(), 200);
+    let new_key =
+        crate::candidate::capture(&rotated.text().await.expect("page"), r#"<code class="secret">"#, '<').remove(0);
     let _ = child.kill();
     let _ = child.wait();
     let log = reader.join().expect("the log reader");
@@ -156,6 +180,7 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
         password,
         wrong,
         session.as_str(),
+        new_key.as_str(),
     ] {
         assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
     }
