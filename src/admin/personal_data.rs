@@ -92,15 +92,14 @@ async fn post_erasure(
     let erasure_id = Uuid::now_v7();
     req.extensions_mut()
         .insert(AuditTarget("erasure", erasure_id.to_string()));
-    let erased = personal_data::erase(&state.db, &subject, delete_scores, state.clock.now()).await?;
-    let files = crate::delivery::mail::forget(&state.mail_outbox_dir, &erased.messages).await;
-    tracing::info!(
-        %erasure_id,
-        candidates = erased.candidates,
-        assessments = erased.assessments,
-        mail_files = files,
-        "personal data erased"
-    );
+    let erased = personal_data::erase(
+        &state.db,
+        &state.mail_outbox_dir,
+        &subject,
+        delete_scores,
+        state.clock.now(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(ErasureResponse {
         erasure_id,
         candidates: erased.candidates,

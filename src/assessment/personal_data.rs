@@ -86,10 +86,12 @@ async fn candidates_of<C: ConnectionTrait>(db: &C, subject: &Subject) -> Result<
     }
 }
 
-/// Erases everything held about `subject`, in one transaction; see the module's description.
+/// Erases everything held about `subject`, in one transaction, and then the `.eml` copies of its
+/// invitations in `mail_dir`; see the module's description.
 /// With `delete_scores`, the scores go too. Repeating it finds nothing and changes nothing.
 pub async fn erase(
     db: &DatabaseConnection,
+    mail_dir: &std::path::Path,
     subject: &Subject,
     delete_scores: bool,
     now: DateTime<Utc>,
@@ -112,6 +114,13 @@ pub async fn erase(
     erased.candidates = scrub_candidates(&txn, &candidate_ids, now).await?;
     txn.commit().await?;
     checkpoint(db).await;
+    let mail_files = crate::delivery::mail::forget(mail_dir, &erased.messages).await;
+    tracing::info!(
+        candidates = erased.candidates,
+        assessments = erased.assessments,
+        mail_files,
+        "personal data erased"
+    );
     Ok(erased)
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::deliveries::{call, kind_name, when};
 use super::overview::organization_names;
-use super::routes::{Console, day, internal, message};
+use super::routes::{Console, choice, day, day_field, internal, message, next_page};
 use crate::assessment::State;
 use crate::assessment::search::{self, Lookup};
 use crate::assessment::timeline::{self, Step};
@@ -66,13 +66,16 @@ pub(super) async fn search_page(console: Console, query: web::Query<HashMap<Stri
     let shown = &found[..found.len().min(PAGE as usize)];
     let value = |name: &str| query.get(name).cloned().unwrap_or_default();
     let next = shown.last().filter(|_| found.len() as u64 > PAGE).map(|last| {
-        let mut link = url::form_urlencoded::Serializer::new(String::new());
-        for name in ["q", "organization", "state", "from", "to"] {
-            link.append_pair(name, &value(name));
-        }
-        link.append_pair("after", &last.assessment.id.to_string());
-        format!("/console/assessments?{}", link.finish())
+        let fields = ["q", "organization", "state", "from", "to"];
+        next_page("/console/assessments", &query, &fields, last.assessment.id)
     });
+    let organization_options: Vec<(String, String)> = organizations
+        .iter()
+        .map(|(id, name)| (id.to_string(), name.clone()))
+        .collect();
+    let state_options: Vec<(String, String)> = State::ALL
+        .map(|s| (s.as_str().to_owned(), s.as_str().to_owned()))
+        .to_vec();
     let body = html! {
         h1 { "Assessments" }
         form method="get" action="/console/assessments" class="filters" role="search" {
@@ -80,30 +83,10 @@ pub(super) async fn search_page(console: Console, query: web::Query<HashMap<Stri
                 label for="q" { "resultId, assessment id or candidate e-mail" }
                 input id="q" name="q" type="search" value=(value("q"));
             }
-            div {
-                label for="organization" { "Organisation" }
-                select id="organization" name="organization" {
-                    option value="" { "Any" }
-                    @for (id, name) in &organizations {
-                        option value=(id) selected[wanted.organization_id == Some(*id)] { (name) }
-                    }
-                }
-            }
-            div {
-                label for="state" { "State" }
-                select id="state" name="state" {
-                    option value="" { "Any" }
-                    @for s in State::ALL { option value=(s.as_str()) selected[wanted.state == Some(s)] { (s.as_str()) } }
-                }
-            }
-            div {
-                label for="from" { "Created from (day, UTC)" }
-                input id="from" name="from" type="date" value=(value("from"));
-            }
-            div {
-                label for="to" { "Created before (day, UTC)" }
-                input id="to" name="to" type="date" value=(value("to"));
-            }
+            (choice("organization", "Organisation", &organization_options, &query))
+            (choice("state", "State", &state_options, &query))
+            (day_field("from", "Created from (day, UTC)", &query))
+            (day_field("to", "Created before (day, UTC)", &query))
             button type="submit" { "Search" }
         }
         div class="scroll" { table {
@@ -215,10 +198,7 @@ pub(super) async fn timeline_page(console: Console, path: web::Path<String>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-    }
+    use crate::console::routes::query_of as query;
 
     #[test]
     fn the_search_reads_its_fields_and_names_the_one_that_is_wrong() {

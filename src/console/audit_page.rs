@@ -8,7 +8,7 @@ use maud::html;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::routes::{Console, day, internal, message};
+use super::routes::{Console, day, day_field, internal, message, next_page};
 use crate::audit;
 use crate::auth::admin::Scope;
 
@@ -53,23 +53,19 @@ pub(super) async fn audit_page(console: Console, query: web::Query<HashMap<Strin
     let more = events.len() as u64 > PAGE;
     let shown = &events[..events.len().min(PAGE as usize)];
     let value = |name: &str| query.get(name).cloned().unwrap_or_default();
-    let next = shown.last().filter(|_| more).map(|last| {
-        let mut link = url::form_urlencoded::Serializer::new(String::new());
-        for name in ["action", "from", "to"] {
-            link.append_pair(name, &value(name));
-        }
-        link.append_pair("after", &last.id.to_string());
-        format!("/console/audit?{}", link.finish())
-    });
+    let next = shown
+        .last()
+        .filter(|_| more)
+        .map(|last| next_page("/console/audit", &query, &["action", "from", "to"], last.id));
     let body = html! {
         h1 { "Audit log" }
-        form method="get" action="/console/audit" {
-            label for="action" { "Action" }
-            input id="action" name="action" value=(value("action")) placeholder="e.g. delivery.replay";
-            label for="from" { "From (day, UTC)" }
-            input id="from" name="from" type="date" value=(value("from"));
-            label for="to" { "Before (day, UTC)" }
-            input id="to" name="to" type="date" value=(value("to"));
+        form method="get" action="/console/audit" class="filters" {
+            div {
+                label for="action" { "Action" }
+                input id="action" name="action" value=(value("action")) placeholder="e.g. delivery.replay";
+            }
+            (day_field("from", "From (day, UTC)", &query))
+            (day_field("to", "Before (day, UTC)", &query))
             button type="submit" { "Filter" }
         }
         div class="scroll" { table {
@@ -99,10 +95,7 @@ pub(super) async fn audit_page(console: Console, query: web::Query<HashMap<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-    }
+    use crate::console::routes::query_of as query;
 
     #[test]
     fn the_filter_reads_days_and_refuses_what_is_not_one() {

@@ -158,18 +158,18 @@ pub(super) async fn erase(console: Console, form: Form) -> HttpResponse {
     let erasure_id = Uuid::now_v7();
     let delete_scores = form.get("delete_scores").is_some_and(|v| v == "yes");
     let subject = Subject::Assessment(t.assessment.id);
-    let erased = match personal_data::erase(&state.db, &subject, delete_scores, state.clock.now()).await {
+    let erased = match personal_data::erase(
+        &state.db,
+        &state.mail_outbox_dir,
+        &subject,
+        delete_scores,
+        state.clock.now(),
+    )
+    .await
+    {
         Ok(erased) => erased,
         Err(e) => return internal(e),
     };
-    let files = crate::delivery::mail::forget(&state.mail_outbox_dir, &erased.messages).await;
-    tracing::info!(
-        %erasure_id,
-        candidates = erased.candidates,
-        assessments = erased.assessments,
-        mail_files = files,
-        "personal data erased from the console"
-    );
     visit
         .record(state, "erasure", Some(("erasure", erasure_id.to_string())), 200)
         .await;

@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::routes::{Console, Visit, internal, message, see_other};
+use super::routes::{Console, Visit, choice, internal, message, next_page, see_other};
 use crate::auth::admin::Scope;
 use crate::delivery::inspect::{self, Inspected, Replay};
 use crate::delivery::outbox::{DeliveryState, Kind};
@@ -130,30 +130,21 @@ pub(super) async fn deliveries_page(console: Console, query: web::Query<HashMap<
         Err(e) => return internal(e),
     };
     let shown = &rows[..rows.len().min(PAGE as usize)];
-    let next = shown.last().filter(|_| rows.len() as u64 > PAGE).map(|last| {
-        let mut link = url::form_urlencoded::Serializer::new(String::new());
-        link.append_pair("state", wanted.state.map_or("", DeliveryState::as_str));
-        link.append_pair("kind", wanted.kind.map_or("", Kind::as_str));
-        link.append_pair("after", &last.id.to_string());
-        format!("/console/deliveries?{}", link.finish())
-    });
+    let next = shown
+        .last()
+        .filter(|_| rows.len() as u64 > PAGE)
+        .map(|last| next_page("/console/deliveries", &query, &["state", "kind"], last.id));
+    let state_options: Vec<(String, String)> = DeliveryState::ALL
+        .map(|s| (s.as_str().to_owned(), s.as_str().to_owned()))
+        .to_vec();
+    let kind_options: Vec<(String, String)> = Kind::ALL
+        .map(|k| (k.as_str().to_owned(), kind_name(k).to_owned()))
+        .to_vec();
     let body = html! {
         h1 { "Deliveries" }
         form method="get" action="/console/deliveries" class="filters" {
-            div {
-                label for="state" { "State" }
-                select id="state" name="state" {
-                    option value="" { "Any" }
-                    @for s in DeliveryState::ALL { option value=(s.as_str()) selected[wanted.state == Some(s)] { (s.as_str()) } }
-                }
-            }
-            div {
-                label for="kind" { "Kind" }
-                select id="kind" name="kind" {
-                    option value="" { "Any" }
-                    @for k in Kind::ALL { option value=(k.as_str()) selected[wanted.kind == Some(k)] { (kind_name(k)) } }
-                }
-            }
+            (choice("state", "State", &state_options, &query))
+            (choice("kind", "Kind", &kind_options, &query))
             button type="submit" { "Filter" }
         }
         div class="scroll" { table {
@@ -232,15 +223,7 @@ pub(super) async fn replay(console: Console, path: web::Path<String>, form: supe
         Err(e) => return internal(e),
     };
     let target = Some(("delivery", id.to_string()));
-    let refused = |status: StatusCode, text: String| {
-        let body = html! {
-            h1 { "Not replayed" }
-            p class="error" role="alert" { (text) }
-            p { a href=(format!("/console/deliveries/{id}")) { "Back to the delivery" } }
-        };
-        (status, body)
-    };
-    let (status, body) = match outcome {
+    let (status, text) = match outcome {
         Replay::Replayed => {
             state.wake_worker();
             visit.record(state, "delivery.replay", target, 303).await;
@@ -248,11 +231,11 @@ pub(super) async fn replay(console: Console, path: web::Path<String>, form: supe
             return see_other(&format!("/console/deliveries/{id}?replayed=1"), Vec::new());
         }
         Replay::Missing => return message(StatusCode::NOT_FOUND, "No such delivery", "Check the link."),
-        Replay::Erased => refused(
+        Replay::Erased => (
             StatusCode::CONFLICT,
             "The delivery was erased with its candidate's data; there is nothing to send.".to_owned(),
         ),
-        Replay::NotDead(current) => refused(
+        Replay::NotDead(current) => (
             StatusCode::CONFLICT,
             format!(
                 "The delivery is {}; only dead deliveries can be replayed.",
@@ -261,5 +244,5 @@ pub(super) async fn replay(console: Console, path: web::Path<String>, form: supe
         ),
     };
     visit.record(state, "delivery.replay", target, status.as_u16()).await;
-    visit.show(status, "Not replayed", body)
+    visit.refused(status, "Not replayed", &text, &format!("/console/deliveries/{id}"))
 }

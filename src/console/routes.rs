@@ -77,13 +77,12 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .figures strong { display: block; font-size: 1.5rem; }
 select { font: inherit; padding: 0.45rem; border: 1px solid #767676; border-radius: 0.3rem; background: #fff; }
 nav a { margin-right: 0.75rem; }
-.filters { display: flex; flex-wrap: wrap; gap: 0 1rem; align-items: flex-end; }
 .filters input { width: auto; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; }
 dt { font-weight: 600; }
 dd { margin: 0; overflow-wrap: anywhere; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; font-size: 0.85rem; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
 .notice { border-left: 4px solid #0b57d0; background: #e8f0fe; padding: 0.75rem 1rem; }
 .tag { font-size: 0.8rem; border: 1px solid #767676; border-radius: 0.3rem; padding: 0 0.4rem; }
 .check { display: flex; gap: 0.5rem; align-items: center; margin-top: 0.75rem; }
@@ -93,6 +92,11 @@ button.danger { border-color: #b3261e; background: #b3261e; }
 code.secret { font-size: 1.1rem; padding: 0.5rem; border: 1px solid #767676; display: inline-block; overflow-wrap: anywhere; }
 section { border-top: 1px solid #c4c4c4; margin-top: 1.5rem; }
 .scroll { overflow-x: auto; }
+.rotation, .filters { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: flex-end; margin: 1rem 0; }
+.rotation label { flex-basis: 100%; margin: 0; }
+.rotation input { max-width: 8rem; }
+.rotation button, .filters button { margin-top: 0; }
+.who { display: flex; gap: 1rem; align-items: center; }
 @media (max-width: 40rem) { dl { grid-template-columns: 1fr; } table { font-size: 0.9rem; } }
 "#;
 
@@ -360,6 +364,52 @@ impl Visit {
     ) {
         record(state, &self.operator.email, action, target, status).await;
     }
+
+    /// The page that says an action was refused and why, with the way back.
+    pub(super) fn refused(self, status: StatusCode, heading: &str, text: &str, back: &str) -> HttpResponse {
+        let body = html! {
+            h1 { (heading) }
+            p class="error" role="alert" { (text) }
+            p { a href=(back) { "Back" } }
+        };
+        self.show(status, heading, body)
+    }
+}
+
+/// A filter's day field (UTC), as the query string gave it.
+pub(super) fn day_field(name: &str, label: &str, query: &HashMap<String, String>) -> Markup {
+    let value = query.get(name).map_or("", String::as_str);
+    html! { div { label for=(name) { (label) } input id=(name) name=(name) type="date" value=(value); } }
+}
+
+/// A filter's list: "Any", then each `(value, label)`; the one the query string gave is chosen.
+pub(super) fn choice(name: &str, label: &str, options: &[(String, String)], query: &HashMap<String, String>) -> Markup {
+    let chosen = query.get(name).map(|v| v.trim());
+    html! {
+        div {
+            label for=(name) { (label) }
+            select id=(name) name=(name) {
+                option value="" { "Any" }
+                @for (value, text) in options { option value=(value) selected[chosen == Some(value.as_str())] { (text) } }
+            }
+        }
+    }
+}
+
+/// The link to a listing's next page: the filter's fields as they were given, and the last id
+/// shown (`after`).
+pub(super) fn next_page(
+    path: &str,
+    query: &HashMap<String, String>,
+    fields: &[&str],
+    last: impl std::fmt::Display,
+) -> String {
+    let mut link = url::form_urlencoded::Serializer::new(String::new());
+    for name in fields {
+        link.append_pair(name, query.get(*name).map_or("", String::as_str));
+    }
+    link.append_pair("after", &last.to_string());
+    format!("{path}?{}", link.finish())
 }
 
 /// The page that says a scope is missing.
@@ -426,10 +476,12 @@ fn header(email: &str, csrf: &str) -> Markup {
         nav aria-label="Console" {
             @for (href, name) in NAVIGATION { a href=(href) { (name) } " " }
         }
-        span { "Signed in as " (email) }
-        form method="post" action="/console/logout" {
-            input type="hidden" name="csrf" value=(csrf);
-            button type="submit" { "Sign out" }
+        div class="who" {
+            span { "Signed in as " (email) }
+            form method="post" action="/console/logout" {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Sign out" }
+            }
         }
     }
 }
@@ -516,4 +568,10 @@ fn age(d: chrono::Duration) -> String {
         7_200..=172_799 => format!("{} h", secs / 3600),
         _ => format!("{} days", secs / 86_400),
     }
+}
+
+/// A query string as the pages' filters read it (for their tests).
+#[cfg(test)]
+pub(super) fn query_of(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }

@@ -24,13 +24,13 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 /// A rotation form: the overlap, and the button.
-fn rotation_form(visit: &Visit, action: String, label: &str, field: &str) -> Markup {
+fn rotation_form(visit: &Visit, action: String, what: &str, field: &str) -> Markup {
     html! {
         form method="post" action=(action) class="rotation" {
             input type="hidden" name="csrf" value=(visit.token());
-            label for=(field) { "The current one keeps working for" }
+            label for=(field) { "After the rotation the current " (what) " keeps working for" }
             input id=(field) name="overlap" value="24h" pattern="[0-9]{1,9}(ms|s|m|h|d)" title="A whole number of ms, s, m, h or d, like 24h or 0s" required;
-            button type="submit" { (label) }
+            button type="submit" { "Rotate the " (what) }
         }
     }
 }
@@ -77,9 +77,9 @@ pub(super) async fn organizations_page(console: Console) -> HttpResponse {
                     }
                 }
                 @if writes {
-                    (rotation_form(&visit, format!("/console/organizations/{}/provider-key", o.id), "Rotate the provider key", &format!("provider-overlap-{}", o.id)))
+                    (rotation_form(&visit, format!("/console/organizations/{}/provider-key", o.id), "provider key", &format!("provider-overlap-{}", o.id)))
                     @if o.ashby.is_some() {
-                        (rotation_form(&visit, format!("/console/organizations/{}/partner-key", o.id), "Rotate the Ashby partner key", &format!("partner-overlap-{}", o.id)))
+                        (rotation_form(&visit, format!("/console/organizations/{}/partner-key", o.id), "Ashby partner key", &format!("partner-overlap-{}", o.id)))
                     }
                 }
             }
@@ -136,7 +136,7 @@ pub(super) async fn integrators_page(console: Console) -> HttpResponse {
                     @if let Some(at) = i.previous_secret_expires_at { dt { "Previous secret works until" } dd { (when(at)) } }
                 }
                 @if writes {
-                    (rotation_form(&visit, format!("/console/integrators/{}/secret", i.id), "Rotate the signing secret", &format!("secret-overlap-{}", i.id)))
+                    (rotation_form(&visit, format!("/console/integrators/{}/secret", i.id), "signing secret", &format!("secret-overlap-{}", i.id)))
                 }
             }
         }
@@ -156,37 +156,86 @@ fn shown_once(visit: Visit, what: &str, back: &str, rotated: &Rotated) -> HttpRe
     visit.show(StatusCode::OK, what, body)
 }
 
-fn request(form: &Form) -> RotationRequest {
-    RotationRequest {
-        overlap: form.get("overlap").map(|v| v.trim().to_owned()),
-        secret: None,
+/// What is rotated.
+#[derive(Debug, Clone, Copy)]
+enum Rotation {
+    Organization(OrganizationKey),
+    IntegratorSecret,
+}
+
+impl Rotation {
+    fn scope(self) -> Scope {
+        match self {
+            Rotation::Organization(_) => Scope::OrganizationsWrite,
+            Rotation::IntegratorSecret => Scope::IntegratorsWrite,
+        }
+    }
+
+    /// The audit log's action (the admin API's name for it) and the target's type.
+    fn action(self) -> (&'static str, &'static str) {
+        match self {
+            Rotation::Organization(OrganizationKey::Provider) => ("organization.provider-key-rotation", "organization"),
+            Rotation::Organization(OrganizationKey::AshbyPartner) => {
+                ("organization.partner-key-rotation", "organization")
+            }
+            Rotation::IntegratorSecret => ("integrator.secret-rotation", "integrator"),
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Rotation::Organization(OrganizationKey::Provider) => "provider key",
+            Rotation::Organization(OrganizationKey::AshbyPartner) => "Ashby partner key",
+            Rotation::IntegratorSecret => "signing secret",
+        }
+    }
+
+    fn back(self) -> &'static str {
+        match self {
+            Rotation::Organization(_) => "/console/organizations",
+            Rotation::IntegratorSecret => "/console/integrators",
+        }
     }
 }
 
-/// What a rotation is, for the audit log and the page.
-struct Rotation {
-    action: &'static str,
-    what: &'static str,
-    target: (&'static str, Uuid),
-    back: &'static str,
-}
-
-/// The answer to a rotation, recorded in the audit log: the new value shown once, or why
-/// nothing changed.
-async fn answer(
-    console: &Console,
-    visit: Visit,
-    rotation: Rotation,
-    outcome: Result<Option<Rotated>, StoreError>,
-) -> HttpResponse {
+/// A rotation asked for by a form, recorded in the audit log; the answer shows the new value
+/// once, or why nothing changed.
+async fn rotate(console: Console, path: &str, form: Form, rotation: Rotation) -> HttpResponse {
+    let visit = match console.act(&form, rotation.scope()).await {
+        Ok(visit) => visit,
+        Err(answer) => return answer,
+    };
+    let Ok(id) = Uuid::parse_str(path) else {
+        return message(StatusCode::NOT_FOUND, "Not found", "Check the link.");
+    };
     let state = &console.state;
-    let target = Some((rotation.target.0, rotation.target.1.to_string()));
+    let request = RotationRequest {
+        overlap: form.get("overlap").map(|v| v.trim().to_owned()),
+        secret: None,
+    };
+    let (overlap, now) = (state.key_rotation_overlap, state.clock.now());
+    let outcome = async {
+        let txn = crate::db::begin_write(&state.db).await?;
+        let rotated = match rotation {
+            Rotation::Organization(key) => {
+                store::rotate_organization_key(&txn, OrganizationId(id), key, &request, overlap, now).await?
+            }
+            Rotation::IntegratorSecret => {
+                store::rotate_integrator_secret(&txn, &state.vault, id, &request, overlap, now).await?
+            }
+        };
+        txn.commit().await?;
+        Ok::<_, StoreError>(rotated)
+    }
+    .await;
+    let (action, target_type) = rotation.action();
+    let target = Some((target_type, id.to_string()));
     let text = match outcome {
         Ok(Some(rotated)) => {
             crate::admin::routes::forget_cached_credentials(state, &console.req).await;
-            visit.record(state, rotation.action, target, 200).await;
-            tracing::info!(action = rotation.action, "rotated from the console");
-            return shown_once(visit, rotation.what, rotation.back, &rotated);
+            visit.record(state, action, target, 200).await;
+            tracing::info!(action, "rotated from the console");
+            return shown_once(visit, rotation.what(), rotation.back(), &rotated);
         }
         Ok(None) => return message(StatusCode::NOT_FOUND, "Not found", "Check the link."),
         Err(StoreError::Invalid(problems)) => problems
@@ -196,99 +245,39 @@ async fn answer(
             .join("; "),
         Err(StoreError::Conflict(detail)) => detail,
         Err(e) => {
-            visit.record(state, rotation.action, target, 500).await;
+            visit.record(state, action, target, 500).await;
             return internal(e);
         }
     };
-    visit.record(state, rotation.action, target, 422).await;
-    let body = html! {
-        h1 { "Not rotated" }
-        p class="error" role="alert" { (text) ". Nothing changed." }
-        p { a href=(rotation.back) { "Back" } }
-    };
-    visit.show(StatusCode::UNPROCESSABLE_ENTITY, "Not rotated", body)
-}
-
-async fn rotate_organization_key(console: Console, path: &str, form: Form, key: OrganizationKey) -> HttpResponse {
-    let visit = match console.act(&form, Scope::OrganizationsWrite).await {
-        Ok(visit) => visit,
-        Err(answer) => return answer,
-    };
-    let Ok(id) = Uuid::parse_str(path) else {
-        return message(StatusCode::NOT_FOUND, "Not found", "Check the link.");
-    };
-    let (action, what) = match key {
-        OrganizationKey::Provider => ("organization.provider-key-rotation", "provider key"),
-        OrganizationKey::AshbyPartner => ("organization.partner-key-rotation", "Ashby partner key"),
-    };
-    let state = &console.state;
-    let outcome = async {
-        let txn = crate::db::begin_write(&state.db).await?;
-        let rotated = store::rotate_organization_key(
-            &txn,
-            OrganizationId(id),
-            key,
-            &request(&form),
-            state.key_rotation_overlap,
-            state.clock.now(),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(rotated)
-    }
-    .await;
-    let rotation = Rotation {
-        action,
-        what,
-        target: ("organization", id),
-        back: "/console/organizations",
-    };
-    answer(&console, visit, rotation, outcome).await
+    visit.record(state, action, target, 422).await;
+    visit.refused(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Not rotated",
+        &format!("{text}. Nothing changed."),
+        rotation.back(),
+    )
 }
 
 #[post("/console/organizations/{id}/provider-key")]
 #[instrument(skip_all)]
 pub(super) async fn rotate_provider_key(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
-    rotate_organization_key(console, &path, form, OrganizationKey::Provider).await
+    rotate(console, &path, form, Rotation::Organization(OrganizationKey::Provider)).await
 }
 
 #[post("/console/organizations/{id}/partner-key")]
 #[instrument(skip_all)]
 pub(super) async fn rotate_partner_key(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
-    rotate_organization_key(console, &path, form, OrganizationKey::AshbyPartner).await
+    rotate(
+        console,
+        &path,
+        form,
+        Rotation::Organization(OrganizationKey::AshbyPartner),
+    )
+    .await
 }
 
 #[post("/console/integrators/{id}/secret")]
 #[instrument(skip_all)]
 pub(super) async fn rotate_secret(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
-    let visit = match console.act(&form, Scope::IntegratorsWrite).await {
-        Ok(visit) => visit,
-        Err(answer) => return answer,
-    };
-    let Ok(id) = Uuid::parse_str(&path) else {
-        return message(StatusCode::NOT_FOUND, "Not found", "Check the link.");
-    };
-    let state = &console.state;
-    let outcome = async {
-        let txn = crate::db::begin_write(&state.db).await?;
-        let rotated = store::rotate_integrator_secret(
-            &txn,
-            &state.vault,
-            id,
-            &request(&form),
-            state.key_rotation_overlap,
-            state.clock.now(),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(rotated)
-    }
-    .await;
-    let rotation = Rotation {
-        action: "integrator.secret-rotation",
-        what: "signing secret",
-        target: ("integrator", id),
-        back: "/console/integrators",
-    };
-    answer(&console, visit, rotation, outcome).await
+    rotate(console, &path, form, Rotation::IntegratorSecret).await
 }

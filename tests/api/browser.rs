@@ -91,6 +91,17 @@ async fn headless() -> Headless {
     panic!("chromedriver does not answer");
 }
 
+/// Clicks the button with this label, as a person would.
+async fn press(browser: &fantoccini::Client, label: &str) -> Result<(), fantoccini::error::CmdError> {
+    let button = format!("//button[normalize-space()='{label}']");
+    browser.find(Locator::XPath(&button)).await?.click().await
+}
+
+/// Waits (at most 10 s) until the browser is at `url`.
+async fn arrive(browser: &fantoccini::Client, url: &url::Url) -> Result<(), fantoccini::error::CmdError> {
+    browser.wait().at_most(Duration::from_secs(10)).for_url(url).await
+}
+
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; .ci/run installs them and runs this test"]
 async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
@@ -110,18 +121,10 @@ async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
 
     let outcome = async {
         browser.goto(&link).await?;
-        browser
-            .find(Locator::XPath("//button[normalize-space()='Start the assessment']"))
-            .await?
-            .click()
-            .await?;
+        press(browser, "Start the assessment").await?;
         let mut page = 1;
         loop {
-            browser
-                .wait()
-                .at_most(Duration::from_secs(10))
-                .for_url(&format!("{link}/q/{page}").parse().unwrap())
-                .await?;
+            arrive(browser, &format!("{link}/q/{page}").parse().unwrap()).await?;
             // Click the chosen answer for each statement, as a person would.
             for radio in browser.find_all(Locator::Css("input[type=radio]")).await? {
                 let name = radio.attr("name").await?.unwrap_or_default();
@@ -138,16 +141,8 @@ async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
             }
             page += 1;
         }
-        browser
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_url(&format!("{link}/review").parse().unwrap())
-            .await?;
-        browser
-            .find(Locator::XPath("//button[normalize-space()='Submit my answers']"))
-            .await?
-            .click()
-            .await?;
+        arrive(browser, &format!("{link}/review").parse().unwrap()).await?;
+        press(browser, "Submit my answers").await?;
         browser
             .wait()
             .at_most(Duration::from_secs(10))
@@ -181,73 +176,41 @@ async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
 #[ignore = "needs chromium and chromedriver; .ci/run installs them and runs this test"]
 async fn browser_an_operator_replays_a_failed_push_from_the_console() {
     use crate::console::{EMAIL, PASSWORD, add_operator};
-    use crate::delivery::result_input;
 
     let headless = headless().await;
     let browser = &headless.client;
     let receiver = Receiver::start().await;
-    receiver.answer_always(410);
     let app = spawn_fast_app().await;
     add_operator(&app, &["assessments.read", "deliveries.write"]);
-    let id = app.order_to(&receiver.url("/results/console-e2e"), "console-e2e").await;
-    app.post_result(&id, &result_input()).await;
-    let delivery_id = app.only_delivery_of(&id).await;
-    app.wait_for_delivery(&delivery_id, "dead").await;
+    let (id, delivery_id) = app.dead_result_push(&receiver, "console-e2e").await;
 
     let url = |path: &str| app.url(path).parse::<url::Url>().unwrap();
     let outcome = async {
         browser.goto(url("/console").as_str()).await?;
-        browser
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_url(&url("/console/login"))
-            .await?;
+        arrive(browser, &url("/console/login")).await?;
         browser.find(Locator::Id("email")).await?.send_keys(EMAIL).await?;
         browser.find(Locator::Id("password")).await?.send_keys(PASSWORD).await?;
-        browser
-            .find(Locator::XPath("//button[normalize-space()='Sign in']"))
-            .await?
-            .click()
-            .await?;
-        browser
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_url(&url("/console"))
-            .await?;
+        press(browser, "Sign in").await?;
+        arrive(browser, &url("/console")).await?;
 
         browser.find(Locator::LinkText("Assessments")).await?.click().await?;
+        arrive(browser, &url("/console/assessments")).await?;
         browser.find(Locator::Id("q")).await?.send_keys("console-e2e").await?;
-        browser
-            .find(Locator::XPath("//button[normalize-space()='Search']"))
-            .await?
-            .click()
-            .await?;
+        press(browser, "Search").await?;
+        // The form sends every field, in its order.
+        arrive(
+            browser,
+            &url("/console/assessments?q=console-e2e&organization=&state=&from=&to="),
+        )
+        .await?;
         let row = format!("a[href='/console/assessments/{id}']");
-        browser
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(&row))
-            .await?
-            .click()
-            .await?;
-        browser
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_url(&url(&format!("/console/assessments/{id}")))
-            .await?;
+        browser.find(Locator::Css(&row)).await?.click().await?;
+        arrive(browser, &url(&format!("/console/assessments/{id}"))).await?;
         let timeline = browser.find(Locator::Css("main")).await?.text().await?;
 
         receiver.answer_always(200);
-        browser
-            .find(Locator::XPath("//button[normalize-space()='Replay']"))
-            .await?
-            .click()
-            .await?;
-        browser
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_url(&url(&format!("/console/deliveries/{delivery_id}?replayed=1")))
-            .await?;
+        press(browser, "Replay").await?;
+        arrive(browser, &url(&format!("/console/deliveries/{delivery_id}?replayed=1"))).await?;
         let deadline = tokio::time::Instant::now() + WAIT;
         while browser.find(Locator::Css(".state.delivered")).await.is_err() {
             assert!(
@@ -258,16 +221,8 @@ async fn browser_an_operator_replays_a_failed_push_from_the_console() {
             browser.refresh().await?;
         }
 
-        browser
-            .find(Locator::XPath("//button[normalize-space()='Sign out']"))
-            .await?
-            .click()
-            .await?;
-        browser
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_url(&url("/console/login"))
-            .await?;
+        press(browser, "Sign out").await?;
+        arrive(browser, &url("/console/login")).await?;
         browser.goto(url("/console/deliveries").as_str()).await?;
         let after = browser.current_url().await?;
         Ok::<_, fantoccini::error::CmdError>((timeline, after))

@@ -6,7 +6,6 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::candidate::capture;
 use crate::console::{Browser, EMAIL, PASSWORD, add_operator};
-use crate::delivery::result_input;
 use crate::helpers::*;
 use crate::receiver::Receiver;
 
@@ -46,14 +45,10 @@ async fn reload_until(browser: &mut Browser<'_>, path: &str, text: &str) -> Stri
 #[tokio::test]
 async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it() {
     let receiver = Receiver::start().await;
-    receiver.answer_always(410);
     let app = spawn_fast_app().await;
     add_operator(&app, &["assessments.read", "deliveries.write"]);
-    let id = app.order_to(&receiver.url("/results/find-me"), "find-me").await;
     let other = app.order_to(&receiver.url("/results/other"), "someone-else").await;
-    app.post_result(&id, &result_input()).await;
-    let delivery_id = app.only_delivery_of(&id).await;
-    app.wait_for_delivery(&delivery_id, "dead").await;
+    let (id, delivery_id) = app.dead_result_push(&receiver, "find-me").await;
 
     let mut browser = Browser::new(&app);
     assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
@@ -130,13 +125,9 @@ async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it
 #[tokio::test]
 async fn scopes_decide_which_pages_and_forms_an_operator_gets() {
     let receiver = Receiver::start().await;
-    receiver.answer_always(410);
     let app = spawn_fast_app().await;
     add_operator(&app, &["assessments.read"]);
-    let id = app.order_to(&receiver.url("/results/scoped"), "scoped").await;
-    app.post_result(&id, &result_input()).await;
-    let delivery_id = app.only_delivery_of(&id).await;
-    app.wait_for_delivery(&delivery_id, "dead").await;
+    let (id, delivery_id) = app.dead_result_push(&receiver, "scoped").await;
 
     let mut browser = Browser::new(&app);
     assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);

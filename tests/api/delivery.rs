@@ -105,6 +105,19 @@ impl TestApp {
         assert_eq!(items.len(), 1, "{page}");
         items[0]["id"].as_str().unwrap().to_owned()
     }
+
+    /// A completed assessment whose result push `receiver` refused for good (410, one attempt):
+    /// (assessment id, delivery id). The receiver keeps answering 410 until told otherwise.
+    pub async fn dead_result_push(&self, receiver: &Receiver, result_id: &str) -> (String, String) {
+        receiver.answer_always(410);
+        let id = self
+            .order_to(&receiver.url(&format!("/results/{result_id}")), result_id)
+            .await;
+        self.post_result(&id, &result_input()).await;
+        let delivery_id = self.only_delivery_of(&id).await;
+        self.wait_for_delivery(&delivery_id, "dead").await;
+        (id, delivery_id)
+    }
 }
 
 #[tokio::test]
