@@ -403,6 +403,7 @@ fn http_server(
             .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
             .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
             .wrap(from_fn(admin::personal_data::trail))
+            .wrap(from_fn(crate::console::trail))
             .wrap(from_fn(recruitment::throttle))
             .wrap(from_fn(crate::ashby::throttle))
             .wrap(from_fn(telemetry::request_span))

@@ -17,6 +17,7 @@ mod m20261207_000012_organization_locale;
 mod m20261208_000013_reminders;
 mod m20261208_000014_delivery_rate;
 mod m20261209_000015_operators;
+mod m20261210_000016_assessments_by_candidate;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000013_reminders::Migration),
             Box::new(m20261208_000014_delivery_rate::Migration),
             Box::new(m20261209_000015_operators::Migration),
+            Box::new(m20261210_000016_assessments_by_candidate::Migration),
         ]
     }
 }

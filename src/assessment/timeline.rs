@@ -30,6 +30,20 @@ pub enum Step {
     Erased,
 }
 
+impl Step {
+    /// The order of moments at the same instant: as the story runs.
+    fn rank(self) -> u8 {
+        match self {
+            Step::Ordered(_) => 0,
+            Step::Delivered(Kind::InvitationEmail) | Step::GaveUp(Kind::InvitationEmail) => 1,
+            Step::Started => 2,
+            Step::Completed(_) | Step::Ended(_) => 3,
+            Step::Delivered(_) | Step::GaveUp(_) => 4,
+            Step::Erased => 5,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Moment {
     pub at: DateTime<Utc>,
@@ -75,6 +89,10 @@ pub fn moments(a: &assessment::Model, calls: &[Inspected]) -> Vec<Moment> {
     }
     for call in calls {
         let d = &call.delivery;
+        if d.target == crate::delivery::outbox::ERASED && call.attempts.is_empty() {
+            // Dropped unsent with its candidate's data: the erasure is the moment that says so.
+            continue;
+        }
         match d.state {
             DeliveryState::Delivered => {
                 if let Some(at) = d.delivered_at {
@@ -94,8 +112,7 @@ pub fn moments(a: &assessment::Model, calls: &[Inspected]) -> Vec<Moment> {
     if let Some(at) = a.erased_at {
         moments.push(Moment { at, step: Step::Erased });
     }
-    // A stable sort: moments at the same instant keep the order above (ordered before sent).
-    moments.sort_by_key(|m| m.at);
+    moments.sort_by_key(|m| (m.at, m.step.rank()));
     moments
 }
 
@@ -237,6 +254,33 @@ mod tests {
                 (10, Step::Started),
                 (30, Step::Completed(Some(71))),
                 (40, Step::GaveUp(Kind::Result)),
+            ]
+        );
+    }
+
+    #[test]
+    fn moments_at_one_instant_follow_the_story_and_dropped_rows_are_left_out() {
+        let mut a = assessment();
+        a.started_at = Some(at(0));
+        a.completed_at = Some(at(0));
+        a.erased_at = Some(at(0));
+        let mut dropped = call(Kind::ReminderEmail, DeliveryState::Dead, &[]);
+        dropped.delivery.target = crate::delivery::outbox::ERASED.to_owned();
+        let calls = [
+            call(Kind::Result, DeliveryState::Delivered, &[0]),
+            call(Kind::InvitationEmail, DeliveryState::Delivered, &[0]),
+            dropped,
+        ];
+        let steps: Vec<Step> = moments(&a, &calls).into_iter().map(|m| m.step).collect();
+        assert_eq!(
+            steps,
+            [
+                Step::Ordered(Source::Recruitment),
+                Step::Delivered(Kind::InvitationEmail),
+                Step::Started,
+                Step::Completed(Some(71)),
+                Step::Delivered(Kind::Result),
+                Step::Erased,
             ]
         );
     }

@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get, post, web};
 use maud::html;
 use tracing::instrument;
 use uuid::Uuid;
 
 use super::deliveries::{call, kind_name, when};
 use super::overview::organization_names;
-use super::routes::{Console, choice, day, day_field, internal, message, next_page};
+use super::page::{Console, Form, Visit, choice, day, day_field, internal, message, see_other};
 use crate::assessment::State;
 use crate::assessment::search::{self, Lookup};
 use crate::assessment::timeline::{self, Step};
@@ -39,14 +39,31 @@ fn filter(query: &HashMap<String, String>) -> Result<(search::Filter, Option<Uui
     ))
 }
 
+/// The search's fields, from the query string (links: the overview's, an organisation's) or
+/// from the search form. The form is sent as a POST, so that a candidate's address never
+/// travels in a URL (proxies' access logs, the browser's history); its next page is a form too.
+const FIELDS: [&str; 5] = ["q", "organization", "state", "from", "to"];
+
 #[get("/console/assessments")]
 #[instrument(skip_all)]
 pub(super) async fn search_page(console: Console, query: web::Query<HashMap<String, String>>) -> HttpResponse {
-    let visit = match console.visit(Scope::AssessmentsRead).await {
-        Ok(visit) => visit,
-        Err(answer) => return answer,
-    };
-    let (wanted, after) = match filter(&query) {
+    match console.visit(Scope::AssessmentsRead).await {
+        Ok(visit) => search(&console, visit, &query).await,
+        Err(answer) => answer,
+    }
+}
+
+#[post("/console/assessments")]
+#[instrument(skip_all)]
+pub(super) async fn search_form(console: Console, form: Form) -> HttpResponse {
+    match console.act(&form, Scope::AssessmentsRead).await {
+        Ok(visit) => search(&console, visit, &form).await,
+        Err(answer) => answer,
+    }
+}
+
+async fn search(console: &Console, visit: Visit, fields: &HashMap<String, String>) -> HttpResponse {
+    let (wanted, after) = match filter(fields) {
         Ok(f) => f,
         Err(field) => {
             return message(
@@ -56,6 +73,7 @@ pub(super) async fn search_page(console: Console, query: web::Query<HashMap<Stri
             );
         }
     };
+    let query = fields;
     let db = &console.state.db;
     let (found, organizations) =
         match tokio::try_join!(search::find(db, &wanted, after, PAGE + 1), organization_names(db)) {
@@ -65,10 +83,10 @@ pub(super) async fn search_page(console: Console, query: web::Query<HashMap<Stri
     let names: HashMap<OrganizationId, &str> = organizations.iter().map(|(id, n)| (*id, n.as_str())).collect();
     let shown = &found[..found.len().min(PAGE as usize)];
     let value = |name: &str| query.get(name).cloned().unwrap_or_default();
-    let next = shown.last().filter(|_| found.len() as u64 > PAGE).map(|last| {
-        let fields = ["q", "organization", "state", "from", "to"];
-        next_page("/console/assessments", &query, &fields, last.assessment.id)
-    });
+    let next = shown
+        .last()
+        .filter(|_| found.len() as u64 > PAGE)
+        .map(|last| last.assessment.id);
     let organization_options: Vec<(String, String)> = organizations
         .iter()
         .map(|(id, name)| (id.to_string(), name.clone()))
@@ -78,16 +96,20 @@ pub(super) async fn search_page(console: Console, query: web::Query<HashMap<Stri
         .to_vec();
     let body = html! {
         h1 { "Assessments" }
-        form method="get" action="/console/assessments" class="filters" role="search" {
+        form method="post" action="/console/assessments" class="filters" role="search" {
+            input type="hidden" name="csrf" value=(visit.token());
             div {
                 label for="q" { "resultId, assessment id or candidate e-mail" }
                 input id="q" name="q" type="search" value=(value("q"));
             }
-            (choice("organization", "Organisation", &organization_options, &query))
-            (choice("state", "State", &state_options, &query))
-            (day_field("from", "Created from (day, UTC)", &query))
-            (day_field("to", "Created before (day, UTC)", &query))
+            (choice("organization", "Organisation", &organization_options, query))
+            (choice("state", "State", &state_options, query))
+            (day_field("from", "Created from (day, UTC)", query))
+            (day_field("to", "Created before (day, UTC)", query))
             button type="submit" { "Search" }
+        }
+        @if let Some(lookup) = &wanted.lookup {
+            p role="status" { "Assessments matching “" (lookup.text) "”" }
         }
         div class="scroll" { table {
             caption { (shown.len()) " assessment(s), oldest first" }
@@ -109,7 +131,14 @@ pub(super) async fn search_page(console: Console, query: web::Query<HashMap<Stri
                 }
             }
         } }
-        @if let Some(next) = next { p { a href=(next) { "Next page" } } }
+        @if let Some(last) = next {
+            form method="post" action="/console/assessments" {
+                input type="hidden" name="csrf" value=(visit.token());
+                @for name in FIELDS { input type="hidden" name=(name) value=(value(name)); }
+                input type="hidden" name="after" value=(last);
+                button type="submit" { "Next page" }
+            }
+        }
     };
     visit.show(StatusCode::OK, "Assessments", body)
 }
@@ -173,8 +202,9 @@ pub(super) async fn timeline_page(console: Console, path: web::Path<String>) -> 
             dt { "Locale" } dd { (a.locale) }
             dt { "Link valid until" } dd { (when(a.expires_at)) }
         }
-        @if let Some(url) = &t.report_url {
-            p { a href=(url) { "Open the report" } " · " a href=(format!("{url}?format=pdf")) { "the report as PDF" } }
+        @if t.report_url.is_some() {
+            @let report_link = format!("/console/assessments/{}/report", a.id);
+            p { a href=(report_link) { "Open the report" } " · " a href=(format!("{report_link}?format=pdf")) { "the report as PDF" } }
         }
         @if person.is_some() && (visit.may(Scope::CandidatesRead) || visit.may(Scope::CandidatesErase)) {
             p { a href=(format!("/console/candidates?assessment={}", a.id)) { "This candidate's data: export or erase" } }
@@ -195,10 +225,46 @@ pub(super) async fn timeline_page(console: Console, path: web::Path<String>) -> 
     visit.show(StatusCode::OK, "Assessment", body)
 }
 
+/// The recruiter's report of an assessment: a redirect to its signed link, which no console
+/// page shows (the link is a bearer credential); each opening is in the audit log.
+#[get("/console/assessments/{id}/report")]
+#[instrument(skip_all)]
+pub(super) async fn report(
+    console: Console,
+    path: web::Path<String>,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    if let Err(answer) = console.visit(Scope::AssessmentsRead).await {
+        return answer;
+    }
+    let none = || {
+        message(
+            StatusCode::NOT_FOUND,
+            "No report",
+            "This assessment has no report to show.",
+        )
+    };
+    let Ok(id) = Uuid::parse_str(&path) else {
+        return none();
+    };
+    let state = &console.state;
+    let url = match timeline::load(&state.db, AssessmentId(id), &state.links).await {
+        Ok(Some(t)) => t.report_url,
+        Ok(None) => None,
+        Err(e) => return internal(e),
+    };
+    let Some(url) = url else {
+        return none();
+    };
+    let pdf = query.get("format").is_some_and(|f| f == "pdf");
+    let to = if pdf { format!("{url}?format=pdf") } else { url };
+    see_other(&to, Vec::new())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::routes::query_of as query;
+    use crate::console::page::query_of as query;
 
     #[test]
     fn the_search_reads_its_fields_and_names_the_one_that_is_wrong() {
@@ -209,7 +275,7 @@ mod tests {
             ("organization", ""),
         ]))
         .unwrap();
-        assert_eq!(f.lookup, Some(Lookup::ResultId("r-1".into())));
+        assert_eq!(f.lookup.map(|l| l.text).as_deref(), Some("r-1"));
         assert_eq!(f.state, Some(State::Completed));
         assert!(f.created_from.is_some() && f.created_to.is_none() && f.organization_id.is_none());
         assert_eq!(after, None);

@@ -8,7 +8,7 @@ use maud::html;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::routes::{Console, day, day_field, internal, message, next_page};
+use super::page::{Console, day, day_field, internal, message, next_page};
 use crate::audit;
 use crate::auth::admin::Scope;
 
@@ -95,7 +95,7 @@ pub(super) async fn audit_page(console: Console, query: web::Query<HashMap<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::routes::query_of as query;
+    use crate::console::page::query_of as query;
 
     #[test]
     fn the_filter_reads_days_and_refuses_what_is_not_one() {

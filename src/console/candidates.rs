@@ -10,7 +10,7 @@ use maud::html;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::routes::{Console, Form, Visit, internal, message};
+use super::page::{Console, Form, Visit, internal, message};
 use crate::assessment::personal_data::{self, Subject};
 use crate::assessment::timeline::{self, Timeline};
 use crate::auth::admin::Scope;
@@ -103,16 +103,15 @@ pub(super) async fn candidate(console: Console, query: web::Query<HashMap<String
 #[post("/console/candidates/export")]
 #[instrument(skip_all)]
 pub(super) async fn export(console: Console, form: Form) -> HttpResponse {
-    let visit = match console.act(&form, Scope::CandidatesRead).await {
-        Ok(visit) => visit,
-        Err(answer) => return answer,
-    };
+    if let Err(answer) = console.act(&form, Scope::CandidatesRead).await {
+        return answer;
+    }
     let (t, _) = match subject_of(&console, form.get("assessment")).await {
         Ok(found) => found,
         Err(answer) => return answer,
     };
+    console.target("organization", t.assessment.organization_id);
     let state = &console.state;
-    let target = Some(("organization", t.assessment.organization_id.to_string()));
     let subject = Subject::Assessment(t.assessment.id);
     let document = match personal_data::export(&state.db, &subject).await {
         Ok(Some(document)) => document,
@@ -123,7 +122,6 @@ pub(super) async fn export(console: Console, form: Form) -> HttpResponse {
         Ok(body) => body,
         Err(e) => return internal(e),
     };
-    visit.record(state, "data-subject.export", target, 200).await;
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("Cache-Control", "no-store"))
@@ -145,6 +143,7 @@ pub(super) async fn erase(console: Console, form: Form) -> HttpResponse {
         Ok(found) => found,
         Err(answer) => return answer,
     };
+    console.target("assessment", t.assessment.id);
     let typed = form.get("confirm").map(|v| v.trim().to_lowercase()).unwrap_or_default();
     if typed != email {
         return candidate_page(
@@ -156,6 +155,7 @@ pub(super) async fn erase(console: Console, form: Form) -> HttpResponse {
     }
     let state = &console.state;
     let erasure_id = Uuid::now_v7();
+    console.target("erasure", erasure_id);
     let delete_scores = form.get("delete_scores").is_some_and(|v| v == "yes");
     let subject = Subject::Assessment(t.assessment.id);
     let erased = match personal_data::erase(
@@ -170,9 +170,6 @@ pub(super) async fn erase(console: Console, form: Form) -> HttpResponse {
         Ok(erased) => erased,
         Err(e) => return internal(e),
     };
-    visit
-        .record(state, "erasure", Some(("erasure", erasure_id.to_string())), 200)
-        .await;
     let body = html! {
         h1 { "Erased" }
         p role="status" { "The candidate's data is erased. Quote erasure " strong { (erasure_id) } " to them; the audit log holds it." }

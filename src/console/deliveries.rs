@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::routes::{Console, Visit, choice, internal, message, next_page, see_other};
+use super::page::{Console, Form, Visit, choice, internal, message, next_page, see_other};
 use crate::auth::admin::Scope;
 use crate::delivery::inspect::{self, Inspected, Replay};
 use crate::delivery::outbox::{DeliveryState, Kind};
@@ -118,12 +118,15 @@ pub(super) async fn deliveries_page(console: Console, query: web::Query<HashMap<
         Ok(visit) => visit,
         Err(answer) => return answer,
     };
-    let Ok((wanted, after)) = filter(&query) else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Check the filter",
-            "Choose a state and a kind from the lists.",
-        );
+    let (wanted, after) = match filter(&query) {
+        Ok(f) => f,
+        Err(field) => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Check the filter",
+                &format!("{field} is not a value this list knows: choose a state and a kind from the lists."),
+            );
+        }
     };
     let rows = match inspect::list(&console.state.db, &wanted, after, PAGE + 1).await {
         Ok(rows) => rows,
@@ -208,7 +211,7 @@ pub(super) async fn delivery_page(
 
 #[post("/console/deliveries/{id}/replay")]
 #[instrument(skip_all)]
-pub(super) async fn replay(console: Console, path: web::Path<String>, form: super::routes::Form) -> HttpResponse {
+pub(super) async fn replay(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
     let visit = match console.act(&form, Scope::DeliveriesWrite).await {
         Ok(visit) => visit,
         Err(answer) => return answer,
@@ -222,11 +225,9 @@ pub(super) async fn replay(console: Console, path: web::Path<String>, form: supe
         Ok(outcome) => outcome,
         Err(e) => return internal(e),
     };
-    let target = Some(("delivery", id.to_string()));
     let (status, text) = match outcome {
         Replay::Replayed => {
             state.wake_worker();
-            visit.record(state, "delivery.replay", target, 303).await;
             tracing::info!("delivery replayed from the console");
             return see_other(&format!("/console/deliveries/{id}?replayed=1"), Vec::new());
         }
@@ -243,6 +244,5 @@ pub(super) async fn replay(console: Console, path: web::Path<String>, form: supe
             ),
         ),
     };
-    visit.record(state, "delivery.replay", target, status.as_u16()).await;
     visit.refused(status, "Not replayed", &text, &format!("/console/deliveries/{id}"))
 }

@@ -7,9 +7,11 @@ mod candidates;
 mod deliveries;
 pub mod operators;
 pub mod overview;
+mod page;
 pub mod password;
 mod routes;
 pub mod session;
 mod tenants;
 
+pub use page::trail;
 pub use routes::configure;

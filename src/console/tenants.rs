@@ -12,22 +12,24 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::deliveries::when;
-use super::routes::{Console, Form, Visit, internal, message};
+use super::page::{Console, Form, Visit, internal, message};
 use crate::admin::spec::RotationRequest;
-use crate::admin::store::{self, OrganizationKey, Rotated, StoreError};
+use crate::admin::store::{self, OrganizationKey, Rotated, RotatedKey, StoreError};
 use crate::auth::admin::Scope;
-use crate::entity::integrator;
+use crate::entity::{integrator, organization};
 use crate::types::OrganizationId;
 
 fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
-/// A rotation form: the overlap, and the button.
-fn rotation_form(visit: &Visit, action: String, what: &str, field: &str) -> Markup {
+/// A rotation form: the overlap, and the button. `seen` is the fingerprint of the key the page
+/// showed, so that the form rotates once however often it is sent.
+fn rotation_form(visit: &Visit, action: String, what: &str, field: &str, seen: Option<String>) -> Markup {
     html! {
         form method="post" action=(action) class="rotation" {
             input type="hidden" name="csrf" value=(visit.token());
+            input type="hidden" name="seen" value=(seen.unwrap_or_default());
             label for=(field) { "After the rotation the current " (what) " keeps working for" }
             input id=(field) name="overlap" value="24h" pattern="[0-9]{1,9}(ms|s|m|h|d)" title="A whole number of ms, s, m, h or d, like 24h or 0s" required;
             button type="submit" { "Rotate the " (what) }
@@ -43,14 +45,21 @@ pub(super) async fn organizations_page(console: Console) -> HttpResponse {
         Err(answer) => return answer,
     };
     let db = &console.state.db;
-    let (organizations, integrators) = match tokio::try_join!(
+    let (organizations, models, integrators) = match tokio::try_join!(
         store::list_organizations(db, None),
+        organization::Entity::find().all(db),
         integrator::Entity::find()
             .order_by_asc(integrator::Column::Name)
             .all(db)
     ) {
-        Ok(both) => both,
+        Ok(all) => all,
         Err(e) => return internal(e),
+    };
+    let models: HashMap<OrganizationId, organization::Model> = models.into_iter().map(|m| (m.id, m)).collect();
+    let seen = |id: Uuid, key: OrganizationKey| {
+        models
+            .get(&OrganizationId(id))
+            .and_then(|m| store::organization_fingerprint(m, key))
     };
     let integrator_names: HashMap<Uuid, String> = integrators.into_iter().map(|i| (i.id, i.name)).collect();
     let writes = visit.may(Scope::OrganizationsWrite);
@@ -77,9 +86,9 @@ pub(super) async fn organizations_page(console: Console) -> HttpResponse {
                     }
                 }
                 @if writes {
-                    (rotation_form(&visit, format!("/console/organizations/{}/provider-key", o.id), "provider key", &format!("provider-overlap-{}", o.id)))
+                    (rotation_form(&visit, format!("/console/organizations/{}/provider-key", o.id), "provider key", &format!("provider-overlap-{}", o.id), seen(o.id, OrganizationKey::Provider)))
                     @if o.ashby.is_some() {
-                        (rotation_form(&visit, format!("/console/organizations/{}/partner-key", o.id), "Ashby partner key", &format!("partner-overlap-{}", o.id)))
+                        (rotation_form(&visit, format!("/console/organizations/{}/partner-key", o.id), "Ashby partner key", &format!("partner-overlap-{}", o.id), seen(o.id, OrganizationKey::AshbyPartner)))
                     }
                 }
             }
@@ -104,6 +113,7 @@ pub(super) async fn integrators_page(console: Console) -> HttpResponse {
         Ok(rows) => rows,
         Err(e) => return internal(e),
     };
+    let fingerprints: HashMap<Uuid, String> = rows.iter().map(|m| (m.id, store::integrator_fingerprint(m))).collect();
     let views = match rows
         .into_iter()
         .map(|m| store::integrator_view(&state.vault, m))
@@ -136,7 +146,7 @@ pub(super) async fn integrators_page(console: Console) -> HttpResponse {
                     @if let Some(at) = i.previous_secret_expires_at { dt { "Previous secret works until" } dd { (when(at)) } }
                 }
                 @if writes {
-                    (rotation_form(&visit, format!("/console/integrators/{}/secret", i.id), "signing secret", &format!("secret-overlap-{}", i.id)))
+                    (rotation_form(&visit, format!("/console/integrators/{}/secret", i.id), "signing secret", &format!("secret-overlap-{}", i.id), fingerprints.get(&i.id).cloned()))
                 }
             }
         }
@@ -171,14 +181,19 @@ impl Rotation {
         }
     }
 
-    /// The audit log's action (the admin API's name for it) and the target's type.
-    fn action(self) -> (&'static str, &'static str) {
+    /// The audit log's name for it (the admin API's).
+    fn action(self) -> &'static str {
         match self {
-            Rotation::Organization(OrganizationKey::Provider) => ("organization.provider-key-rotation", "organization"),
-            Rotation::Organization(OrganizationKey::AshbyPartner) => {
-                ("organization.partner-key-rotation", "organization")
-            }
-            Rotation::IntegratorSecret => ("integrator.secret-rotation", "integrator"),
+            Rotation::Organization(OrganizationKey::Provider) => "organization.provider-key-rotation",
+            Rotation::Organization(OrganizationKey::AshbyPartner) => "organization.partner-key-rotation",
+            Rotation::IntegratorSecret => "integrator.secret-rotation",
+        }
+    }
+
+    fn key(self) -> RotatedKey {
+        match self {
+            Rotation::Organization(key) => RotatedKey::Organization(key),
+            Rotation::IntegratorSecret => RotatedKey::IntegratorSecret,
         }
     }
 
@@ -214,8 +229,16 @@ async fn rotate(console: Console, path: &str, form: Form, rotation: Rotation) ->
         secret: None,
     };
     let (overlap, now) = (state.key_rotation_overlap, state.clock.now());
+    let seen = form.get("seen").map(String::as_str).unwrap_or_default();
     let outcome = async {
         let txn = crate::db::begin_write(&state.db).await?;
+        let unchanged = store::claim_unchanged(&txn, rotation.key(), id, seen).await?;
+        if !unchanged {
+            return Err(StoreError::Conflict(format!(
+                "This {} has been rotated since the page was shown (was the form sent twice?), so nothing was rotated now. Open the page again to see the keys as they are",
+                rotation.what()
+            )));
+        }
         let rotated = match rotation {
             Rotation::Organization(key) => {
                 store::rotate_organization_key(&txn, OrganizationId(id), key, &request, overlap, now).await?
@@ -228,30 +251,26 @@ async fn rotate(console: Console, path: &str, form: Form, rotation: Rotation) ->
         Ok::<_, StoreError>(rotated)
     }
     .await;
-    let (action, target_type) = rotation.action();
-    let target = Some((target_type, id.to_string()));
-    let text = match outcome {
+    let (status, text) = match outcome {
         Ok(Some(rotated)) => {
             crate::admin::routes::forget_cached_credentials(state, &console.req).await;
-            visit.record(state, action, target, 200).await;
-            tracing::info!(action, "rotated from the console");
+            tracing::info!(action = rotation.action(), "rotated from the console");
             return shown_once(visit, rotation.what(), rotation.back(), &rotated);
         }
         Ok(None) => return message(StatusCode::NOT_FOUND, "Not found", "Check the link."),
-        Err(StoreError::Invalid(problems)) => problems
-            .iter()
-            .map(|p| format!("{}: {}", p.field, p.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        Err(StoreError::Conflict(detail)) => detail,
-        Err(e) => {
-            visit.record(state, action, target, 500).await;
-            return internal(e);
-        }
+        Err(StoreError::Invalid(problems)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            problems
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Err(StoreError::Conflict(detail)) => (StatusCode::CONFLICT, detail),
+        Err(e) => return internal(e),
     };
-    visit.record(state, action, target, 422).await;
     visit.refused(
-        StatusCode::UNPROCESSABLE_ENTITY,
+        status,
         "Not rotated",
         &format!("{text}. Nothing changed."),
         rotation.back(),

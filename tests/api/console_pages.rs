@@ -52,16 +52,26 @@ async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it
 
     let mut browser = Browser::new(&app);
     assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
-    // By resultId, by assessment id and by the candidate's address: the one assessment.
-    for q in ["find-me", id.as_str(), "Find-Me@example.com"] {
-        let (status, page, _) = browser.get(&format!("/console/assessments?q={q}")).await;
+    // The search form is sent as a POST: an address never travels in a URL. By resultId, by
+    // assessment id (as typed or upper-case) and by the candidate's address: the one assessment.
+    let (_, page, _) = browser.get("/console/assessments").await;
+    let token = csrf_of(&page);
+    let upper = id.to_uppercase();
+    for q in ["find-me", id.as_str(), upper.as_str(), "Find-Me@example.com"] {
+        let (status, page, _) = browser
+            .post("/console/assessments", &[("csrf", &token), ("q", q)])
+            .await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("1 assessment(s)"), "{q}: {page}");
         assert!(page.contains(&format!("/console/assessments/{id}")), "{q}: {page}");
         assert!(!page.contains(&other), "{q}: {page}");
     }
-    let (_, page, _) = browser.get("/console/assessments?q=nobody-has-this").await;
+    let (_, page, _) = browser
+        .post("/console/assessments", &[("csrf", &token), ("q", "nobody-has-this")])
+        .await;
     assert!(page.contains("0 assessment(s)"), "{page}");
+    let (status, _, _) = browser.post("/console/assessments", &[("q", "find-me")]).await;
+    assert_eq!(status, 403, "the search form needs its token too");
     let (_, page, _) = browser.get("/console/assessments?state=completed").await;
     assert!(page.contains("1 assessment(s)") && page.contains("find-me"), "{page}");
     let (status, page, _) = browser.get("/console/assessments?from=last-week").await;
@@ -82,6 +92,17 @@ async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it
     ] {
         assert!(page.contains(text), "the timeline lacks {text:?}:\n{page}");
     }
+    // The report's signed link is on no page: the console's link leads to it, and is audited.
+    assert!(!page.contains("/r/"), "{page}");
+    let (status, _, location) = browser
+        .get(&format!("/console/assessments/{id}/report?format=pdf"))
+        .await;
+    assert_eq!(status, 303);
+    let location = location.unwrap_or_default();
+    assert!(
+        location.starts_with(&app.url("/r/")) && location.ends_with("?format=pdf"),
+        "{location}"
+    );
     let replay_path = format!("/console/deliveries/{delivery_id}/replay");
     assert!(page.contains(&replay_path), "a Replay form: {page}");
     let token = csrf_of(&page);
@@ -119,7 +140,11 @@ async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it
         .filter(|(action, target, _)| action == "delivery.replay" && target.as_deref() == Some(delivery_id.as_str()))
         .map(|(_, _, status)| *status)
         .collect();
-    assert_eq!(replays, [303, 409], "{actions:?}");
+    assert_eq!(replays, [403, 303, 409], "refused, replayed, refused: {actions:?}");
+    assert!(
+        actions.contains(&("assessment.report".into(), Some(id.clone()), 303)),
+        "{actions:?}"
+    );
 }
 
 #[tokio::test]
@@ -150,7 +175,9 @@ async fn scopes_decide_which_pages_and_forms_an_operator_gets() {
         "/console/audit",
         &format!("/console/candidates?assessment={id}"),
     ] {
-        assert_eq!(browser.get(path).await.0, 403, "{path}");
+        let (status, page, _) = browser.get(path).await;
+        assert_eq!(status, 403, "{path}");
+        assert!(page.contains("scope"), "{path}: the page says which scope: {page}");
     }
     for path in [
         format!("/console/deliveries/{delivery_id}/replay"),
@@ -158,14 +185,37 @@ async fn scopes_decide_which_pages_and_forms_an_operator_gets() {
         format!("/console/integrators/{INTEGRATOR_A}/secret"),
         "/console/candidates/erase".to_owned(),
     ] {
-        let (status, _, _) = browser
+        let (status, page, _) = browser
             .post(&path, &[("csrf", &token), ("assessment", &id), ("overlap", "1h")])
             .await;
         assert_eq!(status, 403, "{path}");
+        assert!(page.contains("This needs the"), "{path}: refused for the scope: {page}");
     }
     app.wait_until_settled().await;
     assert_eq!(receiver.requests().len(), 1, "nothing replayed");
-    assert!(console_actions(&app).await.iter().all(|(a, ..)| a == "console.sign_in"));
+    // Each refusal is in the audit log as this operator's.
+    let refused: Vec<(String, Option<String>, i32)> = console_actions(&app)
+        .await
+        .into_iter()
+        .filter(|(action, ..)| action != "console.sign_in")
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("delivery.replay".to_owned(), Some(delivery_id.clone()), 403),
+            (
+                "organization.provider-key-rotation".to_owned(),
+                Some(ORG_A.to_owned()),
+                403
+            ),
+            (
+                "integrator.secret-rotation".to_owned(),
+                Some(INTEGRATOR_A.to_owned()),
+                403
+            ),
+            ("erasure".to_owned(), None, 403),
+        ]
+    );
     // Signed out, every page sends to the sign-in page.
     let mut stranger = Browser::new(&app);
     let (status, _, location) = stranger.get(&format!("/console/assessments/{id}")).await;
@@ -183,7 +233,7 @@ async fn an_operator_exports_and_erases_a_candidate_after_confirming() {
     assert_eq!(ordered.status(), 201);
     let mut browser = Browser::new(&app);
     assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
-    let (_, page, _) = browser.get("/console/assessments?q=erase-me").await;
+    let (_, page, _) = browser.get("/console/assessments?state=invited").await;
     let id = capture(&page, "/console/assessments/", '"').remove(0);
 
     let path = format!("/console/candidates?assessment={id}");
@@ -270,9 +320,15 @@ async fn an_operator_exports_and_erases_a_candidate_after_confirming() {
         actions.contains(&("data-subject.export".into(), Some(ORG_A.into()), 200)),
         "{actions:?}"
     );
-    assert!(
-        actions.contains(&("erasure".into(), Some(erasure_id), 200)),
-        "{actions:?}"
+    let erasures: Vec<(Option<String>, i32)> = actions
+        .into_iter()
+        .filter(|(action, ..)| action == "erasure")
+        .map(|(_, target, status)| (target, status))
+        .collect();
+    assert_eq!(
+        erasures,
+        [(Some(id.clone()), 422), (Some(erasure_id), 200)],
+        "the refused confirmation, then the erasure"
     );
 }
 
@@ -289,11 +345,15 @@ async fn a_rotation_shows_the_new_key_once_and_no_page_shows_a_secret() {
         SECRET_B,
         ASHBY_KEY_A,
         CUSTOMER_ASHBY_KEY_A,
+        "callback-api-key-a",
         PASSWORD,
     ];
     let (status, organizations, _) = browser.get("/console/organizations").await;
     assert_eq!(status, 200);
-    assert!(organizations.contains("Org A") && organizations.contains("Sandbox"));
+    assert!(
+        organizations.contains("Org A") && organizations.contains("<dt>Sandbox</dt><dd>no</dd>"),
+        "{organizations}"
+    );
     let (status, integrators, _) = browser.get("/console/integrators").await;
     assert_eq!(status, 200);
     for secret in secrets {
@@ -305,14 +365,26 @@ async fn a_rotation_shows_the_new_key_once_and_no_page_shows_a_secret() {
 
     let token = csrf_of(&organizations);
     let path = format!("/console/organizations/{ORG_A}/provider-key");
-    let (status, page, _) = browser.post(&path, &[("csrf", &token), ("overlap", "forever")]).await;
+    let seen = form_field(&organizations, &path, "seen");
+    let (status, page, _) = browser
+        .post(&path, &[("csrf", &token), ("seen", &seen), ("overlap", "forever")])
+        .await;
     assert_eq!(status, 422);
     assert!(page.contains("overlap") && page.contains("Nothing changed"), "{page}");
 
-    let (status, page, _) = browser.post(&path, &[("csrf", &token), ("overlap", "0s")]).await;
+    let (status, page, _) = browser
+        .post(&path, &[("csrf", &token), ("seen", &seen), ("overlap", "0s")])
+        .await;
     assert_eq!(status, 200, "{page}");
     let new_key = capture(&page, r#"<code class="secret">"#, '<').remove(0);
     assert!(new_key.starts_with("pk_"), "{page}");
+    // The same form sent again (a reload, a double click) rotates nothing: the key just shown
+    // stays the one that works.
+    let (status, page, _) = browser
+        .post(&path, &[("csrf", &token), ("seen", &seen), ("overlap", "0s")])
+        .await;
+    assert_eq!(status, 409);
+    assert!(page.contains("was the form sent twice?"), "{page}");
     // The new key works now; with a 0s overlap the old one stopped.
     let body = order_body("rotated-key", "rotated@example.com").to_string();
     let with_new = app
@@ -325,7 +397,10 @@ async fn a_rotation_shows_the_new_key_once_and_no_page_shows_a_secret() {
     assert_eq!(with_old.status(), 401);
 
     let path = format!("/console/integrators/{INTEGRATOR_A}/secret");
-    let (status, page, _) = browser.post(&path, &[("csrf", &token), ("overlap", "1h")]).await;
+    let seen = form_field(&integrators, &path, "seen");
+    let (status, page, _) = browser
+        .post(&path, &[("csrf", &token), ("seen", &seen), ("overlap", "1h")])
+        .await;
     assert_eq!(status, 200, "{page}");
     let new_secret = capture(&page, r#"<code class="secret">"#, '<').remove(0);
     assert!(page.contains("works until"), "{page}");
@@ -336,24 +411,43 @@ async fn a_rotation_shows_the_new_key_once_and_no_page_shows_a_secret() {
     }
     assert!(integrators.contains("Previous secret works until"), "{integrators}");
 
-    let actions: Vec<(String, Option<String>, i32)> = console_actions(&app).await;
-    for expected in [
-        (
-            "organization.provider-key-rotation".to_owned(),
-            Some(ORG_A.to_owned()),
-            422,
-        ),
-        (
-            "organization.provider-key-rotation".to_owned(),
-            Some(ORG_A.to_owned()),
-            200,
-        ),
-        (
-            "integrator.secret-rotation".to_owned(),
-            Some(INTEGRATOR_A.to_owned()),
-            200,
-        ),
-    ] {
-        assert!(actions.contains(&expected), "{actions:?}");
-    }
+    let rotations: Vec<(String, Option<String>, i32)> = console_actions(&app)
+        .await
+        .into_iter()
+        .filter(|(action, ..)| action != "console.sign_in")
+        .collect();
+    assert_eq!(
+        rotations,
+        [
+            (
+                "organization.provider-key-rotation".to_owned(),
+                Some(ORG_A.to_owned()),
+                422
+            ),
+            (
+                "organization.provider-key-rotation".to_owned(),
+                Some(ORG_A.to_owned()),
+                200
+            ),
+            (
+                "organization.provider-key-rotation".to_owned(),
+                Some(ORG_A.to_owned()),
+                409
+            ),
+            (
+                "integrator.secret-rotation".to_owned(),
+                Some(INTEGRATOR_A.to_owned()),
+                200
+            ),
+        ]
+    );
+}
+
+/// The value of a hidden field of the form that posts to `action`.
+fn form_field(page: &str, action: &str, name: &str) -> String {
+    let form = page
+        .split(&format!(r#"action="{action}""#))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no form posts to {action}: {page}"));
+    capture(form, &format!(r#"name="{name}" value=""#), '"').remove(0)
 }

@@ -146,17 +146,35 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
     let cookies = format!("{csrf_cookie}; ap_console={session}");
     let search = app
         .http
-        .get(format!("{url}/console/assessments?q={email}"))
+        .post(format!("{url}/console/assessments"))
         .header("cookie", &cookies)
+        .form(&[("csrf", csrf.as_str()), ("q", email)])
         .send()
         .await
         .expect("search");
     assert_eq!(search.status(), 200);
+    let organizations = app
+        .http
+        .get(format!("{url}/console/organizations"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .expect("organisations")
+        .text()
+        .await
+        .expect("page");
+    let rotation = format!("/console/organizations/{ORG_A}/provider-key");
+    let seen = crate::candidate::capture(
+        organizations.split(&rotation).nth(1).expect("a rotation form"),
+        r#"name="seen" value=""#,
+        '"',
+    )
+    .remove(0);
     let rotated = app
         .http
-        .post(format!("{url}/console/organizations/{ORG_A}/provider-key"))
+        .post(format!("{url}{rotation}"))
         .header("cookie", &cookies)
-        .form(&[("csrf", csrf.as_str()), ("overlap", "1h")])
+        .form(&[("csrf", csrf.as_str()), ("seen", seen.as_str()), ("overlap", "1h")])
         .send()
         .await
         .expect("rotation");
@@ -168,6 +186,12 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
     let log = reader.join().expect("the log reader");
 
     assert!(log.contains("/a/{token}"), "the route template is logged:\n{log}");
+    for route in ["/console/organizations/{id}/provider-key", "/console/assessments"] {
+        assert!(
+            log.contains(route),
+            "the console's requests are logged ({route}):\n{log}"
+        );
+    }
     assert!(log.contains("request finished"), "{log}");
     for secret in [
         token.as_str(),

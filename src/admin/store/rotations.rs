@@ -124,6 +124,77 @@ pub async fn rotate_integrator_secret<C: ConnectionTrait>(
     }))
 }
 
+/// What a rotation replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotatedKey {
+    Organization(OrganizationKey),
+    IntegratorSecret,
+}
+
+/// 16 hex characters of a SHA-256 over what is stored of a key (its hash, or its ciphertext),
+/// which tell nothing of the key but change with every rotation.
+fn fingerprint(stored: &str) -> String {
+    let mut hex = sha256_hex(format!("rotation-form\0{stored}").as_bytes());
+    hex.truncate(16);
+    hex
+}
+
+/// The fingerprint of an organisation's key as it is now; `None` when it has no such key.
+pub fn organization_fingerprint(model: &organization::Model, key: OrganizationKey) -> Option<String> {
+    match key {
+        OrganizationKey::Provider => Some(fingerprint(&model.provider_key_hash)),
+        OrganizationKey::AshbyPartner => model.ashby_partner_key_hash.as_deref().map(fingerprint),
+    }
+}
+
+/// The fingerprint of an integrator's signing secret as it is now.
+pub fn integrator_fingerprint(model: &integrator::Model) -> String {
+    fingerprint(&model.secret_enc)
+}
+
+/// Claims the key for a rotation asked for from a page that showed it with the fingerprint
+/// `seen`; false when it has been rotated since (or is not there). A form sent twice (a double
+/// click, a reload) would otherwise rotate twice, and the second rotation ends at once the key
+/// that partners still use. The row is locked first (a no-op UPDATE: on PostgreSQL a second
+/// form sent at the same moment waits, then sees the new key; SQLite's write transactions run
+/// one at a time), so call it in the rotation's transaction.
+pub async fn claim_unchanged<C: ConnectionTrait>(
+    db: &C,
+    key: RotatedKey,
+    id: Uuid,
+    seen: &str,
+) -> Result<bool, sea_orm::DbErr> {
+    use sea_orm::sea_query::Expr;
+    let current = match key {
+        RotatedKey::Organization(which) => {
+            organization::Entity::update_many()
+                .col_expr(
+                    organization::Column::UpdatedAt,
+                    Expr::col(organization::Column::UpdatedAt),
+                )
+                .filter(organization::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+            organization::Entity::find_by_id(OrganizationId(id))
+                .one(db)
+                .await?
+                .and_then(|m| organization_fingerprint(&m, which))
+        }
+        RotatedKey::IntegratorSecret => {
+            integrator::Entity::update_many()
+                .col_expr(integrator::Column::UpdatedAt, Expr::col(integrator::Column::UpdatedAt))
+                .filter(integrator::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+            integrator::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .map(|m| integrator_fingerprint(&m))
+        }
+    };
+    Ok(current.is_some_and(|f| f == seen))
+}
+
 /// Which of an organisation's keys is rotated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrganizationKey {
