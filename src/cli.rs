@@ -8,12 +8,12 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::admin::seed::{self, SeedReport};
-use crate::admin::spec::SeedFile;
 use crate::auth::admin::{AdminTokens, Scope};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Environment, SecretSource, Settings};
 use crate::crypto::Vault;
 use crate::startup::{Application, Mode};
+use crate::tenancy::spec::SeedFile;
 use crate::{db, openapi, telemetry};
 
 /// The demo seed, built in so that `demo` works from any directory.
@@ -258,14 +258,14 @@ async fn serve(settings: Settings, mode: Mode) -> anyhow::Result<()> {
 /// What seeding needs of the settings (taken before the settings move into the application).
 struct Seeder {
     vault: Vault,
-    rules: crate::admin::store::Rules,
+    rules: crate::tenancy::store::Rules,
 }
 
 impl Seeder {
     fn new(settings: &Settings) -> Self {
         Self {
             vault: Vault::new(&settings.master_key),
-            rules: crate::admin::store::Rules {
+            rules: crate::tenancy::store::Rules {
                 link_orders_default: settings.env == Environment::Development,
                 targets: crate::delivery::guard::Targets::new(settings.delivery.allow_private_networks),
             },

@@ -34,5 +34,6 @@ pub mod signature;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tenancy;
 pub mod testing;
 pub mod types;

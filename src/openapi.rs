@@ -7,12 +7,12 @@ use utoipa::{Modify, OpenApi};
 use crate::admin::deliveries;
 use crate::admin::personal_data;
 use crate::admin::routes as admin;
-use crate::admin::spec;
 use crate::ashby::dto as ashby_dto;
 use crate::ashby::routes as ashby_routes;
 use crate::assessment::personal_data as pd;
 use crate::error::{FieldError, Problem};
 use crate::recruitment::{dto, routes as recruitment};
+use crate::tenancy::spec;
 use crate::{assessment, health};
 
 struct SecuritySchemes;

@@ -83,7 +83,7 @@ pub async fn apply_example_seed(db: &DatabaseConnection) {
     let seed =
         crate::admin::seed::parse(crate::cli::EXAMPLE_SEED).unwrap_or_else(|e| panic!("the example seed parses: {e}"));
     let vault = crate::crypto::Vault::new(&secrecy::SecretBox::new(Box::new([7; 32])));
-    let rules = crate::admin::store::Rules::development();
+    let rules = crate::tenancy::store::Rules::development();
     if let Err(e) = crate::admin::seed::apply(db, &vault, &seed, chrono::Utc::now(), rules).await {
         panic!("applying the example seed: {e}");
     }

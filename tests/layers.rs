@@ -18,7 +18,7 @@ const SURFACES: &[&str] = &[
 /// Wiring (and the test support, which assembles databases as the wiring does): it may name
 /// anything, and nothing else names it.
 const WIRING: &[&str] = &["startup", "cli", "main", "lib", "testing"];
-const DOMAIN_AND_DELIVERY: &[&str] = &["assessment", "catalog", "links", "delivery", "secrets"];
+const DOMAIN_AND_DELIVERY: &[&str] = &["assessment", "catalog", "links", "delivery", "secrets", "tenancy"];
 
 /// Top-level module → the top-level modules its sources name (`crate::x`).
 fn import_graph() -> BTreeMap<String, BTreeSet<String>> {

@@ -490,7 +490,7 @@ async fn run_ceiling(args: &CeilingArgs) -> anyhow::Result<Summary> {
             &vault,
             &seed,
             chrono::Utc::now(),
-            assessment_partner::admin::store::Rules::development(),
+            assessment_partner::tenancy::store::Rules::development(),
         )
         .await?;
     }

@@ -1,10 +1,8 @@
-//! Operators' surface: the admin API (bearer JWT) and seeding, which share one store.
+//! Operators' surface: the admin API (bearer JWT) and seeding, both on `tenancy::store`.
 pub mod deliveries;
 pub mod paging;
 pub mod personal_data;
 pub mod routes;
 pub mod seed;
-pub mod spec;
-pub mod store;
 
 pub use routes::configure;

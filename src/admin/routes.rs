@@ -8,16 +8,15 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::admin::paging::Paging;
-use crate::admin::spec::*;
-use crate::admin::store::{self, OrganizationKey, StoreError, Upserted};
 use crate::assessment::{State, search};
 use crate::auth::admin::{AdminAuth, Scope};
-use crate::auth::directory::Directory;
 use crate::entity::enums::UnknownState;
 use crate::entity::integrator;
 use crate::error::{ApiError, Problem};
 use crate::extract::{json_body, optional_json_body};
 use crate::state::AppState;
+use crate::tenancy::spec::*;
+use crate::tenancy::store::{self, OrganizationKey, StoreError, Upserted};
 use crate::types::OrganizationId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -103,7 +102,7 @@ async fn put_lens(
     let txn = crate::db::begin_write(&state.db).await?;
     let outcome = store::upsert_lens(&txn, id, &spec, now).await?;
     txn.commit().await?;
-    forget_cached_credentials(&state, &req).await;
+    crate::auth::forget_cached_credentials(&state, &req).await;
     let view = store::list_lenses(&state.db, Some(id)).await?.pop();
     Ok(status_for(outcome).json(view))
 }
@@ -167,7 +166,7 @@ async fn put_integrator(
     let outcome =
         store::upsert_integrator(&txn, &state.vault, id, &spec, state.clock.now(), store_rules(&state)).await?;
     txn.commit().await?;
-    forget_cached_credentials(&state, &req).await;
+    crate::auth::forget_cached_credentials(&state, &req).await;
     let model = integrator::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -207,7 +206,7 @@ async fn rotate_integrator_secret(
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("No integrator {id}.")))?;
     txn.commit().await?;
-    forget_cached_credentials(&state, &req).await;
+    crate::auth::forget_cached_credentials(&state, &req).await;
     tracing::info!("integrator secret rotated");
     Ok(HttpResponse::Created().json(SecretRotated {
         secret: rotated.value,
@@ -275,7 +274,7 @@ async fn put_organization(
     )
     .await?;
     txn.commit().await?;
-    forget_cached_credentials(&state, &req).await;
+    crate::auth::forget_cached_credentials(&state, &req).await;
     let mut view = store::list_organizations(&state.db, Some(id))
         .await?
         .pop()
@@ -346,7 +345,7 @@ async fn rotate_provider_key(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let rotated = rotate_key_of(&state, &auth, &path, &req, payload, OrganizationKey::Provider).await?;
-    forget_cached_credentials(&state, &req).await;
+    crate::auth::forget_cached_credentials(&state, &req).await;
     tracing::info!("provider key rotated");
     Ok(HttpResponse::Created().json(ProviderKeyRotated {
         provider_key: rotated.value,
@@ -411,7 +410,7 @@ async fn put_locales(
     let txn = crate::db::begin_write(&state.db).await?;
     store::replace_locales(&txn, &codes).await?;
     txn.commit().await?;
-    forget_cached_credentials(&state, &req).await;
+    crate::auth::forget_cached_credentials(&state, &req).await;
     Ok(HttpResponse::Ok().json(store::list_locales(&state.db).await?))
 }
 
@@ -535,18 +534,5 @@ fn store_rules(state: &AppState) -> store::Rules {
     store::Rules {
         link_orders_default: state.env == crate::config::Environment::Development,
         targets: state.targets(),
-    }
-}
-
-/// An admin or console change applies to the next request and the next push on this instance: the
-/// provider-key directory, the result-push credentials and the integrators' delivery caps are
-/// read again (other instances' within `DIRECTORY_TTL`, `CREDENTIAL_TTL` and `caps::REFRESH`).
-pub async fn forget_cached_credentials(state: &AppState, req: &HttpRequest) {
-    if let Some(directory) = req.app_data::<web::Data<Directory>>() {
-        directory.invalidate();
-    }
-    state.push_credentials.invalidate();
-    if let Err(e) = state.delivery_caps.refresh(&state.db).await {
-        tracing::warn!(error = %e, "could not read the delivery caps again; they are read within 30 s");
     }
 }

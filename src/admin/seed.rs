@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::admin::spec::SeedFile;
-use crate::admin::store::{self, StoreError, Upserted};
 use crate::crypto::Vault;
+use crate::tenancy::spec::SeedFile;
+use crate::tenancy::store::{self, StoreError, Upserted};
 
 /// What a seed run did, and the keys it generated (shown once).
 #[derive(Debug, Default)]

@@ -142,7 +142,7 @@ pub struct ErrorEnvelope {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CustomFieldListResponse {
     pub success: bool,
-    pub fields: Vec<crate::admin::spec::CustomFieldSpec>,
+    pub fields: Vec<crate::tenancy::spec::CustomFieldSpec>,
 }
 
 pub use crate::delivery::ashby_update::{DataBlob, UpdateRequest};

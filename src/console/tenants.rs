@@ -13,10 +13,10 @@ use uuid::Uuid;
 
 use super::deliveries::when;
 use super::page::{Console, Form, Visit, internal, message};
-use crate::admin::spec::RotationRequest;
-use crate::admin::store::{self, OrganizationKey, Rotated, RotatedKey, StoreError};
 use crate::auth::admin::Scope;
 use crate::entity::{integrator, organization};
+use crate::tenancy::spec::RotationRequest;
+use crate::tenancy::store::{self, OrganizationKey, Rotated, RotatedKey, StoreError};
 use crate::types::OrganizationId;
 
 fn yes_no(b: bool) -> &'static str {
@@ -230,30 +230,20 @@ async fn rotate(console: Console, path: &str, form: Form, rotation: Rotation) ->
     };
     let (overlap, now) = (state.key_rotation_overlap, state.clock.now());
     let seen = form.get("seen").map(String::as_str).unwrap_or_default();
-    let outcome = async {
-        let txn = crate::db::begin_write(&state.db).await?;
-        let unchanged = store::claim_unchanged(&txn, rotation.key(), id, seen).await?;
-        if !unchanged {
-            return Err(StoreError::Conflict(format!(
-                "This {} has been rotated since the page was shown (was the form sent twice?), so nothing was rotated now. Open the page again to see the keys as they are",
-                rotation.what()
-            )));
-        }
-        let rotated = match rotation {
-            Rotation::Organization(key) => {
-                store::rotate_organization_key(&txn, OrganizationId(id), key, &request, overlap, now).await?
-            }
-            Rotation::IntegratorSecret => {
-                store::rotate_integrator_secret(&txn, &state.vault, id, &request, overlap, now).await?
-            }
-        };
-        txn.commit().await?;
-        Ok::<_, StoreError>(rotated)
-    }
+    let outcome = store::rotate_unless_changed(
+        &state.db,
+        &state.vault,
+        rotation.key(),
+        id,
+        seen,
+        &request,
+        overlap,
+        now,
+    )
     .await;
     let (status, text) = match outcome {
         Ok(Some(rotated)) => {
-            crate::admin::routes::forget_cached_credentials(state, &console.req).await;
+            crate::auth::forget_cached_credentials(state, &console.req).await;
             tracing::info!(action = rotation.action(), "rotated from the console");
             return shown_once(visit, rotation.what(), rotation.back(), &rotated);
         }

@@ -462,8 +462,9 @@ async fn assessments_are_listed_with_filters_and_a_cursor() {
 
 #[tokio::test]
 async fn seeding_twice_changes_nothing() {
-    use assessment_partner::admin::{seed, store};
+    use assessment_partner::admin::seed;
     use assessment_partner::crypto::Vault;
+    use assessment_partner::tenancy::store;
     let app = spawn_app().await;
     let token = app.admin_token(&[Scope::LensesRead, Scope::OrganizationsRead]);
     let before: Value = app

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use assessment_partner::admin::{seed, store};
+use assessment_partner::admin::seed;
 use assessment_partner::auth::admin::{AdminTokens, Scope};
 pub use assessment_partner::clock::Clock;
 use assessment_partner::clock::ManualClock;
@@ -11,6 +11,7 @@ use assessment_partner::links::LinkSigner;
 use assessment_partner::ratelimit::{LimitSettings, MAX_RATE, Rate};
 use assessment_partner::signature;
 use assessment_partner::startup::{Application, Mode, StopHandle};
+use assessment_partner::tenancy::store;
 use base64::Engine;
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};

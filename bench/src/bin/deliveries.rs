@@ -153,7 +153,7 @@ async fn seeded(url: &str, key: [u8; 32]) -> anyhow::Result<DatabaseConnection> 
         &Vault::new(&s.master_key),
         &seed_file,
         SystemClock.now(),
-        assessment_partner::admin::store::Rules::development(),
+        assessment_partner::tenancy::store::Rules::development(),
     )
     .await?;
     Ok(db)

@@ -10,11 +10,11 @@ use sea_orm::{
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::admin::spec::*;
-use crate::admin::store::{StoreError, Upserted, check_id, problems_into};
 use crate::entity::{lens, lens_competency, locale};
 use crate::error::FieldError;
 use crate::extract::Problems;
+use crate::tenancy::spec::*;
+use crate::tenancy::store::{StoreError, Upserted, check_id, problems_into};
 use crate::types::Locale;
 
 pub async fn ensure_locales<C: ConnectionTrait>(db: &C, codes: &[String]) -> Result<(), StoreError> {

@@ -5,13 +5,13 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, 
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::admin::spec::*;
-use crate::admin::store::{Rules, StoreError, Upserted, check_id, problems_into};
 use crate::crypto::Vault;
 use crate::delivery::guard::Targets;
 use crate::entity::integrator;
 use crate::extract::Problems;
 use crate::ratelimit::{MAX_RATE, Rate};
+use crate::tenancy::spec::*;
+use crate::tenancy::store::{Rules, StoreError, Upserted, check_id, problems_into};
 
 /// The highest `maxDeliveriesPerSecond`.
 const MAX_DELIVERIES_PER_SECOND: u32 = 10_000;

@@ -11,13 +11,13 @@ use sea_orm::{
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::admin::spec::RotationRequest;
-use crate::admin::store::{StoreError, problems_into};
 use crate::config::random_token;
 use crate::crypto::{Vault, sha256_hex};
 use crate::entity::{integrator, organization};
 use crate::extract::Problems;
 use crate::secrets;
+use crate::tenancy::spec::RotationRequest;
+use crate::tenancy::store::{StoreError, problems_into};
 use crate::types::OrganizationId;
 
 /// The longest overlap a rotation may ask for.
@@ -157,8 +157,8 @@ pub fn integrator_fingerprint(model: &integrator::Model) -> String {
 /// click, a reload) would otherwise rotate twice, and the second rotation ends at once the key
 /// that partners still use. The row is locked first (a no-op UPDATE: on PostgreSQL a second
 /// form sent at the same moment waits, then sees the new key; SQLite's write transactions run
-/// one at a time), so call it in the rotation's transaction.
-pub async fn claim_unchanged<C: ConnectionTrait>(
+/// one at a time); it is called in the rotation's transaction.
+async fn claim_unchanged<C: ConnectionTrait>(
     db: &C,
     key: RotatedKey,
     id: Uuid,
@@ -193,6 +193,43 @@ pub async fn claim_unchanged<C: ConnectionTrait>(
         }
     };
     Ok(current.is_some_and(|f| f == seen))
+}
+
+/// A rotation asked for from a page that showed the key with the fingerprint `seen`, in its
+/// own transaction: refused (`Conflict`) when the key has been rotated since, so that a form
+/// sent twice rotates once; `None` when there is no such organisation or integrator.
+#[allow(clippy::too_many_arguments)]
+pub async fn rotate_unless_changed(
+    db: &sea_orm::DatabaseConnection,
+    vault: &Vault,
+    key: RotatedKey,
+    id: Uuid,
+    seen: &str,
+    request: &RotationRequest,
+    default_overlap: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<Rotated>, StoreError> {
+    let txn = crate::db::begin_write(db).await?;
+    if !claim_unchanged(&txn, key, id, seen).await? {
+        let what = match key {
+            RotatedKey::Organization(OrganizationKey::Provider) => "provider key",
+            RotatedKey::Organization(OrganizationKey::AshbyPartner) => "Ashby partner key",
+            RotatedKey::IntegratorSecret => "signing secret",
+        };
+        return Err(StoreError::Conflict(format!(
+            "This {what} has been rotated since the page was shown (was the form sent twice?), so nothing was rotated now. Open the page again to see the keys as they are"
+        )));
+    }
+    let rotated = match key {
+        RotatedKey::Organization(which) => {
+            rotate_organization_key(&txn, OrganizationId(id), which, request, default_overlap, now).await?
+        }
+        RotatedKey::IntegratorSecret => {
+            rotate_integrator_secret(&txn, vault, id, request, default_overlap, now).await?
+        }
+    };
+    txn.commit().await?;
+    Ok(rotated)
 }
 
 /// Which of an organisation's keys is rotated.
