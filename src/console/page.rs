@@ -42,6 +42,9 @@ const STYLE: &str = r#"
 body { margin: 0; font: 1rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #111; background: #fff; }
 header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; justify-content: space-between; padding: 0.75rem 1rem; border-bottom: 1px solid #c4c4c4; }
 main { max-width: 64rem; margin: 0 auto; padding: 1rem 1rem 3rem; }
+.skip { position: absolute; left: -100rem; }
+.skip:focus { left: 1rem; top: 0.5rem; background: #fff; padding: 0.5rem; z-index: 1; }
+nav a[aria-current] { font-weight: 700; text-decoration-thickness: 3px; }
 h1 { font-size: 1.5rem; margin: 0.5rem 0 1rem; }
 h2 { font-size: 1.15rem; margin: 1.5rem 0 0.5rem; }
 label { display: block; font-weight: 600; margin: 0.75rem 0 0.25rem; }
@@ -93,8 +96,9 @@ pub(super) fn layout(title: &str, header: Option<Markup>, body: Markup) -> Marku
                 style { (PreEscaped(STYLE)) }
             }
             body {
+                a class="skip" href="#main" { "Skip to the content" }
                 @if let Some(header) = header { header { (header) } }
-                main { (body) }
+                main id="main" { (body) }
             }
         }
     }
@@ -283,6 +287,8 @@ pub(super) struct Visit {
     pub scopes: BTreeSet<Scope>,
     token: String,
     cookie: Option<Cookie<'static>>,
+    /// The page's path, to mark it in the navigation.
+    path: String,
 }
 
 impl Visit {
@@ -297,7 +303,7 @@ impl Visit {
 
     /// The page, with the console's header.
     pub(super) fn show(self, status: StatusCode, title: &str, body: Markup) -> HttpResponse {
-        let markup = layout(title, Some(header(&self.operator.email, &self.token)), body);
+        let markup = layout(title, Some(header(&self.operator.email, &self.token, &self.path)), body);
         page(status, markup, self.cookie.into_iter().collect())
     }
 
@@ -381,6 +387,7 @@ impl Console {
                     scopes,
                     token,
                     cookie,
+                    path: self.req.path().to_owned(),
                 })
             }
             Ok(None) => Err(see_other("/console/login", Vec::new())),
@@ -418,10 +425,18 @@ impl Console {
     }
 }
 
-fn header(email: &str, csrf: &str) -> Markup {
+fn header(email: &str, csrf: &str, path: &str) -> Markup {
+    let current = |href: &str| {
+        let here = if href == "/console" {
+            path == href
+        } else {
+            path.starts_with(href)
+        };
+        here.then_some("page")
+    };
     html! {
         nav aria-label="Console" {
-            @for (href, name) in NAVIGATION { a href=(href) { (name) } " " }
+            @for (href, name) in NAVIGATION { a href=(href) aria-current=[current(href)] { (name) } " " }
         }
         div class="who" {
             span { "Signed in as " (email) }

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -93,7 +94,7 @@ async fn headless() -> Headless {
 
 /// Clicks the button with this label, as a person would.
 async fn press(browser: &fantoccini::Client, label: &str) -> Result<(), fantoccini::error::CmdError> {
-    let button = format!("//button[normalize-space()='{label}']");
+    let button = format!(r#"//button[normalize-space()="{label}"]"#);
     browser.find(Locator::XPath(&button)).await?.click().await
 }
 
@@ -174,15 +175,17 @@ async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
 
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; .ci/run installs them and runs this test"]
-async fn browser_an_operator_replays_a_failed_push_from_the_console() {
+async fn browser_an_operator_replays_a_failed_push_and_erases_the_candidate_from_the_console() {
     use crate::console::{EMAIL, PASSWORD, add_operator};
 
     let headless = headless().await;
     let browser = &headless.client;
     let receiver = Receiver::start().await;
     let app = spawn_fast_app().await;
-    add_operator(&app, &["assessments.read", "deliveries.write"]);
+    add_operator(&app, &["assessments.read", "deliveries.write", "candidates.erase"]);
     let (id, delivery_id) = app.dead_result_push(&receiver, "console-e2e").await;
+    // `dead_result_push` orders for `{resultId}@example.com`.
+    let candidate = "console-e2e@example.com";
 
     let url = |path: &str| app.url(path).parse::<url::Url>().unwrap();
     let outcome = async {
@@ -221,14 +224,45 @@ async fn browser_an_operator_replays_a_failed_push_from_the_console() {
             browser.refresh().await?;
         }
 
+        // Back to the timeline, then the candidate's data: erased once the address is typed.
+        browser
+            .find(Locator::LinkText("The assessment's timeline"))
+            .await?
+            .click()
+            .await?;
+        arrive(browser, &url(&format!("/console/assessments/{id}"))).await?;
+        browser
+            .find(Locator::XPath(
+                "//a[starts-with(normalize-space(), \"This candidate's data\")]",
+            ))
+            .await?
+            .click()
+            .await?;
+        arrive(browser, &url(&format!("/console/candidates?assessment={id}"))).await?;
+        browser.find(Locator::Id("confirm")).await?.send_keys(candidate).await?;
+        press(browser, "Erase this candidate's data").await?;
+        let erased = browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//h1[normalize-space()='Erased']"))
+            .await?;
+        let erased = erased.text().await?;
+
         press(browser, "Sign out").await?;
         arrive(browser, &url("/console/login")).await?;
         browser.goto(url("/console/deliveries").as_str()).await?;
         let after = browser.current_url().await?;
-        Ok::<_, fantoccini::error::CmdError>((timeline, after))
+        Ok::<_, fantoccini::error::CmdError>((timeline, erased, after))
     }
     .await;
-    let (timeline, after) = outcome.expect("the browser walks through the console");
+    let (timeline, erased, after) = outcome.expect("the browser walks through the console");
+    assert_eq!(erased, "Erased");
+    let held = assessment_partner::entity::candidate::Entity::find()
+        .filter(assessment_partner::entity::candidate::Column::Email.eq(candidate))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(held.is_empty(), "the candidate's address is gone");
     assert!(timeline.contains("Result push given up (dead)"), "{timeline}");
     assert!(timeline.contains("410"), "why it failed: {timeline}");
     assert_eq!(after.path(), "/console/login", "signed out");

@@ -443,11 +443,78 @@ async fn a_rotation_shows_the_new_key_once_and_no_page_shows_a_secret() {
     );
 }
 
-/// The value of a hidden field of the form that posts to `action`.
+/// The value of a hidden field of the first form posting to `action` that has one.
 fn form_field(page: &str, action: &str, name: &str) -> String {
-    let form = page
-        .split(&format!(r#"action="{action}""#))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no form posts to {action}: {page}"));
-    capture(form, &format!(r#"name="{name}" value=""#), '"').remove(0)
+    page.split(&format!(r#"action="{action}""#))
+        .skip(1)
+        .find_map(|form| {
+            capture(form, &format!(r#"name="{name}" value=""#), '"')
+                .into_iter()
+                .next()
+        })
+        .unwrap_or_else(|| panic!("no form posting to {action} has {name}: {page}"))
+}
+
+#[tokio::test]
+async fn the_search_pages_on_with_a_form_that_keeps_its_filter() {
+    let app = spawn_app().await;
+    add_operator(&app, &["assessments.read"]);
+    for n in 0..52 {
+        let body = order_body(&format!("page-{n:02}"), &format!("page.{n}@example.com"));
+        let ordered = app.order("/recruitment/v1/assessment-link-order", &body).await;
+        assert_eq!(ordered.status(), 201);
+    }
+    // One more, in another organisation: the filter leaves it out on every page.
+    let other = app
+        .post_signed(
+            "/recruitment/v1/assessment-order",
+            KEY_B,
+            SECRET_B,
+            order_body("page-b", "page.b@example.com").to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(other.status(), 201);
+
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
+    let (_, page, _) = browser.get("/console/assessments").await;
+    assert!(
+        page.contains(r#"<a href="/console/assessments" aria-current="page">"#),
+        "the navigation marks the page: {page}"
+    );
+    let token = csrf_of(&page);
+    let (status, first, _) = browser
+        .post(
+            "/console/assessments",
+            &[("csrf", &token), ("organization", ORG_A), ("state", "invited")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(first.contains("50 assessment(s)"), "{first}");
+    let after = form_field(&first, "/console/assessments", "after");
+    assert_eq!(form_field(&first, "/console/assessments", "organization"), ORG_A);
+    let (status, second, _) = browser
+        .post(
+            "/console/assessments",
+            &[
+                ("csrf", &token),
+                ("organization", ORG_A),
+                ("state", "invited"),
+                ("after", &after),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(second.contains("2 assessment(s)"), "{second}");
+    assert!(
+        second.contains("page-50") && second.contains("page-51") && !second.contains("page-b"),
+        "{second}"
+    );
+    assert!(!second.contains("Next page"), "the last page: {second}");
+    for n in 0..50 {
+        assert!(
+            first.contains(&format!("page-{n:02}<")),
+            "page-{n:02} on the first page"
+        );
+    }
 }
