@@ -116,6 +116,17 @@ pub fn moments(a: &assessment::Model, calls: &[Inspected]) -> Vec<Moment> {
     moments
 }
 
+/// The recruiter's report of a completed assessment whose data is not erased: its signed link,
+/// valid as long as the link the result push carried.
+pub fn report_url(a: &assessment::Model, links: &LinkSigner) -> Option<String> {
+    match (a.state, a.completed_at, a.erased_at) {
+        (State::Completed, Some(done), None) => {
+            Some(links.url(LinkKind::Report, a.id.into(), done + links.report_ttl()))
+        }
+        _ => None,
+    }
+}
+
 /// The timeline of one assessment; `None` when there is no such assessment.
 pub async fn load<C: ConnectionTrait>(db: &C, id: AssessmentId, links: &LinkSigner) -> Result<Option<Timeline>, DbErr> {
     let Some(a) = assessment::Entity::find_by_id(id).one(db).await? else {
@@ -131,12 +142,7 @@ pub async fn load<C: ConnectionTrait>(db: &C, id: AssessmentId, links: &LinkSign
         .map(|o| o.name)
         .unwrap_or_default();
     let calls = inspect::of_assessment(db, id).await?;
-    let report_url = match (a.state, a.completed_at, a.erased_at) {
-        (State::Completed, Some(done), None) => {
-            Some(links.url(LinkKind::Report, a.id.into(), done + links.report_ttl()))
-        }
-        _ => None,
-    };
+    let report_url = report_url(&a, links);
     Ok(Some(Timeline {
         moments: moments(&a, &calls),
         assessment: a,
