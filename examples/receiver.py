@@ -1,6 +1,8 @@
-"""A result receiver for trying the demo: prints every POST it gets and answers 200.
+"""A result receiver for trying the demo: prints every POST it gets and answers 200 with
+{"success": true} (what Ashby answers, so it also stands in for Ashby's assessment.update).
 
-    python3 examples/receiver.py [PORT]      (default 9999; the demo's orders send results here)
+    python3 examples/receiver.py [PORT]      (default 9999; the demo's orders send results here;
+                                              the demo's step 6 points Ashby updates at 9998)
 
 If the integrator secret is given in AP_DEMO_SECRET (the demo's is the default), it also checks
 the push's Signature header the way an integrator would.
@@ -37,8 +39,12 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         except ValueError:
             print(body.decode(errors="replace"))
         sys.stdout.flush()
+        answer = b'{"success": true}'
         self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
+        self.wfile.write(answer)
 
     def log_message(self, *args):
         pass

@@ -34,10 +34,10 @@ pub async fn record<C: ConnectionTrait>(db: &C, event: Event, now: DateTime<Utc>
     audit_event::Entity::insert(audit_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         at: Set(now),
-        actor: Set(event.actor),
-        action: Set(event.action),
+        actor: Set(storable(event.actor)),
+        action: Set(storable(event.action)),
         target_type: Set(event.target_type.map(str::to_owned)),
-        target_id: Set(event.target_id),
+        target_id: Set(event.target_id.map(storable)),
         request_id: Set(event.request_id),
         outcome: Set(outcome(event.status).to_owned()),
         status: Set(i32::from(event.status)),
@@ -45,6 +45,20 @@ pub async fn record<C: ConnectionTrait>(db: &C, event: Event, now: DateTime<Utc>
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// Text as every database stores it: a refused request's path may hold anything a client sent
+/// (a NUL, which PostgreSQL cannot store as text; kilobytes of it), and its refusal is still
+/// recorded. NUL becomes U+FFFD, and at most 200 characters are kept.
+fn storable(text: String) -> String {
+    const MAX: usize = 200;
+    if !text.contains('\0') && text.chars().count() <= MAX {
+        return text;
+    }
+    text.chars()
+        .take(MAX)
+        .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 /// Which events to list.

@@ -61,6 +61,10 @@ enum Command {
         /// Seed file to use instead of the built-in examples/seed.json.
         #[arg(long)]
         file: Option<PathBuf>,
+        /// Overwrite the seeded lenses, integrators and organisations with the seed file's (by
+        /// default only what the database lacks is seeded, so changes made since are kept).
+        #[arg(long)]
+        reseed: bool,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -169,7 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print_seed_report(&file.display().to_string(), &report);
             Ok(())
         }
-        Command::Demo { file, .. } => demo(settings, file.as_deref()).await,
+        Command::Demo { file, reseed, .. } => demo(settings, file.as_deref(), reseed).await,
         Command::Operator { action } => {
             let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
@@ -301,7 +305,7 @@ fn print_seed_report(source: &str, report: &SeedReport) {
     }
 }
 
-async fn demo(settings: Settings, file: Option<&Path>) -> anyhow::Result<()> {
+async fn demo(settings: Settings, file: Option<&Path>, reseed: bool) -> anyhow::Result<()> {
     let (source, text) = match file {
         Some(path) => (
             path.display().to_string(),
@@ -313,20 +317,62 @@ async fn demo(settings: Settings, file: Option<&Path>) -> anyhow::Result<()> {
     let seeder = Seeder::new(&settings);
     // Build (connect, migrate) first, then seed through the application's own connection.
     let app = Application::build(settings, Arc::new(SystemClock)).await?;
-    let report = seeder.apply(app.db(), &seed).await?;
+    let report = if reseed {
+        let report = seeder.apply(app.db(), &seed).await?;
+        print_seed_report(&source, &report);
+        println!("  (--reseed: every entry of the seed file was written over what the database held)");
+        report
+    } else {
+        let (report, kept) =
+            seed::apply_missing(app.db(), &seeder.vault, &seed, SystemClock.now(), seeder.rules).await?;
+        print_seed_report(&source, &report);
+        if kept.anything() {
+            println!(
+                "  kept as they are in the database: {} lens(es), {} integrator(s), {} organization(s){}\n  \
+                 (changes made since the first start stay; `demo --reseed` writes the seed file over them,\n  \
+                 and keys rotated since replace the ones printed below)",
+                kept.lenses,
+                kept.integrators,
+                kept.organizations,
+                if kept.locales { ", the offered locales" } else { "" }
+            );
+        }
+        report
+    };
     let base = format!("http://127.0.0.1:{}", app.port());
     let public = app.public_url().as_str().trim_end_matches('/').to_owned();
-    print_seed_report(&source, &report);
     println!(
         "{}",
-        demo_instructions(&seed, &report, if public.contains("0.0.0.0") { &base } else { &public })
+        demo_instructions(
+            &seed,
+            &report,
+            if public.contains("0.0.0.0") { &base } else { &public },
+            &this_binary()
+        )
     );
     app.run_until_stopped().await?;
     Ok(())
 }
 
+/// How to call this program from the current directory (the built binary, so that a hint runs
+/// at once instead of building again): `./target/release/assessment-partner` from the project.
+fn this_binary() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "assessment-partner".into();
+    };
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| exe.strip_prefix(cwd).ok().map(|p| format!("./{}", p.display())));
+    let path = relative.unwrap_or_else(|| exe.display().to_string());
+    if path.chars().all(|c| c.is_ascii_alphanumeric() || "./_-".contains(c)) {
+        path
+    } else {
+        format!("'{}'", path.replace('\'', "'\\''"))
+    }
+}
+
 /// The text `demo` prints: keys, then copy-paste commands that sign their own requests.
-pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -> String {
+pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str, binary: &str) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let Some(org) = seed.organizations.first() else {
@@ -367,7 +413,7 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
     }
     let _ = writeln!(
         out,
-        "  admin token:       cargo run --release -- token --scope assessments.read   (from this directory: same key file)"
+        "  admin token:       {binary} token --scope assessments.read   (from this directory: same key file)"
     );
     let _ = writeln!(
         out,
@@ -413,15 +459,66 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str) -
         out,
         r#"curl -sS "$AP/recruitment/v1/results/$RID" -H "provider-key: $KEY" -H "Signature: $(sign '')"; echo"#
     );
+    out.push_str(&ashby_instructions(org, report, &lens, binary));
     let _ = writeln!(
         out,
         "\nAPI reference: {base_url}/docs   OpenAPI: {base_url}/openapi.json"
     );
     let _ = writeln!(
         out,
-        "Secrets above are demo values from the seed file; never use them in production.\n\
-         The demo organisation's Ashby updates go to http://127.0.0.1:9 (nothing listens there, so they\n\
-         fail and are retried): set its ashby.baseUrl to your own Ashby mock to see them."
+        "Secrets above are demo values from the seed file; never use them in production."
+    );
+    out
+}
+
+/// The Ashby part of the demo's text: `assessment.start` as Ashby sends it, and pointing the
+/// organisation's `ashby.baseUrl` at a local receiver to see the `assessment.update` calls.
+fn ashby_instructions(
+    org: &crate::tenancy::spec::OrganizationSpec,
+    report: &SeedReport,
+    lens: &str,
+    binary: &str,
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let partner_key = org.ashby.as_ref().and_then(|a| a.partner_api_key.clone()).or_else(|| {
+        report
+            .organizations
+            .first()
+            .and_then(|o| o.generated_partner_api_key.clone())
+    });
+    let (Some(partner_key), Some(org_id)) = (partner_key, org.id) else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "\n# 5. Ashby: start an assessment as Ashby does (HTTP Basic: the partner key is the user name, no password)"
+    );
+    let _ = writeln!(
+        out,
+        r#"AID="demo-$(date +%s)"; ABODY=$(printf '{{"assessment_type_id":"{lens}","candidate":{{"ashby_id":"c-%s","first_name":"Ada","last_name":"Lovelace","email":"ada-%s@example.com"}},"application":{{"ashby_id":"app-%s","status":"Active"}},"job":{{"ashby_id":"job-1","name":"Backend Engineer"}}}}' "$AID" "$AID" "$AID")"#
+    );
+    let _ = writeln!(
+        out,
+        r#"curl -sS -X POST "$AP/ashby/assessment.start" -u '{partner_key}:' -H 'Content-Type: application/json' --data-raw "$ABODY"; echo"#
+    );
+    let lens_ids = org
+        .lens_ids
+        .iter()
+        .map(|l| format!("\"{l}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    let name = serde_json::to_string(&org.name).unwrap_or_else(|_| "\"\"".into());
+    let _ = writeln!(
+        out,
+        "\n# 6. See the assessment.update calls Ashby would get: run `python3 examples/receiver.py 9998`, then point\n\
+         #    the organisation's ashby.baseUrl at it (the keys stay as they are)"
+    );
+    let _ = writeln!(
+        out,
+        r#"curl -sS -X PUT "$AP/admin/v1/organizations/{org_id}" -H "Authorization: Bearer $({binary} token --scope organizations.write)" -H 'Content-Type: application/json' --data-raw '{{"name":{name},"integratorId":"{integrator}","lensIds":[{lens_ids}],"ashby":{{"baseUrl":"http://127.0.0.1:9998"}}}}'; echo"#,
+        integrator = org.integrator_id,
+        name = name.replace('\'', "'\\''"),
     );
     out
 }

@@ -269,6 +269,20 @@ pub fn field_errors(errors: &ValidationErrors, prefix: &str, out: &mut Vec<Field
     }
 }
 
+/// The query string as `T`: a NUL character in any name or value is 422 naming the parameter
+/// (no database stores it as text), any other misfit 422 on `query`.
+pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    if let Some(field) = crate::http::fields::nul_field(pairs.iter().map(|(k, v)| (k, v))) {
+        return Err(ApiError::invalid(field, JsonRefusal::NUL_MESSAGE));
+    }
+    actix_web::web::Query::<T>::from_query(req.query_string())
+        .map(actix_web::web::Query::into_inner)
+        .map_err(|e| ApiError::invalid("query", e.to_string()))
+}
+
 /// Collects field errors while a DTO is turned into domain values.
 #[derive(Default)]
 pub struct Problems(pub Vec<FieldError>);

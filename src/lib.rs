@@ -23,6 +23,7 @@ pub mod entity;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod http;
 pub mod links;
 pub mod metrics;
 pub mod openapi;

@@ -408,6 +408,8 @@ fn http_server(
             .wrap(from_fn(crate::ashby::throttle))
             .wrap(from_fn(telemetry::request_span))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
+            // Outermost, so that every answer carries it, refusals by the middleware above included.
+            .wrap(actix_web::middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .configure(recruitment::configure)
             .configure(admin::configure)
             .configure(crate::ashby::configure)
@@ -450,8 +452,9 @@ pub async fn check_catalogue(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Moves invitations past `AP_INVITATION_TTL` to `expired` (telling Ashby) and writes the
-/// reminders due (`AP_INVITATION_REMINDERS`), every `every`.
+/// Moves invitations past `AP_INVITATION_TTL` to `expired` (telling Ashby), writes the
+/// reminders due (`AP_INVITATION_REMINDERS`) and forgets expired accepted signatures, every
+/// `every`.
 async fn sweep_expired(state: AppState, every: std::time::Duration, shutdown: CancellationToken) {
     loop {
         match crate::assessment::reminders::send_due(
@@ -480,6 +483,9 @@ async fn sweep_expired(state: AppState, every: std::time::Duration, shutdown: Ca
                 continue; // there may be more
             }
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        if let Err(e) = crate::auth::replay::forget_expired(&state.db, state.clock.now()).await {
+            tracing::warn!(error = %e, "could not forget expired accepted signatures");
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -67,6 +67,7 @@ impl AppState {
             links: &self.links,
             ashby_base_url: &self.ashby_base_url,
             handoff: self.handoff.as_ref(),
+            clock_skew: chrono::Duration::from_std(self.signature_tolerance).unwrap_or(chrono::Duration::MAX),
         }
     }
 }

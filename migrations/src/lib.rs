@@ -18,6 +18,7 @@ mod m20261208_000013_reminders;
 mod m20261208_000014_delivery_rate;
 mod m20261209_000015_operators;
 mod m20261210_000016_assessments_by_candidate;
+mod m20261211_000017_accepted_signatures;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000014_delivery_rate::Migration),
             Box::new(m20261209_000015_operators::Migration),
             Box::new(m20261210_000016_assessments_by_candidate::Migration),
+            Box::new(m20261211_000017_accepted_signatures::Migration),
         ]
     }
 }

@@ -254,9 +254,7 @@ async fn list_deliveries(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::DeliveriesRead)?;
-    let filter = web::Query::<DeliveryFilter>::from_query(req.query_string())
-        .map_err(|e| ApiError::invalid("query", e.to_string()))?
-        .into_inner();
+    let filter = crate::extract::query::<DeliveryFilter>(&req)?;
     let paging = Paging::parse(filter.limit, filter.cursor.as_deref())?;
     let state_filter = filter
         .state

@@ -132,9 +132,7 @@ async fn get_data_subject(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::CandidatesRead)?;
-    let query = web::Query::<DataSubjectQuery>::from_query(req.query_string())
-        .map_err(|e| ApiError::invalid("query", e.to_string()))?
-        .into_inner();
+    let query = crate::extract::query::<DataSubjectQuery>(&req)?;
     req.extensions_mut()
         .insert(AuditTarget("organization", query.organization_id.to_string()));
     let email = Email::parse(&query.email).map_err(|e| ApiError::invalid("email", e))?;
@@ -201,9 +199,7 @@ async fn list_audit_events(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::AuditRead)?;
-    let filter = web::Query::<AuditFilter>::from_query(req.query_string())
-        .map_err(|e| ApiError::invalid("query", e.to_string()))?
-        .into_inner();
+    let filter = crate::extract::query::<AuditFilter>(&req)?;
     let paging = Paging::parse(filter.limit, filter.cursor.as_deref())?;
     crate::admin::paging::check_time_bounds(&[("from", filter.from), ("to", filter.to)])?;
     let rows = audit::list(

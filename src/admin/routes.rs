@@ -478,9 +478,7 @@ async fn list_assessments(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::AssessmentsRead)?;
-    let filter = web::Query::<AssessmentFilter>::from_query(req.query_string())
-        .map_err(|e| ApiError::invalid("query", e.to_string()))?
-        .into_inner();
+    let filter = crate::extract::query::<AssessmentFilter>(&req)?;
     let paging = Paging::parse(filter.limit, filter.cursor.as_deref())?;
     let wanted_state = filter
         .state

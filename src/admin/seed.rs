@@ -44,6 +44,71 @@ pub enum SeedError {
     Db(#[from] sea_orm::DbErr),
 }
 
+/// What [`apply_missing`] left as it was: entries whose id the database holds already.
+#[derive(Debug, Default)]
+pub struct Kept {
+    pub lenses: usize,
+    pub integrators: usize,
+    pub organizations: usize,
+    /// The offered locales were left as they are (some were there).
+    pub locales: bool,
+}
+
+impl Kept {
+    pub fn anything(&self) -> bool {
+        self.lenses + self.integrators + self.organizations > 0 || self.locales
+    }
+}
+
+/// Seeds only what the database lacks: lenses, integrators and organisations whose id it does
+/// not hold, and the locales when none are offered. What an admin or operator changed since an
+/// earlier seeding stays as they left it (`demo` on every start; `demo --reseed` upserts all).
+pub async fn apply_missing(
+    db: &DatabaseConnection,
+    vault: &Vault,
+    seed: &SeedFile,
+    now: DateTime<Utc>,
+    rules: store::Rules,
+) -> Result<(SeedReport, Kept), SeedError> {
+    use crate::entity::{integrator, lens, locale, organization};
+    use sea_orm::{EntityTrait, PaginatorTrait, QuerySelect};
+    let ids = |rows: Vec<Uuid>| rows.into_iter().collect::<std::collections::HashSet<Uuid>>();
+    let lenses = ids(lens::Entity::find()
+        .select_only()
+        .column(lens::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?);
+    let integrators = ids(integrator::Entity::find()
+        .select_only()
+        .column(integrator::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?);
+    let organizations = ids(organization::Entity::find()
+        .select_only()
+        .column(organization::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?);
+    let missing = |id: Option<Uuid>, held: &std::collections::HashSet<Uuid>| id.is_none_or(|id| !held.contains(&id));
+    let mut reduced = seed.clone();
+    reduced.lenses.retain(|l| missing(l.id, &lenses));
+    reduced.integrators.retain(|i| missing(i.id, &integrators));
+    reduced.organizations.retain(|o| missing(o.id, &organizations));
+    let locales_held = locale::Entity::find().count(db).await? > 0;
+    if locales_held {
+        reduced.locales.clear();
+    }
+    let kept = Kept {
+        lenses: seed.lenses.len() - reduced.lenses.len(),
+        integrators: seed.integrators.len() - reduced.integrators.len(),
+        organizations: seed.organizations.len() - reduced.organizations.len(),
+        locales: locales_held && !seed.locales.is_empty(),
+    };
+    Ok((apply(db, vault, &reduced, now, rules).await?, kept))
+}
+
 pub fn parse(text: &str) -> Result<SeedFile, SeedError> {
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| SeedError::Parse(format!("{} (at {})", e.inner(), e.path())))

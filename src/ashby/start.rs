@@ -211,6 +211,7 @@ pub async fn start(
             lens_id: lens.id,
             locale: &locale,
             candidate_email: email.as_str(),
+            candidate_first_name: req.candidate.first_name.as_deref(),
             role: &role,
             minutes: Catalog::get().estimated_minutes(keys.iter().map(|c| c.key.as_str())),
             send_email: true,

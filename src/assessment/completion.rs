@@ -83,6 +83,27 @@ pub fn validate(result: &NewResult, competencies: &[String]) -> Result<(), Compl
     }
 }
 
+/// A completion lies between the assessment's creation and now (give or take the clocks' skew):
+/// a date outside would keep its report link alive for decades and hide it from retention.
+fn check_completed_at(
+    completed_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    skew: chrono::Duration,
+) -> Result<(), CompletionError> {
+    let message = if completed_at < created_at {
+        format!(
+            "must not be before the assessment was ordered ({})",
+            created_at.to_rfc3339()
+        )
+    } else if now.checked_add_signed(skew).is_some_and(|latest| completed_at > latest) {
+        format!("must not be in the future (now is {})", now.to_rfc3339())
+    } else {
+        return Ok(());
+    };
+    Err(CompletionError::Invalid(vec![("completedAt".to_owned(), message)]))
+}
+
 fn same_result(a: &assessment::Model, result: &NewResult) -> bool {
     let stored: Option<BTreeMap<String, i32>> = a.subscores.clone().and_then(|v| serde_json::from_value(v).ok());
     a.score == Some(result.score) && stored.as_ref() == Some(&result.subscores)
@@ -95,6 +116,9 @@ pub struct Outlets<'a> {
     pub ashby_base_url: &'a str,
     /// This instance's worker, when it runs one: the result push goes to it leased.
     pub handoff: Option<&'a Handoff>,
+    /// How far a reported completion may lie ahead of this server's clock (the clocks of the
+    /// engine and this server may differ by `AP_SIGNATURE_TOLERANCE`, as a request's may).
+    pub clock_skew: chrono::Duration,
 }
 
 /// Completes the assessment. `organization_id` limits the lookup to one tenant when given.
@@ -136,6 +160,7 @@ pub async fn complete(
         Transition::To(_) => {}
     }
     let completed_at = result.completed_at.unwrap_or(now);
+    check_completed_at(completed_at, current.created_at, now, outlets.clock_skew)?;
     let mut active = current.into_active_model();
     active.state = Set(State::Completed);
     active.score = Set(Some(result.score));

@@ -29,6 +29,8 @@ pub struct InviteRequest<'a> {
     pub lens_id: Uuid,
     pub locale: &'a str,
     pub candidate_email: &'a str,
+    /// The candidate's first name, when the ATS sent one: the e-mail greets them by it.
+    pub candidate_first_name: Option<&'a str>,
     /// The role the candidate applies for, for the e-mail.
     pub role: &'a str,
     /// The time estimate the e-mail states (`Catalog::estimated_minutes`).
@@ -76,6 +78,7 @@ pub fn prepare(req: &InviteRequest<'_>, links: &LinkSigner) -> Invite {
             expires_at,
             minutes: req.minutes,
             reminder: false,
+            first_name: req.candidate_first_name,
         })
     });
     let reminded = mail.is_some() && !req.sandbox;
@@ -172,6 +175,7 @@ mod tests {
             lens_id: Uuid::nil(),
             locale: "sv-SE",
             candidate_email: "ada@example.com",
+            candidate_first_name: None,
             role: "Engineer",
             minutes: 12,
             send_email,

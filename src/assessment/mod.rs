@@ -41,6 +41,9 @@ pub enum Transition {
 }
 
 impl State {
+    /// The states an assessment ends in.
+    pub const FINISHED: [State; 4] = [State::Completed, State::Cancelled, State::Expired, State::Declined];
+
     pub fn is_finished(self) -> bool {
         !matches!(self, State::Invited | State::Started)
     }
@@ -80,6 +83,10 @@ mod tests {
             Event::Expire,
             Event::Decline,
         ];
+        assert_eq!(
+            State::ALL.into_iter().filter(|s| s.is_finished()).collect::<Vec<_>>(),
+            State::FINISHED.to_vec()
+        );
         for state in State::ALL.into_iter().filter(|s| s.is_finished()) {
             for event in events {
                 let t = state.apply(event);

@@ -438,10 +438,18 @@ pub async fn erase_finished_before(
         .column(assessment::Column::Id)
         .column(assessment::Column::CandidateId)
         .filter(assessment::Column::ErasedAt.is_null())
+        // Finished before the cutoff by its own date, or unchanged since the cutoff by this
+        // server's clock: a finished assessment whose reported date lies ahead (an engine's
+        // clock, a date accepted before completions were bounded) is still erased in time.
         .filter(
             Condition::any()
                 .add(assessment::Column::CompletedAt.lt(cutoff))
-                .add(assessment::Column::FinishedAt.lt(cutoff)),
+                .add(assessment::Column::FinishedAt.lt(cutoff))
+                .add(
+                    Condition::all()
+                        .add(assessment::Column::State.is_in(crate::assessment::State::FINISHED))
+                        .add(assessment::Column::UpdatedAt.lt(cutoff)),
+                ),
         )
         .limit(batch)
         .into_tuple()

@@ -126,6 +126,7 @@ async fn reminder<C: ConnectionTrait>(
         expires_at: a.expires_at,
         minutes: Catalog::get().estimated_minutes(keys.iter().map(|c| c.key.as_str())),
         reminder: true,
+        first_name: candidate.first_name.as_deref(),
     });
     Ok(Some(NewDelivery {
         kind: Kind::ReminderEmail,

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod directory;
 pub mod provider;
+pub mod replay;
 
 /// Constant-time comparison for secrets of any length.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, LOCATION};
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::Markup;
 use sea_orm::EntityTrait;
@@ -17,7 +17,7 @@ use crate::entity::{assessment, lens, organization, recruitment};
 use crate::links::{LinkError, LinkKind};
 use crate::state::AppState;
 
-pub(super) type Form = web::Form<HashMap<String, String>>;
+pub(super) type Form = crate::http::fields::Form;
 
 /// Everything a page needs about the assessment behind the link.
 pub(super) struct Ctx {
@@ -41,12 +41,7 @@ impl From<sea_orm::DbErr> for Failure {
 }
 
 pub(super) fn html(status: StatusCode, markup: Markup) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .body(markup.into_string())
+    crate::http::html::page(status).body(markup.into_string())
 }
 
 pub(super) fn respond(result: Result<HttpResponse, Failure>) -> HttpResponse {

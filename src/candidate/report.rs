@@ -26,12 +26,7 @@ fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
 }
 
 fn page_in(lang: &str, status: StatusCode, title: &str, body: Markup) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .body(layout(lang, title, body).into_string())
+    crate::http::html::page(status).body(layout(lang, title, body).into_string())
 }
 
 fn problem(status: StatusCode, heading: &str, text: &str) -> HttpResponse {
@@ -128,11 +123,8 @@ async fn report(state: web::Data<AppState>, token: web::Path<String>, query: web
     }
     // Laying out the document is CPU work: off the server's threads.
     match web::block(move || report_pdf::render(&report)).await {
-        Ok(Ok(bytes)) => HttpResponse::Ok()
-            .content_type("application/pdf")
+        Ok(Ok(bytes)) => crate::http::html::document(StatusCode::OK, "application/pdf")
             .insert_header(("Content-Disposition", "inline; filename=\"assessment-report.pdf\""))
-            .insert_header(("Cache-Control", "no-store"))
-            .insert_header(("Referrer-Policy", "no-referrer"))
             .body(bytes),
         Ok(Err(e)) => internal(e),
         Err(e) => internal(e),

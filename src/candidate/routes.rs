@@ -193,7 +193,7 @@ async fn question_page(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, usize)>,
-    query: web::Query<HashMap<String, String>>,
+    query: crate::http::fields::Query,
 ) -> HttpResponse {
     let (token, page) = path.into_inner();
     respond(

@@ -48,7 +48,7 @@ const FIELDS: [&str; 5] = ["q", "organization", "state", "from", "to"];
 
 #[get("/console/assessments")]
 #[instrument(skip_all)]
-pub(super) async fn search_page(console: Console, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+pub(super) async fn search_page(console: Console, query: crate::http::fields::Query) -> HttpResponse {
     match console.visit(Scope::AssessmentsRead).await {
         Ok(visit) => search(&console, visit, &query).await,
         Err(answer) => answer,
@@ -234,7 +234,7 @@ pub(super) async fn timeline_page(console: Console, path: web::Path<String>) -> 
 pub(super) async fn report(
     console: Console,
     path: web::Path<String>,
-    query: web::Query<HashMap<String, String>>,
+    query: crate::http::fields::Query,
 ) -> HttpResponse {
     if let Err(answer) = console.visit(Scope::AssessmentsRead).await {
         return answer;

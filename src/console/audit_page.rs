@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use maud::html;
 use tracing::instrument;
 use uuid::Uuid;
@@ -30,7 +30,7 @@ fn filter(query: &HashMap<String, String>) -> Result<audit::Filter, &'static str
 
 #[get("/console/audit")]
 #[instrument(skip_all)]
-pub(super) async fn audit_page(console: Console, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+pub(super) async fn audit_page(console: Console, query: crate::http::fields::Query) -> HttpResponse {
     let visit = match console.visit(Scope::AuditRead).await {
         Ok(visit) => visit,
         Err(answer) => return answer,

@@ -2,10 +2,9 @@
 //! `candidates.read`) or erased (scope `candidates.erase`), each from a page that shows whose
 //! data it is first. Erasing asks for the candidate's address to be typed again, so that it is
 //! never one careless click. Both are in the audit log, as the admin API's are.
-use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post};
 use maud::html;
 use tracing::instrument;
 use uuid::Uuid;
@@ -82,7 +81,7 @@ fn candidate_page(visit: Visit, t: &Timeline, email: &str, error: Option<&str>) 
 
 #[get("/console/candidates")]
 #[instrument(skip_all)]
-pub(super) async fn candidate(console: Console, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+pub(super) async fn candidate(console: Console, query: crate::http::fields::Query) -> HttpResponse {
     let visit = match console.visit_any().await {
         Ok(visit) => visit,
         Err(answer) => return answer,

@@ -113,7 +113,7 @@ fn filter(query: &HashMap<String, String>) -> Result<(inspect::Filter, Option<Uu
 
 #[get("/console/deliveries")]
 #[instrument(skip_all)]
-pub(super) async fn deliveries_page(console: Console, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+pub(super) async fn deliveries_page(console: Console, query: crate::http::fields::Query) -> HttpResponse {
     let visit = match console.visit(Scope::DeliveriesRead).await {
         Ok(visit) => visit,
         Err(answer) => return answer,
@@ -181,7 +181,7 @@ pub(super) async fn deliveries_page(console: Console, query: web::Query<HashMap<
 pub(super) async fn delivery_page(
     console: Console,
     path: web::Path<String>,
-    query: web::Query<HashMap<String, String>>,
+    query: crate::http::fields::Query,
 ) -> HttpResponse {
     let visit = match console.visit(Scope::DeliveriesRead).await {
         Ok(visit) => visit,

@@ -25,7 +25,7 @@ use crate::state::AppState;
 /// The session cookie.
 pub(super) const COOKIE: &str = "ap_console";
 
-pub(super) type Form = web::Form<HashMap<String, String>>;
+pub(super) type Form = crate::http::fields::Form;
 
 /// The pages of the console, for its header.
 const NAVIGATION: &[(&str, &str)] = &[
@@ -105,16 +105,7 @@ pub(super) fn layout(title: &str, header: Option<Markup>, body: Markup) -> Marku
 }
 
 pub(super) fn page(status: StatusCode, markup: Markup, cookies: Vec<Cookie<'static>>) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    response
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ));
+    let mut response = crate::http::html::page(status);
     for cookie in cookies {
         response.cookie(cookie);
     }

@@ -15,11 +15,15 @@ pub struct Invitation<'a> {
     pub minutes: usize,
     /// A reminder of an invitation not finished yet, with the same link.
     pub reminder: bool,
+    /// The candidate's first name, when the ATS sent one (Ashby does): the greeting names them.
+    pub first_name: Option<&'a str>,
 }
 
 struct Texts {
     subject: &'static str,
     greeting: &'static str,
+    /// The greeting with `{name}`, for a candidate whose name we have.
+    named_greeting: &'static str,
     body: &'static str,
     action: &'static str,
     expiry: &'static str,
@@ -58,6 +62,7 @@ fn texts(locale: &str) -> Texts {
         "sv-SE" => Texts {
             subject: "Inbjudan till bedömning från {org}",
             greeting: "Hej!",
+            named_greeting: "Hej {name}!",
             body: "{org} har bjudit in dig att göra en bedömning för rollen {role}. Den tar ungefär {minutes} minuter.",
             action: "Starta bedömningen här:",
             expiry: "Länken gäller till och med {date}.",
@@ -66,6 +71,7 @@ fn texts(locale: &str) -> Texts {
         "nl-NL" => Texts {
             subject: "Uitnodiging voor een assessment van {org}",
             greeting: "Hallo,",
+            named_greeting: "Hallo {name},",
             body: "{org} nodigt je uit voor een assessment voor de functie {role}. Het duurt ongeveer {minutes} minuten.",
             action: "Begin hier met het assessment:",
             expiry: "De link is geldig tot en met {date}.",
@@ -74,6 +80,7 @@ fn texts(locale: &str) -> Texts {
         "nn-NO" => Texts {
             subject: "Invitasjon til vurdering frå {org}",
             greeting: "Hei!",
+            named_greeting: "Hei {name}!",
             body: "{org} har invitert deg til ei vurdering for rolla {role}. Ho tek om lag {minutes} minutt.",
             action: "Start vurderinga her:",
             expiry: "Lenkja gjeld til og med {date}.",
@@ -82,6 +89,7 @@ fn texts(locale: &str) -> Texts {
         _ => Texts {
             subject: "Assessment invitation from {org}",
             greeting: "Hello,",
+            named_greeting: "Hello {name},",
             body: "{org} has invited you to take an assessment for the role {role}. It takes about {minutes} minutes.",
             action: "Start the assessment here:",
             expiry: "The link is valid until {date}.",
@@ -103,9 +111,14 @@ pub fn render(inv: &Invitation<'_>) -> EmailPayload {
             .replace("{date}", &inv.expires_at.format("%Y-%m-%d").to_string())
             .replace("{minutes}", &inv.minutes.to_string())
     };
+    let name = inv.first_name.map(str::trim).filter(|n| !n.is_empty());
+    let greeting = match name {
+        Some(name) => t.named_greeting.replace("{name}", name),
+        None => t.greeting.to_owned(),
+    };
     let text = format!(
         "{}\n\n{}\n\n{}\n{}\n\n{}\n\n{}\n",
-        t.greeting,
+        greeting,
         fill(t.body),
         t.action,
         inv.link,
@@ -117,7 +130,7 @@ pub fn render(inv: &Invitation<'_>) -> EmailPayload {
         html lang=(inv.locale.split('-').next().unwrap_or("en")) {
             head { meta charset="utf-8"; title { (fill(t.subject)) } }
             body style="font-family: sans-serif; line-height: 1.5; max-width: 36rem" {
-                p { (t.greeting) }
+                p { (greeting) }
                 p { (fill(t.body)) }
                 p { (t.action) br; a href=(inv.link) { (inv.link) } }
                 p { strong { (fill(t.expiry)) } }
@@ -147,6 +160,30 @@ mod tests {
             expires_at: Utc::now(),
             minutes: 7,
             reminder,
+            first_name: None,
+        }
+    }
+
+    #[test]
+    fn the_greeting_names_the_candidate_when_the_name_is_known() {
+        for (locale, named) in [
+            ("en-US", "Hello Ada,"),
+            ("sv-SE", "Hej Ada!"),
+            ("nl-NL", "Hallo Ada,"),
+            ("nn-NO", "Hei Ada!"),
+        ] {
+            let mut inv = invitation(locale, false);
+            inv.first_name = Some(" Ada ");
+            let mail = render(&inv);
+            assert!(mail.text.starts_with(named), "{locale}: {}", mail.text);
+            assert!(mail.html.as_deref().unwrap_or_default().contains(named), "{locale}");
+            inv.first_name = Some("<b>");
+            assert!(
+                mail.html.is_some() && render(&inv).html.unwrap_or_default().contains("&lt;b&gt;"),
+                "escaped"
+            );
+            inv.first_name = Some("  ");
+            assert!(!render(&inv).text.contains("  ,"), "{locale}: a blank name is no name");
         }
     }
 

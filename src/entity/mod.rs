@@ -1,4 +1,5 @@
 //! sea-orm entities, one file per table. Plain data; the rules live in `assessment/`.
+pub mod accepted_signature;
 pub mod answer;
 pub mod assessment;
 pub mod audit_event;

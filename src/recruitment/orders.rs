@@ -92,6 +92,7 @@ pub fn prepare(
             lens_id: order.lens_id,
             locale: order.locale.as_str(),
             candidate_email: order.candidate_email.as_str(),
+            candidate_first_name: None,
             role: &order.recruitment_title,
             minutes: ctx.offer.minutes.get(&order.lens_id).copied().unwrap_or(1),
             send_email: order.kind == OrderKind::Email,

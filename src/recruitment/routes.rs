@@ -8,7 +8,8 @@ use tracing::instrument;
 
 use crate::assessment::results::result_body;
 use crate::assessment::sandbox::{self, Drive, SandboxError};
-use crate::auth::provider::{Caller, authenticate};
+use crate::auth::provider::{Caller, SIGNATURE_HEADER, authenticate};
+use crate::auth::replay::{self, Acceptance};
 use crate::delivery::test_push::{self, TestPush};
 use crate::entity::{assessment, lens};
 use crate::error::{ApiError, FieldError, Problem};
@@ -21,6 +22,7 @@ use crate::recruitment::dto::{
 };
 use crate::recruitment::orders::{OrderContext, OrderError, Placed, prepare};
 use crate::recruitment::writer::OrderWriter;
+use crate::signature::SignatureHeader;
 use crate::state::AppState;
 use crate::types::{ExternalId, HttpUrl};
 
@@ -83,14 +85,38 @@ impl From<OrderError> for ApiError {
     }
 }
 
-/// An authenticated call's caller and its JSON body.
-async fn signed_json<T: serde::de::DeserializeOwned>(
+/// An authenticated call that acts each time it is accepted (the test push, sandbox results):
+/// its caller and its JSON body. A signed one is accepted once: the same signature again is a
+/// replay, 401 (`auth::replay`).
+async fn signed_once_json<T: serde::de::DeserializeOwned>(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<(Caller, T), ApiError> {
     let body = read_body(req, payload, state.max_body_bytes).await?;
     let caller = authenticate(state, req, &body).await?;
+    let timestamp = req
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| SignatureHeader::parse(h).ok())
+        .map(|h| h.timestamp);
+    if let Some(timestamp) = timestamp {
+        let seen = replay::accept_once(
+            &state.db,
+            caller.organization.id,
+            timestamp,
+            &body,
+            state.signature_tolerance,
+        )
+        .await?;
+        if seen == Acceptance::Replayed {
+            return Err(ApiError::Unauthorized(
+                "Signature: replayed; this request was accepted before. Sign it again with a new timestamp to repeat it."
+                    .into(),
+            ));
+        }
+    }
     require_json_content_type(req)?;
     Ok((caller, parse_json(&body)?))
 }
@@ -303,7 +329,7 @@ async fn get_result(
     request_body = SandboxResultRequest,
     responses(
         (status = 202, description = "Done; the push follows. The order's status, and the result once completed", body = ResultStatusBody),
-        (status = 401, description = "Missing or unknown provider-key, or a bad signature", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown provider-key, a bad signature, or a replay of an accepted one", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The organisation is not a sandbox; nothing changed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order for this organisation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The assessment is finished otherwise, or has another result", body = Problem, content_type = "application/problem+json"),
@@ -319,7 +345,7 @@ async fn post_sandbox_result(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (caller, request): (_, SandboxResultRequest) = signed_json(&state, &req, payload).await?;
+    let (caller, request): (_, SandboxResultRequest) = signed_once_json(&state, &req, payload).await?;
     if ExternalId::parse(&request.result_id).is_err() {
         return Err(SandboxError::NotFound.into());
     }
@@ -358,6 +384,7 @@ const TEST_PUSH_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
     request_body = TestResultRequest,
     responses(
         (status = 200, description = "The attempt was made; what the receiver answered", body = TestResultResponse),
+        (status = 401, description = "Missing or unknown provider-key, a bad signature, or a replay of an accepted one", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`resultUpdateUrl` is not an http(s) URL, or points where pushes may not go (private networks); nothing was sent", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "This instance sends nothing (started with `--no-worker`), or its worker made no attempt in time; nothing was sent", body = Problem, content_type = "application/problem+json"),
     )
@@ -369,7 +396,7 @@ async fn post_test_result(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (caller, request): (_, TestResultRequest) = signed_json(&state, &req, payload).await?;
+    let (caller, request): (_, TestResultRequest) = signed_once_json(&state, &req, payload).await?;
     let url = HttpUrl::parse(&request.result_update_url).map_err(|e| ApiError::invalid("resultUpdateUrl", e))?;
     state
         .targets()

@@ -114,7 +114,7 @@ impl<'a> Candidate<'a> {
     }
 }
 
-async fn link_for(app: &TestApp, result_url: &str, result_id: &str, locale: &str) -> String {
+pub async fn link_for(app: &TestApp, result_url: &str, result_id: &str, locale: &str) -> String {
     let mut body = order_body(result_id, &format!("{result_id}@example.com"));
     body["resultUpdateUrl"] = json!(result_url);
     body["locale"] = json!(locale);

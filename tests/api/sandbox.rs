@@ -76,7 +76,9 @@ async fn a_sandbox_logs_its_invitations_and_its_outcomes_drive_the_real_pushes()
     assert_eq!(push["resultId"], "sb-1");
     assert_eq!(push["score"], answer["score"]);
     assert_eq!(push["subscores"].as_object().unwrap().len(), 2, "{push}");
-    // The same outcome again changes nothing; another is a conflict.
+    // The same outcome again, signed again (a second later: the same signature would be a
+    // replay), changes nothing; another is a conflict.
+    app.clock.advance(chrono::Duration::seconds(1));
     let (status, again) = app
         .outcome(
             KEY_C,
@@ -173,4 +175,27 @@ async fn outcomes_are_refused_outside_a_sandbox_and_for_what_does_not_fit() {
         "invited",
         "nothing changed"
     );
+}
+
+#[tokio::test]
+async fn a_captured_outcome_replayed_is_refused() {
+    let receiver = Receiver::start().await;
+    let app = spawn_fast_app().await;
+    app.make_c_a_sandbox().await;
+    app.sandbox_order("sb-replay", &receiver.url("/results")).await;
+    let body = json!({"resultId": "sb-replay", "outcome": "completed"}).to_string();
+    let captured = app.sign(SECRET_SANDBOX, body.as_bytes());
+    let send = || {
+        app.http
+            .post(app.url(OUTCOMES))
+            .header("provider-key", KEY_C)
+            .header("content-type", "application/json")
+            .header("signature", captured.clone())
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 202);
+    let problem = expect_problem(send().await.unwrap(), 401).await;
+    assert!(problem["detail"].as_str().unwrap().contains("replayed"), "{problem}");
+    receiver.wait_for(1, WAIT).await;
 }

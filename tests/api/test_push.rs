@@ -78,8 +78,10 @@ async fn a_failed_test_push_says_why_and_is_not_retried() {
         "one attempt, final"
     );
 
-    // A receiver that does not answer at all.
+    // A receiver that does not answer at all (the same call signed a second later: the same
+    // signature again would be a replay).
     receiver.stop().await;
+    app.clock.advance(chrono::Duration::seconds(1));
     let answer: Value = test_push(&app, &receiver.url("/results")).await.json().await.unwrap();
     assert_eq!(answer["delivered"], false, "{answer}");
     assert_eq!(answer["status"], Value::Null);
@@ -110,4 +112,41 @@ async fn an_instance_without_a_worker_sends_no_test_push() {
     let problem = expect_problem(response, 503).await;
     assert!(problem["detail"].as_str().unwrap().contains("no delivery worker"));
     assert!(test_rows(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_captured_test_push_replayed_inside_the_signature_window_sends_nothing_more() {
+    let receiver = Receiver::start().await;
+    let app = spawn_fast_app().await;
+    let other = spawn_fast_joining(&app).await;
+    let body = json!({ "resultUpdateUrl": receiver.url("/results") }).to_string();
+    let captured = app.sign(SECRET_A, body.as_bytes());
+    let send = |target: &TestApp, header: String| {
+        target
+            .http
+            .post(target.url(PATH))
+            .header("provider-key", KEY_A)
+            .header("content-type", "application/json")
+            .header("signature", header)
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(send(&app, captured.clone()).await.unwrap().status(), 200);
+    receiver.wait_for(1, WAIT).await;
+    // The same request again, to this instance and to another, and with its entries reordered
+    // or padded: each a replay.
+    let padded = format!("{captured},signature={}", "0".repeat(64));
+    for (target, header) in [(&app, captured.clone()), (&other, captured.clone()), (&app, padded)] {
+        let problem = expect_problem(send(target, header).await.unwrap(), 401).await;
+        assert!(problem["detail"].as_str().unwrap().contains("replayed"), "{problem}");
+    }
+    assert_eq!(test_rows(&app).await.len(), 1, "one push only");
+    assert_eq!(receiver.requests().len(), 1);
+    // Signed again (a new timestamp), the same body is a new request.
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(
+        send(&app, app.sign(SECRET_A, body.as_bytes())).await.unwrap().status(),
+        200
+    );
+    assert_eq!(test_rows(&app).await.len(), 2);
 }

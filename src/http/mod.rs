@@ -1,0 +1,3 @@
+//! HTTP plumbing the surfaces share.
+pub mod fields;
+pub mod html;
