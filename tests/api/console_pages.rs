@@ -245,15 +245,7 @@ async fn an_operator_exports_and_erases_a_candidate_after_confirming() {
     let export = app
         .http
         .post(app.url("/console/candidates/export"))
-        .header(
-            "cookie",
-            browser
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
+        .header("cookie", browser.cookie_header())
         .form(&[("csrf", token.as_str()), ("assessment", id.as_str())])
         .send()
         .await

@@ -21,6 +21,14 @@ async fn start_demo(app: &TestApp, extra: &[&str], out: &std::path::Path) -> (Ch
     .await
 }
 
+async fn demo_org(app: &TestApp) -> organization::Model {
+    organization::Entity::find_by_id(uuid::Uuid::parse_str(DEMO_ORG).unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 fn stop(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
@@ -116,11 +124,7 @@ async fn the_demo_prints_an_ashby_start_that_works_and_a_restart_keeps_what_chan
 
     // An operator renames the organisation; the demo restarts and keeps it.
     stop(child);
-    let renamed = organization::Entity::find_by_id(uuid::Uuid::parse_str(DEMO_ORG).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let renamed = demo_org(&app).await;
     let mut active: organization::ActiveModel = renamed.into();
     active.name = sea_orm::ActiveValue::Set("Renamed AB".into());
     sea_orm::ActiveModelTrait::update(active, &app.db).await.unwrap();
@@ -130,11 +134,7 @@ async fn the_demo_prints_an_ashby_start_that_works_and_a_restart_keeps_what_chan
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("kept as they are"), "{text}");
     stop(child);
-    let org = organization::Entity::find_by_id(uuid::Uuid::parse_str(DEMO_ORG).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let org = demo_org(&app).await;
     assert_eq!(org.name, "Renamed AB");
     assert_eq!(org.ashby_base_url.as_deref(), Some("http://127.0.0.1:9998"));
 
@@ -144,10 +144,6 @@ async fn the_demo_prints_an_ashby_start_that_works_and_a_restart_keeps_what_chan
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("--reseed"), "{text}");
     stop(child);
-    let org = organization::Entity::find_by_id(uuid::Uuid::parse_str(DEMO_ORG).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let org = demo_org(&app).await;
     assert_eq!(org.name, "Example AB");
 }

@@ -41,15 +41,7 @@ async fn a_nul_in_a_query_string_or_a_form_is_refused_by_every_surface_and_never
         let response = app
             .http
             .get(app.url(path))
-            .header(
-                "cookie",
-                browser
-                    .cookies
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
+            .header("cookie", browser.cookie_header())
             .send()
             .await
             .unwrap();
