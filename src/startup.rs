@@ -173,7 +173,10 @@ impl Application {
             admin_tokens: web::Data::new(
                 AdminTokens::new(&settings.admin_jwt_secret).with_max_ttl(settings.admin_token_max_ttl),
             ),
-            csrf: web::Data::new(crate::csrf::CsrfKey::new(&settings.master_key)),
+            csrf: web::Data::new(crate::csrf::CsrfKey::new(
+                &settings.master_key,
+                settings.public_url.scheme() == "https",
+            )),
             console: web::Data::new(settings.console),
             directory: web::Data::new(crate::auth::directory::Directory::new()),
             limits: web::Data::new(crate::ratelimit::RateLimits::new(settings.rate_limits, &db)),

@@ -174,10 +174,6 @@ pub(super) fn with_cookie(
     response
 }
 
-fn secure(state: &AppState) -> bool {
-    state.public_url.scheme() == "https"
-}
-
 /// The CSRF key, registered at start-up beside the app state.
 fn csrf_key(req: &HttpRequest) -> Result<&CsrfKey, Failure> {
     req.app_data::<web::Data<CsrfKey>>()
@@ -186,11 +182,8 @@ fn csrf_key(req: &HttpRequest) -> Result<&CsrfKey, Failure> {
 }
 
 /// A form's CSRF token and, when the browser has none yet, the cookie that pairs with it.
-pub(super) fn csrf_token(
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<(String, Option<actix_web::cookie::Cookie<'static>>), Failure> {
-    Ok(csrf_key(req)?.token(req, secure(state)))
+pub(super) fn csrf_token(req: &HttpRequest) -> Result<(String, Option<actix_web::cookie::Cookie<'static>>), Failure> {
+    Ok(csrf_key(req)?.token(req))
 }
 
 pub(super) fn check_csrf(req: &HttpRequest, form: &HashMap<String, String>, ctx: &Ctx) -> Result<(), Failure> {

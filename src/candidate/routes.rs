@@ -44,7 +44,7 @@ async fn landing(state: web::Data<AppState>, req: HttpRequest, token: web::Path<
                 return Ok(see_other(&ctx.resume_target(&answers)));
             }
             let (org, role) = organization_and_role(&state, &ctx.assessment).await?;
-            let (csrf_token, cookie) = csrf_token(&state, &req)?;
+            let (csrf_token, cookie) = csrf_token(&req)?;
             let minutes = Catalog::get().estimated_minutes(ctx.questionnaire.parts().map(|c| c.key.as_str()));
             let page = pages::intro(
                 ctx.words,
@@ -154,7 +154,7 @@ async fn render_questions(
     let competency = page_of(ctx, page)?;
     let answers = ctx.answers(state).await?;
     let locale = &ctx.assessment.locale;
-    let (csrf_token, cookie) = csrf_token(state, req)?;
+    let (csrf_token, cookie) = csrf_token(req)?;
     let markup = pages::questions(
         ctx.words,
         &pages::QuestionsPage {
@@ -272,7 +272,7 @@ async fn render_review(
         .map(|(page, c)| (page, c.name(locale).to_owned()))
         .collect();
     let answered = q.answered(&answers);
-    let (csrf_token, cookie) = csrf_token(state, req)?;
+    let (csrf_token, cookie) = csrf_token(req)?;
     let markup = pages::review(
         ctx.words,
         &pages::Review {

@@ -111,6 +111,8 @@ pub struct Settings {
 pub struct ConsoleSettings {
     /// `AP_CONSOLE_SESSION_IDLE`: a session ends this long after its last use.
     pub session_idle: Duration,
+    /// `AP_CONSOLE_SESSION_MAX`: a session ends this long after sign-in, however busy.
+    pub session_max: Duration,
     /// `AP_CONSOLE_LOCKOUT`: how long an address is locked after five failed sign-ins.
     pub lockout: Duration,
 }
@@ -317,6 +319,7 @@ impl Settings {
             },
             console: ConsoleSettings {
                 session_idle: positive_duration(&raw.console_session_idle, "AP_CONSOLE_SESSION_IDLE")?,
+                session_max: positive_duration(&raw.console_session_max, "AP_CONSOLE_SESSION_MAX")?,
                 lockout: positive_duration(&raw.console_lockout, "AP_CONSOLE_LOCKOUT")?,
             },
         })
@@ -587,8 +590,12 @@ mod tests {
         );
         assert_eq!((s.delivery.per_target, s.delivery.breaker_failures), (8, 5));
         assert_eq!(
-            (s.console.session_idle, s.console.lockout),
-            (Duration::from_secs(8 * 3600), Duration::from_secs(15 * 60))
+            (s.console.session_idle, s.console.session_max, s.console.lockout),
+            (
+                Duration::from_secs(8 * 3600),
+                Duration::from_secs(12 * 3600),
+                Duration::from_secs(15 * 60)
+            )
         );
         assert_eq!(s.mail.smtp_url, None);
     }

@@ -51,6 +51,7 @@ pub struct RawSettings {
     pub invitation_reminders: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub console_session_idle: Option<String>,
+    pub console_session_max: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub console_lockout: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
@@ -136,6 +137,7 @@ impl RawSettings {
             invitation_ttl: Some("14d".into()),
             invitation_reminders: Some("3d".into()),
             console_session_idle: Some("8h".into()),
+            console_session_max: Some("12h".into()),
             console_lockout: Some("15m".into()),
             key_rotation_overlap: Some("24h".into()),
             admin_token_max_ttl: duration_text(DEFAULT_ADMIN_TOKEN_MAX_TTL),

@@ -22,8 +22,35 @@ use crate::csrf::CsrfKey;
 use crate::entity::operator;
 use crate::state::AppState;
 
-/// The session cookie.
-pub(super) const COOKIE: &str = "ap_console";
+/// The session cookie over plain HTTP (development, tests), sent to `/console` only.
+const COOKIE: &str = "ap_console";
+/// The session cookie over HTTPS: `__Host-` (host-only, `Secure`, path `/`), so no other host
+/// (a sibling subdomain) can set or shadow it.
+const HOST_COOKIE: &str = "__Host-ap_console";
+
+/// The session cookie's name and path for this server.
+pub(super) fn session_cookie(state: &AppState) -> (&'static str, &'static str) {
+    if secure(state) {
+        (HOST_COOKIE, "/")
+    } else {
+        (COOKIE, "/console")
+    }
+}
+
+/// The session cookie holding `value` (empty, with `removal`, to end it).
+pub(super) fn session_cookie_with(state: &AppState, value: String, removal: bool) -> Cookie<'static> {
+    let (name, path) = session_cookie(state);
+    let mut cookie = Cookie::build(name, value)
+        .path(path)
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .secure(secure(state))
+        .finish();
+    if removal {
+        cookie.make_removal();
+    }
+    cookie
+}
 
 pub(super) type Form = crate::http::fields::Form;
 
@@ -123,7 +150,7 @@ pub(super) fn see_other(to: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse
     response.finish()
 }
 
-pub(super) fn secure(state: &AppState) -> bool {
+fn secure(state: &AppState) -> bool {
     state.public_url.scheme() == "https"
 }
 
@@ -277,7 +304,6 @@ pub(super) struct Visit {
     pub operator: operator::Model,
     pub scopes: BTreeSet<Scope>,
     token: String,
-    cookie: Option<Cookie<'static>>,
     /// The page's path, to mark it in the navigation.
     path: String,
 }
@@ -295,7 +321,7 @@ impl Visit {
     /// The page, with the console's header.
     pub(super) fn show(self, status: StatusCode, title: &str, body: Markup) -> HttpResponse {
         let markup = layout(title, Some(header(&self.operator.email, &self.token, &self.path)), body);
-        page(status, markup, self.cookie.into_iter().collect())
+        page(status, markup, Vec::new())
     }
 
     /// The page that says an action was refused and why, with the way back.
@@ -357,27 +383,19 @@ pub(super) fn not_allowed(scope: Scope) -> HttpResponse {
 impl Console {
     /// The signed-in operator; otherwise the answer to give (to the sign-in page).
     pub(super) async fn visit_any(&self) -> Result<Visit, HttpResponse> {
-        let Some(cookie) = self.req.cookie(COOKIE) else {
+        let Some(cookie) = self.req.cookie(session_cookie(&self.state).0) else {
             return Err(see_other("/console/login", Vec::new()));
         };
-        let found = session::find(
-            &self.state.db,
-            cookie.value(),
-            self.state.clock.now(),
-            self.settings.session_idle,
-        )
-        .await;
+        let found = session::find(&self.state.db, cookie.value(), self.state.clock.now(), &self.settings).await;
         match found {
             Ok(Some(operator)) => {
                 self.req.extensions_mut().insert(Acting(operator.email.clone()));
                 let names: Vec<String> = serde_json::from_value(operator.scopes.clone()).unwrap_or_default();
                 let scopes = names.iter().filter_map(|n| n.parse().ok()).collect();
-                let (token, cookie) = self.csrf.token(&self.req, secure(&self.state));
                 Ok(Visit {
                     operator,
                     scopes,
-                    token,
-                    cookie,
+                    token: self.csrf.for_session(cookie.value()),
                     path: self.req.path().to_owned(),
                 })
             }
@@ -396,12 +414,14 @@ impl Console {
         Ok(visit)
     }
 
-    /// A form sent by the signed-in operator holding `scope`. Its CSRF token is checked (403
-    /// and nothing changes otherwise) once the operator is known, so that the refusal is in the
-    /// audit log as theirs.
+    /// A form sent by the signed-in operator holding `scope`. Its CSRF token, which is bound to
+    /// the session (`CsrfKey::for_session`), is checked (403 and nothing changes otherwise) once
+    /// the operator is known, so that the refusal is in the audit log as theirs.
     pub(super) async fn act(&self, form: &HashMap<String, String>, scope: Scope) -> Result<Visit, HttpResponse> {
         let visit = self.visit_any().await?;
-        if !self.csrf.verify(&self.req, form.get("csrf").map(String::as_str)) {
+        let session = self.req.cookie(session_cookie(&self.state).0);
+        let sent = form.get("csrf").map(String::as_str);
+        if !session.is_some_and(|s| self.csrf.verify_session(s.value(), sent)) {
             return Err(forbidden_form());
         }
         if !visit.may(scope) {

@@ -1,13 +1,15 @@
 //! The console's sign-in (`/console/login`), sign-out (`/console/logout`) and overview
 //! (`/console`), and the table of every console route.
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use maud::{Markup, html};
 use secrecy::SecretString;
 use tracing::instrument;
 
-use super::page::{COOKIE, Console, Form, forbidden_form, internal, layout, message, page, record, secure, see_other};
+use super::page::{
+    Console, Form, forbidden_form, internal, layout, message, page, record, see_other, session_cookie,
+    session_cookie_with,
+};
 use crate::assessment::State;
 use crate::auth::admin::Scope;
 use crate::config::ConsoleSettings;
@@ -60,8 +62,8 @@ fn login_form(csrf: &str, email: &str, error: Option<&str>) -> Markup {
 
 #[get("/console/login")]
 #[instrument(skip_all)]
-async fn login_page(state: web::Data<AppState>, csrf: web::Data<CsrfKey>, req: HttpRequest) -> HttpResponse {
-    let (token, cookie) = csrf.token(&req, secure(&state));
+async fn login_page(csrf: web::Data<CsrfKey>, req: HttpRequest) -> HttpResponse {
+    let (token, cookie) = csrf.token(&req);
     page(
         StatusCode::OK,
         login_form(&token, "", None),
@@ -88,7 +90,7 @@ async fn login(
         Ok(outcome) => outcome,
         Err(e) => return internal(e),
     };
-    let (token, _) = csrf.token(&req, secure(&state));
+    let (token, _) = csrf.token(&req);
     let refused = |status: StatusCode, text: String| page(status, login_form(&token, &email, Some(&text)), Vec::new());
     let locked_text = |until: chrono::DateTime<chrono::Utc>| {
         format!(
@@ -99,13 +101,7 @@ async fn login(
     match outcome {
         SignIn::Opened { operator, token } => {
             record(&state, &operator.email, "console.sign_in", None, 303).await;
-            let cookie = Cookie::build(COOKIE, token)
-                .path("/console")
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .secure(secure(&state))
-                .finish();
-            see_other("/console", vec![cookie])
+            see_other("/console", vec![session_cookie_with(&state, token, false)])
         }
         SignIn::Refused { locked: Some(until) } => refused(StatusCode::UNAUTHORIZED, locked_text(until)),
         SignIn::Refused { locked: None } => {
@@ -124,22 +120,20 @@ async fn logout(
     req: HttpRequest,
     form: Form,
 ) -> HttpResponse {
-    if !csrf.verify(&req, form.get("csrf").map(String::as_str)) {
+    // The sign-out form is a signed-in page's: its token is the session's.
+    let Some(cookie) = req.cookie(session_cookie(&state).0) else {
+        return see_other("/console/login", Vec::new());
+    };
+    if !csrf.verify_session(cookie.value(), form.get("csrf").map(String::as_str)) {
         return forbidden_form();
     }
-    if let Some(cookie) = req.cookie(COOKIE) {
-        if let Ok(Some(operator)) =
-            session::find(&state.db, cookie.value(), state.clock.now(), settings.session_idle).await
-        {
-            record(&state, &operator.email, "console.sign_out", None, 303).await;
-        }
-        if let Err(e) = session::close(&state.db, cookie.value()).await {
-            return internal(e);
-        }
+    if let Ok(Some(operator)) = session::find(&state.db, cookie.value(), state.clock.now(), &settings).await {
+        record(&state, &operator.email, "console.sign_out", None, 303).await;
     }
-    let mut gone = Cookie::build(COOKIE, "").path("/console").finish();
-    gone.make_removal();
-    see_other("/console/login", vec![gone])
+    if let Err(e) = session::close(&state.db, cookie.value()).await {
+        return internal(e);
+    }
+    see_other("/console/login", vec![session_cookie_with(&state, String::new(), true)])
 }
 
 #[get("/console")]

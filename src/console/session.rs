@@ -18,6 +18,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use secrecy::SecretString;
 
+use crate::config::ConsoleSettings;
 use crate::console::password;
 use crate::entity::{console_session, operator, sign_in_failure};
 
@@ -129,21 +130,29 @@ async fn open(db: &DatabaseConnection, operator: &operator::Model, now: DateTime
     Ok(token)
 }
 
-/// The operator of the session `token`, while it lasts (its last use within `idle`, the
-/// operator enabled); its last use is moved to `now`.
+/// The operator of the session `token`, while it lasts (its last use within
+/// `AP_CONSOLE_SESSION_IDLE`, its sign-in within `AP_CONSOLE_SESSION_MAX`, the operator
+/// enabled); its last use is moved to `now`.
 pub async fn find(
     db: &DatabaseConnection,
     token: &str,
     now: DateTime<Utc>,
-    idle: Duration,
+    limits: &ConsoleSettings,
 ) -> Result<Option<operator::Model>, DbErr> {
     let id = sha256(token);
     let Some(session) = console_session::Entity::find_by_id(id.clone()).one(db).await? else {
         return Ok(None);
     };
-    let idle = chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::MAX);
     let operator = operator::Entity::find_by_id(session.operator_id).one(db).await?;
-    let valid = session.last_seen_at + idle > now && operator.as_ref().is_some_and(|o| o.disabled_at.is_none());
+    let lasts = |since: DateTime<Utc>, span: Duration| {
+        chrono::Duration::from_std(span)
+            .ok()
+            .and_then(|span| since.checked_add_signed(span))
+            .is_none_or(|end| end > now)
+    };
+    let valid = lasts(session.last_seen_at, limits.session_idle)
+        && lasts(session.created_at, limits.session_max)
+        && operator.as_ref().is_some_and(|o| o.disabled_at.is_none());
     if !valid {
         console_session::Entity::delete_by_id(id).exec(db).await?;
         return Ok(None);

@@ -8,6 +8,7 @@ mod candidate;
 mod communications;
 mod console;
 mod console_pages;
+mod console_sessions;
 mod delivery;
 mod demo;
 mod gentle;
