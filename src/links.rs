@@ -28,6 +28,8 @@ pub enum LinkKind {
     Report,
     /// `/recruitments/{token}`: a recruitment's candidates.
     Recruitment,
+    /// `/r/{token}` of a test push: the sample report of a lens (the subject is the lens id).
+    SampleReport,
 }
 
 impl LinkKind {
@@ -36,13 +38,14 @@ impl LinkKind {
             Self::Assessment => "candidate",
             Self::Report => "report",
             Self::Recruitment => "recruitment",
+            Self::SampleReport => "sample-report",
         }
     }
 
     fn path(self) -> &'static str {
         match self {
             Self::Assessment => "a",
-            Self::Report => "r",
+            Self::Report | Self::SampleReport => "r",
             Self::Recruitment => "recruitments",
         }
     }

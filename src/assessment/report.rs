@@ -29,6 +29,8 @@ pub struct Labels {
     pub bands: [&'static str; 4],
     pub legend: &'static str,
     pub download: &'static str,
+    /// What a sample report (a test push's) says of itself.
+    pub sample: &'static str,
 }
 
 impl Labels {
@@ -62,6 +64,7 @@ static EN: Labels = Labels {
     bands: ["Low", "Average", "Strong", "Very strong"],
     legend: "Bands: Low 0–39, Average 40–59, Strong 60–79, Very strong 80–100.",
     download: "Download as PDF",
+    sample: "Sample report for a test push: made-up scores, no candidate took this assessment.",
 };
 
 static SV: Labels = Labels {
@@ -80,6 +83,7 @@ static SV: Labels = Labels {
     bands: ["Låg", "Genomsnittlig", "Stark", "Mycket stark"],
     legend: "Nivåer: Låg 0–39, Genomsnittlig 40–59, Stark 60–79, Mycket stark 80–100.",
     download: "Ladda ner som PDF",
+    sample: "Exempelrapport för ett testanrop: påhittade poäng, ingen kandidat har gjort bedömningen.",
 };
 
 static NL: Labels = Labels {
@@ -98,6 +102,7 @@ static NL: Labels = Labels {
     bands: ["Laag", "Gemiddeld", "Sterk", "Zeer sterk"],
     legend: "Niveaus: Laag 0–39, Gemiddeld 40–59, Sterk 60–79, Zeer sterk 80–100.",
     download: "Downloaden als pdf",
+    sample: "Voorbeeldrapport voor een testbericht: verzonnen scores, geen kandidaat heeft dit assessment gemaakt.",
 };
 
 static NN: Labels = Labels {
@@ -116,6 +121,7 @@ static NN: Labels = Labels {
     bands: ["Låg", "Middels", "Sterk", "Svært sterk"],
     legend: "Nivå: Låg 0–39, Middels 40–59, Sterk 60–79, Svært sterk 80–100.",
     download: "Last ned som PDF",
+    sample: "Dømerapport for eit testkall: oppdikta poeng, ingen kandidat har teke vurderinga.",
 };
 
 /// The report's words in `locale` (English for any other).
@@ -152,6 +158,8 @@ pub struct Report {
     pub score: i32,
     pub band: Band,
     pub competencies: Vec<Line>,
+    /// A test push's sample report, not a candidate's: the pages say so.
+    pub sample: bool,
 }
 
 impl Report {
@@ -212,25 +220,7 @@ pub async fn load<C: ConnectionTrait>(db: &C, id: AssessmentId) -> Result<Loaded
         .subscores
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
-    let catalog = Catalog::get();
-    let competencies = lens_competencies(db, a.lens_id)
-        .await?
-        .into_iter()
-        .map(|c| {
-            let score = subscores.get(&c.key).copied().unwrap_or_default();
-            let band = band(score);
-            let sentence = catalog
-                .competency(&c.key)
-                .map(|k| k.band_sentence(band.key(), &locale).to_owned())
-                .unwrap_or_default();
-            Line {
-                name: display_name(&c.key, c.name.as_deref(), &locale),
-                score,
-                band,
-                sentence,
-            }
-        })
-        .collect();
+    let competencies = lines(lens_competencies(db, a.lens_id).await?, &subscores, &locale);
     let minutes = a
         .started_at
         .map(|s| ((completed_at - s).num_seconds().max(0) + 59) / 60);
@@ -244,7 +234,61 @@ pub async fn load<C: ConnectionTrait>(db: &C, id: AssessmentId) -> Result<Loaded
         score,
         band: band(score),
         competencies,
+        sample: false,
     })))
+}
+
+/// Competency lines for these scores, in `locale`.
+fn lines(
+    competencies: Vec<crate::entity::lens_competency::Model>,
+    scores: &std::collections::BTreeMap<String, i32>,
+    locale: &str,
+) -> Vec<Line> {
+    let catalog = Catalog::get();
+    competencies
+        .into_iter()
+        .map(|c| {
+            let score = scores.get(&c.key).copied().unwrap_or_default();
+            let band = band(score);
+            let sentence = catalog
+                .competency(&c.key)
+                .map(|k| k.band_sentence(band.key(), locale).to_owned())
+                .unwrap_or_default();
+            Line {
+                name: display_name(&c.key, c.name.as_deref(), locale),
+                score,
+                band,
+                sentence,
+            }
+        })
+        .collect()
+}
+
+/// The sample report of `lens` that a test push links to: the lens's sample scores
+/// (`sandbox::sample_scores`, as the push carried them), marked as a sample; `None` for a lens
+/// that is gone.
+pub async fn sample<C: ConnectionTrait>(
+    db: &C,
+    lens_id: uuid::Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Report>, DbErr> {
+    let Some(lens) = lens::Entity::find_by_id(lens_id).one(db).await? else {
+        return Ok(None);
+    };
+    let (competencies, scores, overall) = crate::assessment::sandbox::sample_scores(db, lens_id).await?;
+    let locale = crate::catalog::FALLBACK_LOCALE.to_owned();
+    Ok(Some(Report {
+        competencies: lines(competencies, &scores, &locale),
+        locale,
+        organization: "—".to_owned(),
+        lens: lens.name,
+        candidate: "Sample Candidate <candidate@example.com>".to_owned(),
+        completed_at: now,
+        minutes: None,
+        score: overall,
+        band: band(overall),
+        sample: true,
+    }))
 }
 
 #[cfg(test)]

@@ -129,10 +129,43 @@ pub async fn drive(
     })
 }
 
+/// A lens's sample scores: its competencies, a subscore each (derived from the lens, the same
+/// on every call, so a test push and its sample report agree) and the weighted overall score.
+pub async fn sample_scores<C: ConnectionTrait>(
+    db: &C,
+    lens: Uuid,
+) -> Result<(Vec<crate::entity::lens_competency::Model>, BTreeMap<String, i32>, i32), DbErr> {
+    let competencies = lens_competencies(db, lens).await?;
+    let weights: Vec<(String, i32)> = competencies.iter().map(|c| (c.key.clone(), c.weight)).collect();
+    let seed = format!("sample-{lens}");
+    let scores: BTreeMap<String, i32> = weights
+        .iter()
+        .map(|(key, _)| (key.clone(), derived_subscore(&seed, key)))
+        .collect();
+    let overall = weighted_score(&scores, &weights);
+    Ok((competencies, scores, overall))
+}
+
+/// The first of `lenses` by name (then by id): the lens a test push samples by default.
+pub async fn first_lens_by_name<C: ConnectionTrait>(
+    db: &C,
+    lenses: &std::collections::HashSet<Uuid>,
+) -> Result<Option<Uuid>, DbErr> {
+    use crate::entity::lens;
+    use sea_orm::QueryOrder;
+    Ok(lens::Entity::find()
+        .filter(lens::Column::Id.is_in(lenses.iter().copied()))
+        .order_by_asc(lens::Column::Name)
+        .order_by_asc(lens::Column::Id)
+        .one(db)
+        .await?
+        .map(|l| l.id))
+}
+
 /// A sample result for a test push, shaped as every real push is: `resultId` `test-<uuid>`,
-/// links signed for an assessment that does not exist (they open to "not found"), and
-/// subscores for `lens`'s competencies (the organisation's first lens), derived from the
-/// `resultId` like a sandbox result's.
+/// subscores for `lens`'s competencies (sample scores, [`sample_scores`]), an
+/// `assessmentReportUrl` that opens the lens's sample report (marked as such), and a
+/// `recruitmentUrl` signed for a recruitment that does not exist.
 pub async fn sample_result<C: ConnectionTrait>(
     db: &C,
     links: &LinkSigner,
@@ -140,15 +173,10 @@ pub async fn sample_result<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<ResultBody, DbErr> {
     let result_id = format!("test-{}", Uuid::new_v4());
-    let competencies = match lens {
-        Some(lens) => lens_competencies(db, lens).await?,
-        None => Vec::new(),
+    let (competencies, scores, overall) = match lens {
+        Some(lens) => sample_scores(db, lens).await?,
+        None => (Vec::new(), BTreeMap::new(), 0),
     };
-    let weights: Vec<(String, i32)> = competencies.iter().map(|c| (c.key.clone(), c.weight)).collect();
-    let scores: BTreeMap<String, i32> = weights
-        .iter()
-        .map(|(key, _)| (key.clone(), derived_subscore(&result_id, key)))
-        .collect();
     let subscores = competencies
         .iter()
         .map(|c| {
@@ -158,10 +186,14 @@ pub async fn sample_result<C: ConnectionTrait>(
         .collect();
     let nowhere = Uuid::new_v4();
     let expires = now + links.report_ttl();
+    let report = match lens {
+        Some(lens) => links.url(LinkKind::SampleReport, lens, expires),
+        None => links.url(LinkKind::Report, nowhere, expires),
+    };
     Ok(ResultBody {
-        score: weighted_score(&scores, &weights),
+        score: overall,
         recruitment_url: links.url(LinkKind::Recruitment, nowhere, expires),
-        assessment_report_url: links.url(LinkKind::Report, nowhere, expires),
+        assessment_report_url: report,
         subscores,
         result_id,
     })

@@ -13,6 +13,7 @@ h1 { font-size: 1.6rem; line-height: 1.25; margin: 0.5rem 0 1rem; }
 h2 { font-size: 1.2rem; margin: 1.75rem 0 0.5rem; }
 p { margin: 0 0 1rem; }
 .muted { color: #3d3d3d; }
+.sample { border: 2px solid #8a4b00; background: #fff7e6; padding: .5rem .75rem; }
 fieldset { border: 1px solid #767676; border-radius: 0.5rem; margin: 0 0 1rem; padding: 0.75rem 1rem 1rem; }
 legend { font-weight: 600; padding: 0 0.25rem; }
 .hint { font-size: 0.95rem; color: #3d3d3d; margin: 0 0 0.5rem; }

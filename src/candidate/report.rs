@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::assessment::report::{Loaded, Report, load};
+use crate::assessment::report::{Loaded, Report, load, sample};
 use crate::entity::{assessment, candidate, recruitment};
 use crate::links::{LinkError, LinkKind};
 use crate::state::AppState;
@@ -101,8 +101,20 @@ async fn report(state: web::Data<AppState>, token: web::Path<String>, query: web
             );
         }
     };
-    let id = match state.links.verify(LinkKind::Report, &token, state.clock.now()) {
+    let now = state.clock.now();
+    let id = match state.links.verify(LinkKind::Report, &token, now) {
         Ok(id) => id,
+        // A test push's link: the lens's sample report.
+        Err(LinkError::Invalid) => match state.links.verify(LinkKind::SampleReport, &token, now) {
+            Ok(lens) => {
+                return match sample(&state.db, lens, now).await {
+                    Ok(Some(report)) => show(report, pdf).await,
+                    Ok(None) => link_problem(LinkError::Invalid),
+                    Err(e) => internal(e),
+                };
+            }
+            Err(e) => return link_problem(e),
+        },
         Err(e) => return link_problem(e),
     };
     let report = match load(&state.db, id.into()).await {
@@ -117,12 +129,17 @@ async fn report(state: web::Data<AppState>, token: web::Path<String>, query: web
         }
         Err(e) => return internal(e),
     };
+    show(*report, pdf).await
+}
+
+/// The report as a page, or as the PDF document.
+async fn show(doc: Report, pdf: bool) -> HttpResponse {
     if !pdf {
-        let l = report.labels();
-        return page_in(l.lang, StatusCode::OK, l.title, report_page(&report));
+        let l = doc.labels();
+        return page_in(l.lang, StatusCode::OK, l.title, report_page(&doc));
     }
     // Laying out the document is CPU work: off the server's threads.
-    match web::block(move || report_pdf::render(&report)).await {
+    match web::block(move || report_pdf::render(&doc)).await {
         Ok(Ok(bytes)) => crate::http::html::document(StatusCode::OK, "application/pdf")
             .insert_header(("Content-Disposition", "inline; filename=\"assessment-report.pdf\""))
             .body(bytes),
@@ -135,6 +152,7 @@ fn report_page(r: &Report) -> Markup {
     let l = r.labels();
     html! {
         h1 { (l.title) }
+        @if r.sample { p class="sample" role="note" { strong { (l.sample) } } }
         p class="muted" { (r.organization) " · " (r.lens) " · " (r.candidate) }
         p { (l.completed) " " (r.completed_at.format("%Y-%m-%d %H:%M UTC"))
             @if let Some(m) = r.minutes { " · " (l.took(m)) } }

@@ -115,8 +115,11 @@ fn blocks(r: &Report) -> Vec<Block> {
     if let Some(m) = r.minutes {
         completed = format!("{completed} · {}", l.took(m));
     }
-    let mut out = vec![
-        text(l.title.to_owned(), 20.0, true, 0.0),
+    let mut out = vec![text(l.title.to_owned(), 20.0, true, 0.0)];
+    if r.sample {
+        out.push(text(l.sample.to_owned(), 12.0, true, 8.0));
+    }
+    out.extend([
         text(format!("{}: {}", l.organization, r.organization), 10.5, false, 14.0),
         text(format!("{}: {}", l.assessment, r.lens), 10.5, false, 3.0),
         text(format!("{}: {}", l.candidate, r.candidate), 10.5, false, 3.0),
@@ -129,7 +132,7 @@ fn blocks(r: &Report) -> Vec<Block> {
         },
         Block::Bar(r.score),
         text(l.competencies.to_owned(), 14.0, true, 22.0),
-    ];
+    ]);
     for c in &r.competencies {
         out.push(Block::Pair {
             left: c.name.clone(),
@@ -333,6 +336,7 @@ mod tests {
             minutes: Some(12),
             score: 72,
             band: Band::Strong,
+            sample: false,
             competencies: (0..competencies)
                 .map(|i| {
                     let score = (i * 13 % 101) as i32;

@@ -302,6 +302,9 @@ pub struct TestResultRequest {
         max_length = 2048
     )]
     pub result_update_url: String,
+    /// The lens whose competencies the sample result carries: one this organisation may order.
+    /// Default: the organisation's first lens by name.
+    pub lens_id: Option<Uuid>,
 }
 
 /// What the test push's one attempt found.

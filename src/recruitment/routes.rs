@@ -385,6 +385,7 @@ const TEST_PUSH_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
     responses(
         (status = 200, description = "The attempt was made; what the receiver answered", body = TestResultResponse),
         (status = 401, description = "Missing or unknown provider-key, a bad signature, or a replay of an accepted one", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`lensId` names a lens this organisation may not order; nothing was sent", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`resultUpdateUrl` is not an http(s) URL, or points where pushes may not go (private networks); nothing was sent", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "This instance sends nothing (started with `--no-worker`), or its worker made no attempt in time; nothing was sent", body = Problem, content_type = "application/problem+json"),
     )
@@ -408,8 +409,16 @@ async fn post_test_result(
         ));
     };
     let now = state.clock.now();
-    let sample =
-        sandbox::sample_result(&state.db, &state.links, caller.offer.lenses.iter().min().copied(), now).await?;
+    let lens = match request.lens_id {
+        Some(lens) if caller.offer.lenses.contains(&lens) => Some(lens),
+        Some(_) => {
+            return Err(ApiError::NotFound(
+                "lensId: this organisation may not order that lens.".into(),
+            ));
+        }
+        None => sandbox::first_lens_by_name(&state.db, &caller.offer.lenses).await?,
+    };
+    let sample = sandbox::sample_result(&state.db, &state.links, lens, now).await?;
     let tried = test_push::send_and_wait(
         &state.db,
         handoff,

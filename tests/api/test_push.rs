@@ -150,3 +150,58 @@ async fn a_captured_test_push_replayed_inside_the_signature_window_sends_nothing
     );
     assert_eq!(test_rows(&app).await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_test_push_samples_the_lens_asked_for_and_its_report_link_opens_a_sample_report() {
+    let receiver = Receiver::start().await;
+    let app = spawn_fast_app().await;
+    let push = |key: &'static str, secret: &'static str, lens: Option<&str>| {
+        let mut body = json!({ "resultUpdateUrl": receiver.url("/results") });
+        if let Some(lens) = lens {
+            body["lensId"] = json!(lens);
+        }
+        let app = &app;
+        async move { app.post_signed(PATH, key, secret, body.to_string().as_bytes()).await }
+    };
+    // A lens the organisation may not order: nothing is sent.
+    expect_problem(push(KEY_A, SECRET_A, Some(LENS_B_ONLY)).await, 404).await;
+    assert!(test_rows(&app).await.is_empty());
+
+    // Organisation B's lenses are "General Performance" and "Sales Specialist": by default the
+    // first by name; asked for, the other.
+    assert_eq!(push(KEY_B, SECRET_B, None).await.status(), 200);
+    let first = receiver.wait_for(1, WAIT).await.remove(0).json();
+    let names: Vec<&String> = first["subscores"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["Driving Leadership", "Influencing & Inspiring"], "{first}");
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(push(KEY_B, SECRET_B, Some(LENS_B_ONLY)).await.status(), 200);
+    let sales = receiver.wait_for(2, WAIT).await.remove(1).json();
+    let names: Vec<&String> = sales["subscores"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["Customer Focus"], "{sales}");
+
+    // Its report link opens a sample report with the pushed scores, marked as a sample.
+    let link = sales["assessmentReportUrl"].as_str().unwrap();
+    let page = app.http.get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sample report for a test push"), "{html}");
+    assert!(
+        html.contains("Sales Specialist") && html.contains("Customer Focus"),
+        "{html}"
+    );
+    let score = sales["subscores"]["Customer Focus"].as_i64().unwrap();
+    assert!(
+        html.contains(&format!("<td>{score}</td>")),
+        "the pushed score {score}: {html}"
+    );
+    let pdf = app.http.get(format!("{link}?format=pdf")).send().await.unwrap();
+    assert_eq!(pdf.status(), 200);
+    // A tampered link is still no report.
+    let tampered = format!("{}A", &link[..link.len() - 1]);
+    let tampered = if tampered == link {
+        format!("{}B", &link[..link.len() - 1])
+    } else {
+        tampered
+    };
+    assert_eq!(app.http.get(tampered).send().await.unwrap().status(), 404);
+}
