@@ -83,7 +83,7 @@ pub fn validate(result: &NewResult, competencies: &[String]) -> Result<(), Compl
     }
 }
 
-/// A completion lies between the assessment's creation and now (give or take the clocks' skew):
+/// A completion lies between the assessment's creation and now, give or take the clocks' skew:
 /// a date outside would keep its report link alive for decades and hide it from retention.
 fn check_completed_at(
     completed_at: DateTime<Utc>,
@@ -91,7 +91,10 @@ fn check_completed_at(
     now: DateTime<Utc>,
     skew: chrono::Duration,
 ) -> Result<(), CompletionError> {
-    let message = if completed_at < created_at {
+    // Both bounds give the clocks' skew: an engine's clock (or its second-precision dates) may
+    // put a completion a moment before the order as this server dated it.
+    let earliest = created_at.checked_sub_signed(skew).unwrap_or(created_at);
+    let message = if completed_at < earliest {
         format!(
             "must not be before the assessment was ordered ({})",
             created_at.to_rfc3339()

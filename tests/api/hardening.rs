@@ -143,7 +143,25 @@ async fn a_completion_dated_before_the_order_or_in_the_future_is_refused_and_cha
             .unwrap();
         assert_eq!((row.state.as_str(), row.completed_at), ("invited", None), "{when}");
     }
-    // Within the clocks' skew ahead is fine.
+    // Within the clocks' skew, ahead or (as a date cut to the second may be) before the order,
+    // is fine.
+    let early = (now - chrono::Duration::seconds(1)).to_rfc3339();
+    let other = app
+        .order(
+            "/recruitment/v1/assessment-order",
+            &order_body("dated-2", "dated2@example.com"),
+        )
+        .await;
+    let other: String = other.json().await.unwrap();
+    let response = app
+        .admin_call(
+            Method::POST,
+            &format!("/admin/v1/assessments/{other}/result"),
+            Scope::ResultsWrite,
+            Some(result(&early)),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
     let when = (now + chrono::Duration::seconds(60)).to_rfc3339();
     let response = app
         .admin_call(Method::POST, &path, Scope::ResultsWrite, Some(result(&when)))
