@@ -59,8 +59,9 @@ pub enum ApiError {
     Gone(String),
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The body's type is not the one expected (named, with its Content-Type).
     #[error("unsupported media type")]
-    UnsupportedMediaType,
+    UnsupportedMediaType { expected: &'static str },
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("service unavailable: {0}")]
@@ -110,7 +111,7 @@ impl ApiError {
             Self::Conflict(_) => ("conflict", "Conflict"),
             Self::Gone(_) => ("erased", "Erased"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
-            Self::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            Self::UnsupportedMediaType { .. } => ("unsupported-media-type", "Unsupported media type"),
             Self::Validation(_) => ("validation-failed", "Validation failed"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
             Self::RateLimited(_) => ("rate-limited", "Too many requests"),
@@ -131,10 +132,7 @@ impl ApiError {
             | Self::Unavailable(d)
             | Self::RateLimited(d) => (d.clone(), Vec::new()),
             Self::PayloadTooLarge { limit } => (format!("The request body is larger than {limit} bytes."), Vec::new()),
-            Self::UnsupportedMediaType => (
-                "The request body must be JSON (Content-Type: application/json).".into(),
-                Vec::new(),
-            ),
+            Self::UnsupportedMediaType { expected } => (format!("The request body must be {expected}."), Vec::new()),
             Self::MethodNotAllowed(methods) => (
                 format!("This path answers {} only (see Allow).", methods.join(", ")),
                 Vec::new(),
@@ -184,7 +182,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -42,7 +42,9 @@ pub fn require_json_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     match mime.as_deref() {
         Some("application/json") => Ok(()),
         Some(m) if m.starts_with("application/") && m.ends_with("+json") => Ok(()),
-        _ => Err(ApiError::UnsupportedMediaType),
+        _ => Err(ApiError::UnsupportedMediaType {
+            expected: "JSON (Content-Type: application/json)",
+        }),
     }
 }
 

@@ -123,6 +123,11 @@ impl LinkSigner {
         URL_SAFE_NO_PAD.encode(raw)
     }
 
+    /// `path` (from `/`) on this server's public URL.
+    pub fn absolute(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url.as_str().trim_end_matches('/'))
+    }
+
     pub fn url(&self, kind: LinkKind, subject: Uuid, expires: DateTime<Utc>) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');
         format!("{base}/{}/{}", kind.path(), self.token(kind, subject, expires))

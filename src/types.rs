@@ -108,6 +108,27 @@ impl HttpUrl {
     }
 }
 
+/// A colour as `#rrggbb` (hex digits, either case), kept lower-case: safe to put in a style
+/// sheet as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct HexColor(String);
+
+impl HexColor {
+    pub fn parse(s: &str) -> Result<Self, &'static str> {
+        match s.strip_prefix('#') {
+            Some(hex) if hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Ok(Self(s.to_ascii_lowercase()))
+            }
+            _ => Err("must be a colour as #rrggbb"),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// An identifier chosen by the caller (`resultId`, `recruitment.id`): 1 to 255 characters,
 /// no control characters, surrounding white space not allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

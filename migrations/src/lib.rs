@@ -19,6 +19,7 @@ mod m20261208_000014_delivery_rate;
 mod m20261209_000015_operators;
 mod m20261210_000016_assessments_by_candidate;
 mod m20261211_000017_accepted_signatures;
+mod m20261211_000018_branding;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000015_operators::Migration),
             Box::new(m20261210_000016_assessments_by_candidate::Migration),
             Box::new(m20261211_000017_accepted_signatures::Migration),
+            Box::new(m20261211_000018_branding::Migration),
         ]
     }
 }

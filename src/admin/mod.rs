@@ -1,4 +1,5 @@
 //! Operators' surface: the admin API (bearer JWT) and seeding, both on `tenancy::store`.
+pub mod branding;
 pub mod deliveries;
 pub mod paging;
 pub mod personal_data;

@@ -262,6 +262,12 @@ const AUDITED: &[(&str, &str, &str, &str)] = &[
         "organization.partner-key-rotation",
         "organization",
     ),
+    (
+        "PUT",
+        "/admin/v1/organizations/{id}/logo",
+        "organization.logo",
+        "organization",
+    ),
     ("PUT", "/admin/v1/locales", "locales.put", ""),
     (
         "POST",

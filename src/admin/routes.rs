@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_locales)
         .service(put_locales)
         .service(list_assessments);
+    crate::admin::branding::configure(cfg);
     crate::admin::deliveries::configure(cfg);
     crate::admin::personal_data::configure(cfg);
 }

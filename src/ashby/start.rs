@@ -203,10 +203,12 @@ pub async fn start(
     let locale = invitation_locale(db, org).await?;
     let role = req.job.name.clone().unwrap_or_else(|| lens.name.clone());
     let keys = lens_competencies(db, lens.id).await?;
+    let brand_logo = crate::tenancy::branding::Brand::of(org).logo_path;
     let invite = invite::prepare(
         &InviteRequest {
             organization_id: org.id,
-            organization_name: &org.name,
+            organization_name: org.branding_display_name.as_deref().unwrap_or(&org.name),
+            logo_path: brand_logo.as_deref(),
             source: Source::Ashby,
             lens_id: lens.id,
             locale: &locale,

@@ -23,8 +23,10 @@ const FALLBACK_TTL: chrono::Duration = chrono::Duration::days(14);
 /// What an invitation is made from.
 pub struct InviteRequest<'a> {
     pub organization_id: OrganizationId,
-    /// The organisation's display name, for the e-mail.
+    /// The organisation's name as candidates see it (its branding's display name), for the e-mail.
     pub organization_name: &'a str,
+    /// The organisation's logo (its path on this server), for the e-mail.
+    pub logo_path: Option<&'a str>,
     pub source: Source,
     pub lens_id: Uuid,
     pub locale: &'a str,
@@ -69,6 +71,7 @@ pub fn prepare(req: &InviteRequest<'_>, links: &LinkSigner) -> Invite {
     let assessment_id = AssessmentId::generate();
     let mail = req.send_email.then(|| {
         let link = links.url(LinkKind::Assessment, assessment_id.into(), expires_at);
+        let logo = req.logo_path.map(|p| links.absolute(p));
         render(&Invitation {
             to: req.candidate_email,
             locale: req.locale,
@@ -79,6 +82,7 @@ pub fn prepare(req: &InviteRequest<'_>, links: &LinkSigner) -> Invite {
             minutes: req.minutes,
             reminder: false,
             first_name: req.candidate_first_name,
+            logo_url: logo.as_deref(),
         })
     });
     let reminded = mail.is_some() && !req.sandbox;
@@ -171,6 +175,7 @@ mod tests {
         InviteRequest {
             organization_id: Uuid::nil().into(),
             organization_name: "Acme",
+            logo_path: None,
             source: Source::Recruitment,
             lens_id: Uuid::nil(),
             locale: "sv-SE",

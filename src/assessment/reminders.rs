@@ -117,16 +117,19 @@ async fn reminder<C: ConnectionTrait>(
     .unwrap_or(lens_name);
     let keys = lens_competencies(db, a.lens_id).await?;
     let link = links.url(LinkKind::Assessment, a.id.into(), a.expires_at);
+    let brand = crate::tenancy::branding::Brand::of(&org);
+    let logo = brand.logo_path.as_deref().map(|p| links.absolute(p));
     let mail = render(&Invitation {
         to: &candidate.email,
         locale: &a.locale,
-        organization: &org.name,
+        organization: &brand.name,
         role: &role,
         link: &link,
         expires_at: a.expires_at,
         minutes: Catalog::get().estimated_minutes(keys.iter().map(|c| c.key.as_str())),
         reminder: true,
         first_name: candidate.first_name.as_deref(),
+        logo_url: logo.as_deref(),
     });
     Ok(Some(NewDelivery {
         kind: Kind::ReminderEmail,

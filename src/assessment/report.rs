@@ -31,6 +31,12 @@ pub struct Labels {
     pub download: &'static str,
     /// What a sample report (a test push's) says of itself.
     pub sample: &'static str,
+    pub role: &'static str,
+    pub confidential: &'static str,
+    /// `{date}` is filled in.
+    pub generated: &'static str,
+    /// `{n}` and `{total}` are filled in.
+    pub page: &'static str,
 }
 
 impl Labels {
@@ -65,6 +71,10 @@ static EN: Labels = Labels {
     legend: "Bands: Low 0–39, Average 40–59, Strong 60–79, Very strong 80–100.",
     download: "Download as PDF",
     sample: "Sample report for a test push: made-up scores, no candidate took this assessment.",
+    role: "Role",
+    confidential: "Confidential",
+    generated: "Generated {date}",
+    page: "Page {n} of {total}",
 };
 
 static SV: Labels = Labels {
@@ -84,6 +94,10 @@ static SV: Labels = Labels {
     legend: "Nivåer: Låg 0–39, Genomsnittlig 40–59, Stark 60–79, Mycket stark 80–100.",
     download: "Ladda ner som PDF",
     sample: "Exempelrapport för ett testanrop: påhittade poäng, ingen kandidat har gjort bedömningen.",
+    role: "Roll",
+    confidential: "Konfidentiellt",
+    generated: "Skapad {date}",
+    page: "Sida {n} av {total}",
 };
 
 static NL: Labels = Labels {
@@ -103,6 +117,10 @@ static NL: Labels = Labels {
     legend: "Niveaus: Laag 0–39, Gemiddeld 40–59, Sterk 60–79, Zeer sterk 80–100.",
     download: "Downloaden als pdf",
     sample: "Voorbeeldrapport voor een testbericht: verzonnen scores, geen kandidaat heeft dit assessment gemaakt.",
+    role: "Functie",
+    confidential: "Vertrouwelijk",
+    generated: "Gemaakt op {date}",
+    page: "Pagina {n} van {total}",
 };
 
 static NN: Labels = Labels {
@@ -122,6 +140,10 @@ static NN: Labels = Labels {
     legend: "Nivå: Låg 0–39, Middels 40–59, Sterk 60–79, Svært sterk 80–100.",
     download: "Last ned som PDF",
     sample: "Dømerapport for eit testkall: oppdikta poeng, ingen kandidat har teke vurderinga.",
+    role: "Rolle",
+    confidential: "Konfidensielt",
+    generated: "Laga {date}",
+    page: "Side {n} av {total}",
 };
 
 /// The report's words in `locale` (English for any other).
@@ -160,6 +182,10 @@ pub struct Report {
     pub competencies: Vec<Line>,
     /// A test push's sample report, not a candidate's: the pages say so.
     pub sample: bool,
+    /// The role the candidate applied for (the recruitment's title, Ashby's job).
+    pub role: Option<String>,
+    /// The employer's brand, when it has one.
+    pub brand: Option<crate::tenancy::branding::Brand>,
 }
 
 impl Report {
@@ -205,7 +231,17 @@ pub async fn load<C: ConnectionTrait>(db: &C, id: AssessmentId) -> Result<Loaded
         return Ok(Loaded::Missing);
     };
     let org = organization::Entity::find_by_id(a.organization_id).one(db).await?;
-    let (organization, locale) = org.map(|o| (o.name, o.default_locale)).unwrap_or_default();
+    let brand = org.as_ref().and_then(crate::tenancy::branding::Brand::of_branded);
+    let (organization, locale) = org
+        .map(|o| (o.branding_display_name.unwrap_or(o.name), o.default_locale))
+        .unwrap_or_default();
+    let role = match a.recruitment_id {
+        Some(id) => crate::entity::recruitment::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|r| r.title),
+        None => a.ashby_job_name.clone(),
+    };
     let lens = lens::Entity::find_by_id(a.lens_id)
         .one(db)
         .await?
@@ -235,6 +271,8 @@ pub async fn load<C: ConnectionTrait>(db: &C, id: AssessmentId) -> Result<Loaded
         band: band(score),
         competencies,
         sample: false,
+        role,
+        brand,
     })))
 }
 
@@ -288,6 +326,8 @@ pub async fn sample<C: ConnectionTrait>(
         score: overall,
         band: band(overall),
         sample: true,
+        role: None,
+        brand: None,
     }))
 }
 

@@ -22,6 +22,8 @@ pub(super) type Form = crate::http::fields::Form;
 /// Everything a page needs about the assessment behind the link.
 pub(super) struct Ctx {
     pub assessment: assessment::Model,
+    /// The employer's brand, for every page of the assessment.
+    pub brand: Option<crate::tenancy::branding::Brand>,
     pub words: &'static Words,
     pub base: String,
     pub questionnaire: Questionnaire,
@@ -108,7 +110,9 @@ pub(super) async fn load(state: &AppState, token: &str) -> Result<Ctx, Failure> 
     let questionnaire = Questionnaire::load(&state.db, assessment.lens_id)
         .await
         .map_err(|e| Failure::Internal(e.into()))?;
+    let brand = crate::tenancy::branding::Brand::load(&state.db, assessment.organization_id).await?;
     Ok(Ctx {
+        brand,
         words: words(&assessment.locale),
         base: format!("/a/{token}"),
         assessment,
@@ -135,12 +139,13 @@ impl Ctx {
     /// The page for an assessment that can no longer be taken, if it cannot.
     pub(super) fn closed_page(&self) -> Option<(StatusCode, Markup)> {
         let w = self.words;
+        let page = |heading, text| pages::message_of(w, self.brand.as_ref(), heading, text);
         match self.state() {
             State::Invited | State::Started => None,
-            State::Completed => Some((StatusCode::OK, pages::message(w, w.done_heading, w.done))),
-            State::Declined => Some((StatusCode::OK, pages::message(w, w.declined_heading, w.declined))),
-            State::Expired => Some((StatusCode::GONE, pages::message(w, w.expired_heading, w.expired))),
-            State::Cancelled => Some((StatusCode::GONE, pages::message(w, w.withdrawn_heading, w.withdrawn))),
+            State::Completed => Some((StatusCode::OK, page(w.done_heading, w.done))),
+            State::Declined => Some((StatusCode::OK, page(w.declined_heading, w.declined))),
+            State::Expired => Some((StatusCode::GONE, page(w.expired_heading, w.expired))),
+            State::Cancelled => Some((StatusCode::GONE, page(w.withdrawn_heading, w.withdrawn))),
         }
     }
 
@@ -205,7 +210,7 @@ pub(super) async fn organization_and_role(
     let org = organization::Entity::find_by_id(a.organization_id)
         .one(&state.db)
         .await?
-        .map(|o| o.name)
+        .map(|o| o.branding_display_name.unwrap_or(o.name))
         .unwrap_or_default();
     let role = match a.recruitment_id {
         Some(r) => recruitment::Entity::find_by_id(r)

@@ -44,6 +44,10 @@ pub struct Words {
     pub invalid_heading: &'static str,
     pub invalid: &'static str,
     pub stale_form: &'static str,
+    /// The footer's link to the employer's privacy policy; `{org}` is filled in.
+    pub privacy: &'static str,
+    /// Before the employer's support address in the footer.
+    pub contact: &'static str,
     pub statement_hint: &'static str,
 }
 
@@ -54,6 +58,11 @@ pub fn words(locale: &str) -> &'static Words {
         "nn-NO" => &NN,
         _ => &EN,
     }
+}
+
+/// The words of the page language `lang` (`en`, `sv`, `nl`, `nn`; English for any other).
+pub fn words_for_lang(lang: &str) -> &'static Words {
+    [&SV, &NL, &NN].into_iter().find(|w| w.lang == lang).unwrap_or(&EN)
 }
 
 pub fn fill(text: &str, pairs: &[(&str, &str)]) -> String {
@@ -98,6 +107,8 @@ static EN: Words = Words {
     invalid_heading: "This link does not work",
     invalid: "Check that you copied the whole link from your invitation.",
     stale_form: "This page had expired. Your answers on it were not saved; please answer again.",
+    privacy: "{org}'s privacy policy",
+    contact: "Questions? Write to",
     statement_hint: "How well does this describe you?",
 };
 
@@ -137,6 +148,8 @@ static SV: Words = Words {
     invalid_heading: "Länken fungerar inte",
     invalid: "Kontrollera att du kopierade hela länken från inbjudan.",
     stale_form: "Sidan hade gått ut. Svaren på den sparades inte; svara igen.",
+    privacy: "{org}s integritetspolicy",
+    contact: "Frågor? Skriv till",
     statement_hint: "Hur väl beskriver detta dig?",
 };
 
@@ -176,6 +189,8 @@ static NL: Words = Words {
     invalid_heading: "Deze link werkt niet",
     invalid: "Controleer of je de hele link uit je uitnodiging hebt gekopieerd.",
     stale_form: "Deze pagina was verlopen. Je antwoorden erop zijn niet opgeslagen; beantwoord ze opnieuw.",
+    privacy: "Privacybeleid van {org}",
+    contact: "Vragen? Schrijf naar",
     statement_hint: "Hoe goed past dit bij jou?",
 };
 
@@ -215,5 +230,7 @@ static NN: Words = Words {
     invalid_heading: "Lenkja verkar ikkje",
     invalid: "Sjekk at du kopierte heile lenkja frå invitasjonen.",
     stale_form: "Sida hadde gått ut. Svara på henne vart ikkje lagra; svar på nytt.",
+    privacy: "Personvernerklæringa til {org}",
+    contact: "Spørsmål? Skriv til",
     statement_hint: "Kor godt skildrar dette deg?",
 };

@@ -3,6 +3,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::candidate::i18n::{Words, fill};
+use crate::tenancy::branding::Brand;
 
 const STYLE: &str = r#"
 :root { color-scheme: light; }
@@ -13,6 +14,10 @@ h1 { font-size: 1.6rem; line-height: 1.25; margin: 0.5rem 0 1rem; }
 h2 { font-size: 1.2rem; margin: 1.75rem 0 0.5rem; }
 p { margin: 0 0 1rem; }
 .muted { color: #3d3d3d; }
+.brand { max-width: 42rem; margin: 0 auto; padding: 0.75rem 1rem; display: flex; align-items: center; }
+.brand img { max-height: 40px; width: auto; }
+.brand-name { font-weight: 700; font-size: 1.15rem; }
+.brand-footer { max-width: 42rem; margin: 0 auto; padding: 1rem; border-top: 1px solid #ccc; display: flex; flex-wrap: wrap; gap: 0.5rem 1.5rem; font-size: 0.95rem; }
 .sample { border: 2px solid #8a4b00; background: #fff7e6; padding: .5rem .75rem; }
 fieldset { border: 1px solid #767676; border-radius: 0.5rem; margin: 0 0 1rem; padding: 0.75rem 1rem 1rem; }
 legend { font-weight: 600; padding: 0 0.25rem; }
@@ -39,6 +44,39 @@ th, td { text-align: left; padding: 0.5rem; border-bottom: 1px solid #c4c4c4; ve
 "#;
 
 pub fn layout(lang: &str, title: &str, body: Markup) -> Markup {
+    branded(lang, title, None, body)
+}
+
+/// Black or white, whichever reads better on `hex` (`#rrggbb`), by WCAG's relative luminance:
+/// an employer's colour behind a button's text keeps it legible.
+pub fn text_on(hex: &str) -> &'static str {
+    let channel = |i: usize| {
+        let v = f64::from(u8::from_str_radix(hex.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0)) / 255.0;
+        if v <= 0.039_28 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+    // Contrast with white (1.05 / (L + 0.05)) against contrast with black ((L + 0.05) / 0.05).
+    if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 {
+        "#fff"
+    } else {
+        "#111"
+    }
+}
+
+/// The page with the employer's brand, when it has one: its logo or name above the page, its
+/// colour on buttons and links, and a footer with its privacy policy and contact address.
+/// Without branding (or with `None`), the plain look.
+pub fn branded(lang: &str, title: &str, brand: Option<&Brand>, body: Markup) -> Markup {
+    let w = crate::candidate::i18n::words_for_lang(lang);
+    // The colour is a checked `#rrggbb` (`types::HexColor`): nothing else reaches the style sheet.
+    let accent = brand
+        .and_then(|b| b.accent_color.as_deref())
+        .filter(|c| crate::types::HexColor::parse(c).is_ok());
+    let footer = brand.filter(|b| b.privacy_policy_url.is_some() || b.support_email.is_some());
     html! {
         (DOCTYPE)
         html lang=(lang) {
@@ -48,18 +86,52 @@ pub fn layout(lang: &str, title: &str, body: Markup) -> Markup {
                 meta name="robots" content="noindex";
                 title { (title) }
                 style { (PreEscaped(STYLE)) }
+                @if let Some(c) = accent {
+                    style { (PreEscaped(format!(
+                        "button {{ border-color: {c}; background: {c}; color: {text}; }} button.secondary {{ background: #fff; color: #111; }} \
+                         a {{ color: #111; text-decoration-color: {c}; text-decoration-thickness: 2px; }} .brand {{ border-bottom: 4px solid {c}; }}",
+                        text = text_on(c)
+                    ))) }
+                }
             }
-            body { main { (body) } }
+            body {
+                @if let Some(b) = brand {
+                    header class="brand" {
+                        @if let Some(logo) = &b.logo_path {
+                            img src=(logo) alt=(b.name) height="40";
+                        } @else {
+                            span class="brand-name" { (b.name) }
+                        }
+                    }
+                }
+                main { (body) }
+                @if let Some(b) = footer {
+                    footer class="brand-footer" {
+                        @if let Some(url) = &b.privacy_policy_url {
+                            a href=(url) rel="noopener noreferrer" { (fill(w.privacy, &[("org", &b.name)])) }
+                        }
+                        @if let Some(mail) = &b.support_email {
+                            span { (w.contact) " " a href={ "mailto:" (mail) } { (mail) } }
+                        }
+                    }
+                }
+            }
         }
     }
 }
 
 /// A page that only says something (expired, withdrawn, done…).
 pub fn message(w: &Words, heading: &str, text: &str) -> Markup {
-    layout(w.lang, heading, html! { h1 { (heading) } p { (text) } })
+    message_of(w, None, heading, text)
+}
+
+/// [`message`] with the employer's brand.
+pub fn message_of(w: &Words, brand: Option<&Brand>, heading: &str, text: &str) -> Markup {
+    branded(w.lang, heading, brand, html! { h1 { (heading) } p { (text) } })
 }
 
 pub struct Intro<'a> {
+    pub brand: Option<&'a Brand>,
     pub organization: &'a str,
     pub role: &'a str,
     pub minutes: usize,
@@ -69,9 +141,10 @@ pub struct Intro<'a> {
 
 pub fn intro(w: &Words, i: &Intro<'_>) -> Markup {
     let minutes = i.minutes.to_string();
-    layout(
+    branded(
         w.lang,
         w.title,
+        i.brand,
         html! {
             h1 { (w.intro_heading) }
             p { (fill(w.intro, &[("org", i.organization), ("role", i.role)])) }
@@ -102,6 +175,7 @@ pub struct Question<'a> {
 }
 
 pub struct QuestionsPage<'a> {
+    pub brand: Option<&'a Brand>,
     pub base: &'a str,
     pub csrf: &'a str,
     pub page: usize,
@@ -131,9 +205,10 @@ pub fn questions(w: &Words, q: &QuestionsPage<'_>) -> Markup {
     } else {
         (q.page > 1).then(|| format!("{}/q/{}", q.base, q.page - 1))
     };
-    layout(
+    branded(
         w.lang,
         w.title,
+        q.brand,
         html! {
             p class="progress" { (fill(w.part, &[("n", &n), ("total", &total)])) }
             h1 { (q.heading) }
@@ -176,6 +251,7 @@ pub fn questions(w: &Words, q: &QuestionsPage<'_>) -> Markup {
 }
 
 pub struct Review<'a> {
+    pub brand: Option<&'a Brand>,
     pub base: &'a str,
     pub csrf: &'a str,
     pub answered: usize,
@@ -188,9 +264,10 @@ pub struct Review<'a> {
 
 pub fn review(w: &Words, r: &Review<'_>) -> Markup {
     let (answered, total) = (r.answered.to_string(), r.total.to_string());
-    layout(
+    branded(
         w.lang,
         w.title,
+        r.brand,
         html! {
             h1 { (w.review_heading) }
             p { (fill(w.review_progress, &[("answered", &answered), ("total", &total)])) }

@@ -108,7 +108,7 @@ async fn report(state: web::Data<AppState>, token: web::Path<String>, query: web
         Err(LinkError::Invalid) => match state.links.verify(LinkKind::SampleReport, &token, now) {
             Ok(lens) => {
                 return match sample(&state.db, lens, now).await {
-                    Ok(Some(report)) => show(report, pdf).await,
+                    Ok(Some(report)) => show(report, pdf, now).await,
                     Ok(None) => link_problem(LinkError::Invalid),
                     Err(e) => internal(e),
                 };
@@ -129,17 +129,18 @@ async fn report(state: web::Data<AppState>, token: web::Path<String>, query: web
         }
         Err(e) => return internal(e),
     };
-    show(*report, pdf).await
+    show(*report, pdf, now).await
 }
 
 /// The report as a page, or as the PDF document.
-async fn show(doc: Report, pdf: bool) -> HttpResponse {
+async fn show(doc: Report, pdf: bool, now: chrono::DateTime<chrono::Utc>) -> HttpResponse {
     if !pdf {
         let l = doc.labels();
-        return page_in(l.lang, StatusCode::OK, l.title, report_page(&doc));
+        let markup = super::pages::branded(l.lang, l.title, doc.brand.as_ref(), report_page(&doc));
+        return crate::http::html::page(StatusCode::OK).body(markup.into_string());
     }
     // Laying out the document is CPU work: off the server's threads.
-    match web::block(move || report_pdf::render(&doc)).await {
+    match web::block(move || report_pdf::render(&doc, now)).await {
         Ok(Ok(bytes)) => crate::http::html::document(StatusCode::OK, "application/pdf")
             .insert_header(("Content-Disposition", "inline; filename=\"assessment-report.pdf\""))
             .body(bytes),
@@ -153,7 +154,7 @@ fn report_page(r: &Report) -> Markup {
     html! {
         h1 { (l.title) }
         @if r.sample { p class="sample" role="note" { strong { (l.sample) } } }
-        p class="muted" { (r.organization) " · " (r.lens) " · " (r.candidate) }
+        p class="muted" { (r.organization) " · " (r.lens) @if let Some(role) = &r.role { " · " (role) } " · " (r.candidate) }
         p { (l.completed) " " (r.completed_at.format("%Y-%m-%d %H:%M UTC"))
             @if let Some(m) = r.minutes { " · " (l.took(m)) } }
         p { a href="?format=pdf" { (l.download) } }

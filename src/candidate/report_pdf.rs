@@ -122,6 +122,12 @@ fn blocks(r: &Report) -> Vec<Block> {
     out.extend([
         text(format!("{}: {}", l.organization, r.organization), 10.5, false, 14.0),
         text(format!("{}: {}", l.assessment, r.lens), 10.5, false, 3.0),
+        text(
+            format!("{}: {}", l.role, r.role.as_deref().unwrap_or("—")),
+            10.5,
+            false,
+            3.0,
+        ),
         text(format!("{}: {}", l.candidate, r.candidate), 10.5, false, 3.0),
         text(completed, 10.5, false, 3.0),
         text(l.overall.to_owned(), 14.0, true, 22.0),
@@ -161,7 +167,26 @@ fn blocks(r: &Report) -> Vec<Block> {
 }
 
 /// The report as a PDF file.
-pub fn render(r: &Report) -> Result<Vec<u8>, PdfError> {
+/// The line at the foot of every page: when the document was made, that it is confidential,
+/// the role, and the page's number of all.
+fn footer(r: &Report, generated: chrono::DateTime<chrono::Utc>, n: usize, total: usize) -> String {
+    let l = r.labels();
+    let mut parts = vec![
+        l.generated.replace("{date}", &generated.format("%Y-%m-%d").to_string()),
+        l.confidential.to_owned(),
+    ];
+    if let Some(role) = &r.role {
+        parts.push(format!("{}: {role}", l.role));
+    }
+    parts.push(
+        l.page
+            .replace("{n}", &n.to_string())
+            .replace("{total}", &total.to_string()),
+    );
+    parts.join(" · ")
+}
+
+pub fn render(r: &Report, generated: chrono::DateTime<chrono::Utc>) -> Result<Vec<u8>, PdfError> {
     let (regular, bold) = FACES.as_ref().ok_or(PdfError::Font)?;
     let mut document = Document::new();
     document.set_metadata(
@@ -192,12 +217,21 @@ pub fn render(r: &Report) -> Result<Vec<u8>, PdfError> {
         y += height;
     }
     let settings = PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT).ok_or(PdfError::Font)?;
-    for items in pages {
+    let total = pages.len();
+    for (i, items) in pages.into_iter().enumerate() {
         let mut page = document.start_page_with(settings.clone());
         let mut surface = page.surface();
         for (top, drawn) in items {
             draw(&mut surface, top, drawn, regular, bold);
         }
+        // In the bottom margin, below everything the layout placed.
+        let foot = Drawn::Lines {
+            lines: regular.wrap(&footer(r, generated, i + 1, total), 8.0, WIDTH),
+            size: 8.0,
+            bold: false,
+            grey: true,
+        };
+        draw(&mut surface, PAGE_HEIGHT - MARGIN + 18.0, foot, regular, bold);
         surface.finish();
         page.finish();
     }
@@ -337,6 +371,8 @@ mod tests {
             score: 72,
             band: Band::Strong,
             sample: false,
+            role: Some("Teamledare".into()),
+            brand: None,
             competencies: (0..competencies)
                 .map(|i| {
                     let score = (i * 13 % 101) as i32;
@@ -353,7 +389,7 @@ mod tests {
 
     #[test]
     fn a_report_is_a_pdf_with_its_fonts_embedded() {
-        let bytes = render(&report("sv-SE", 4)).unwrap();
+        let bytes = render(&report("sv-SE", 4), chrono::Utc::now()).unwrap();
         assert!(bytes.starts_with(b"%PDF-"));
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("/FontFile2"), "the font program is in the file");
@@ -365,8 +401,8 @@ mod tests {
 
     #[test]
     fn a_long_report_flows_onto_more_pages() {
-        let short = render(&report("en-US", 2)).unwrap();
-        let long = render(&report("en-US", 40)).unwrap();
+        let short = render(&report("en-US", 2), chrono::Utc::now()).unwrap();
+        let long = render(&report("en-US", 40), chrono::Utc::now()).unwrap();
         let pages = |b: &[u8]| String::from_utf8_lossy(b).matches("/Type /Page").count();
         assert!(pages(&long) > pages(&short), "{} > {}", pages(&long), pages(&short));
     }

@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(review_page)
         .service(submit);
     crate::candidate::report::configure(cfg);
+    cfg.service(crate::candidate::logo::logo);
 }
 
 #[get("/a/{token}")]
@@ -49,6 +50,7 @@ async fn landing(state: web::Data<AppState>, req: HttpRequest, token: web::Path<
             let page = pages::intro(
                 ctx.words,
                 &pages::Intro {
+                    brand: ctx.brand.as_ref(),
                     organization: &org,
                     role: &role,
                     minutes,
@@ -158,6 +160,7 @@ async fn render_questions(
     let markup = pages::questions(
         ctx.words,
         &pages::QuestionsPage {
+            brand: ctx.brand.as_ref(),
             base: &ctx.base,
             csrf: &csrf_token,
             page,
@@ -276,6 +279,7 @@ async fn render_review(
     let markup = pages::review(
         ctx.words,
         &pages::Review {
+            brand: ctx.brand.as_ref(),
             base: &ctx.base,
             csrf: &csrf_token,
             answered,

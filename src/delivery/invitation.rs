@@ -17,6 +17,8 @@ pub struct Invitation<'a> {
     pub reminder: bool,
     /// The candidate's first name, when the ATS sent one (Ashby does): the greeting names them.
     pub first_name: Option<&'a str>,
+    /// The employer's logo (an absolute URL on this server), above the HTML part's text.
+    pub logo_url: Option<&'a str>,
 }
 
 struct Texts {
@@ -130,6 +132,7 @@ pub fn render(inv: &Invitation<'_>) -> EmailPayload {
         html lang=(inv.locale.split('-').next().unwrap_or("en")) {
             head { meta charset="utf-8"; title { (fill(t.subject)) } }
             body style="font-family: sans-serif; line-height: 1.5; max-width: 36rem" {
+                @if let Some(logo) = inv.logo_url { p { img src=(logo) alt=(inv.organization) height="40"; } }
                 p { (greeting) }
                 p { (fill(t.body)) }
                 p { (t.action) br; a href=(inv.link) { (inv.link) } }
@@ -161,7 +164,20 @@ mod tests {
             minutes: 7,
             reminder,
             first_name: None,
+            logo_url: None,
         }
+    }
+
+    #[test]
+    fn the_html_part_shows_the_employers_logo() {
+        let mut inv = invitation("en-US", false);
+        assert!(!render(&inv).html.unwrap_or_default().contains("<img"));
+        inv.logo_url = Some("https://ap.example.com/branding/x/logo?v=1");
+        let html = render(&inv).html.unwrap_or_default();
+        assert!(
+            html.contains(r#"<img src="https://ap.example.com/branding/x/logo?v=1" alt="Example AB""#),
+            "{html}"
+        );
     }
 
     #[test]

@@ -15,5 +15,6 @@ pub mod locale;
 pub mod operator;
 pub mod organization;
 pub mod organization_lens;
+pub mod organization_logo;
 pub mod recruitment;
 pub mod sign_in_failure;

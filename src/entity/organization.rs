@@ -31,6 +31,14 @@ pub struct Model {
     /// The language of invitations for Ashby starts (which carry no locale): an offered locale.
     pub default_locale: String,
     pub sandbox: bool,
+    /// Branding (`tenancy::spec::BrandingSpec`): the name candidates see instead of `name`.
+    pub branding_display_name: Option<String>,
+    /// `#rrggbb`, lower-case.
+    pub branding_accent_color: Option<String>,
+    pub branding_privacy_policy_url: Option<String>,
+    pub branding_support_email: Option<String>,
+    /// SHA-256 (hex) of the logo in `organization_logos`, when there is one.
+    pub branding_logo_sha256: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

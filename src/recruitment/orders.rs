@@ -26,6 +26,8 @@ use crate::types::{AssessmentId, OrganizationId};
 pub struct OrderContext<'a> {
     pub links: &'a LinkSigner,
     pub organization_name: &'a str,
+    /// The organisation's logo (its path on this server), for the invitation.
+    pub logo_path: Option<&'a str>,
     pub offer: &'a Offer,
     /// A sandbox organisation: invitations are written settled, not sent.
     pub sandbox: bool,
@@ -88,6 +90,7 @@ pub fn prepare(
         &InviteRequest {
             organization_id,
             organization_name: ctx.organization_name,
+            logo_path: ctx.logo_path,
             source: Source::Recruitment,
             lens_id: order.lens_id,
             locale: order.locale.as_str(),
@@ -414,6 +417,7 @@ mod tests {
             let ctx = OrderContext {
                 links: &self.links,
                 organization_name: "Example AB",
+                logo_path: None,
                 offer: &self.offer,
                 sandbox: false,
             };

@@ -174,9 +174,11 @@ async fn order(
     if let Err(reason) = state.targets().check(order.result_update_url.as_str()) {
         return Err(ApiError::invalid("resultUpdateUrl", reason));
     }
+    let brand = crate::tenancy::branding::Brand::of(&caller.organization);
     let ctx = OrderContext {
         links: &state.links,
-        organization_name: &caller.organization.name,
+        organization_name: &brand.name,
+        logo_path: brand.logo_path.as_deref(),
         offer: &caller.offer,
         sandbox: caller.organization.sandbox,
     };

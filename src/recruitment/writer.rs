@@ -259,6 +259,7 @@ mod tests {
         let ctx = OrderContext {
             links: &links,
             organization_name: "Org",
+            logo_path: None,
             offer,
             sandbox: false,
         };

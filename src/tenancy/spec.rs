@@ -271,6 +271,47 @@ pub struct OrganizationSpec {
     /// locales. Default `en-US`; left out on update it stays as it is.
     #[schema(example = "sv-SE")]
     pub default_locale: Option<String>,
+    /// What candidates see of the employer: left out on update it stays as it is; given, it
+    /// replaces the whole branding (a field left out is cleared). The logo is uploaded apart
+    /// (`PUT /admin/v1/organizations/{id}/logo`).
+    #[validate(nested)]
+    pub branding: Option<BrandingSpec>,
+}
+
+/// An organisation's branding: every field optional; without any, today's look.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrandingSpec {
+    /// The employer's name as candidates see it (pages, e-mails, the report); default `name`.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Example", min_length = 1, max_length = 200)]
+    pub display_name: Option<String>,
+    /// Buttons, links and the page's top rule: `#rrggbb`.
+    #[schema(example = "#0b5cad", pattern = "^#[0-9A-Fa-f]{6}$")]
+    pub accent_color: Option<String>,
+    /// Linked from every candidate page's footer: an absolute http(s) URL.
+    #[schema(
+        example = "https://example.com/privacy",
+        pattern = "^[Hh][Tt][Tt][Pp][Ss]?://",
+        max_length = 2048
+    )]
+    pub privacy_policy_url: Option<String>,
+    /// Where candidates ask for help, in every candidate page's footer.
+    #[schema(example = "careers@example.com", format = Email, max_length = 254)]
+    pub support_email: Option<String>,
+}
+
+/// An organisation's branding as stored, with where its logo is served.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrandingView {
+    pub display_name: Option<String>,
+    pub accent_color: Option<String>,
+    pub privacy_policy_url: Option<String>,
+    pub support_email: Option<String>,
+    /// The uploaded logo, as served (`GET /branding/{organizationId}/logo?v=<sha256>`); null
+    /// without one.
+    pub logo_url: Option<String>,
 }
 
 /// The seed file (`assessment-partner seed --file`).
@@ -364,6 +405,7 @@ pub struct OrganizationView {
     pub ashby: Option<AshbyView>,
     pub sandbox: bool,
     pub default_locale: String,
+    pub branding: BrandingView,
     /// After a rotation: when the provider key it replaced stops (or stopped) working.
     pub previous_provider_key_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -190,6 +190,11 @@ async fn the_report_document_reads_in_the_organisations_language() {
         "Fjordbær AS",
         "Robust kvalitet",
         "nn.candidate@example.com",
+        // Every page's footer: the date it was made, confidential, the role, page x of y.
+        "Konfidensielt",
+        "Side 1 av",
+        "Laga ",
+        "Rolle: Developer",
     ] {
         assert!(
             flat.contains(expected),

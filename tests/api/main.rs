@@ -2,6 +2,7 @@
 //! (SQLite by default; PostgreSQL when AP_TEST_DATABASE_URL is set) and talks HTTP to it.
 mod admin;
 mod ashby;
+mod branding;
 mod browser;
 mod callback_auth;
 mod candidate;

@@ -1,10 +1,12 @@
 //! Upserts and views of lenses, integrators, organisations and locales, shared by the seed
 //! command and the admin API. Plain keys come in; hashes and ciphertexts are stored.
+mod branding;
 mod catalogue;
 mod integrators;
 mod organizations;
 mod rotations;
 
+pub use branding::{LogoError, logo, put_logo};
 pub use catalogue::*;
 pub use integrators::*;
 pub use organizations::*;

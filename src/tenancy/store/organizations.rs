@@ -36,7 +36,7 @@ pub async fn upsert_organization<C: ConnectionTrait>(
     now: DateTime<Utc>,
     rules: Rules,
 ) -> Result<(Upserted, GeneratedKeys), StoreError> {
-    check(db, id, spec, rules).await?;
+    let branding = check(db, id, spec, rules).await?;
     let existing = organization::Entity::find_by_id(id).one(db).await?;
     let mut generated = GeneratedKeys::default();
     let provider_key_hash = key_hash(
@@ -94,6 +94,9 @@ pub async fn upsert_organization<C: ConnectionTrait>(
     } else if outcome == Upserted::Created {
         row.sandbox = Set(false);
     }
+    if let Some(branding) = branding {
+        super::branding::set_branding(&mut row, branding);
+    }
     if let Some(locale) = &spec.default_locale {
         row.default_locale = Set(locale.clone());
     } else if outcome == Upserted::Created {
@@ -117,14 +120,19 @@ struct AshbyColumns {
     custom_fields: Option<serde_json::Value>,
 }
 
-/// What the spec names must exist, and its Ashby settings must be usable.
+/// What the spec names must exist, its Ashby settings must be usable and its branding well
+/// formed (answered as it is to be stored).
 async fn check<C: ConnectionTrait>(
     db: &C,
     id: OrganizationId,
     spec: &OrganizationSpec,
     rules: Rules,
-) -> Result<(), StoreError> {
+) -> Result<Option<BrandingSpec>, StoreError> {
     let mut p = Problems::from_validator(spec.validate());
+    let branding = spec
+        .branding
+        .as_ref()
+        .map(|b| super::branding::check_branding(&mut p, b));
     check_id(&mut p, spec.id, id.into());
     if integrator::Entity::find_by_id(spec.integrator_id)
         .one(db)
@@ -175,7 +183,8 @@ async fn check<C: ConnectionTrait>(
     {
         p.check("ashby.baseUrl", rules.targets.check(url));
     }
-    problems_into(p)
+    problems_into(p)?;
+    Ok(branding)
 }
 
 /// The hash to store for a key: of the key given, else the one kept, else of a new key
@@ -256,6 +265,7 @@ pub async fn list_organizations<C: ConnectionTrait>(
             id: o.id.into(),
             sandbox: o.sandbox,
             default_locale: o.default_locale.clone(),
+            branding: super::branding::branding_view(&o),
             name: o.name,
             integrator_id: o.integrator_id,
             created_at: o.created_at,
