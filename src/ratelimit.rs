@@ -14,10 +14,13 @@
 //! - failed authentication: in memory on every backend, per instance (a guesser spread over N
 //!   instances gets N times the attempts; the bucket is there to slow guessing, not to meter).
 //!
-//! Surfaces wrap their routes with [`guard`], which answers for an address that has used up its
-//! failed attempts, counts every request that ends unauthenticated, and writes the
-//! `RateLimit-Policy` and `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers on every
-//! answer. Authentication calls [`RateLimits::admit`] and records what it said with [`admitted`].
+//! Surfaces wrap their routes with [`guard`], which counts every request that ends
+//! unauthenticated and refuses it once its address has used up its failed attempts, and writes
+//! the `RateLimit-Policy` and `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers on every
+//! answer. A request whose credentials verify is never refused by the failed-authentication limit
+//! (checking a key or a signature is cheap; behind a load balancer many clients may share one
+//! address): authentication calls [`RateLimits::admit`] and records what it said with
+//! [`admitted`]. The client's address is [`crate::http::client::address`] (`AP_TRUSTED_PROXIES`).
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -244,8 +247,8 @@ const ADDRESSES_KEPT: usize = 10_000;
 struct FailedAuth {
     rate: Rate,
     limiter: Keyed<IpAddr>,
-    /// Addresses that used up their failed attempts, until when: every request from them is
-    /// refused before its key is looked at, so that guessing cannot go on at full speed.
+    /// Addresses that used up their failed attempts, until when: every request from them that
+    /// fails to authenticate is refused (and not counted) until then.
     blocked: Mutex<HashMap<IpAddr, Instant>>,
 }
 
@@ -561,9 +564,9 @@ pub fn admitted(req: &HttpRequest, verdict: Option<Verdict>) {
 }
 
 /// The limits of a surface whose paths start with `prefix`; `refuse` is the surface's 429.
-/// Requests from an address with no failed attempts left are refused before the handler runs;
-/// a request that ends unauthenticated counts as a failed attempt (its answer becomes the
-/// refusal when it was one too many); every answer carries the fields of its bucket.
+/// A request that ends unauthenticated counts as a failed attempt, and its answer becomes the
+/// refusal when its address has none left; one that authenticated keeps the answer its
+/// organisation's bucket allowed; every answer carries the fields of its bucket.
 pub async fn guard<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
@@ -574,15 +577,12 @@ pub async fn guard<B: MessageBody + 'static>(
         Some(limits) if req.path().starts_with(prefix) => limits.clone(),
         _ => return Ok(next.call(req).await?.map_into_left_body()),
     };
-    let ip = req.peer_addr().map(|a| a.ip());
-    if let Some(verdict) = ip.and_then(|ip| limits.blocked(ip)) {
-        return Ok(req.into_response(refusal(refuse, &verdict)).map_into_right_body());
-    }
+    let ip = crate::http::client::address(req.request());
     let mut response = next.call(req).await?;
     let admitted = response.request().extensions().get::<Admitted>().cloned();
     let verdict = match admitted {
         Some(Admitted(verdict)) => verdict,
-        None => ip.and_then(|ip| limits.failed(ip)),
+        None => ip.and_then(|ip| limits.blocked(ip).or_else(|| limits.failed(ip))),
     };
     match verdict {
         Some(verdict) if !verdict.is_allowed() && verdict.is_failed_auth() => {

@@ -180,6 +180,7 @@ impl Application {
             console: web::Data::new(settings.console),
             directory: web::Data::new(crate::auth::directory::Directory::new()),
             limits: web::Data::new(crate::ratelimit::RateLimits::new(settings.rate_limits, &db)),
+            trusted_proxies: web::Data::new(settings.trusted_proxies.clone()),
             orders: web::Data::new(OrderWriter::start(
                 db.clone(),
                 OrderWriter::writers_for(&db, settings.db_max_connections),
@@ -382,6 +383,8 @@ struct SurfaceParts {
     orders: web::Data<OrderWriter>,
     /// Request rate limits (Recruitment API, Ashby endpoints).
     limits: web::Data<crate::ratelimit::RateLimits>,
+    /// Whose `X-Forwarded-For` names the client (the limits, the console's sign-in).
+    trusted_proxies: web::Data<crate::http::client::TrustedProxies>,
 }
 
 /// The HTTP server of every surface, on `listener`.
@@ -403,6 +406,7 @@ fn http_server(
             .app_data(surfaces.directory.clone())
             .app_data(surfaces.orders.clone())
             .app_data(surfaces.limits.clone())
+            .app_data(surfaces.trusted_proxies.clone())
             .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
             .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::bad_request(e.to_string()).into()))
             .wrap(from_fn(admin::personal_data::trail))

@@ -44,6 +44,7 @@ pub enum SecretSource {
 pub const DEFAULT_ADMIN_TOKEN_MAX_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 
 pub use crate::crypto::MasterKey;
+use crate::http::client::TrustedProxies;
 use crate::ratelimit::{LimitSettings, MAX_RATE, Rate};
 
 /// `AP_DELIVERY_RETRY_SCHEDULE`'s default: the wait after the 1st, 2nd, … failure; the last entry repeats.
@@ -100,6 +101,8 @@ pub struct Settings {
     pub expiry_sweep_interval: Duration,
     /// `AP_RATE_LIMIT_*`, `AP_FAILED_AUTH_*`.
     pub rate_limits: LimitSettings,
+    /// `AP_TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     /// `AP_RETENTION_*`, `AP_DELIVERY_RETENTION`.
     pub retention: RetentionSettings,
     /// `AP_CONSOLE_*`.
@@ -312,6 +315,8 @@ impl Settings {
             report_link_ttl: positive_duration(&raw.report_link_ttl, "AP_REPORT_LINK_TTL")?,
             expiry_sweep_interval: positive_duration(&raw.expiry_sweep_interval, "AP_EXPIRY_SWEEP_INTERVAL")?,
             rate_limits: rate_limits(&raw)?,
+            trusted_proxies: TrustedProxies::parse(required(&raw.trusted_proxies, "AP_TRUSTED_PROXIES")?)
+                .map_err(|e| invalid("AP_TRUSTED_PROXIES", e))?,
             retention: RetentionSettings {
                 period: optional_duration(&raw.retention_period, "AP_RETENTION_PERIOD")?,
                 sweep_interval: positive_duration(&raw.retention_sweep_interval, "AP_RETENTION_SWEEP_INTERVAL")?,
@@ -606,6 +611,23 @@ mod tests {
         assert_eq!(s.bind.ip().to_string(), "127.0.0.1");
         assert_eq!(s.invitations.ttl, Duration::from_secs(14 * 86400));
         assert_eq!(s.admin_secret_source, SecretSource::Setting);
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_and_a_bad_one_is_named() {
+        assert!(Settings::from_raw(raw(), None).unwrap().trusted_proxies.is_empty());
+        let with = |v: &str| {
+            Settings::from_raw(
+                RawSettings {
+                    trusted_proxies: Some(v.into()),
+                    ..raw()
+                },
+                None,
+            )
+        };
+        assert!(!with("10.0.0.0/8, 127.0.0.1").unwrap().trusted_proxies.is_empty());
+        let e = with("10.0.0.0/8,proxy.example").unwrap_err().to_string();
+        assert!(e.contains("AP_TRUSTED_PROXIES") && e.contains("proxy.example"), "{e}");
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub struct RawSettings {
     #[serde(deserialize_with = "scalar_text")]
     pub failed_auth_burst: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
+    pub trusted_proxies: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
     pub retention_period: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub retention_sweep_interval: Option<String>,
@@ -163,6 +165,7 @@ impl RawSettings {
             rate_limit_burst: Some("50".into()),
             failed_auth_per_minute: Some("60".into()),
             failed_auth_burst: Some("10".into()),
+            trusted_proxies: Some(String::new()),
             retention_period: Some("365d".into()),
             retention_sweep_interval: Some("1h".into()),
             delivery_retention: Some("30d".into()),

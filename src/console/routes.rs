@@ -16,6 +16,8 @@ use crate::config::ConsoleSettings;
 use crate::console::overview;
 use crate::console::session::{self, SignIn};
 use crate::csrf::CsrfKey;
+use crate::http::client;
+use crate::ratelimit::{RateLimits, Verdict};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -84,14 +86,36 @@ async fn login(
         return forbidden_form();
     }
     let email = form.get("email").map(|e| e.trim().to_owned()).unwrap_or_default();
+    let (token, _) = csrf.token(&req);
+    let refused = |status: StatusCode, text: String| page(status, login_form(&token, &email, Some(&text)), Vec::new());
+    // The client's failed sign-ins, like the APIs' failed authentication: once they are used
+    // up, no password is checked for that client until its wait is over.
+    let limits = req.app_data::<web::Data<RateLimits>>();
+    let client = limits.zip(client::address(&req));
+    let too_many = |verdict: &Verdict| {
+        let wait = verdict.retry_after_secs().unwrap_or(1);
+        let mut answer = refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many failed sign-ins from your address: try again in {wait} s."),
+        );
+        verdict.write_fields(answer.headers_mut());
+        answer
+    };
+    if let Some(verdict) = client.and_then(|(limits, ip)| limits.blocked(ip)) {
+        return too_many(&verdict);
+    }
     let password = SecretString::from(form.get("password").cloned().unwrap_or_default());
     let now = state.clock.now();
     let outcome = match session::sign_in(&state.db, &email, password, now, settings.lockout).await {
         Ok(outcome) => outcome,
         Err(e) => return internal(e),
     };
-    let (token, _) = csrf.token(&req);
-    let refused = |status: StatusCode, text: String| page(status, login_form(&token, &email, Some(&text)), Vec::new());
+    if !matches!(outcome, SignIn::Opened { .. }) {
+        let counted = client.and_then(|(limits, ip)| limits.failed(ip));
+        if let Some(verdict) = counted.filter(|v| !v.is_allowed()) {
+            return too_many(&verdict);
+        }
+    }
     let locked_text = |until: chrono::DateTime<chrono::Utc>| {
         format!(
             "Too many failed sign-ins: this address is locked until {}. Even the right password is refused until then.",

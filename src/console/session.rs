@@ -1,10 +1,14 @@
 //! Signing in to the console and its sessions.
 //!
-//! A sign-in checks the address's failures first: after [`LOCK_AFTER`] failed sign-ins in a row
-//! the address is locked for `AP_CONSOLE_LOCKOUT`, and even the right password is refused until
-//! then. Failures are kept by the SHA-256 of the address typed, known or not, so a lock says
-//! nothing about whether an operator has that address; an unknown address is checked against a
-//! hash too, so it takes as long. A success opens a session: a random token for the cookie, of
+//! A sign-in is counted before its password is checked, with one statement that adds it to the
+//! address's attempts and answers the count (so concurrent sign-ins cannot all read the same
+//! stale count): the [`LOCK_AFTER`]th attempt since the last success locks the address for
+//! `AP_CONSOLE_LOCKOUT`, and later ones are refused without being checked until then, even with
+//! the right password; at most [`LOCK_AFTER`] passwords are checked for an address within a
+//! lock's time, however many arrive at once. A success clears the count; a lock that ran out
+//! starts it again. Attempts are kept by the SHA-256 of the address typed, known or not, so a
+//! lock says nothing about whether an operator has that address; an unknown address is checked
+//! against a hash too, so it takes as long. A success opens a session: a random token for the cookie, of
 //! which only the SHA-256 is stored; it ends `AP_CONSOLE_SESSION_IDLE` after its last use, when
 //! its operator is disabled, or at sign-out.
 use std::sync::LazyLock;
@@ -22,7 +26,8 @@ use crate::config::ConsoleSettings;
 use crate::console::password;
 use crate::entity::{console_session, operator, sign_in_failure};
 
-/// Failed sign-ins in a row that lock an address.
+/// Sign-in attempts since the last success that lock an address (and passwords checked at most
+/// per lock).
 pub const LOCK_AFTER: i32 = 5;
 
 /// A session's last use is written again after this long at most (not on every page).
@@ -33,7 +38,7 @@ const TOUCH_AFTER: chrono::Duration = chrono::Duration::seconds(60);
 pub enum SignIn {
     /// The session's token, for the cookie.
     Opened { operator: operator::Model, token: String },
-    /// Wrong address or password (or a disabled operator); `locked` when this failure locked it.
+    /// Wrong address or password (or a disabled operator); `locked` when this attempt locked it.
     Refused { locked: Option<DateTime<Utc>> },
     /// Locked after too many failures, until then.
     Locked(DateTime<Utc>),
@@ -64,9 +69,10 @@ pub async fn sign_in(
     lockout: Duration,
 ) -> Result<SignIn, DbErr> {
     let key = address_key(email);
-    let failures = sign_in_failure::Entity::find_by_id(key.clone()).one(db).await?;
-    if let Some(until) = failures.as_ref().and_then(|f| f.locked_until).filter(|u| *u > now) {
-        return Ok(SignIn::Locked(until));
+    let until = now + chrono::Duration::from_std(lockout).unwrap_or(chrono::Duration::MAX);
+    let attempt = count_attempt(db, &key, now, until).await?;
+    if attempt.failures > LOCK_AFTER {
+        return Ok(SignIn::Locked(attempt.locked_until.unwrap_or(until)));
     }
     let found = operator::Entity::find()
         .filter(operator::Column::Email.eq(email.trim().to_lowercase()))
@@ -85,33 +91,54 @@ pub async fn sign_in(
             let token = open(db, &operator, now).await?;
             Ok(SignIn::Opened { operator, token })
         }
-        _ => {
-            // Failures since the last lock (a lock that ran out starts the count again).
-            let before = failures.filter(|f| f.locked_until.is_none()).map_or(0, |f| f.failures);
-            let count = before + 1;
-            let locked = (count >= LOCK_AFTER)
-                .then(|| now + chrono::Duration::from_std(lockout).unwrap_or(chrono::Duration::MAX));
-            let row = sign_in_failure::ActiveModel {
-                address: Set(key),
-                failures: Set(if locked.is_some() { 0 } else { count }),
-                locked_until: Set(locked),
-                updated_at: Set(now),
-            };
-            sign_in_failure::Entity::insert(row)
-                .on_conflict(
-                    OnConflict::column(sign_in_failure::Column::Address)
-                        .update_columns([
-                            sign_in_failure::Column::Failures,
-                            sign_in_failure::Column::LockedUntil,
-                            sign_in_failure::Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
-                .exec_without_returning(db)
-                .await?;
-            Ok(SignIn::Refused { locked })
-        }
+        // The attempt is counted already; the one that reached the limit set the lock.
+        _ => Ok(SignIn::Refused {
+            locked: attempt.locked_until,
+        }),
     }
+}
+
+/// Counts an attempt for `key` in one statement and answers the row after it. While a lock
+/// lasts the count stays above [`LOCK_AFTER`] (refused unchecked); once it ran out the count
+/// starts again at 1; otherwise it goes up by one, and the attempt that reaches [`LOCK_AFTER`]
+/// locks the address until `until`.
+async fn count_attempt(
+    db: &DatabaseConnection,
+    key: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<sign_in_failure::Model, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sign_in_failure::{Column, Entity};
+    let failures = || Expr::col((Entity, Column::Failures));
+    let locked_until = || Expr::col((Entity, Column::LockedUntil));
+    let unlocked = || locked_until().is_null();
+    let still_locked = || locked_until().gt(Expr::val(now));
+    let count = Expr::case(unlocked(), failures().add(1))
+        .case(still_locked(), Expr::val(LOCK_AFTER + 1))
+        .finally(Expr::val(1));
+    let lock = Expr::case(
+        unlocked().and(failures().add(1).gte(Expr::val(LOCK_AFTER))),
+        Expr::val(until),
+    )
+    .case(still_locked(), locked_until())
+    .finally(Expr::val(Option::<DateTime<Utc>>::None));
+    let first = sign_in_failure::ActiveModel {
+        address: Set(key.to_owned()),
+        failures: Set(1),
+        locked_until: Set((LOCK_AFTER <= 1).then_some(until)),
+        updated_at: Set(now),
+    };
+    Entity::insert(first)
+        .on_conflict(
+            OnConflict::column(Column::Address)
+                .value(Column::Failures, count)
+                .value(Column::LockedUntil, lock)
+                .value(Column::UpdatedAt, Expr::val(now))
+                .to_owned(),
+        )
+        .exec_with_returning(db)
+        .await
 }
 
 /// Opens a session for `operator`; answers the cookie's token.

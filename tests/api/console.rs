@@ -86,7 +86,7 @@ impl<'a> Browser<'a> {
     }
 
     /// The CSRF token of the sign-in page (which sets its cookie).
-    async fn csrf(&mut self) -> String {
+    pub async fn csrf(&mut self) -> String {
         let (status, page, _) = self.get("/console/login").await;
         assert_eq!(status, 200);
         capture(&page, r#"name="csrf" value=""#, '"').remove(0)
@@ -199,6 +199,111 @@ async fn five_failed_sign_ins_lock_the_address_even_for_the_right_password() {
     app.clock.advance(chrono::Duration::seconds(15 * 60 + 1));
     let (status, _, location) = browser.sign_in(EMAIL, PASSWORD).await;
     assert_eq!((status, location.as_deref()), (303, Some("/console")));
+}
+
+/// One sign-in post with `browser`'s cookies and CSRF token: (status, body, session cookie set).
+async fn post_sign_in(app: &TestApp, cookie: &str, csrf: &str, email: &str, password: &str) -> (u16, String, bool) {
+    let response = app
+        .http
+        .post(app.url("/console/login"))
+        .header("cookie", cookie)
+        .form(&[("csrf", csrf), ("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let session = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().unwrap_or_default().starts_with("ap_console="));
+    (response.status().as_u16(), response.text().await.unwrap(), session)
+}
+
+#[tokio::test]
+async fn wrong_passwords_sent_at_once_are_checked_five_times_at_most_and_the_right_one_among_them_is_refused() {
+    let app = spawn_app().await;
+    add_operator(&app, &["deliveries.read"]);
+    let mut browser = Browser::new(&app);
+    let csrf = browser.csrf().await;
+    let cookie = browser.cookie_header();
+    let wrong = "wrong-password-number-x";
+    let attempt = |password: &'static str| post_sign_in(&app, &cookie, &csrf, EMAIL, password);
+    // Twenty wrong passwords at once, then twenty more at once with the right one in the middle.
+    let mut answers = futures_util::future::join_all((0..20).map(|_| attempt(wrong))).await;
+    let later = (0..21).map(|i| attempt(if i == 10 { PASSWORD } else { wrong }));
+    let mut second = futures_util::future::join_all(later).await;
+    let right = second.remove(10);
+    answers.extend(second);
+
+    let checked = answers.iter().filter(|(status, _, _)| *status == 401).count();
+    let locked = answers
+        .iter()
+        .filter(|(status, page, _)| *status == 429 && page.contains("Even the right password is refused"))
+        .count();
+    assert_eq!(
+        (checked, locked),
+        (5, 35),
+        "five passwords checked, the rest refused as locked"
+    );
+    let (status, page, session) = right;
+    assert_eq!(status, 429, "{page}");
+    assert!(
+        page.contains("locked until") && !session,
+        "the right password did not sign in"
+    );
+
+    // Once the lock has run out the count starts again, and the right password signs in.
+    app.clock.advance(chrono::Duration::seconds(15 * 60 + 1));
+    let (status, _, session) = attempt(PASSWORD).await;
+    assert_eq!((status, session), (303, true));
+}
+
+#[tokio::test]
+async fn failed_sign_ins_from_one_client_are_limited_whatever_the_address_typed() {
+    use assessment_partner::ratelimit::{LimitSettings, Rate};
+    let app = spawn_app_with(Options::default(), |s| {
+        s.rate_limits = LimitSettings {
+            failed_auth: Rate::per_minute(1, 3),
+            ..generous_limits()
+        }
+    })
+    .await;
+    add_operator(&app, &["deliveries.read"]);
+    let mut browser = Browser::new(&app);
+    let csrf = browser.csrf().await;
+    let cookie = browser.cookie_header();
+    // Three addresses, one failure each: no address is locked, but the client has used up its
+    // failed attempts.
+    for i in 1..=3 {
+        let (status, page, _) = post_sign_in(&app, &cookie, &csrf, &format!("guess{i}@example.com"), "guess").await;
+        assert_eq!(status, 401, "{page}");
+    }
+    let response = app
+        .http
+        .post(app.url("/console/login"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "guess4@example.com"),
+            ("password", "guess"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(response.headers().contains_key("retry-after"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Too many failed sign-ins from your address"), "{page}");
+    // While the client waits, no password of its is checked, not even the right one.
+    let (status, page, session) = post_sign_in(&app, &cookie, &csrf, EMAIL, PASSWORD).await;
+    assert_eq!((status, session), (429, false), "{page}");
+    assert!(page.contains("Too many failed sign-ins from your address"), "{page}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Rate limits: per organisation on the Recruitment API, per partner key on the Ashby endpoints,
 //! per address for failed authentication; shared by instances on one PostgreSQL.
 use assessment_partner::auth::admin::Scope;
+use assessment_partner::http::client::TrustedProxies;
 use assessment_partner::ratelimit::{LimitSettings, Rate};
 use serde_json::{Value, json};
 
@@ -141,42 +142,84 @@ async fn ashby_calls_are_limited_per_partner_key_in_ashbys_envelope() {
     assert_eq!(ashby_list(&app, ASHBY_KEY_B).await.status(), 200);
 }
 
+/// Failed authentication: bursts of 3 per address, one more a minute.
+fn tight_failed_auth() -> LimitSettings {
+    LimitSettings {
+        failed_auth: Rate::per_minute(1, 3),
+        ..generous_limits()
+    }
+}
+
+/// A Recruitment API call with an unknown key, from the client `forwarded_for` names.
+async fn bad_call(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut request = app
+        .http
+        .get(app.url("/recruitment/v1/config"))
+        .header("provider-key", "not-a-key");
+    if let Some(client) = forwarded_for {
+        request = request.header("x-forwarded-for", client);
+    }
+    request.send().await.unwrap()
+}
+
 #[tokio::test]
-async fn failed_authentication_is_limited_per_address_and_then_even_a_good_key_waits() {
-    let app = spawn_app_with(Options::default(), |s| {
-        s.rate_limits = LimitSettings {
-            failed_auth: Rate::per_second(1, 3),
-            ..generous_limits()
-        }
-    })
-    .await;
+async fn failed_authentication_is_limited_per_address_and_a_good_key_is_never_refused_by_it() {
+    let app = spawn_app_with(Options::default(), |s| s.rate_limits = tight_failed_auth()).await;
     for left in [2, 1, 0] {
         let wrong = config(&app, "not-a-key", SECRET_A).await;
         assert_eq!(wrong.status(), 401);
         assert!(field(&wrong, "ratelimit").starts_with(&format!("\"failed-auth\";r={left};")));
     }
-    let fourth = config(&app, "not-a-key", SECRET_A).await;
-    assert_eq!(fourth.status(), 429);
-    let wait = retry_after(&fourth);
-    let problem = expect_problem(fourth, 429).await;
-    assert!(problem["type"].as_str().unwrap().ends_with("/rate-limited"));
-    assert!(problem["detail"].as_str().unwrap().contains("failed to authenticate"));
-    // While the address waits, its requests are not even looked at.
-    let good = config(&app, KEY_A, SECRET_A).await;
-    assert_eq!(good.status(), 429, "refused before the key is checked");
-    assert!(retry_after(&good) <= wait);
-    // Once the wait is over, the good key works.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let response = config(&app, KEY_A, SECRET_A).await;
-        if response.status() == 200 {
-            assert!(field(&response, "ratelimit").starts_with("\"organization\";"));
-            break;
-        }
-        assert_eq!(response.status(), 429);
-        assert!(tokio::time::Instant::now() < deadline, "the address stayed blocked");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for _ in 0..9 {
+        let refused = config(&app, "not-a-key", SECRET_A).await;
+        assert_eq!(refused.status(), 429);
+        assert!((1..=60).contains(&retry_after(&refused)));
+        let problem = expect_problem(refused, 429).await;
+        assert!(problem["type"].as_str().unwrap().ends_with("/rate-limited"));
+        assert!(problem["detail"].as_str().unwrap().contains("failed to authenticate"));
     }
+    // A correctly signed request from the same address is served, with its organisation's fields.
+    let good = config(&app, KEY_A, SECRET_A).await;
+    assert_eq!(good.status(), 200);
+    assert!(field(&good, "ratelimit").starts_with("\"organization\";"));
+    // So is a good partner key on the Ashby endpoints.
+    assert_eq!(ashby_list(&app, ASHBY_KEY_A).await.status(), 200);
+    // A wrong signature with a known key is a failure like any other.
+    let forged = config(&app, KEY_A, "not-the-secret").await;
+    assert_eq!(forged.status(), 429);
+    assert_eq!(bad_call(&app, None).await.status(), 429, "the address still waits");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
+    let app = spawn_app_with(Options::default(), |s| {
+        s.rate_limits = tight_failed_auth();
+        s.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").unwrap();
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(bad_call(&app, Some("203.0.113.1")).await.status(), 401);
+    }
+    assert_eq!(bad_call(&app, Some("203.0.113.1")).await.status(), 429);
+    // What the client wrote left of the proxy's entry does not change who it is.
+    assert_eq!(bad_call(&app, Some("198.51.100.9, 203.0.113.1")).await.status(), 429);
+    // Another client behind the same proxy has its own attempts.
+    let other = bad_call(&app, Some("203.0.113.2")).await;
+    assert_eq!(other.status(), 401);
+    assert!(field(&other, "ratelimit").starts_with("\"failed-auth\";r=2;"));
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let app = spawn_app_with(Options::default(), |s| s.rate_limits = tight_failed_auth()).await;
+    for client in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        assert_eq!(bad_call(&app, Some(client)).await.status(), 401);
+    }
+    assert_eq!(
+        bad_call(&app, Some("203.0.113.4")).await.status(),
+        429,
+        "the peer is the client"
+    );
 }
 
 /// On PostgreSQL two instances take from one bucket per organisation; on SQLite (one instance is
