@@ -107,23 +107,42 @@ mod tests {
     fn the_right_most_untrusted_hop_is_the_client() {
         let trusted = TrustedProxies::parse("10.0.0.0/8, 127.0.0.1").unwrap();
         let peer = ip("127.0.0.1");
-        assert_eq!(trusted.client(peer, ["1.1.1.1, 2.2.2.2, 10.1.2.3"].into_iter()), ip("2.2.2.2"));
+        assert_eq!(
+            trusted.client(peer, ["1.1.1.1, 2.2.2.2, 10.1.2.3"].into_iter()),
+            ip("2.2.2.2")
+        );
         assert_eq!(trusted.client(peer, ["1.1.1.1", "2.2.2.2"].into_iter()), ip("2.2.2.2"));
-        assert_eq!(trusted.client(peer, ["[2001:db8::1]:443"].into_iter()), ip("2001:db8::1"));
+        assert_eq!(
+            trusted.client(peer, ["[2001:db8::1]:443"].into_iter()),
+            ip("2001:db8::1")
+        );
         // Only proxies: the left-most of them; nonsense: the last proxy's word.
         assert_eq!(trusted.client(peer, ["10.0.0.9, 10.0.0.1"].into_iter()), ip("10.0.0.9"));
-        assert_eq!(trusted.client(peer, ["1.1.1.1, junk, 10.0.0.1"].into_iter()), ip("10.0.0.1"));
+        assert_eq!(
+            trusted.client(peer, ["1.1.1.1, junk, 10.0.0.1"].into_iter()),
+            ip("10.0.0.1")
+        );
         assert_eq!(trusted.client(peer, std::iter::empty()), peer);
         // A peer that is no proxy is the client, whatever it says.
-        assert_eq!(trusted.client(ip("192.0.2.1"), ["1.1.1.1"].into_iter()), ip("192.0.2.1"));
+        assert_eq!(
+            trusted.client(ip("192.0.2.1"), ["1.1.1.1"].into_iter()),
+            ip("192.0.2.1")
+        );
         assert_eq!(TrustedProxies::default().client(peer, ["1.1.1.1"].into_iter()), peer);
-        assert_eq!(trusted.client(ip("::ffff:127.0.0.1"), ["1.1.1.1"].into_iter()), ip("1.1.1.1"));
+        assert_eq!(
+            trusted.client(ip("::ffff:127.0.0.1"), ["1.1.1.1"].into_iter()),
+            ip("1.1.1.1")
+        );
     }
 
     #[test]
     fn a_bad_network_is_named() {
         assert!(TrustedProxies::parse("").unwrap().is_empty());
         assert_eq!(TrustedProxies::parse("10.0.0.0/8 ::1").unwrap().0.len(), 2);
-        assert!(TrustedProxies::parse("10.0.0.0/33").unwrap_err().contains("10.0.0.0/33"));
+        assert!(
+            TrustedProxies::parse("10.0.0.0/33")
+                .unwrap_err()
+                .contains("10.0.0.0/33")
+        );
     }
 }

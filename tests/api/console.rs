@@ -240,10 +240,17 @@ async fn wrong_passwords_sent_at_once_are_checked_five_times_at_most_and_the_rig
         .iter()
         .filter(|(status, page, _)| *status == 429 && page.contains("Even the right password is refused"))
         .count();
-    assert_eq!((checked, locked), (5, 35), "five passwords checked, the rest refused as locked");
+    assert_eq!(
+        (checked, locked),
+        (5, 35),
+        "five passwords checked, the rest refused as locked"
+    );
     let (status, page, session) = right;
     assert_eq!(status, 429, "{page}");
-    assert!(page.contains("locked until") && !session, "the right password did not sign in");
+    assert!(
+        page.contains("locked until") && !session,
+        "the right password did not sign in"
+    );
 
     // Once the lock has run out the count starts again, and the right password signs in.
     app.clock.advance(chrono::Duration::seconds(15 * 60 + 1));
@@ -275,12 +282,21 @@ async fn failed_sign_ins_from_one_client_are_limited_whatever_the_address_typed(
         .http
         .post(app.url("/console/login"))
         .header("cookie", &cookie)
-        .form(&[("csrf", csrf.as_str()), ("email", "guess4@example.com"), ("password", "guess")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "guess4@example.com"),
+            ("password", "guess"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 429);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(response.headers().contains_key("retry-after"));
     let page = response.text().await.unwrap();
     assert!(page.contains("Too many failed sign-ins from your address"), "{page}");

@@ -202,10 +202,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
     }
     assert_eq!(bad_call(&app, Some("203.0.113.1")).await.status(), 429);
     // What the client wrote left of the proxy's entry does not change who it is.
-    assert_eq!(
-        bad_call(&app, Some("198.51.100.9, 203.0.113.1")).await.status(),
-        429
-    );
+    assert_eq!(bad_call(&app, Some("198.51.100.9, 203.0.113.1")).await.status(), 429);
     // Another client behind the same proxy has its own attempts.
     let other = bad_call(&app, Some("203.0.113.2")).await;
     assert_eq!(other.status(), 401);
