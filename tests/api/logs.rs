@@ -144,6 +144,18 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
     // The operator searches by the candidate's address and rotates a provider key: neither
     // the address in the query nor the new key (shown once on the page) is logged.
     let cookies = format!("{csrf_cookie}; ap_console={session}");
+    // A signed-in page's forms carry the session's token, not the sign-in page's.
+    let search_page = app
+        .http
+        .get(format!("{url}/console/assessments"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .expect("search page")
+        .text()
+        .await
+        .expect("page");
+    let csrf = crate::candidate::capture(&search_page, r#"name="csrf" value=""#, '"').remove(0);
     let search = app
         .http
         .post(format!("{url}/console/assessments"))
