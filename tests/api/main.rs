@@ -9,6 +9,7 @@ mod communications;
 mod console;
 mod console_pages;
 mod delivery;
+mod delivery_views;
 mod demo;
 mod gentle;
 mod hardening;
