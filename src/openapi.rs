@@ -309,6 +309,7 @@ impl Modify for StandardResponses {
         deliveries::list_deliveries,
         deliveries::get_delivery,
         deliveries::replay_delivery,
+        deliveries::reveal_delivery,
         deliveries::list_targets,
         personal_data::post_erasure,
         personal_data::get_data_subject,

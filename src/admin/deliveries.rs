@@ -13,9 +13,10 @@ use crate::admin::paging::Paging;
 use crate::assessment::completion::{CompletionError, NewResult, complete};
 use crate::auth::admin::{AdminAuth, Scope};
 use crate::delivery::gate::TargetBoard;
-use crate::delivery::inspect::{self, Replay};
+use crate::delivery::inspect::{self, Inspected, Replay};
 use crate::delivery::outbox::{DeliveryState, Kind};
-use crate::entity::delivery;
+use crate::delivery::{dead, redact};
+use crate::entity::{delivery, delivery_attempt};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Problems, json_body};
 use crate::schema::string_enum;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(list_deliveries)
         .service(get_delivery)
         .service(replay_delivery)
+        .service(reveal_delivery)
         .service(list_targets);
 }
 
@@ -175,6 +177,10 @@ pub struct DeliveryView {
     /// its circuit breaker): until when, and why. Each instance keeps its own pauses.
     pub target_paused_until: Option<DateTime<Utc>>,
     pub target_pause_reason: Option<String>,
+    /// Why a dead delivery is dead, in words: `the receiver answered 410 Gone`, `no answer
+    /// before the deadline after 9 attempts`, `erased`…; absent unless dead.
+    #[schema(example = "the receiver answered 410 Gone")]
+    pub dead_reason: Option<String>,
 }
 
 impl DeliveryView {
@@ -188,9 +194,11 @@ impl DeliveryView {
     }
 }
 
-impl From<delivery::Model> for DeliveryView {
-    fn from(d: delivery::Model) -> Self {
+impl DeliveryView {
+    /// The row as shown, with its attempt log (to tell why it is dead).
+    fn of(d: delivery::Model, attempts: &[delivery_attempt::Model]) -> Self {
         Self {
+            dead_reason: dead::reason(&d, attempts),
             id: d.id,
             kind: d.kind.as_str().to_owned(),
             organization_id: d.organization_id.map(Into::into),
@@ -243,7 +251,8 @@ pub struct DeliveryPage {
     pub next_cursor: Option<String>,
 }
 
-/// The outbox, oldest first (scope `deliveries.read`).
+/// The outbox, oldest first (scope `deliveries.read`). Report, candidate and recruitment links
+/// in errors are redacted.
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(DeliveryFilter),
     responses((status = 200, body = DeliveryPage), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/deliveries")]
@@ -277,10 +286,25 @@ async fn list_deliveries(
     };
     let rows = inspect::list(&state.db, &wanted, paging.after, paging.fetch()).await?;
     let (rows, next_cursor) = paging.finish(rows, |d| d.id);
+    let dead: Vec<Uuid> = rows
+        .iter()
+        .filter(|d| d.state == DeliveryState::Dead)
+        .map(|d| d.id)
+        .collect();
+    let mut attempts = inspect::attempts_of(&state.db, &dead).await?;
     Ok(HttpResponse::Ok().json(DeliveryPage {
         items: rows
             .into_iter()
-            .map(|row| DeliveryView::from(row).with_pause(&state.delivery_targets, state.clock.now()))
+            .map(|row| {
+                let found = redact::inspected(
+                    Inspected {
+                        attempts: attempts.remove(&row.id).unwrap_or_default(),
+                        delivery: row,
+                    },
+                    &state.public_url,
+                );
+                DeliveryView::of(found.delivery, &found.attempts).with_pause(&state.delivery_targets, state.clock.now())
+            })
             .collect(),
         next_cursor,
     }))
@@ -290,13 +314,25 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::invalid("id", "must be a UUID"))
 }
 
-async fn detail(state: &AppState, id: Uuid) -> Result<DeliveryDetail, ApiError> {
-    let found = inspect::one(&state.db, id)
+/// How a row's links are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Links {
+    Redacted,
+    /// Whole: only the audited reveal.
+    Revealed,
+}
+
+async fn detail(state: &AppState, id: Uuid, links: Links) -> Result<DeliveryDetail, ApiError> {
+    let mut found = inspect::one(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("No delivery {id}.")))?;
+    if links == Links::Redacted {
+        found = redact::inspected(found, &state.public_url);
+    }
     Ok(DeliveryDetail {
         payload: found.delivery.payload.clone(),
-        delivery: DeliveryView::from(found.delivery).with_pause(&state.delivery_targets, state.clock.now()),
+        delivery: DeliveryView::of(found.delivery, &found.attempts)
+            .with_pause(&state.delivery_targets, state.clock.now()),
         attempt_log: found
             .attempts
             .into_iter()
@@ -371,7 +407,9 @@ async fn list_targets(state: web::Data<AppState>, auth: AdminAuth) -> Result<Htt
     Ok(HttpResponse::Ok().json(TargetList { items }))
 }
 
-/// One delivery with its attempts (scope `deliveries.read`).
+/// One delivery with its attempts (scope `deliveries.read`). Report, candidate and recruitment
+/// links in its payload, errors and answer excerpts are redacted (`/r/[redacted]`); `reveal`
+/// shows them.
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = DeliveryDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/v1/deliveries/{id}")]
@@ -382,7 +420,24 @@ async fn get_delivery(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::DeliveriesRead)?;
-    Ok(HttpResponse::Ok().json(detail(&state, parse_id(&path)?).await?))
+    Ok(HttpResponse::Ok().json(detail(&state, parse_id(&path)?, Links::Redacted).await?))
+}
+
+/// One delivery with its links whole (scope `deliveries.write`): the bearer links its payload
+/// and answers carry, as the worker sends them. Every reveal is recorded in the audit log.
+#[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = DeliveryDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/v1/deliveries/{id}/reveal")]
+#[instrument(skip_all, fields(delivery_id = %path))]
+async fn reveal_delivery(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::DeliveriesWrite)?;
+    let answer = detail(&state, parse_id(&path)?, Links::Revealed).await?;
+    tracing::info!("delivery revealed");
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// Replays a dead delivery (scope `deliveries.write`): it becomes pending, due now, with a new
@@ -419,7 +474,7 @@ async fn replay_delivery(
     }
     state.wake_worker();
     tracing::info!("delivery replayed");
-    Ok(HttpResponse::Ok().json(detail(&state, id).await?))
+    Ok(HttpResponse::Ok().json(detail(&state, id, Links::Redacted).await?))
 }
 
 #[cfg(test)]

@@ -281,6 +281,12 @@ const AUDITED: &[(&str, &str, &str, &str)] = &[
         "delivery.replay",
         "delivery",
     ),
+    (
+        "POST",
+        "/admin/v1/deliveries/{id}/reveal",
+        "delivery.reveal",
+        "delivery",
+    ),
     ("POST", "/admin/v1/erasures", "erasure", ""),
     ("GET", "/admin/v1/data-subjects", "data-subject.export", ""),
 ];

@@ -221,7 +221,7 @@ pub(super) async fn timeline_page(console: Console, path: web::Path<String>) -> 
         } @else if t.calls.is_empty() {
             p { "None." }
         } @else {
-            @for c in &t.calls { (call(&visit, c)) }
+            @for c in &t.calls { (call(&visit, &state.public_url, c)) }
         }
     };
     visit.show(StatusCode::OK, "Assessment", body)

@@ -14,6 +14,7 @@ use super::page::{Console, Form, Visit, choice, internal, message, next_page, se
 use crate::auth::admin::Scope;
 use crate::delivery::inspect::{self, Inspected, Replay};
 use crate::delivery::outbox::{DeliveryState, Kind};
+use crate::delivery::redact;
 use crate::entity::delivery;
 
 const PAGE: u64 = 50;
@@ -46,8 +47,10 @@ fn replay_form(visit: &Visit, row: &delivery::Model) -> Markup {
     }
 }
 
-/// One outgoing call with every attempt: status, duration, error and the answer's excerpt.
-pub(super) fn call(visit: &Visit, found: &Inspected) -> Markup {
+/// One outgoing call with every attempt: status, duration, error and the answer's excerpt, the
+/// links in them redacted.
+pub(super) fn call(visit: &Visit, public_url: &url::Url, found: &Inspected) -> Markup {
+    let found = &redact::inspected(found.clone(), public_url);
     let d = &found.delivery;
     html! {
         section class="call" aria-labelledby=(format!("call-{}", d.id)) {
@@ -164,7 +167,7 @@ pub(super) async fn deliveries_page(console: Console, query: crate::http::fields
                         td { (d.target) }
                         td { (d.state.as_str()) }
                         td class="n" { (d.attempts) }
-                        td { (d.last_error.as_deref().unwrap_or("")) }
+                        td { (d.last_error.as_deref().map(|e| redact::text(e, &console.state.public_url)).unwrap_or_default()) }
                         td { @if let Some(a) = d.assessment_id { a href=(format!("/console/assessments/{a}")) { "Timeline" } } }
                         td { (replay_form(&visit, d)) }
                     }
@@ -204,7 +207,7 @@ pub(super) async fn delivery_page(
         @if let Some(a) = found.delivery.assessment_id {
             p { a href=(format!("/console/assessments/{a}")) { "The assessment's timeline" } }
         }
-        (call(&visit, &found))
+        (call(&visit, &console.state.public_url, &found))
     };
     visit.show(StatusCode::OK, "Delivery", body)
 }

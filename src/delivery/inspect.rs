@@ -82,7 +82,8 @@ pub async fn of_assessment<C: ConnectionTrait>(db: &C, id: AssessmentId) -> Resu
         .collect())
 }
 
-async fn attempts_of<C: ConnectionTrait>(
+/// The attempt logs of `ids`, each in the order made.
+pub async fn attempts_of<C: ConnectionTrait>(
     db: &C,
     ids: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, Vec<delivery_attempt::Model>>, DbErr> {

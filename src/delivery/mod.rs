@@ -4,6 +4,7 @@
 pub mod ashby_update;
 pub mod caps;
 pub mod claim;
+pub mod dead;
 pub mod due;
 pub mod gate;
 pub mod guard;
@@ -19,6 +20,7 @@ pub mod policy;
 pub mod push;
 pub mod record;
 pub mod recorder;
+pub mod redact;
 pub mod report;
 pub mod senders;
 pub mod test_push;

@@ -11,6 +11,7 @@ mod console;
 mod console_pages;
 mod console_sessions;
 mod delivery;
+mod delivery_views;
 mod demo;
 mod gentle;
 mod hardening;
