@@ -65,6 +65,7 @@ pub(super) fn call(visit: &Visit, public_url: &url::Url, found: &Inspected) -> M
                 @if d.state == DeliveryState::Pending { dt { "Next attempt" } dd { (when(d.next_attempt_at)) } }
                 @if let Some(at) = d.deadline_at { dt { "Gives up at" } dd { (when(at)) } }
                 @if let Some(e) = &d.last_error { dt { "Last error" } dd { (e) } }
+                @if let Some(why) = crate::delivery::dead::reason(d, &found.attempts) { dt { "Why it is dead" } dd { (why) } }
             }
             (replay_form(visit, d))
             @if found.attempts.is_empty() {

@@ -86,6 +86,7 @@ async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it
         "Completed, overall score",
         "Result push given up (dead)",
         "<td class=\"n\">410</td>",
+        "the receiver answered 410 Gone",
         "find-me@example.com",
         "Open the report",
         "/results/find-me",
