@@ -9,7 +9,7 @@ use sea_orm_migration::schema::{binary, string, string_null, timestamp_with_time
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Organizations {
     Table,
     BrandingDisplayName,
@@ -29,17 +29,20 @@ enum OrganizationLogos {
     UpdatedAt,
 }
 
+/// The organisation's branding columns, each optional.
+const COLUMNS: [Organizations; 5] = [
+    Organizations::BrandingDisplayName,
+    Organizations::BrandingAccentColor,
+    Organizations::BrandingPrivacyPolicyUrl,
+    Organizations::BrandingSupportEmail,
+    Organizations::BrandingLogoSha256,
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // One column per statement: SQLite's ALTER TABLE adds one at a time.
-        for column in [
-            Organizations::BrandingDisplayName,
-            Organizations::BrandingAccentColor,
-            Organizations::BrandingPrivacyPolicyUrl,
-            Organizations::BrandingSupportEmail,
-            Organizations::BrandingLogoSha256,
-        ] {
+        for column in COLUMNS {
             manager
                 .alter_table(
                     Table::alter()
@@ -67,13 +70,7 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(OrganizationLogos::Table).to_owned())
             .await?;
-        for column in [
-            Organizations::BrandingDisplayName,
-            Organizations::BrandingAccentColor,
-            Organizations::BrandingPrivacyPolicyUrl,
-            Organizations::BrandingSupportEmail,
-            Organizations::BrandingLogoSha256,
-        ] {
+        for column in COLUMNS {
             manager
                 .alter_table(
                     Table::alter()

@@ -26,6 +26,19 @@ async fn put_org(app: &TestApp, body: Value) -> reqwest::Response {
     .await
 }
 
+async fn get_org(app: &TestApp) -> Value {
+    app.admin_call(
+        Method::GET,
+        &format!("/admin/v1/organizations/{ORG_A}"),
+        Scope::OrganizationsRead,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
 async fn put_logo(app: &TestApp, content_type: &str, bytes: Vec<u8>) -> reqwest::Response {
     app.http
         .put(app.url(&format!("/admin/v1/organizations/{ORG_A}/logo")))
@@ -62,17 +75,7 @@ async fn branding_is_checked_field_by_field_and_kept_as_given() {
         let problem = expect_problem(put_org(&app, organization_a(branding)).await, 422).await;
         assert_eq!(fields(&problem), vec![format!("branding.{field}")], "{problem}");
     }
-    let view: Value = app
-        .admin_call(
-            Method::GET,
-            &format!("/admin/v1/organizations/{ORG_A}"),
-            Scope::OrganizationsRead,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let view = get_org(&app).await;
     assert_eq!(view["branding"]["accentColor"], "#0b5cad", "nothing changed: {view}");
     // Left out on update, it stays.
     let view: Value = put_org(
@@ -95,17 +98,7 @@ async fn a_logo_must_be_what_its_type_says_and_is_served_strictly() {
     let mut big = PNG.to_vec();
     big.resize(256 * 1024 + 1, 0);
     expect_problem(put_logo(&app, "image/png", big).await, 413).await;
-    let view: Value = app
-        .admin_call(
-            Method::GET,
-            &format!("/admin/v1/organizations/{ORG_A}"),
-            Scope::OrganizationsRead,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let view = get_org(&app).await;
     assert_eq!(view["branding"]["logoUrl"], Value::Null, "nothing stored: {view}");
 
     for (content_type, bytes) in [("image/png", PNG.to_vec()), ("image/svg+xml", SVG.as_bytes().to_vec())] {
