@@ -15,6 +15,11 @@ use crate::tenancy::store::{self, LogoError};
 
 const LOGO_TYPES: &str = "a PNG or SVG image (Content-Type: image/png or image/svg+xml)";
 
+/// The image's bytes, as the body (for the document only).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct LogoBytes(#[allow(dead_code)] Vec<u8>);
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(put_logo);
 }
@@ -36,7 +41,8 @@ impl From<LogoError> for ApiError {
 /// the type says. Candidate pages, e-mails and the report show it from
 /// `GET /branding/{id}/logo`, served by this server only.
 #[utoipa::path(tag = "admin", security(("admin_bearer" = [])), params(("id" = Uuid, Path)),
-    request_body(content = Vec<u8>, description = "The PNG or SVG image, at most 256 KiB", content_type = "image/png"),
+    request_body(description = "The PNG or SVG image, at most 256 KiB",
+        content((LogoBytes = "image/png"), (LogoBytes = "image/svg+xml"))),
     responses((status = 200, description = "Stored; the organisation's branding with the logo's URL", body = BrandingView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 256 KiB", body = Problem, content_type = "application/problem+json"),
