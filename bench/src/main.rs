@@ -617,6 +617,7 @@ async fn ceiling_load(
                 links: &ctx.0,
                 organization_name: &ctx.1,
                 offer: &ctx.2,
+                logo_path: None,
                 sandbox: false,
             };
             while Instant::now() < deadline {

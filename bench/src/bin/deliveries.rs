@@ -288,6 +288,7 @@ async fn main() -> anyhow::Result<()> {
             links: &links,
             organization_name: "Example AB",
             offer: &offer,
+            logo_path: None,
             sandbox: false,
         };
         let placed = place_order(
