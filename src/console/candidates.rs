@@ -87,7 +87,7 @@ pub(super) async fn candidate(console: Console, query: crate::http::fields::Quer
         Err(answer) => return answer,
     };
     if !visit.may(Scope::CandidatesRead) && !visit.may(Scope::CandidatesErase) {
-        return message(
+        return visit.refused_elsewhere(
             StatusCode::FORBIDDEN,
             "Not allowed",
             "A candidate's data needs the candidates.read or candidates.erase scope.",

@@ -55,14 +55,23 @@ pub(super) fn session_cookie_with(state: &AppState, value: String, removal: bool
 pub(super) type Form = crate::http::fields::Form;
 
 /// The pages of the console, for its header.
-const NAVIGATION: &[(&str, &str)] = &[
-    ("/console", "Overview"),
-    ("/console/assessments", "Assessments"),
-    ("/console/deliveries", "Deliveries"),
-    ("/console/organizations", "Organisations"),
-    ("/console/integrators", "Integrators"),
-    ("/console/audit", "Audit log"),
+/// The console's pages, each with the scopes that open it (any one of them).
+const NAVIGATION: &[(&str, &str, &[Scope])] = &[
+    ("/console", "Overview", &[Scope::AssessmentsRead, Scope::DeliveriesRead]),
+    ("/console/assessments", "Assessments", &[Scope::AssessmentsRead]),
+    ("/console/deliveries", "Deliveries", &[Scope::DeliveriesRead]),
+    ("/console/organizations", "Organisations", &[Scope::OrganizationsRead]),
+    ("/console/integrators", "Integrators", &[Scope::IntegratorsRead]),
+    ("/console/audit", "Audit log", &[Scope::AuditRead]),
 ];
+
+/// The pages of the navigation that `scopes` open.
+fn pages_open_to(scopes: &BTreeSet<Scope>) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    NAVIGATION
+        .iter()
+        .filter(|(_, _, needs)| needs.iter().any(|s| s.granted_by(scopes)))
+        .map(|(href, name, _)| (*href, *name))
+}
 
 const STYLE: &str = r#"
 * { box-sizing: border-box; }
@@ -320,8 +329,30 @@ impl Visit {
 
     /// The page, with the console's header.
     pub(super) fn show(self, status: StatusCode, title: &str, body: Markup) -> HttpResponse {
-        let markup = layout(title, Some(header(&self.operator.email, &self.token, &self.path)), body);
+        let markup = layout(
+            title,
+            Some(header(&self.operator.email, &self.token, &self.path, &self.scopes)),
+            body,
+        );
         page(status, markup, Vec::new())
+    }
+
+    /// The page that says a scope is missing: with the navigation (the pages this operator may
+    /// open) and a way back.
+    pub(super) fn not_allowed(self, scope: Scope) -> HttpResponse {
+        self.refused_elsewhere(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            &format!("This needs the {scope} scope, which your account does not have."),
+        )
+    }
+
+    /// [`Visit::refused`], back to the first page this operator may open.
+    pub(super) fn refused_elsewhere(self, status: StatusCode, heading: &str, text: &str) -> HttpResponse {
+        let back = pages_open_to(&self.scopes)
+            .next()
+            .map_or("/console/login", |(href, _)| href);
+        self.refused(status, heading, text, back)
     }
 
     /// The page that says an action was refused and why, with the way back.
@@ -371,15 +402,6 @@ pub(super) fn next_page(
     format!("{path}?{}", link.finish())
 }
 
-/// The page that says a scope is missing.
-pub(super) fn not_allowed(scope: Scope) -> HttpResponse {
-    message(
-        StatusCode::FORBIDDEN,
-        "Not allowed",
-        &format!("This needs the {scope} scope, which your account does not have."),
-    )
-}
-
 impl Console {
     /// The signed-in operator; otherwise the answer to give (to the sign-in page).
     pub(super) async fn visit_any(&self) -> Result<Visit, HttpResponse> {
@@ -409,7 +431,7 @@ impl Console {
     pub(super) async fn visit(&self, scope: Scope) -> Result<Visit, HttpResponse> {
         let visit = self.visit_any().await?;
         if !visit.may(scope) {
-            return Err(not_allowed(scope));
+            return Err(visit.not_allowed(scope));
         }
         Ok(visit)
     }
@@ -425,7 +447,7 @@ impl Console {
             return Err(forbidden_form());
         }
         if !visit.may(scope) {
-            return Err(not_allowed(scope));
+            return Err(visit.not_allowed(scope));
         }
         Ok(visit)
     }
@@ -436,7 +458,7 @@ impl Console {
     }
 }
 
-fn header(email: &str, csrf: &str, path: &str) -> Markup {
+fn header(email: &str, csrf: &str, path: &str, scopes: &BTreeSet<Scope>) -> Markup {
     let current = |href: &str| {
         let here = if href == "/console" {
             path == href
@@ -447,7 +469,7 @@ fn header(email: &str, csrf: &str, path: &str) -> Markup {
     };
     html! {
         nav aria-label="Console" {
-            @for (href, name) in NAVIGATION { a href=(href) aria-current=[current(href)] { (name) } " " }
+            @for (href, name) in pages_open_to(scopes) { a href=(href) aria-current=[current(href)] { (name) } " " }
         }
         div class="who" {
             span { "Signed in as " (email) }

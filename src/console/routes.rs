@@ -7,8 +7,7 @@ use secrecy::SecretString;
 use tracing::instrument;
 
 use super::page::{
-    Console, Form, forbidden_form, internal, layout, message, page, record, see_other, session_cookie,
-    session_cookie_with,
+    Console, Form, forbidden_form, internal, layout, page, record, see_other, session_cookie, session_cookie_with,
 };
 use crate::assessment::State;
 use crate::auth::admin::Scope;
@@ -171,7 +170,7 @@ async fn overview_page(console: Console) -> HttpResponse {
     let sees_assessments = visit.may(Scope::AssessmentsRead);
     let sees_deliveries = visit.may(Scope::DeliveriesRead);
     if !sees_assessments && !sees_deliveries {
-        return message(
+        return visit.refused_elsewhere(
             StatusCode::FORBIDDEN,
             "Not allowed",
             "The overview needs the assessments.read or deliveries.read scope.",
