@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::db::Cursor;
 use crate::entity::audit_event;
 
 /// One event to record.
@@ -67,13 +68,16 @@ pub struct Filter {
     pub action: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// Events after this one (a page's cursor).
-    pub after: Option<Uuid>,
 }
 
-/// Events matching `filter`, oldest first, at most `limit`.
-pub async fn list<C: ConnectionTrait>(db: &C, filter: &Filter, limit: u64) -> Result<Vec<audit_event::Model>, DbErr> {
-    let mut query = audit_event::Entity::find().order_by_asc(audit_event::Column::Id);
+/// Events matching `filter`, in the cursor's order past its event, at most `limit`.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    filter: &Filter,
+    page: Cursor,
+    limit: u64,
+) -> Result<Vec<audit_event::Model>, DbErr> {
+    let mut query = audit_event::Entity::find();
     if let Some(action) = &filter.action {
         query = query.filter(audit_event::Column::Action.eq(action.as_str()));
     }
@@ -83,10 +87,31 @@ pub async fn list<C: ConnectionTrait>(db: &C, filter: &Filter, limit: u64) -> Re
     if let Some(to) = filter.to {
         query = query.filter(audit_event::Column::At.lt(to));
     }
-    if let Some(after) = filter.after {
-        query = query.filter(audit_event::Column::Id.gt(after));
+    page.apply(query, audit_event::Column::Id).limit(limit).all(db).await
+}
+
+/// When `action` succeeded on each of `targets` (of `target_type`): (target id, time), oldest first.
+pub async fn succeeded<C: ConnectionTrait>(
+    db: &C,
+    action: &str,
+    target_type: &str,
+    targets: &[Uuid],
+) -> Result<Vec<(String, DateTime<Utc>)>, DbErr> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
     }
-    query.limit(limit).all(db).await
+    audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::TargetId)
+        .column(audit_event::Column::At)
+        .filter(audit_event::Column::Action.eq(action))
+        .filter(audit_event::Column::TargetType.eq(target_type))
+        .filter(audit_event::Column::TargetId.is_in(targets.iter().map(Uuid::to_string)))
+        .filter(audit_event::Column::Outcome.eq(outcome(200)))
+        .order_by_asc(audit_event::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 #[cfg(test)]

@@ -91,14 +91,17 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum OperatorCommand {
-    /// Add an operator with these scopes; the password (at least 12 characters) is read from
-    /// standard input, one line, and only its argon2id hash is stored.
+    /// Add an operator with these scopes (or all of them); the password (at least 12
+    /// characters) is read from standard input, one line, and only its argon2id hash is stored.
     Add {
         #[arg(long)]
         email: String,
         /// One or more of the admin API's scopes (see `token --help`).
-        #[arg(long = "scope", required = true, num_args = 1..)]
+        #[arg(long = "scope", num_args = 1.., required_unless_present = "all_scopes", conflicts_with = "all_scopes")]
         scopes: Vec<Scope>,
+        /// Every scope: the operator can open every console page and send every form.
+        #[arg(long)]
+        all_scopes: bool,
         /// Read the password from standard input (the only way to give it).
         #[arg(long, required = true)]
         password_stdin: bool,
@@ -209,7 +212,13 @@ async fn operator(db: &sea_orm::DatabaseConnection, action: OperatorCommand) -> 
     use crate::console::operators;
     let now = SystemClock.now();
     match action {
-        OperatorCommand::Add { email, scopes, .. } => {
+        OperatorCommand::Add {
+            email,
+            scopes,
+            all_scopes,
+            ..
+        } => {
+            let scopes = if all_scopes { Scope::ALL.to_vec() } else { scopes };
             let mut line = String::new();
             std::io::stdin().read_line(&mut line)?;
             let password = secrecy::SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());

@@ -1,4 +1,4 @@
-//! Connecting to SQLite or PostgreSQL, and migrating.
+//! Connecting to SQLite or PostgreSQL, migrating, and paging through a list by its ids.
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -126,6 +126,48 @@ where
                 tracing::warn!(error = %rollback, "rollback failed");
             }
             Err(e)
+        }
+    }
+}
+
+/// Where a page of a list starts: the list's order (by id, which is a UUIDv7 and so follows
+/// the time a row was written) and the id of the last row of the page before it. The admin API
+/// pages oldest first, so that a client walking the list sees what is added at its end; the
+/// console opens newest first, as an operator looking at what is happening expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub newest_first: bool,
+    /// The last row of the page before; `None` for the first page.
+    pub past: Option<uuid::Uuid>,
+}
+
+impl Cursor {
+    pub fn oldest_first(past: Option<uuid::Uuid>) -> Self {
+        Self {
+            newest_first: false,
+            past,
+        }
+    }
+
+    pub fn newest_first(past: Option<uuid::Uuid>) -> Self {
+        Self {
+            newest_first: true,
+            past,
+        }
+    }
+
+    /// `query` in this order, past this cursor's row.
+    pub fn apply<E, C>(self, query: sea_orm::Select<E>, id: C) -> sea_orm::Select<E>
+    where
+        E: sea_orm::EntityTrait,
+        C: sea_orm::ColumnTrait,
+    {
+        use sea_orm::{QueryFilter, QueryOrder};
+        match (self.newest_first, self.past) {
+            (false, None) => query.order_by_asc(id),
+            (false, Some(past)) => query.filter(id.gt(past)).order_by_asc(id),
+            (true, None) => query.order_by_desc(id),
+            (true, Some(past)) => query.filter(id.lt(past)).order_by_desc(id),
         }
     }
 }

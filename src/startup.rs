@@ -603,9 +603,13 @@ fn hostname() -> String {
 }
 
 /// What a request that no handler took is told, in its surface's format: `405` with `Allow` when
-/// the OpenAPI document has the path under other methods, otherwise `404`.
+/// the OpenAPI document has the path under other methods, otherwise `404`; under `/console`, the
+/// console's HTML 404 (its own paths answer a wrong method with an HTML 405 themselves).
 async fn fallback(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     use actix_web::ResponseError;
+    if req.path() == "/console" || req.path().starts_with("/console/") {
+        return crate::console::not_found();
+    }
     match crate::openapi::allowed_methods(req.path()) {
         Some(methods) if req.path().starts_with("/ashby/") => {
             crate::ashby::error::AshbyError::MethodNotAllowed(methods).error_response()

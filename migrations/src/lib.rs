@@ -20,6 +20,7 @@ mod m20261209_000015_operators;
 mod m20261210_000016_assessments_by_candidate;
 mod m20261211_000017_accepted_signatures;
 mod m20261211_000018_branding;
+mod m20261212_000019_audit_by_target;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000016_assessments_by_candidate::Migration),
             Box::new(m20261211_000017_accepted_signatures::Migration),
             Box::new(m20261211_000018_branding::Migration),
+            Box::new(m20261212_000019_audit_by_target::Migration),
         ]
     }
 }

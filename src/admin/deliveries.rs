@@ -284,7 +284,7 @@ async fn list_deliveries(
         organization_id: filter.organization_id.map(Into::into),
         assessment_id: filter.assessment_id.map(Into::into),
     };
-    let rows = inspect::list(&state.db, &wanted, paging.after, paging.fetch()).await?;
+    let rows = inspect::list(&state.db, &wanted, paging.cursor(), paging.fetch()).await?;
     let (rows, next_cursor) = paging.finish(rows, |d| d.id);
     let dead: Vec<Uuid> = rows
         .iter()

@@ -45,6 +45,11 @@ impl Paging {
         Ok(Self { limit, after })
     }
 
+    /// Where the page starts: the admin API's lists are oldest first.
+    pub fn cursor(&self) -> crate::db::Cursor {
+        crate::db::Cursor::oldest_first(self.after)
+    }
+
     /// How many rows to fetch: one more than a page, to know whether another page follows.
     pub fn fetch(&self) -> u64 {
         self.limit + 1

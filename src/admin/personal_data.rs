@@ -208,8 +208,8 @@ async fn list_audit_events(
             action: filter.action,
             from: filter.from,
             to: filter.to,
-            after: paging.after,
         },
+        paging.cursor(),
         paging.fetch(),
     )
     .await?;

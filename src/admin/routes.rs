@@ -497,7 +497,7 @@ async fn list_assessments(
         created_to: filter.created_to,
         lookup: None,
     };
-    let rows = search::find(&state.db, &wanted, paging.after, paging.fetch()).await?;
+    let rows = search::find(&state.db, &wanted, paging.cursor(), paging.fetch()).await?;
     let (rows, next_cursor) = paging.finish(rows, |f| f.assessment.id.into());
     let items = rows
         .into_iter()

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::assessment::State;
+use crate::db::Cursor;
 use crate::entity::{assessment, candidate, organization};
 use crate::types::{Email, OrganizationId};
 
@@ -70,15 +71,9 @@ async fn organizations<C: ConnectionTrait>(db: &C, filter: &Filter) -> Result<Ve
         .await
 }
 
-/// Assessments matching `filter`, oldest first, after the assessment `after` (a cursor), at most
-/// `limit`.
-pub async fn find<C: ConnectionTrait>(
-    db: &C,
-    filter: &Filter,
-    after: Option<Uuid>,
-    limit: u64,
-) -> Result<Vec<Found>, DbErr> {
-    let mut query = assessment::Entity::find().order_by_asc(assessment::Column::Id);
+/// Assessments matching `filter`, in the cursor's order past its row, at most `limit`.
+pub async fn find<C: ConnectionTrait>(db: &C, filter: &Filter, page: Cursor, limit: u64) -> Result<Vec<Found>, DbErr> {
+    let mut query = assessment::Entity::find();
     if let Some(org) = filter.organization_id {
         query = query.filter(assessment::Column::OrganizationId.eq(org));
     }
@@ -116,10 +111,7 @@ pub async fn find<C: ConnectionTrait>(
         }
         query = query.filter(any);
     }
-    if let Some(after) = after {
-        query = query.filter(assessment::Column::Id.gt(after));
-    }
-    let rows = query.limit(limit).all(db).await?;
+    let rows = page.apply(query, assessment::Column::Id).limit(limit).all(db).await?;
     let candidate_ids: Vec<Uuid> = rows.iter().map(|a| a.candidate_id).collect();
     let emails: HashMap<Uuid, String> = if candidate_ids.is_empty() {
         HashMap::new()

@@ -1,6 +1,6 @@
 //! One assessment's story, for an operator: what happened when (ordered, invitation sent,
-//! started, finished, each outgoing call delivered or given up), every outgoing call with its
-//! attempts, and the report's link once there is a result.
+//! started, finished, each outgoing call given up, replayed by an operator and delivered), every
+//! outgoing call with its attempts, and the report's link once there is a result.
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 
@@ -21,6 +21,9 @@ pub enum Step {
     Delivered(Kind),
     /// An outgoing call was given up: its attempts ran out, or it was refused for good.
     GaveUp(Kind),
+    /// An operator replayed a call that had been given up (the admin API's or the console's
+    /// replay, as the audit log has it).
+    Replayed(Kind),
     Started,
     /// Completed, with this overall score.
     Completed(Option<i32>),
@@ -35,10 +38,12 @@ impl Step {
     fn rank(self) -> u8 {
         match self {
             Step::Ordered(_) => 0,
-            Step::Delivered(Kind::InvitationEmail) | Step::GaveUp(Kind::InvitationEmail) => 1,
+            Step::Delivered(Kind::InvitationEmail)
+            | Step::GaveUp(Kind::InvitationEmail)
+            | Step::Replayed(Kind::InvitationEmail) => 1,
             Step::Started => 2,
             Step::Completed(_) | Step::Ended(_) => 3,
-            Step::Delivered(_) | Step::GaveUp(_) => 4,
+            Step::Delivered(_) | Step::GaveUp(_) | Step::Replayed(_) => 4,
             Step::Erased => 5,
         }
     }
@@ -64,8 +69,17 @@ pub struct Timeline {
     pub report_url: Option<String>,
 }
 
-/// The moments of an assessment and its outgoing calls, in time order.
-pub fn moments(a: &assessment::Model, calls: &[Inspected]) -> Vec<Moment> {
+/// A replay of an outgoing call: which row, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed {
+    pub delivery_id: uuid::Uuid,
+    pub at: DateTime<Utc>,
+}
+
+/// The moments of an assessment and its outgoing calls, in time order. A call's story is told
+/// whole: each time it was given up (an attempt that ended it), each replay of it, and its
+/// delivery.
+pub fn moments(a: &assessment::Model, calls: &[Inspected], replays: &[Replayed]) -> Vec<Moment> {
     let mut moments = vec![Moment {
         at: a.created_at,
         step: Step::Ordered(a.source),
@@ -93,25 +107,42 @@ pub fn moments(a: &assessment::Model, calls: &[Inspected]) -> Vec<Moment> {
             // Dropped unsent with its candidate's data: the erasure is the moment that says so.
             continue;
         }
-        match d.state {
-            DeliveryState::Delivered => {
-                if let Some(at) = d.delivered_at {
-                    moments.push(Moment {
-                        at,
-                        step: Step::Delivered(d.kind),
-                    });
-                }
-            }
-            DeliveryState::Dead => moments.push(Moment {
+        let ended: Vec<DateTime<Utc>> = call
+            .attempts
+            .iter()
+            .filter(|attempt| attempt.outcome == "dead")
+            .map(|attempt| attempt.started_at)
+            .collect();
+        for at in &ended {
+            moments.push(Moment {
+                at: *at,
+                step: Step::GaveUp(d.kind),
+            });
+        }
+        if d.state == DeliveryState::Dead && ended.is_empty() {
+            // Dead without an attempt that ended it (its data erased, say): when it stopped.
+            moments.push(Moment {
                 at: call.attempts.last().map_or(d.updated_at, |a| a.started_at),
                 step: Step::GaveUp(d.kind),
-            }),
-            DeliveryState::Pending => {}
+            });
+        }
+        for r in replays.iter().filter(|r| r.delivery_id == d.id) {
+            moments.push(Moment {
+                at: r.at,
+                step: Step::Replayed(d.kind),
+            });
+        }
+        if let (DeliveryState::Delivered, Some(at)) = (d.state, d.delivered_at) {
+            moments.push(Moment {
+                at,
+                step: Step::Delivered(d.kind),
+            });
         }
     }
     if let Some(at) = a.erased_at {
         moments.push(Moment { at, step: Step::Erased });
     }
+    // Stable: a call's moments at one instant keep their order (given up, replayed, delivered).
     moments.sort_by_key(|m| (m.at, m.step.rank()));
     moments
 }
@@ -142,9 +173,20 @@ pub async fn load<C: ConnectionTrait>(db: &C, id: AssessmentId, links: &LinkSign
         .map(|o| o.name)
         .unwrap_or_default();
     let calls = inspect::of_assessment(db, id).await?;
+    let ids: Vec<uuid::Uuid> = calls.iter().map(|c| c.delivery.id).collect();
+    let replays: Vec<Replayed> = crate::audit::succeeded(db, "delivery.replay", "delivery", &ids)
+        .await?
+        .into_iter()
+        .filter_map(|(target, at)| {
+            Some(Replayed {
+                delivery_id: uuid::Uuid::parse_str(&target).ok()?,
+                at,
+            })
+        })
+        .collect();
     let report_url = report_url(&a, links);
     Ok(Some(Timeline {
-        moments: moments(&a, &calls),
+        moments: moments(&a, &calls, &replays),
         assessment: a,
         candidate,
         organization_name,
@@ -248,7 +290,7 @@ mod tests {
             call(Kind::Result, DeliveryState::Dead, &[31, 33, 40]),
             call(Kind::RecruiterNotice, DeliveryState::Pending, &[]),
         ];
-        let steps: Vec<(i64, Step)> = moments(&assessment(), &calls)
+        let steps: Vec<(i64, Step)> = moments(&assessment(), &calls, &[])
             .into_iter()
             .map(|m| ((m.at - at(0)).num_minutes(), m.step))
             .collect();
@@ -277,7 +319,7 @@ mod tests {
             call(Kind::InvitationEmail, DeliveryState::Delivered, &[0]),
             dropped,
         ];
-        let steps: Vec<Step> = moments(&a, &calls).into_iter().map(|m| m.step).collect();
+        let steps: Vec<Step> = moments(&a, &calls, &[]).into_iter().map(|m| m.step).collect();
         assert_eq!(
             steps,
             [
@@ -299,13 +341,53 @@ mod tests {
         a.completed_at = None;
         a.score = None;
         a.erased_at = Some(at(50));
-        let steps: Vec<Step> = moments(&a, &[]).into_iter().map(|m| m.step).collect();
+        let steps: Vec<Step> = moments(&a, &[], &[]).into_iter().map(|m| m.step).collect();
         assert_eq!(
             steps,
             [
                 Step::Ordered(Source::Recruitment),
                 Step::Ended(State::Expired),
                 Step::Erased
+            ]
+        );
+    }
+
+    #[test]
+    fn a_replayed_call_tells_its_give_up_its_replay_and_its_delivery() {
+        // Given up at 31, replayed at 50, given up again at 51, replayed at 60, delivered at 61.
+        let mut push = call(Kind::Result, DeliveryState::Delivered, &[31, 51, 61]);
+        push.attempts[0].outcome = "dead".into();
+        push.attempts[1].outcome = "dead".into();
+        push.attempts[2].outcome = "delivered".into();
+        let id = push.delivery.id;
+        let replays = [
+            Replayed {
+                delivery_id: id,
+                at: at(50),
+            },
+            Replayed {
+                delivery_id: id,
+                at: at(60),
+            },
+            // Another row's replay is not this call's.
+            Replayed {
+                delivery_id: Uuid::now_v7(),
+                at: at(55),
+            },
+        ];
+        let steps: Vec<(i64, Step)> = moments(&assessment(), &[push], &replays)
+            .into_iter()
+            .filter(|m| m.at > at(30))
+            .map(|m| ((m.at - at(0)).num_minutes(), m.step))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (31, Step::GaveUp(Kind::Result)),
+                (50, Step::Replayed(Kind::Result)),
+                (51, Step::GaveUp(Kind::Result)),
+                (60, Step::Replayed(Kind::Result)),
+                (61, Step::Delivered(Kind::Result)),
             ]
         );
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use maud::html;
 use sea_orm::EntityTrait;
 use tracing::instrument;
@@ -12,11 +12,12 @@ use uuid::Uuid;
 
 use super::deliveries::{call, kind_name, when};
 use super::overview::organization_names;
-use super::page::{Console, Form, Visit, choice, day, day_field, internal, message, see_other};
+use super::page::{Column, Console, Form, Row, Visit, choice, day, day_field, internal, message, see_other, table};
 use crate::assessment::State;
 use crate::assessment::search::{self, Lookup};
 use crate::assessment::timeline::{self, Step};
 use crate::auth::admin::Scope;
+use crate::db::Cursor;
 use crate::entity::assessment;
 use crate::types::{AssessmentId, OrganizationId};
 
@@ -37,7 +38,7 @@ fn filter(query: &HashMap<String, String>) -> Result<(search::Filter, Option<Uui
             created_to: day("to")?,
             lookup: text("q").and_then(Lookup::parse),
         },
-        uuid("after")?,
+        uuid("before")?,
     ))
 }
 
@@ -46,7 +47,6 @@ fn filter(query: &HashMap<String, String>) -> Result<(search::Filter, Option<Uui
 /// travels in a URL (proxies' access logs, the browser's history); its next page is a form too.
 const FIELDS: [&str; 5] = ["q", "organization", "state", "from", "to"];
 
-#[get("/console/assessments")]
 #[instrument(skip_all)]
 pub(super) async fn search_page(console: Console, query: crate::http::fields::Query) -> HttpResponse {
     match console.visit(Scope::AssessmentsRead).await {
@@ -55,7 +55,6 @@ pub(super) async fn search_page(console: Console, query: crate::http::fields::Qu
     }
 }
 
-#[post("/console/assessments")]
 #[instrument(skip_all)]
 pub(super) async fn search_form(console: Console, form: Form) -> HttpResponse {
     match console.act(&form, Scope::AssessmentsRead).await {
@@ -65,7 +64,7 @@ pub(super) async fn search_form(console: Console, form: Form) -> HttpResponse {
 }
 
 async fn search(console: &Console, visit: Visit, fields: &HashMap<String, String>) -> HttpResponse {
-    let (wanted, after) = match filter(fields) {
+    let (wanted, before) = match filter(fields) {
         Ok(f) => f,
         Err(field) => {
             return message(
@@ -77,11 +76,13 @@ async fn search(console: &Console, visit: Visit, fields: &HashMap<String, String
     };
     let query = fields;
     let db = &console.state.db;
-    let (found, organizations) =
-        match tokio::try_join!(search::find(db, &wanted, after, PAGE + 1), organization_names(db)) {
-            Ok(both) => both,
-            Err(e) => return internal(e),
-        };
+    let (found, organizations) = match tokio::try_join!(
+        search::find(db, &wanted, Cursor::newest_first(before), PAGE + 1),
+        organization_names(db)
+    ) {
+        Ok(both) => both,
+        Err(e) => return internal(e),
+    };
     let names: HashMap<OrganizationId, &str> = organizations.iter().map(|(id, n)| (*id, n.as_str())).collect();
     let shown = &found[..found.len().min(PAGE as usize)];
     let value = |name: &str| query.get(name).cloned().unwrap_or_default();
@@ -113,31 +114,30 @@ async fn search(console: &Console, visit: Visit, fields: &HashMap<String, String
         @if let Some(lookup) = &wanted.lookup {
             p role="status" { "Assessments matching “" (lookup.text) "”" }
         }
-        div class="scroll" { table {
-            caption { (shown.len()) " assessment(s), oldest first" }
-            thead { tr {
-                th scope="col" { "Created" } th scope="col" { "Organisation" } th scope="col" { "Candidate" }
-                th scope="col" { "resultId" } th scope="col" { "State" } th scope="col" { "Score" }
-            } }
-            tbody {
-                @for f in shown {
-                    @let a = &f.assessment;
-                    tr {
-                        td { a href=(format!("/console/assessments/{}", a.id)) { (when(a.created_at)) } }
-                        td { (names.get(&a.organization_id).copied().unwrap_or("")) }
-                        td { (f.candidate_email.as_deref().unwrap_or(if a.erased_at.is_some() { "(erased)" } else { "" })) }
-                        td { (a.result_id.as_deref().unwrap_or("")) }
-                        td { (a.state.as_str()) }
-                        td class="n" { (a.score.map(|s| s.to_string()).unwrap_or_default()) }
-                    }
-                }
-            }
-        } }
+        (table(
+            html! { (shown.len()) " assessment(s), newest first" },
+            None,
+            &[
+                Column::text("Created"), Column::text("Organisation"), Column::text("Candidate"),
+                Column::text("resultId"), Column::text("State"), Column::figures("Score"),
+            ],
+            shown.iter().map(|f| {
+                let a = &f.assessment;
+                Row::of(vec![
+                    html! { a href=(format!("/console/assessments/{}", a.id)) { (when(a.created_at)) } },
+                    html! { (names.get(&a.organization_id).copied().unwrap_or("")) },
+                    html! { (f.candidate_email.as_deref().unwrap_or(if a.erased_at.is_some() { "(erased)" } else { "" })) },
+                    html! { (a.result_id.as_deref().unwrap_or("")) },
+                    html! { (a.state.as_str()) },
+                    html! { (a.score.map(|s| s.to_string()).unwrap_or_default()) },
+                ])
+            }).collect(),
+        ))
         @if let Some(last) = next {
             form method="post" action="/console/assessments" {
                 input type="hidden" name="csrf" value=(visit.token());
                 @for name in FIELDS { input type="hidden" name=(name) value=(value(name)); }
-                input type="hidden" name="after" value=(last);
+                input type="hidden" name="before" value=(last);
                 button type="submit" { "Next page" }
             }
         }
@@ -151,6 +151,7 @@ fn step_text(step: Step) -> String {
         Step::Ordered(source) => format!("Ordered through the {} API", source.as_str()),
         Step::Delivered(kind) => format!("{} delivered", kind_name(kind)),
         Step::GaveUp(kind) => format!("{} given up (dead)", kind_name(kind)),
+        Step::Replayed(kind) => format!("{} replayed by an operator", kind_name(kind)),
         Step::Started => "The candidate started".to_owned(),
         Step::Completed(Some(score)) => format!("Completed, overall score {score}"),
         Step::Completed(None) => "Completed".to_owned(),
@@ -159,7 +160,6 @@ fn step_text(step: Step) -> String {
     }
 }
 
-#[get("/console/assessments/{id}")]
 #[instrument(skip_all)]
 pub(super) async fn timeline_page(console: Console, path: web::Path<String>) -> HttpResponse {
     let visit = match console.visit(Scope::AssessmentsRead).await {
@@ -229,7 +229,6 @@ pub(super) async fn timeline_page(console: Console, path: web::Path<String>) -> 
 
 /// The recruiter's report of an assessment: a redirect to its signed link, which no console
 /// page shows (the link is a bearer credential); each opening is in the audit log.
-#[get("/console/assessments/{id}/report")]
 #[instrument(skip_all)]
 pub(super) async fn report(
     console: Console,
@@ -270,7 +269,7 @@ mod tests {
 
     #[test]
     fn the_search_reads_its_fields_and_names_the_one_that_is_wrong() {
-        let (f, after) = filter(&query(&[
+        let (f, before) = filter(&query(&[
             ("q", " r-1 "),
             ("state", "completed"),
             ("from", "2026-12-01"),
@@ -280,7 +279,7 @@ mod tests {
         assert_eq!(f.lookup.map(|l| l.text).as_deref(), Some("r-1"));
         assert_eq!(f.state, Some(State::Completed));
         assert!(f.created_from.is_some() && f.created_to.is_none() && f.organization_id.is_none());
-        assert_eq!(after, None);
+        assert_eq!(before, None);
         assert_eq!(filter(&query(&[("state", "done")])).err(), Some("state"));
         assert_eq!(filter(&query(&[("organization", "x")])).err(), Some("organization"));
         assert_eq!(filter(&query(&[("to", "31/12/2026")])).err(), Some("to"));

@@ -1,34 +1,38 @@
-//! `/console/audit`: the audit log (scope `audit.read`), oldest first, filtered by action and
+//! `/console/audit`: the audit log (scope `audit.read`), newest first, filtered by action and
 //! by day (`from` inclusive, `to` exclusive, UTC), 50 events a page.
 use std::collections::HashMap;
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get};
 use maud::html;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::page::{Console, day, day_field, internal, message, next_page};
+use super::page::{Column, Console, Row, day, day_field, internal, message, next_page, table};
 use crate::audit;
 use crate::auth::admin::Scope;
+use crate::db::Cursor;
 
 const PAGE: u64 = 50;
 
 /// The filter of the query string; `Err` names the field that is wrong.
-fn filter(query: &HashMap<String, String>) -> Result<audit::Filter, &'static str> {
+fn filter(query: &HashMap<String, String>) -> Result<(audit::Filter, Cursor), &'static str> {
     let text = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
     let day = |name: &'static str| text(name).map(|v| day(v).ok_or(name)).transpose();
-    Ok(audit::Filter {
-        action: text("action").map(str::to_owned),
-        from: day("from")?,
-        to: day("to")?,
-        after: text("after")
-            .map(|v| Uuid::parse_str(v).map_err(|_| "after"))
-            .transpose()?,
-    })
+    Ok((
+        audit::Filter {
+            action: text("action").map(str::to_owned),
+            from: day("from")?,
+            to: day("to")?,
+        },
+        Cursor::newest_first(
+            text("before")
+                .map(|v| Uuid::parse_str(v).map_err(|_| "before"))
+                .transpose()?,
+        ),
+    ))
 }
 
-#[get("/console/audit")]
 #[instrument(skip_all)]
 pub(super) async fn audit_page(console: Console, query: crate::http::fields::Query) -> HttpResponse {
     let visit = match console.visit(Scope::AuditRead).await {
@@ -36,17 +40,17 @@ pub(super) async fn audit_page(console: Console, query: crate::http::fields::Que
         Err(answer) => return answer,
     };
     let state = &console.state;
-    let filter = match filter(&query) {
+    let (filter, page) = match filter(&query) {
         Ok(f) => f,
         Err(field) => {
             return message(
                 StatusCode::BAD_REQUEST,
                 "Check the filter",
-                &format!("{field} must be a date like 2026-12-31 (after: an event id)."),
+                &format!("{field} must be a date like 2026-12-31 (before: an event id)."),
             );
         }
     };
-    let events = match audit::list(&state.db, &filter, PAGE + 1).await {
+    let events = match audit::list(&state.db, &filter, page, PAGE + 1).await {
         Ok(events) => events,
         Err(e) => return internal(e),
     };
@@ -68,25 +72,22 @@ pub(super) async fn audit_page(console: Console, query: crate::http::fields::Que
             (day_field("to", "Before (day, UTC)", &query))
             button type="submit" { "Filter" }
         }
-        div class="scroll" { table {
-            caption { (shown.len()) " event(s), oldest first" }
-            thead { tr {
-                th scope="col" { "When (UTC)" } th scope="col" { "Actor" } th scope="col" { "Action" }
-                th scope="col" { "Target" } th scope="col" { "Outcome" } th scope="col" { "Status" }
-            } }
-            tbody {
-                @for e in shown {
-                    tr {
-                        td { (e.at.format("%Y-%m-%d %H:%M:%S")) }
-                        td { (e.actor) }
-                        td { (e.action) }
-                        td { (e.target_type.as_deref().unwrap_or("")) " " (e.target_id.as_deref().unwrap_or("")) }
-                        td { (e.outcome) }
-                        td class="n" { (e.status) }
-                    }
-                }
-            }
-        } }
+        (table(
+            html! { (shown.len()) " event(s), newest first" },
+            None,
+            &[
+                Column::text("When (UTC)"), Column::text("Actor"), Column::text("Action"),
+                Column::text("Target"), Column::text("Outcome"), Column::figures("Status"),
+            ],
+            shown.iter().map(|e| Row::of(vec![
+                html! { (e.at.format("%Y-%m-%d %H:%M:%S")) },
+                html! { (e.actor) },
+                html! { (e.action) },
+                html! { (e.target_type.as_deref().unwrap_or("")) " " (e.target_id.as_deref().unwrap_or("")) },
+                html! { (e.outcome) },
+                html! { (e.status) },
+            ])).collect(),
+        ))
         @if let Some(next) = next { p { a href=(next) { "Next page" } } }
     };
     visit.show(StatusCode::OK, "Audit log", body)
@@ -99,7 +100,7 @@ mod tests {
 
     #[test]
     fn the_filter_reads_days_and_refuses_what_is_not_one() {
-        let f = filter(&query(&[
+        let (f, page) = filter(&query(&[
             ("action", " console.sign_in "),
             ("from", "2026-12-01"),
             ("to", ""),
@@ -111,7 +112,8 @@ mod tests {
             Some("2026-12-01T00:00:00+00:00")
         );
         assert_eq!(f.to, None);
+        assert_eq!(page, Cursor::newest_first(None));
         assert_eq!(filter(&query(&[("from", "yesterday")])).err(), Some("from"));
-        assert_eq!(filter(&query(&[("after", "x")])).err(), Some("after"));
+        assert_eq!(filter(&query(&[("before", "x")])).err(), Some("before"));
     }
 }

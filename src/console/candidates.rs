@@ -3,8 +3,8 @@
 //! data it is first. Erasing asks for the candidate's address to be typed again, so that it is
 //! never one careless click. Both are in the audit log, as the admin API's are.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post};
 use maud::html;
 use tracing::instrument;
 use uuid::Uuid;
@@ -79,7 +79,6 @@ fn candidate_page(visit: Visit, t: &Timeline, email: &str, error: Option<&str>) 
     visit.show(status, "A candidate's data", body)
 }
 
-#[get("/console/candidates")]
 #[instrument(skip_all)]
 pub(super) async fn candidate(console: Console, query: crate::http::fields::Query) -> HttpResponse {
     let visit = match console.visit_any().await {
@@ -99,7 +98,6 @@ pub(super) async fn candidate(console: Console, query: crate::http::fields::Quer
     }
 }
 
-#[post("/console/candidates/export")]
 #[instrument(skip_all)]
 pub(super) async fn export(console: Console, form: Form) -> HttpResponse {
     if let Err(answer) = console.act(&form, Scope::CandidatesRead).await {
@@ -131,7 +129,6 @@ pub(super) async fn export(console: Console, form: Form) -> HttpResponse {
         .body(body)
 }
 
-#[post("/console/candidates/erase")]
 #[instrument(skip_all)]
 pub(super) async fn erase(console: Console, form: Form) -> HttpResponse {
     let visit = match console.act(&form, Scope::CandidatesErase).await {

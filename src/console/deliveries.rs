@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::page::{Console, Form, Visit, choice, internal, message, next_page, see_other};
+use super::page::{Column, Console, Form, Row, Visit, choice, internal, message, next_page, see_other, table};
 use crate::auth::admin::Scope;
+use crate::db::Cursor;
 use crate::delivery::inspect::{self, Inspected, Replay};
 use crate::delivery::outbox::{DeliveryState, Kind};
 use crate::delivery::redact;
@@ -71,27 +72,24 @@ pub(super) fn call(visit: &Visit, public_url: &url::Url, found: &Inspected) -> M
             @if found.attempts.is_empty() {
                 p { "No attempt yet." }
             } @else {
-                div class="scroll" { table {
-                    caption { (found.attempts.len()) " attempt(s)" }
-                    thead { tr {
-                        th scope="col" { "#" } th scope="col" { "Started" } th scope="col" { "Status" }
-                        th scope="col" { "Duration" } th scope="col" { "Outcome" } th scope="col" { "Error" }
-                        th scope="col" { "Answer (excerpt)" }
-                    } }
-                    tbody {
-                        @for a in &found.attempts {
-                            tr {
-                                td class="n" { (a.attempt_no) }
-                                td { (when(a.started_at)) }
-                                td class="n" { (a.status_code.map_or_else(|| "–".to_owned(), |s| s.to_string())) }
-                                td class="n" { (a.duration_ms) " ms" }
-                                td { (a.outcome) }
-                                td { (a.error.as_deref().unwrap_or("")) }
-                                td { @if let Some(x) = &a.response_excerpt { pre { (x) } } }
-                            }
-                        }
-                    }
-                } }
+                (table(
+                    html! { (found.attempts.len()) " attempt(s)" },
+                    None,
+                    &[
+                        Column::figures("#"), Column::text("Started"), Column::figures("Status"),
+                        Column::figures("Duration"), Column::text("Outcome"), Column::text("Error"),
+                        Column::text("Answer (excerpt)"),
+                    ],
+                    found.attempts.iter().map(|a| Row::of(vec![
+                        html! { (a.attempt_no) },
+                        html! { (when(a.started_at)) },
+                        html! { (a.status_code.map_or_else(|| "–".to_owned(), |s| s.to_string())) },
+                        html! { (a.duration_ms) " ms" },
+                        html! { (a.outcome) },
+                        html! { (a.error.as_deref().unwrap_or("")) },
+                        html! { @if let Some(x) = &a.response_excerpt { pre { (x) } } },
+                    ])).collect(),
+                ))
             }
         }
     }
@@ -109,20 +107,19 @@ fn filter(query: &HashMap<String, String>) -> Result<(inspect::Filter, Option<Uu
             organization_id: None,
             assessment_id: None,
         },
-        text("after")
-            .map(|v| Uuid::parse_str(v).map_err(|_| "after"))
+        text("before")
+            .map(|v| Uuid::parse_str(v).map_err(|_| "before"))
             .transpose()?,
     ))
 }
 
-#[get("/console/deliveries")]
 #[instrument(skip_all)]
 pub(super) async fn deliveries_page(console: Console, query: crate::http::fields::Query) -> HttpResponse {
     let visit = match console.visit(Scope::DeliveriesRead).await {
         Ok(visit) => visit,
         Err(answer) => return answer,
     };
-    let (wanted, after) = match filter(&query) {
+    let (wanted, before) = match filter(&query) {
         Ok(f) => f,
         Err(field) => {
             return message(
@@ -132,7 +129,7 @@ pub(super) async fn deliveries_page(console: Console, query: crate::http::fields
             );
         }
     };
-    let rows = match inspect::list(&console.state.db, &wanted, after, PAGE + 1).await {
+    let rows = match inspect::list(&console.state.db, &wanted, Cursor::newest_first(before), PAGE + 1).await {
         Ok(rows) => rows,
         Err(e) => return internal(e),
     };
@@ -154,33 +151,44 @@ pub(super) async fn deliveries_page(console: Console, query: crate::http::fields
             (choice("kind", "Kind", &kind_options, &query))
             button type="submit" { "Filter" }
         }
-        div class="scroll" { table {
-            caption { (shown.len()) " delivery(ies), oldest first" }
-            thead { tr {
-                th scope="col" { "Written" } th scope="col" { "Kind" } th scope="col" { "To" } th scope="col" { "State" }
-                th scope="col" { "Attempts" } th scope="col" { "Last error" } th scope="col" { "Assessment" } th scope="col" { "" }
-            } }
-            tbody {
-                @for d in shown {
-                    tr {
-                        td { a href=(format!("/console/deliveries/{}", d.id)) { (when(d.created_at)) } }
-                        td { (kind_name(d.kind)) }
-                        td { (d.target) }
-                        td { (d.state.as_str()) }
-                        td class="n" { (d.attempts) }
-                        td { (d.last_error.as_deref().map(|e| redact::text(e, &console.state.public_url)).unwrap_or_default()) }
-                        td { @if let Some(a) = d.assessment_id { a href=(format!("/console/assessments/{a}")) { "Timeline" } } }
-                        td { (replay_form(&visit, d)) }
-                    }
-                }
-            }
-        } }
+        (table(
+            html! { (shown.len()) " delivery(ies), newest first" },
+            None,
+            &[
+                Column::text("Written"), Column::text("Kind"), Column::text("To"), Column::text("State"),
+                Column::figures("Attempts"), Column::text("Last error"), Column::text("Assessment"), Column::text(""),
+            ],
+            shown.iter().map(|d| Row::of(vec![
+                html! { a href=(format!("/console/deliveries/{}", d.id)) { (when(d.created_at)) } },
+                html! { (kind_name(d.kind)) },
+                html! { (d.target) },
+                html! { (d.state.as_str()) },
+                html! { (d.attempts) },
+                html! { (d.last_error.as_deref().map(|e| redact::text(e, &console.state.public_url)).unwrap_or_default()) },
+                html! { @if let Some(a) = d.assessment_id { a href=(format!("/console/assessments/{a}")) { "Timeline" } } },
+                replay_form(&visit, d),
+            ])).collect(),
+        ))
         @if let Some(next) = next { p { a href=(next) { "Next page" } } }
     };
     visit.show(StatusCode::OK, "Deliveries", body)
 }
 
-#[get("/console/deliveries/{id}")]
+/// What the page after a replay says, from the row as this page read it.
+fn replay_notice(d: &delivery::Model) -> String {
+    match d.state {
+        DeliveryState::Delivered => match d.delivered_at {
+            Some(at) => format!("Replayed and delivered at {}.", when(at)),
+            None => "Replayed and delivered.".to_owned(),
+        },
+        DeliveryState::Pending => format!(
+            "Replayed: the next attempt is due at {}. Reload this page to follow it.",
+            when(d.next_attempt_at)
+        ),
+        DeliveryState::Dead => "Replayed, and given up again: see why below.".to_owned(),
+    }
+}
+
 #[instrument(skip_all)]
 pub(super) async fn delivery_page(
     console: Console,
@@ -203,7 +211,7 @@ pub(super) async fn delivery_page(
     let body = html! {
         h1 { (kind_name(found.delivery.kind)) }
         @if replayed {
-            p class="notice" role="status" { "Replayed: the delivery is due now. Reload this page to follow it." }
+            p class="notice" role="status" { (replay_notice(&found.delivery)) }
         }
         @if let Some(a) = found.delivery.assessment_id {
             p { a href=(format!("/console/assessments/{a}")) { "The assessment's timeline" } }
@@ -213,7 +221,6 @@ pub(super) async fn delivery_page(
     visit.show(StatusCode::OK, "Delivery", body)
 }
 
-#[post("/console/deliveries/{id}/replay")]
 #[instrument(skip_all)]
 pub(super) async fn replay(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
     let visit = match console.act(&form, Scope::DeliveriesWrite).await {

@@ -14,4 +14,4 @@ pub mod session;
 mod tenants;
 
 pub use page::trail;
-pub use routes::configure;
+pub use routes::{configure, not_found};

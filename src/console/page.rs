@@ -118,6 +118,14 @@ section { border-top: 1px solid #c4c4c4; margin-top: 1.5rem; }
 .rotation button, .filters button { margin-top: 0; }
 .who { display: flex; gap: 1rem; align-items: center; }
 @media (max-width: 40rem) { dl { grid-template-columns: 1fr; } table { font-size: 0.9rem; } }
+@media (max-width: 40rem) {
+  table.stack thead { position: absolute; left: -100rem; }
+  table.stack, table.stack tbody, table.stack tr, table.stack td, table.stack tbody th { display: block; width: 100%; }
+  table.stack tr { border-bottom: 2px solid #767676; padding: 0.35rem 0; }
+  table.stack td, table.stack tbody th { border: 0; padding: 0.1rem 0.25rem; text-align: left; }
+  table.stack td::before { content: attr(data-label); display: inline-block; min-width: 7.5rem; font-weight: 600; }
+  table.stack td[data-label=""]::before { display: none; }
+}
 "#;
 
 pub(super) fn layout(title: &str, header: Option<Markup>, body: Markup) -> Markup {
@@ -366,6 +374,60 @@ impl Visit {
     }
 }
 
+/// A column of a [`table`]: its heading and whether it holds figures (set right).
+pub(super) struct Column<'a> {
+    pub name: &'a str,
+    pub figures: bool,
+}
+
+impl<'a> Column<'a> {
+    pub const fn text(name: &'a str) -> Self {
+        Self { name, figures: false }
+    }
+
+    pub const fn figures(name: &'a str) -> Self {
+        Self { name, figures: true }
+    }
+}
+
+/// One row of a [`table`]: an optional heading cell (`th scope="row"`), then a cell per column.
+pub(super) struct Row {
+    pub heading: Option<Markup>,
+    pub cells: Vec<Markup>,
+}
+
+impl Row {
+    pub fn of(cells: Vec<Markup>) -> Self {
+        Self { heading: None, cells }
+    }
+}
+
+/// The console's table: every cell carries its column's heading (`data-label`), so that on a
+/// narrow screen (at most 40rem, a phone's 390 px) each row is stacked as heading: value pairs
+/// and every column stays readable without scrolling sideways. `corner` heads the row-heading
+/// column, when rows have one.
+pub(super) fn table(caption: Markup, corner: Option<&str>, columns: &[Column<'_>], rows: Vec<Row>) -> Markup {
+    html! {
+        div class="scroll" { table class="stack" {
+            caption { (caption) }
+            thead { tr {
+                @if let Some(corner) = corner { th scope="col" { (corner) } }
+                @for c in columns { th scope="col" { (c.name) } }
+            } }
+            tbody {
+                @for row in rows {
+                    tr {
+                        @if let Some(heading) = row.heading { th scope="row" { (heading) } }
+                        @for (c, cell) in columns.iter().zip(row.cells) {
+                            td class=[c.figures.then_some("n")] data-label=(c.name) { (cell) }
+                        }
+                    }
+                }
+            }
+        } }
+    }
+}
+
 /// A filter's day field (UTC), as the query string gave it.
 pub(super) fn day_field(name: &str, label: &str, query: &HashMap<String, String>) -> Markup {
     let value = query.get(name).map_or("", String::as_str);
@@ -387,7 +449,7 @@ pub(super) fn choice(name: &str, label: &str, options: &[(String, String)], quer
 }
 
 /// The link to a listing's next page: the filter's fields as they were given, and the last id
-/// shown (`after`).
+/// shown (`before`: the console's lists are newest first).
 pub(super) fn next_page(
     path: &str,
     query: &HashMap<String, String>,
@@ -398,7 +460,7 @@ pub(super) fn next_page(
     for name in fields {
         link.append_pair(name, query.get(*name).map_or("", String::as_str));
     }
-    link.append_pair("after", &last.to_string());
+    link.append_pair("before", &last.to_string());
     format!("{path}?{}", link.finish())
 }
 

@@ -1,13 +1,14 @@
 //! The console's sign-in (`/console/login`), sign-out (`/console/logout`) and overview
 //! (`/console`), and the table of every console route.
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use secrecy::SecretString;
 use tracing::instrument;
 
 use super::page::{
-    Console, Form, forbidden_form, internal, layout, page, record, see_other, session_cookie, session_cookie_with,
+    Column, Console, Form, Row, forbidden_form, internal, layout, message, page, record, see_other, session_cookie,
+    session_cookie_with, table,
 };
 use crate::assessment::State;
 use crate::auth::admin::Scope;
@@ -19,27 +20,131 @@ use crate::http::client;
 use crate::ratelimit::{RateLimits, Verdict};
 use crate::state::AppState;
 
+/// Every console page and form: its path and the handlers of its methods. A path here with
+/// another method is an HTML 405 naming the methods it has; a path under `/console` that is
+/// not here is the HTML 404 of [`not_found`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(login_page)
-        .service(login)
-        .service(logout)
-        .service(overview_page)
-        .service(super::assessments::search_page)
-        .service(super::assessments::search_form)
-        .service(super::assessments::report)
-        .service(super::assessments::timeline_page)
-        .service(super::deliveries::deliveries_page)
-        .service(super::deliveries::delivery_page)
-        .service(super::deliveries::replay)
-        .service(super::candidates::candidate)
-        .service(super::candidates::export)
-        .service(super::candidates::erase)
-        .service(super::tenants::organizations_page)
-        .service(super::tenants::integrators_page)
-        .service(super::tenants::rotate_provider_key)
-        .service(super::tenants::rotate_partner_key)
-        .service(super::tenants::rotate_secret)
-        .service(super::audit_page::audit_page);
+    use super::{assessments, audit_page, candidates, deliveries, tenants};
+    cfg.service(Page::at("/console").get(overview_page).done())
+        .service(Page::at("/console/login").get(login_page).post(login).done())
+        .service(Page::at("/console/logout").post(logout).done())
+        .service(
+            Page::at("/console/assessments")
+                .get(assessments::search_page)
+                .post(assessments::search_form)
+                .done(),
+        )
+        .service(
+            Page::at("/console/assessments/{id}")
+                .get(assessments::timeline_page)
+                .done(),
+        )
+        .service(
+            Page::at("/console/assessments/{id}/report")
+                .get(assessments::report)
+                .done(),
+        )
+        .service(Page::at("/console/deliveries").get(deliveries::deliveries_page).done())
+        .service(
+            Page::at("/console/deliveries/{id}")
+                .get(deliveries::delivery_page)
+                .done(),
+        )
+        .service(
+            Page::at("/console/deliveries/{id}/replay")
+                .post(deliveries::replay)
+                .done(),
+        )
+        .service(Page::at("/console/candidates").get(candidates::candidate).done())
+        .service(Page::at("/console/candidates/export").post(candidates::export).done())
+        .service(Page::at("/console/candidates/erase").post(candidates::erase).done())
+        .service(
+            Page::at("/console/organizations")
+                .get(tenants::organizations_page)
+                .done(),
+        )
+        .service(Page::at("/console/integrators").get(tenants::integrators_page).done())
+        .service(
+            Page::at("/console/organizations/{id}/provider-key")
+                .post(tenants::rotate_provider_key)
+                .done(),
+        )
+        .service(
+            Page::at("/console/organizations/{id}/partner-key")
+                .post(tenants::rotate_partner_key)
+                .done(),
+        )
+        .service(
+            Page::at("/console/integrators/{id}/secret")
+                .post(tenants::rotate_secret)
+                .done(),
+        )
+        .service(Page::at("/console/audit").get(audit_page::audit_page).done());
+}
+
+/// One console path with the handlers of its methods; any other method is answered with an
+/// HTML 405 whose `Allow` lists these.
+struct Page {
+    resource: actix_web::Resource,
+    allow: Vec<&'static str>,
+}
+
+impl Page {
+    fn at(path: &str) -> Self {
+        Self {
+            resource: web::resource(path),
+            allow: Vec::new(),
+        }
+    }
+
+    fn get<F, Args>(mut self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.resource = self.resource.route(web::get().to(handler));
+        self.allow.push("GET");
+        self
+    }
+
+    fn post<F, Args>(mut self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.resource = self.resource.route(web::post().to(handler));
+        self.allow.push("POST");
+        self
+    }
+
+    fn done(self) -> actix_web::Resource {
+        let allow = self.allow.join(", ");
+        self.resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move {
+                let mut answer = message(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "This page cannot do that",
+                    &format!("This address takes {allow} only. Go back to the console and use its links and forms."),
+                );
+                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                    answer.headers_mut().insert(actix_web::http::header::ALLOW, value);
+                }
+                answer
+            }
+        }))
+    }
+}
+
+/// A path under `/console` that the console does not have: an HTML page, as every console answer.
+pub fn not_found() -> HttpResponse {
+    message(
+        StatusCode::NOT_FOUND,
+        "No such page",
+        "The console has no page at this address. Check the link, or start again from the overview at /console.",
+    )
 }
 
 fn login_form(csrf: &str, email: &str, error: Option<&str>) -> Markup {
@@ -61,7 +166,6 @@ fn login_form(csrf: &str, email: &str, error: Option<&str>) -> Markup {
     )
 }
 
-#[get("/console/login")]
 #[instrument(skip_all)]
 async fn login_page(csrf: web::Data<CsrfKey>, req: HttpRequest) -> HttpResponse {
     let (token, cookie) = csrf.token(&req);
@@ -72,7 +176,6 @@ async fn login_page(csrf: web::Data<CsrfKey>, req: HttpRequest) -> HttpResponse 
     )
 }
 
-#[post("/console/login")]
 #[instrument(skip_all)]
 async fn login(
     state: web::Data<AppState>,
@@ -134,7 +237,6 @@ async fn login(
     }
 }
 
-#[post("/console/logout")]
 #[instrument(skip_all)]
 async fn logout(
     state: web::Data<AppState>,
@@ -159,7 +261,6 @@ async fn logout(
     see_other("/console/login", vec![session_cookie_with(&state, String::new(), true)])
 }
 
-#[get("/console")]
 #[instrument(skip_all)]
 async fn overview_page(console: Console) -> HttpResponse {
     let visit = match console.visit_any().await {
@@ -207,18 +308,15 @@ async fn overview_page(console: Console) -> HttpResponse {
         @if let Some(a) = &assessments {
             h2 { "Assessments" }
             ul class="figures" { li { strong { (a.completed_last_day) } "completed in the last 24 hours" } }
-            div class="scroll" { table {
-                caption class="hint" { "Assessments by state per organisation" }
-                thead { tr { th scope="col" { "Organisation" } @for s in states { th scope="col" { (s) } } } }
-                tbody {
-                    @for org in &a.organizations {
-                        tr {
-                            th scope="row" { (org.name) }
-                            @for s in states { td class="n" { (org.by_state.get(s).copied().unwrap_or_default()) } }
-                        }
-                    }
-                }
-            } }
+            (table(
+                html! { "Assessments by state per organisation" },
+                Some("Organisation"),
+                &states.map(Column::figures),
+                a.organizations.iter().map(|org| Row {
+                    heading: Some(html! { (org.name) }),
+                    cells: states.iter().map(|s| html! { (org.by_state.get(*s).copied().unwrap_or_default()) }).collect(),
+                }).collect(),
+            ))
         }
     };
     visit.show(StatusCode::OK, "Overview", body)

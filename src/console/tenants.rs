@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use sea_orm::{EntityTrait, QueryOrder};
 use tracing::instrument;
@@ -37,7 +37,6 @@ fn rotation_form(visit: &Visit, action: String, what: &str, field: &str, seen: O
     }
 }
 
-#[get("/console/organizations")]
 #[instrument(skip_all)]
 pub(super) async fn organizations_page(console: Console) -> HttpResponse {
     let visit = match console.visit(Scope::OrganizationsRead).await {
@@ -97,7 +96,6 @@ pub(super) async fn organizations_page(console: Console) -> HttpResponse {
     visit.show(StatusCode::OK, "Organisations", body)
 }
 
-#[get("/console/integrators")]
 #[instrument(skip_all)]
 pub(super) async fn integrators_page(console: Console) -> HttpResponse {
     let visit = match console.visit(Scope::IntegratorsRead).await {
@@ -267,13 +265,11 @@ async fn rotate(console: Console, path: &str, form: Form, rotation: Rotation) ->
     )
 }
 
-#[post("/console/organizations/{id}/provider-key")]
 #[instrument(skip_all)]
 pub(super) async fn rotate_provider_key(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
     rotate(console, &path, form, Rotation::Organization(OrganizationKey::Provider)).await
 }
 
-#[post("/console/organizations/{id}/partner-key")]
 #[instrument(skip_all)]
 pub(super) async fn rotate_partner_key(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
     rotate(
@@ -285,7 +281,6 @@ pub(super) async fn rotate_partner_key(console: Console, path: web::Path<String>
     .await
 }
 
-#[post("/console/integrators/{id}/secret")]
 #[instrument(skip_all)]
 pub(super) async fn rotate_secret(console: Console, path: web::Path<String>, form: Form) -> HttpResponse {
     rotate(console, &path, form, Rotation::IntegratorSecret).await

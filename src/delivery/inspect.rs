@@ -6,6 +6,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use crate::db::Cursor;
 use crate::delivery::outbox::{self, DeliveryState, Kind};
 use crate::entity::{delivery, delivery_attempt};
 use crate::types::{AssessmentId, OrganizationId};
@@ -19,14 +20,14 @@ pub struct Filter {
     pub assessment_id: Option<AssessmentId>,
 }
 
-/// Rows matching `filter`, oldest first, after the row `after` (a cursor), at most `limit`.
+/// Rows matching `filter`, in the cursor's order past its row, at most `limit`.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     filter: &Filter,
-    after: Option<Uuid>,
+    page: Cursor,
     limit: u64,
 ) -> Result<Vec<delivery::Model>, DbErr> {
-    let mut query = delivery::Entity::find().order_by_asc(delivery::Column::Id);
+    let mut query = delivery::Entity::find();
     if let Some(s) = filter.state {
         query = query.filter(delivery::Column::State.eq(s));
     }
@@ -39,10 +40,7 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(a) = filter.assessment_id {
         query = query.filter(delivery::Column::AssessmentId.eq(a));
     }
-    if let Some(after) = after {
-        query = query.filter(delivery::Column::Id.gt(after));
-    }
-    query.limit(limit).all(db).await
+    page.apply(query, delivery::Column::Id).limit(limit).all(db).await
 }
 
 /// A row with its attempts, in the order they were made.
@@ -52,15 +50,16 @@ pub struct Inspected {
     pub attempts: Vec<delivery_attempt::Model>,
 }
 
-/// One row with its attempt log; `None` when there is no such row.
+/// One row with its attempt log, from one statement (so its state and its attempts agree, even
+/// while the worker is sending it); `None` when there is no such row.
 pub async fn one<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Inspected>, DbErr> {
-    let Some(row) = delivery::Entity::find_by_id(id).one(db).await? else {
-        return Ok(None);
-    };
-    let mut attempts = attempts_of(db, &[id]).await?;
-    Ok(Some(Inspected {
-        delivery: row,
-        attempts: attempts.remove(&id).unwrap_or_default(),
+    let found = delivery::Entity::find_by_id(id)
+        .find_with_related(delivery_attempt::Entity)
+        .all(db)
+        .await?;
+    Ok(found.into_iter().next().map(|(delivery, mut attempts)| {
+        attempts.sort_by_key(|a| (a.started_at, a.id));
+        Inspected { delivery, attempts }
     }))
 }
 

@@ -37,6 +37,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::delivery_attempt::Entity")]
+    Attempts,
+}
+
+impl Related<super::delivery_attempt::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Attempts.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -19,6 +19,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::delivery::Entity",
+        from = "Column::DeliveryId",
+        to = "super::delivery::Column::Id"
+    )]
+    Delivery,
+}
+
+impl Related<super::delivery::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Delivery.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -269,3 +269,57 @@ async fn browser_an_operator_replays_a_failed_push_and_erases_the_candidate_from
     assert_eq!(receiver.requests().len(), 2, "the failed attempt and the replay");
     browser.clone().close().await.ok();
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run installs them and runs this test"]
+async fn browser_at_390_px_every_console_table_shows_every_column() {
+    use crate::console::{EMAIL, PASSWORD, add_operator};
+
+    let headless = headless().await;
+    let browser = &headless.client;
+    let receiver = Receiver::start().await;
+    let app = spawn_fast_app().await;
+    add_operator(&app, &["assessments.read", "deliveries.read", "audit.read"]);
+    let (id, delivery_id) = app.dead_result_push(&receiver, "narrow-screen").await;
+
+    // Each cell's box within the screen, and its column's heading shown beside its value.
+    const MEASURE: &str = r#"
+        const width = document.documentElement.clientWidth;
+        const cells = [...document.querySelectorAll("main td")];
+        const outside = cells.filter(td => { const r = td.getBoundingClientRect(); return r.left < -1 || r.right > width + 1; });
+        const unlabelled = cells.filter(td => td.dataset.label !== "" && getComputedStyle(td, "::before").content !== JSON.stringify(td.dataset.label));
+        return [width, cells.length, outside.map(td => td.dataset.label), unlabelled.map(td => td.dataset.label)];
+    "#;
+    let url = |path: &str| app.url(path).parse::<url::Url>().unwrap();
+    let outcome = async {
+        browser.set_window_size(390, 844).await?;
+        browser.goto(url("/console/login").as_str()).await?;
+        browser.find(Locator::Id("email")).await?.send_keys(EMAIL).await?;
+        browser.find(Locator::Id("password")).await?.send_keys(PASSWORD).await?;
+        press(browser, "Sign in").await?;
+        arrive(browser, &url("/console")).await?;
+        let mut measured = Vec::new();
+        for path in [
+            "/console".to_owned(),
+            "/console/assessments".to_owned(),
+            "/console/deliveries".to_owned(),
+            format!("/console/deliveries/{delivery_id}"),
+            format!("/console/assessments/{id}"),
+            "/console/audit".to_owned(),
+        ] {
+            browser.goto(url(&path).as_str()).await?;
+            measured.push((path, browser.execute(MEASURE, vec![]).await?));
+        }
+        Ok::<_, fantoccini::error::CmdError>(measured)
+    }
+    .await;
+    let measured = outcome.expect("the browser opens the console's pages");
+    for (path, m) in measured {
+        let width = m[0].as_f64().unwrap();
+        assert!(width <= 400.0, "{path}: a phone's width, not {width}");
+        assert!(m[1].as_u64().unwrap() > 0, "{path} has a table");
+        assert_eq!(m[2], json!([]), "{path}: cells beyond the screen's edge");
+        assert_eq!(m[3], json!([]), "{path}: cells without their heading shown");
+    }
+    browser.clone().close().await.ok();
+}

@@ -85,7 +85,7 @@ async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it
         "Ordered through the recruitment API",
         "Completed, overall score",
         "Result push given up (dead)",
-        "<td class=\"n\">410</td>",
+        "data-label=\"Status\">410</td>",
         "the receiver answered 410 Gone",
         "find-me@example.com",
         "Open the report",
@@ -119,8 +119,23 @@ async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it
     let shown = format!("/console/deliveries/{delivery_id}?replayed=1");
     assert_eq!((status, location.as_deref()), (303, Some(shown.as_str())));
     let page = reload_until(&mut browser, &shown, r#"class="state delivered""#).await;
-    assert!(page.contains("Replayed"), "{page}");
+    // The page says what the row it read says: delivered, with both attempts.
+    assert!(page.contains("Replayed and delivered at"), "{page}");
+    assert!(!page.contains("Reload this page"), "{page}");
+    assert!(page.contains("2 attempt(s)"), "{page}");
     assert_eq!(receiver.requests().len(), 2);
+
+    // The timeline tells it whole: given up, replayed, delivered, in that order.
+    let (_, page, _) = browser.get(&format!("/console/assessments/{id}")).await;
+    let at = |text: &str| {
+        page.find(text)
+            .unwrap_or_else(|| panic!("the timeline lacks {text:?}: {page}"))
+    };
+    assert!(
+        at("Result push given up (dead)") < at("Result push replayed by an operator")
+            && at("Result push replayed by an operator") < at("Result push delivered"),
+        "{page}"
+    );
 
     // A delivered row is not replayed again: the page says why.
     let (status, page, _) = browser.post(&replay_path, &[("csrf", &token)]).await;
@@ -484,7 +499,7 @@ async fn the_search_pages_on_with_a_form_that_keeps_its_filter() {
         .await;
     assert_eq!(status, 200);
     assert!(first.contains("50 assessment(s)"), "{first}");
-    let after = form_field(&first, "/console/assessments", "after");
+    let before = form_field(&first, "/console/assessments", "before");
     assert_eq!(form_field(&first, "/console/assessments", "organization"), ORG_A);
     let (status, second, _) = browser
         .post(
@@ -493,21 +508,25 @@ async fn the_search_pages_on_with_a_form_that_keeps_its_filter() {
                 ("csrf", &token),
                 ("organization", ORG_A),
                 ("state", "invited"),
-                ("after", &after),
+                ("before", &before),
             ],
         )
         .await;
     assert_eq!(status, 200);
-    assert!(second.contains("2 assessment(s)"), "{second}");
+    assert!(second.contains("2 assessment(s), newest first"), "{second}");
     assert!(
-        second.contains("page-50") && second.contains("page-51") && !second.contains("page-b"),
-        "{second}"
+        matches!((second.find("page-01<"), second.find("page-00<")), (Some(a), Some(b)) if a < b),
+        "the oldest two, newest first: {second}"
     );
+    assert!(!second.contains("page-b"), "{second}");
     assert!(!second.contains("Next page"), "the last page: {second}");
-    for n in 0..50 {
-        assert!(
-            first.contains(&format!("page-{n:02}<")),
-            "page-{n:02} on the first page"
-        );
+    // The first page opens with the newest: page-51 down to page-02, in that order.
+    let mut at = 0;
+    for n in (2..52).rev() {
+        let found = first[at..]
+            .find(&format!("page-{n:02}<"))
+            .unwrap_or_else(|| panic!("page-{n:02} on the first page, after page-{:02}", n + 1));
+        at += found;
     }
+    assert!(!first.contains("page-01<"), "{first}");
 }

@@ -8,6 +8,7 @@ mod callback_auth;
 mod candidate;
 mod communications;
 mod console;
+mod console_first_hour;
 mod console_pages;
 mod console_sessions;
 mod delivery;
