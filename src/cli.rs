@@ -471,6 +471,14 @@ pub fn demo_instructions(seed: &SeedFile, report: &SeedReport, base_url: &str, b
     out.push_str(&ashby_instructions(org, report, &lens, binary));
     let _ = writeln!(
         out,
+        "\n# 7. The operators' console: add yourself with every scope (the password, at least 12 characters, is read from standard input), then sign in at $AP/console/login"
+    );
+    let _ = writeln!(
+        out,
+        r#"read -rsp 'Console password: ' PASSWORD; echo; printf '%s\n' "$PASSWORD" | {binary} operator add --email you@example.com --all-scopes --password-stdin"#
+    );
+    let _ = writeln!(
+        out,
         "\nAPI reference: {base_url}/docs   OpenAPI: {base_url}/openapi.json"
     );
     let _ = writeln!(

@@ -91,6 +91,23 @@ async fn the_demo_prints_an_ashby_start_that_works_and_a_restart_keeps_what_chan
         "{text}"
     );
 
+    // Step 7: the console's first operator, as printed (the password typed at the prompt).
+    let add = block(&text, "# 7.");
+    assert!(add.contains("--all-scopes"), "{add}");
+    run(&app, &text, &format!("{{ {add}; }} <<< 'a-very-long-demo-password'"));
+    let operators = assessment_partner::entity::operator::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(operators.len(), 1, "the printed command adds the operator");
+    assert_eq!(operators[0].email, "you@example.com");
+    assert!(
+        operators[0].scopes.to_string().contains("audit.read")
+            && operators[0].scopes.to_string().contains("candidates.erase"),
+        "every scope: {}",
+        operators[0].scopes
+    );
+
     // Step 5: Ashby's assessment.start, as printed.
     let started: Value = serde_json::from_str(&run(&app, &text, &block(&text, "# 5."))).unwrap();
     assert_eq!(started["success"], true, "{started}");
