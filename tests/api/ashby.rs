@@ -4,7 +4,6 @@
 use assessment_partner::auth::admin::Scope;
 use assessment_partner::startup::Mode;
 use base64::Engine;
-use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::delivery::result_input;
@@ -138,11 +137,7 @@ async fn start_creates_an_invited_assessment_and_answers_the_invited_update() {
     );
     assert_eq!(update.as_object().unwrap().len(), 3, "{update}");
 
-    let row = assessment_partner::entity::assessment::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.assessment_row(&id).await;
     assert_eq!((row.state.as_str(), row.source.as_str()), ("invited", "ashby"));
     assert_eq!(row.ashby_candidate_id.as_deref(), Some("cand-1"));
     assert_eq!(row.ashby_application_id.as_deref(), Some("app-1"));
@@ -316,11 +311,7 @@ async fn cancel_is_idempotent_and_knows_unknown_ids() {
             json!({"success": true, "results": {"assessment_id": id}})
         );
     }
-    let row = assessment_partner::entity::assessment::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.assessment_row(&id).await;
     assert_eq!(row.state.as_str(), "cancelled");
     // A completed assessment stays completed.
     let started: Value = app
@@ -335,11 +326,7 @@ async fn cancel_is_idempotent_and_knows_unknown_ids() {
         .ashby("assessment.cancel", ASHBY_KEY_A, &json!({"assessment_id": done}))
         .await;
     assert_eq!(response.json::<Value>().await.unwrap()["success"], true);
-    let row = assessment_partner::entity::assessment::Entity::find_by_id(uuid::Uuid::parse_str(&done).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.assessment_row(&done).await;
     assert_eq!((row.state.as_str(), row.score), ("completed", Some(71)));
     ashby.wait_for(1, WAIT).await;
     // Cancelling the first sent nothing to Ashby: the only call is the completion of the second.
@@ -377,11 +364,7 @@ async fn a_cancelled_assessment_sends_no_further_updates() {
         .await
         .unwrap();
     let id = started["results"]["assessment_id"].as_str().unwrap().to_owned();
-    let row = assessment_partner::entity::assessment::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
-        .one(&api.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = api.assessment_row(&id).await;
     assessment_partner::delivery::ashby_update::enqueue(&api.db, &row, &base, api.clock.now(), |ts| {
         assessment_partner::delivery::ashby_update::with_status(row.id, ts, "Started")
     })
@@ -620,18 +603,6 @@ async fn an_ashby_invitation_is_in_the_organisations_default_locale() {
         .ashby("assessment.start", ASHBY_KEY_B, &start_body("app-sv", "cand-sv"))
         .await;
     assert_eq!(started.status(), 200);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mail = loop {
-        let found = std::fs::read_dir(&app.mail_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .find_map(|e| std::fs::read_to_string(e.path()).ok());
-        if let Some(mail) = found {
-            break mail;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no invitation was written");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let mail = app.mail_where(|_| true).await;
     assert!(mail.contains("har bjudit in dig"), "{mail}");
 }

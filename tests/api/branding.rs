@@ -162,20 +162,7 @@ async fn candidates_see_the_brand_on_the_pages_the_invitation_and_the_report() {
         )
         .await;
     assert_eq!(ordered.status(), 201);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mail = loop {
-        let found = std::fs::read_dir(&app.mail_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
-            .find(|m| m.contains("brand2@example.com"));
-        if let Some(mail) = found {
-            break mail;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no invitation written");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let mail = app.mail_where(|m| m.contains("brand2@example.com")).await;
     assert!(mail.contains("Acme Careers"), "{mail}");
     assert!(
         mail.contains(&format!("{}{escaped}", app.address)) || mail.contains(&format!("{}{logo}", app.address)),

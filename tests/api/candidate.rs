@@ -409,11 +409,7 @@ async fn an_ashby_assessment_tells_ashby_started_then_completed() {
         .await
         .unwrap();
     let id = started["results"]["assessment_id"].as_str().unwrap().to_owned();
-    let row = assessment::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.assessment_row(&id).await;
     let link = app.links.url(
         assessment_partner::links::LinkKind::Assessment,
         row.id.into(),
@@ -463,11 +459,7 @@ async fn expiry_and_decline_tell_ashby_why() {
         .await
         .unwrap();
     let declining = declining["results"]["assessment_id"].as_str().unwrap().to_owned();
-    let row = assessment::Entity::find_by_id(uuid::Uuid::parse_str(&declining).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.assessment_row(&declining).await;
     let link = app.links.url(
         assessment_partner::links::LinkKind::Assessment,
         row.id.into(),
@@ -510,11 +502,7 @@ async fn expiry_and_decline_tell_ashby_why() {
     assert_eq!(calls[1].json()["assessment_id"], expiring.as_str());
     assert_eq!(calls[1].json()["cancelled_reason"], "Invitation expired");
     assert!(calls[1].json().get("assessment_status").is_none());
-    let row = assessment::Entity::find_by_id(uuid::Uuid::parse_str(&expiring).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.assessment_row(&expiring).await;
     assert_eq!(row.state.as_str(), "expired");
     app.wait_until_settled().await;
     assert_eq!(ashby.requests().len(), 2, "each told once");

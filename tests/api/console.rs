@@ -48,6 +48,17 @@ impl<'a> Browser<'a> {
             .join("; ")
     }
 
+    /// A request with this browser's cookies, the answer as it came (cookies not kept).
+    pub async fn send(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.app
+            .http
+            .request(method, self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// (status, body, Location).
     pub async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
         let response = self

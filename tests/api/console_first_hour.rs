@@ -106,13 +106,7 @@ async fn a_wrong_console_address_or_method_is_an_html_page() {
             assert_eq!(browser.sign_in(EMAIL, PASSWORD).await.0, 303);
         }
         for path in ["/console/nope", "/console/deliveries/x/y/z", "/console/"] {
-            let response = app
-                .http
-                .get(app.url(path))
-                .header("cookie", browser.cookie_header())
-                .send()
-                .await
-                .unwrap();
+            let response = browser.send(reqwest::Method::GET, path).await;
             let status = response.status().as_u16();
             let kind = response
                 .headers()
@@ -129,13 +123,7 @@ async fn a_wrong_console_address_or_method_is_an_html_page() {
             assert!(kind.starts_with("text/html"), "{path}: {kind}");
             assert!(body.contains("No such page") && body.contains("/console"), "{body}");
         }
-        let response = app
-            .http
-            .put(app.url("/console/assessments"))
-            .header("cookie", browser.cookie_header())
-            .send()
-            .await
-            .unwrap();
+        let response = browser.send(reqwest::Method::PUT, "/console/assessments").await;
         assert_eq!(response.status(), 405);
         assert_eq!(response.headers()["allow"], "GET, POST");
         assert!(
@@ -144,13 +132,7 @@ async fn a_wrong_console_address_or_method_is_an_html_page() {
                 .unwrap()
                 .starts_with("text/html")
         );
-        let response = app
-            .http
-            .get(app.url("/console/deliveries/x/replay"))
-            .header("cookie", browser.cookie_header())
-            .send()
-            .await
-            .unwrap();
+        let response = browser.send(reqwest::Method::GET, "/console/deliveries/x/replay").await;
         assert_eq!(response.status(), 405);
         assert_eq!(response.headers()["allow"], "POST");
     }

@@ -2,7 +2,7 @@
 //! restart keeps what was changed since the first start.
 use std::process::{Child, Stdio};
 
-use assessment_partner::entity::{assessment, organization};
+use assessment_partner::entity::organization;
 use sea_orm::EntityTrait;
 use serde_json::Value;
 
@@ -112,11 +112,7 @@ async fn the_demo_prints_an_ashby_start_that_works_and_a_restart_keeps_what_chan
     let started: Value = serde_json::from_str(&run(&app, &text, &block(&text, "# 5."))).unwrap();
     assert_eq!(started["success"], true, "{started}");
     let id = started["results"]["assessment_id"].as_str().unwrap().to_owned();
-    let row = assessment::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.assessment_row(&id).await;
     assert_eq!(row.organization_id.to_string(), DEMO_ORG);
     // The invitation greets the candidate by the name Ashby sent.
     let mail_dir = app.dir.path().join("child-mail");

@@ -38,13 +38,7 @@ async fn a_nul_in_a_query_string_or_a_form_is_refused_by_every_surface_and_never
         "/console/audit?action=%00",
         "/console/deliveries?kind=%00",
     ] {
-        let response = app
-            .http
-            .get(app.url(path))
-            .header("cookie", browser.cookie_header())
-            .send()
-            .await
-            .unwrap();
+        let response = browser.send(reqwest::Method::GET, path).await;
         assert_eq!(response.status(), 400, "{path}");
         assert!(is_html(&response), "{path} answers a page");
     }
@@ -136,11 +130,7 @@ async fn a_completion_dated_before_the_order_or_in_the_future_is_refused_and_cha
         )
         .await;
         assert_eq!(fields(&problem), vec!["completedAt".to_owned()], "{when}: {problem}");
-        let row = assessment::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
-            .one(&app.db)
-            .await
-            .unwrap()
-            .unwrap();
+        let row = app.assessment_row(&id).await;
         assert_eq!((row.state.as_str(), row.completed_at), ("invited", None), "{when}");
     }
     // Within the clocks' skew, ahead or (as a date cut to the second may be) before the order,

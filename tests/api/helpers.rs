@@ -287,6 +287,35 @@ pub fn order_body(result_id: &str, email: &str) -> Value {
 }
 
 impl TestApp {
+    /// The first e-mail written to the outbox folder that `wanted` accepts, waited for (at most
+    /// `WAIT`).
+    pub async fn mail_where(&self, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let found = std::fs::read_dir(&self.mail_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+                .find(|m| wanted(m));
+            if let Some(mail) = found {
+                return mail;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no such e-mail was written");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The stored assessment with this id (as the API answered it).
+    pub async fn assessment_row(&self, id: &str) -> assessment_partner::entity::assessment::Model {
+        let id = uuid::Uuid::parse_str(id).expect("an assessment id");
+        assessment_partner::entity::assessment::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("the assessment is stored")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

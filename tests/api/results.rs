@@ -29,11 +29,7 @@ async fn every_order_has_a_status_and_a_completed_one_the_pushed_body() {
     assert_eq!(body, json!({"resultId": "res-1", "status": "invited"}));
 
     // Record a result as the scoring step will.
-    let row = assessment::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.assessment_row(&id).await;
     let completed_at = app.clock.now();
     let mut active = row.into_active_model();
     active.state = Set(assessment_partner::assessment::State::Completed);
