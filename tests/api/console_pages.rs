@@ -27,19 +27,15 @@ async fn console_actions(app: &TestApp) -> Vec<(String, Option<String>, i32)> {
 
 /// Reloads `path` until its page holds `text`.
 async fn reload_until(browser: &mut Browser<'_>, path: &str, text: &str) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    eventually(WAIT, async || {
         let (status, page, _) = browser.get(path).await;
         assert_eq!(status, 200, "{page}");
-        if page.contains(text) {
-            return page;
+        match page.contains(text) {
+            true => Ok(page),
+            false => Err(format!("{path} never showed {text:?}:\n{page}")),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never showed {text:?}:\n{page}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]

@@ -65,36 +65,28 @@ impl TestApp {
 
     /// Waits until the delivery reaches `state`, and returns it with its attempts.
     pub async fn wait_for_delivery(&self, id: &str, state: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        eventually(WAIT, async || {
             let detail = self.deliveries(&format!("/{id}")).await;
-            if detail["state"] == state {
-                return detail;
+            match detail["state"] == state {
+                true => Ok(detail),
+                false => Err(format!("delivery never became {state}: {detail}")),
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "delivery never became {state}: {detail}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        })
+        .await
     }
 
     /// Waits until no row of the outbox is pending: every call made has been answered and
     /// recorded, and no further call can be made (only pending rows are claimed). What the
     /// receivers hold then is final.
     pub async fn wait_until_settled(&self) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        eventually(WAIT, async || {
             let page = self.deliveries("?state=pending").await;
-            if page["items"].as_array().is_some_and(|items| items.is_empty()) {
-                return;
+            match page["items"].as_array().is_some_and(|items| items.is_empty()) {
+                true => Ok(()),
+                false => Err(format!("deliveries still pending: {page}")),
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "deliveries still pending: {page}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        })
+        .await
     }
 
     pub async fn only_delivery_of(&self, assessment_id: &str) -> String {
@@ -256,17 +248,16 @@ async fn a_receiver_that_is_down_then_up_gets_its_result() {
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;
     // Wait for a few refused attempts.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let d = eventually(WAIT, async || {
         let d = app.deliveries(&format!("/{delivery_id}")).await;
-        if d["attempts"].as_i64().unwrap() >= 2 {
-            assert_eq!(d["state"], "pending");
-            assert!(d["lastError"].as_str().unwrap().contains("could not connect"), "{d}");
-            break;
+        match d["attempts"].as_i64().unwrap() >= 2 {
+            true => Ok(d),
+            false => Err(format!("fewer than two attempts: {d}")),
         }
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    assert_eq!(d["state"], "pending");
+    assert!(d["lastError"].as_str().unwrap().contains("could not connect"), "{d}");
     receiver.restart().await;
     app.wait_for_delivery(&delivery_id, "delivered").await;
     assert_eq!(receiver.requests().len(), 1);
@@ -462,23 +453,18 @@ async fn without_smtp_e_mails_land_as_eml_files() {
         .status(),
         201
     );
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let text = eventually(WAIT, async || {
         let files: Vec<_> = std::fs::read_dir(&app.mail_dir)
             .map(|d| d.flatten().collect())
             .unwrap_or_default();
-        if let Some(file) = files.iter().find(|f| f.path().extension().is_some_and(|e| e == "eml")) {
-            let text = std::fs::read_to_string(file.path()).unwrap();
-            assert!(text.contains("eve@example.com") && text.contains("/a/"), "{text}");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no .eml file in {}",
-            app.mail_dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        files
+            .iter()
+            .find(|f| f.path().extension().is_some_and(|e| e == "eml"))
+            .map(|file| std::fs::read_to_string(file.path()).unwrap())
+            .ok_or_else(|| format!("no .eml file in {}", app.mail_dir.display()))
+    })
+    .await;
+    assert!(text.contains("eve@example.com") && text.contains("/a/"), "{text}");
 }
 
 #[tokio::test]
@@ -571,23 +557,17 @@ async fn shutdown_lets_an_attempt_in_flight_finish() {
     app.stop.stop().await;
     // The worker is stopping; the attempt in flight is still recorded. A read that fails here
     // is retried until the deadline, and its error reported if it never succeeds.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let row = eventually(WAIT, async || {
         use sea_orm::EntityTrait;
         let read =
             assessment_partner::entity::delivery::Entity::find_by_id(uuid::Uuid::parse_str(&delivery_id).unwrap())
                 .one(&app.db)
                 .await;
         match read {
-            Ok(Some(row)) if row.state.as_str() == "delivered" => {
-                assert_eq!(row.lease_owner, None);
-                break;
-            }
-            other => assert!(
-                tokio::time::Instant::now() < deadline,
-                "the in-flight attempt was not recorded; last read: {other:?}"
-            ),
+            Ok(Some(row)) if row.state.as_str() == "delivered" => Ok(row),
+            other => Err(format!("the in-flight attempt was not recorded; last read: {other:?}")),
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    assert_eq!(row.lease_owner, None);
 }

@@ -37,21 +37,20 @@ impl TestApp {
 
     /// This instance's view of `receiver` once `check` holds (within [`WAIT`]).
     async fn target_until(&self, receiver: &Receiver, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + WAIT;
         let name = format!("http://127.0.0.1:{}", receiver.port);
-        loop {
+        eventually(WAIT, async || {
             let targets = self.targets().await;
             let found = targets["items"]
                 .as_array()
                 .and_then(|items| items.iter().find(|t| t["target"] == name.as_str()))
                 .cloned()
                 .unwrap_or(Value::Null);
-            if check(&found) {
-                return found;
+            match check(&found) {
+                true => Ok(found),
+                false => Err(format!("{name} never got there: {targets}")),
             }
-            assert!(Instant::now() < deadline, "{name} never got there: {targets}");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        })
+        .await
     }
 }
 

@@ -20,6 +20,19 @@ use serde_json::{Value, json};
 /// How long a test waits for something it expects to happen.
 pub const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// Polls `check` (every 20 ms, for at most `within`) until it answers `Ok`, and answers that;
+/// `Err` says what was seen instead, and the last one is the failure's message.
+pub async fn eventually<T>(within: std::time::Duration, mut check: impl AsyncFnMut() -> Result<T, String>) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(done) => return done,
+            Err(seen) => assert!(tokio::time::Instant::now() < deadline, "not within {within:?}: {seen}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 pub const ORG_A: &str = "0a000000-0000-4000-8000-00000000000a";
 pub const ORG_B: &str = "0b000000-0000-4000-8000-00000000000b";
 pub const ORG_C: &str = "0c000000-0000-4000-8000-00000000000c";
@@ -290,20 +303,16 @@ impl TestApp {
     /// The first e-mail written to the outbox folder that `wanted` accepts, waited for (at most
     /// `WAIT`).
     pub async fn mail_where(&self, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let found = std::fs::read_dir(&self.mail_dir)
+        eventually(WAIT, async || {
+            std::fs::read_dir(&self.mail_dir)
                 .into_iter()
                 .flatten()
                 .flatten()
                 .filter_map(|f| std::fs::read_to_string(f.path()).ok())
-                .find(|m| wanted(m));
-            if let Some(mail) = found {
-                return mail;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no such e-mail was written");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+                .find(|m| wanted(m))
+                .ok_or_else(|| "no such e-mail was written".to_owned())
+        })
+        .await
     }
 
     /// The stored assessment with this id (as the API answered it).
@@ -493,17 +502,13 @@ pub async fn spawn_serving_child_with(
     tweak(&mut command);
     let child = command.spawn().expect("start the child instance");
     let url = format!("http://{bind}");
-    let ready = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !matches!(
-        app.http.get(format!("{url}/health/ready")).send().await,
-        Ok(r) if r.status() == 200
-    ) {
-        assert!(
-            tokio::time::Instant::now() < ready,
-            "the child instance never became ready"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually(std::time::Duration::from_secs(30), async || {
+        match app.http.get(format!("{url}/health/ready")).send().await {
+            Ok(r) if r.status() == 200 => Ok(()),
+            other => Err(format!("the child instance never became ready: {other:?}")),
+        }
+    })
+    .await;
     (child, url)
 }
 

@@ -121,14 +121,13 @@ async fn an_erasure_leaves_no_byte_of_the_person_and_their_links_are_gone() {
     let started: Value = started.json().await.unwrap();
     assert_eq!(started["success"], true, "{started}");
     // Both invitations are written to the mail folder by the worker.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while std::fs::read_dir(&app.mail_dir).map(|d| d.count()).unwrap_or(0) < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the invitations were not written"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually(WAIT, async || {
+        match std::fs::read_dir(&app.mail_dir).map(|d| d.count()).unwrap_or(0) {
+            2.. => Ok(()),
+            n => Err(format!("{n} of the two invitations written")),
+        }
+    })
+    .await;
     assert!(mail_holds(&app, EMAIL));
     // The candidate answers a part.
     let expires = app.clock.now() + chrono::Duration::days(1);
@@ -260,21 +259,23 @@ async fn retention_erases_finished_assessments_and_old_deliveries_on_its_own() {
         .await;
     assert_eq!(posted.status(), 200);
     receiver.wait_for(1, WAIT).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let row = eventually(WAIT, async || {
         let row = assessment::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap();
         let outbox = delivery::Entity::find()
             .filter(delivery::Column::AssessmentId.eq(id))
             .all(&app.db)
             .await
             .unwrap();
-        if row.erased_at.is_some() && outbox.is_empty() {
-            assert_eq!(row.score, Some(70), "scores stay for statistics");
-            break;
+        match row.erased_at.is_some() && outbox.is_empty() {
+            true => Ok(row),
+            false => Err(format!(
+                "the sweeper did not erase: {} outbox row(s) left",
+                outbox.len()
+            )),
         }
-        assert!(tokio::time::Instant::now() < deadline, "the sweeper did not erase");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    assert_eq!(row.score, Some(70), "scores stay for statistics");
     assert!(!holds(&stored_bytes(&app), EMAIL));
     assert_eq!(app.export(EMAIL).await.status(), 404);
 }

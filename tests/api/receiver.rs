@@ -5,6 +5,8 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::helpers::eventually;
+
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
@@ -195,31 +197,25 @@ impl Receiver {
 
     /// Waits until at least `n` requests have arrived, answered or not (panics after `timeout`).
     pub async fn wait_for_arrivals(&self, n: usize, timeout: Duration) {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while self.shared.arrivals.load(std::sync::atomic::Ordering::SeqCst) < n {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "expected {n} requests to arrive in {timeout:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(timeout, async || {
+            match self.shared.arrivals.load(std::sync::atomic::Ordering::SeqCst) {
+                got if got >= n => Ok(()),
+                got => Err(format!("expected {n} requests to arrive, got {got}")),
+            }
+        })
+        .await
     }
 
     /// Waits until at least `n` requests arrived (panics after `timeout`).
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        eventually(timeout, async || {
             let got = self.requests();
-            if got.len() >= n {
-                return got;
+            match got.len() >= n {
+                true => Ok(got),
+                false => Err(format!("expected {n} requests, got {}", got.len())),
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "expected {n} requests, got {} in {timeout:?}",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 
     /// Stops listening: connections are refused until `restart`.
@@ -291,18 +287,13 @@ impl SmtpSink {
     }
 
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<String> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        eventually(timeout, async || {
             let got = self.messages.lock().unwrap().clone();
-            if got.len() >= n {
-                return got;
+            match got.len() >= n {
+                true => Ok(got),
+                false => Err(format!("expected {n} e-mails, got {}", got.len())),
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "expected {n} e-mails, got {}",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 }

@@ -62,14 +62,11 @@ async fn two_instances_share_a_thousand_deliveries_and_send_none_twice() {
         .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
         .collect();
     assert_eq!(keys.len(), 1000);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while delivered_count(&seeder).await < 1000 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not all rows recorded as delivered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(WAIT, async || match delivered_count(&seeder).await {
+        1000.. => Ok(()),
+        n => Err(format!("{n} of 1000 rows recorded as delivered")),
+    })
+    .await;
     let by_a = delivered_by(
         &a.http
             .get(a.url("/metrics"))
@@ -114,14 +111,13 @@ async fn a_killed_instances_rows_are_taken_over_after_its_lease() {
 
     // This instance finishes the work, including the rows the child had leased.
     let survivor = spawn_fast_joining(&seeder).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while delivered_count(&survivor).await < 100 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "rows left behind by the killed instance"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(Duration::from_secs(60), async || {
+        match delivered_count(&survivor).await {
+            100.. => Ok(()),
+            n => Err(format!("rows left behind by the killed instance: {n} of 100 delivered")),
+        }
+    })
+    .await;
     assert!(
         killed_at.elapsed() >= Duration::from_secs(2),
         "leased rows waited for their lease to run out"
