@@ -263,9 +263,15 @@ async fn operator(db: &sea_orm::DatabaseConnection, action: OperatorCommand) -> 
 async fn serve(settings: Settings, mode: Mode) -> anyhow::Result<()> {
     let bind = settings.bind;
     let app = Application::build_with_mode(settings, Arc::new(SystemClock), mode).await?;
-    tracing::info!(%bind, port = app.port(), ?mode, "serving");
+    log_serving(bind, &app, mode);
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// The one line that says where an instance listens (`demo` and `serve` alike; with `AP_BIND`'s
+/// port 0 it is how a supervisor learns the port the system chose).
+fn log_serving(bind: std::net::SocketAddr, app: &Application, mode: Mode) {
+    tracing::info!(%bind, port = app.port(), ?mode, "serving");
 }
 
 /// What seeding needs of the settings (taken before the settings move into the application).
@@ -324,6 +330,7 @@ async fn demo(settings: Settings, file: Option<&Path>, reseed: bool) -> anyhow::
     };
     let seed: SeedFile = seed::parse(&text)?;
     let seeder = Seeder::new(&settings);
+    let bind = settings.bind;
     // Build (connect, migrate) first, then seed through the application's own connection.
     let app = Application::build(settings, Arc::new(SystemClock)).await?;
     let report = if reseed {
@@ -359,6 +366,7 @@ async fn demo(settings: Settings, file: Option<&Path>, reseed: bool) -> anyhow::
             &this_binary()
         )
     );
+    log_serving(bind, &app, Mode::ApiAndWorker);
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! call, so the tests check Basic auth, headers and the exact wire casing.
 
 use assessment_partner::auth::admin::Scope;
-use assessment_partner::startup::Mode;
 use base64::Engine;
 use serde_json::{Value, json};
 
@@ -47,18 +46,13 @@ pub async fn with_mock_ashby_and(extra: impl FnOnce(&mut assessment_partner::con
     let ashby = Receiver::start().await;
     ashby.answer_json(json!({"success": true, "results": {}}));
     let base = ashby.url("");
-    let app = spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        move |s| {
-            fast_delivery(s);
+    let app = spawn_app()
+        .fast()
+        .with(move |s| {
             s.ashby_base_url = base;
             extra(s);
-        },
-    )
-    .await;
+        })
+        .await;
     (ashby, app)
 }
 
@@ -342,21 +336,14 @@ async fn a_cancelled_assessment_sends_no_further_updates() {
     ashby.answer_json(json!({"success": true, "results": {}}));
     let base = ashby.url("");
     // No worker yet: an update is waiting when Ashby cancels.
-    let api = spawn_app_with(
-        Options {
-            running_clock: true,
-            mode: Mode::ApiOnly,
-            ..Options::default()
-        },
-        {
+    let api = spawn_app()
+        .fast()
+        .without_worker()
+        .with({
             let base = base.clone();
-            move |s| {
-                fast_delivery(s);
-                s.ashby_base_url = base;
-            }
-        },
-    )
-    .await;
+            move |s| s.ashby_base_url = base
+        })
+        .await;
     let started: Value = api
         .ashby("assessment.start", ASHBY_KEY_A, &start_body("app-1", "cand-1"))
         .await
@@ -373,19 +360,11 @@ async fn a_cancelled_assessment_sends_no_further_updates() {
     api.ashby("assessment.cancel", ASHBY_KEY_A, &json!({"assessment_id": id}))
         .await;
     // Now a worker runs: nothing goes to Ashby.
-    let worker = spawn_app_with(
-        Options {
-            running_clock: true,
-            join: Some(api.joined()),
-            seed: false,
-            ..Options::default()
-        },
-        move |s| {
-            fast_delivery(s);
-            s.ashby_base_url = base;
-        },
-    )
-    .await;
+    let worker = spawn_app()
+        .fast()
+        .joining(&api)
+        .with(move |s| s.ashby_base_url = base)
+        .await;
     worker.wait_until_settled().await;
     assert!(ashby.requests().is_empty(), "nothing reaches Ashby after its cancel");
     let page = worker
@@ -576,10 +555,9 @@ async fn the_partner_key_can_be_rotated() {
 async fn an_ashby_invitation_is_in_the_organisations_default_locale() {
     let ashby = Receiver::start().await;
     let base = ashby.url("");
-    let app = spawn_app_with(Options::default(), move |s| {
-        s.ashby_base_url = base.trim_end_matches('/').to_owned()
-    })
-    .await;
+    let app = spawn_app()
+        .with(move |s| s.ashby_base_url = base.trim_end_matches('/').to_owned())
+        .await;
     let token = app.admin_token(&[Scope::OrganizationsWrite]);
     let organization = |locale: &str| {
         json!({ "name": "Org B", "integratorId": INTEGRATOR_B, "lensIds": [LENS_SHARED, LENS_B_ONLY],

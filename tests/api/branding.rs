@@ -57,7 +57,7 @@ const BRANDING: fn() -> Value = || {
 
 #[tokio::test]
 async fn branding_is_checked_field_by_field_and_kept_as_given() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     let view: Value = put_org(&app, organization_a(BRANDING())).await.json().await.unwrap();
     assert_eq!(view["branding"]["displayName"], "Acme Careers");
     assert_eq!(view["branding"]["accentColor"], "#0b5cad", "stored lower-case");
@@ -91,7 +91,7 @@ async fn branding_is_checked_field_by_field_and_kept_as_given() {
 
 #[tokio::test]
 async fn a_logo_must_be_what_its_type_says_and_is_served_strictly() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     expect_problem(put_logo(&app, "image/svg+xml", PNG.to_vec()).await, 422).await;
     expect_problem(put_logo(&app, "image/png", SVG.as_bytes().to_vec()).await, 422).await;
     expect_problem(put_logo(&app, "text/html", b"<html></html>".to_vec()).await, 415).await;
@@ -129,7 +129,7 @@ async fn a_logo_must_be_what_its_type_says_and_is_served_strictly() {
 
 #[tokio::test]
 async fn candidates_see_the_brand_on_the_pages_the_invitation_and_the_report() {
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     assert_eq!(put_org(&app, organization_a(BRANDING())).await.status(), 200);
     let logo: Value = put_logo(&app, "image/png", PNG.to_vec()).await.json().await.unwrap();
     let logo = logo["logoUrl"].as_str().unwrap().to_owned();

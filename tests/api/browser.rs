@@ -5,7 +5,6 @@
 //! It needs chromium and chromedriver, so it is `#[ignore]`d in a plain `cargo test`; `.ci/run`
 //! installs both and runs it explicitly (`cargo test --test api -- --ignored browser`), and fails
 //! if they are missing.
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -25,8 +24,32 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// chromedriver on a port it picks itself (`--port=0`), and that port, read from its first
+/// words ("… started successfully on port N."), so no other process can take the port between
+/// a pick and the bind.
+fn chromedriver(binary: &str) -> (Driver, u16) {
+    use std::io::BufRead;
+
+    let mut child = Command::new(binary)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let driver = Driver(child);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let port = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let (_, rest) = line.split_once("started successfully on port ")?;
+            rest.trim_end_matches('.').parse::<u16>().ok()
+        })
+        .expect("chromedriver says which port it listens on");
+    // Its later lines are drained so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (driver, port)
 }
 
 fn find(binary: &str, candidates: &[&str]) -> String {
@@ -51,16 +74,8 @@ struct Headless {
 async fn headless() -> Headless {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let chromium = find("chromium", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
-    let chromedriver = find("chromedriver", &["/usr/bin/chromedriver"]);
-    let port = free_port();
-    let driver = Driver(
-        Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
+    let chromedriver_binary = find("chromedriver", &["/usr/bin/chromedriver"]);
+    let (driver, port) = chromedriver(&chromedriver_binary);
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -72,24 +87,20 @@ async fn headless() -> Headless {
                      format!("--user-data-dir={}", profile.path().display())]
         }),
     );
-    for _ in 0..50 {
-        match ClientBuilder::rustls()
+    let client = eventually(Duration::from_secs(5), async || {
+        ClientBuilder::rustls()
             .expect("tls")
             .capabilities(caps.clone())
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
-        {
-            Ok(client) => {
-                return Headless {
-                    client,
-                    _driver: driver,
-                    _profile: profile,
-                };
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
+            .map_err(|e| format!("chromedriver does not answer: {e}"))
+    })
+    .await;
+    Headless {
+        client,
+        _driver: driver,
+        _profile: profile,
     }
-    panic!("chromedriver does not answer");
 }
 
 /// Clicks the button with this label, as a person would.
@@ -109,7 +120,7 @@ async fn browser_a_candidate_completes_the_assessment_in_a_real_browser() {
     let headless = headless().await;
     let browser = &headless.client;
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let mut body = order_body("browser-1", "browser@example.com");
     body["resultUpdateUrl"] = json!(receiver.url("/results/browser-1"));
     let link: serde_json::Value = app
@@ -181,7 +192,7 @@ async fn browser_an_operator_replays_a_failed_push_and_erases_the_candidate_from
     let headless = headless().await;
     let browser = &headless.client;
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     add_operator(&app, &["assessments.read", "deliveries.write", "candidates.erase"]);
     let (id, delivery_id) = app.dead_result_push(&receiver, "console-e2e").await;
     // `dead_result_push` orders for `{resultId}@example.com`.
@@ -278,7 +289,7 @@ async fn browser_at_390_px_every_console_table_shows_every_column() {
     let headless = headless().await;
     let browser = &headless.client;
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     add_operator(&app, &["assessments.read", "deliveries.read", "audit.read"]);
     let (id, delivery_id) = app.dead_result_push(&receiver, "narrow-screen").await;
 

@@ -68,7 +68,7 @@ async fn complete_order(app: &TestApp, key: &str, url: &str, result_id: &str) {
 #[tokio::test]
 async fn basic_auth_is_sent_as_configured() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let key = tenant_with(&app, json!({"type": "basic", "username": "ats", "password": "pa:ss"})).await;
     complete_order(&app, &key, &receiver.url("/basic"), "basic-1").await;
     let request = &receiver.wait_for(1, Duration::from_secs(20)).await[0];
@@ -83,7 +83,7 @@ async fn basic_auth_is_sent_as_configured() {
 #[tokio::test]
 async fn oauth2_tokens_are_cached_and_fetched_again_after_a_401() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let auth = json!({"type": "oauth2ClientCredentials", "tokenUrl": receiver.url("/token"),
         "clientId": "client-1", "clientSecret": "client-secret-1", "scope": "results:write"});
     let key = tenant_with(&app, auth).await;

@@ -135,7 +135,7 @@ fn steady(id: &str) -> u8 {
 #[tokio::test]
 async fn a_candidate_takes_the_assessment_through_the_forms_and_the_integrator_gets_the_result() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let link = link_for(&app, &receiver.url("/results/cand-1"), "cand-1", "en-US").await;
     let mut candidate = Candidate::new(&app, &link);
 
@@ -292,7 +292,7 @@ async fn a_candidate_takes_the_assessment_through_the_forms_and_the_integrator_g
 
 #[tokio::test]
 async fn a_skipped_statement_is_marked_on_its_part_and_a_part_fixed_from_the_review_returns_there() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     let link = link_for(&app, "https://ats.example.com/r", "skip-1", "en-US").await;
     let mut candidate = Candidate::new(&app, &link);
     let (_, intro, _) = candidate.get("").await;
@@ -510,17 +510,10 @@ async fn the_whole_loop_from_an_e_mailed_invitation_to_the_pushed_result() {
     let receiver = Receiver::start().await;
     let smtp = crate::receiver::SmtpSink::start().await;
     let port = smtp.port;
-    let app = spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        move |s| {
-            fast_delivery(s);
-            s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
-        },
-    )
-    .await;
+    let app = spawn_app()
+        .fast()
+        .with(move |s| s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}")))
+        .await;
     let mut body = order_body("loop-1", "loop@example.com");
     body["resultUpdateUrl"] = json!(receiver.url("/results/loop-1"));
     assert_eq!(app.order("/recruitment/v1/assessment-order", &body).await.status(), 201);

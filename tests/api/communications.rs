@@ -67,7 +67,10 @@ async fn each_collaborator_hears_of_a_completion_once_and_the_report_is_a_docume
     let smtp = SmtpSink::start().await;
     let port = smtp.port;
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app_with(move |s| s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let app = spawn_app()
+        .fast()
+        .with(move |s| s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}")))
+        .await;
     set_default_locale(&app, "sv-SE").await;
     let mut body = order_body("notice-1", "notice.candidate@example.com");
     body["resultUpdateUrl"] = json!(receiver.url("/results/notice-1"));
@@ -127,7 +130,7 @@ async fn the_report_document_reads_in_the_organisations_language() {
     const LENS: &str = "3a000000-0000-4000-8000-00000000000a";
     const KEYS: [&str; 3] = ["resilience", "quality-focus", "building-relationships"];
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let token = app.admin_token(&[Scope::LensesWrite, Scope::OrganizationsWrite]);
     let competencies: Vec<_> = KEYS.iter().map(|k| json!({"key": k, "weight": 1})).collect();
     let lens = json!({"name": "Robust kvalitet", "description": "", "competencies": competencies});
@@ -242,9 +245,9 @@ async fn a_reminder_comes_once_before_the_expiry_and_never_after_completion() {
         s.invitations.reminders = vec![Duration::from_secs(4)].into();
         s.expiry_sweep_interval = Duration::from_secs(1);
     };
-    let app = spawn_fast_app_with(tweak).await;
+    let app = spawn_app().fast().with(tweak).await;
     // A second instance sweeps the same database: still one reminder per moment.
-    let other = spawn_fast_joining_with(&app, tweak).await;
+    let other = spawn_app().fast().joining(&app).with(tweak).await;
     let receiver = Receiver::start().await;
     let body = |result_id: &str, email: &str| {
         let mut body = order_body(result_id, email);

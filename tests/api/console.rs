@@ -272,13 +272,14 @@ async fn wrong_passwords_sent_at_once_are_checked_five_times_at_most_and_the_rig
 #[tokio::test]
 async fn failed_sign_ins_from_one_client_are_limited_whatever_the_address_typed() {
     use assessment_partner::ratelimit::{LimitSettings, Rate};
-    let app = spawn_app_with(Options::default(), |s| {
-        s.rate_limits = LimitSettings {
-            failed_auth: Rate::per_minute(1, 3),
-            ..generous_limits()
-        }
-    })
-    .await;
+    let app = spawn_app()
+        .with(|s| {
+            s.rate_limits = LimitSettings {
+                failed_auth: Rate::per_minute(1, 3),
+                ..generous_limits()
+            }
+        })
+        .await;
     add_operator(&app, &["deliveries.read"]);
     let mut browser = Browser::new(&app);
     let csrf = browser.csrf().await;

@@ -159,7 +159,7 @@ fn first_cells(page: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn the_lists_open_newest_first_and_every_cell_names_its_column() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     add_operator(&app, &["deliveries.read", "assessments.read", "audit.read"]);
     for n in 0..3 {
         let body = order_body(&format!("newest-{n}"), &format!("newest.{n}@example.com"));

@@ -41,7 +41,7 @@ async fn reload_until(browser: &mut Browser<'_>, path: &str, text: &str) -> Stri
 #[tokio::test]
 async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     add_operator(&app, &["assessments.read", "deliveries.write"]);
     let other = app.order_to(&receiver.url("/results/other"), "someone-else").await;
     let (id, delivery_id) = app.dead_result_push(&receiver, "find-me").await;
@@ -162,7 +162,7 @@ async fn an_operator_finds_an_assessment_sees_why_its_push_failed_and_replays_it
 #[tokio::test]
 async fn scopes_decide_which_pages_and_forms_an_operator_gets() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     add_operator(&app, &["assessments.read"]);
     let (id, delivery_id) = app.dead_result_push(&receiver, "scoped").await;
 

@@ -31,10 +31,11 @@ async fn a_session_ends_at_its_absolute_lifetime_however_busy() {
 
 #[tokio::test]
 async fn over_https_the_cookies_are_host_only() {
-    let app = spawn_app_with(Options::default(), |s| {
-        s.public_url = url::Url::parse("https://assessments.example.com").unwrap();
-    })
-    .await;
+    let app = spawn_app()
+        .with(|s| {
+            s.public_url = url::Url::parse("https://assessments.example.com").unwrap();
+        })
+        .await;
     add_operator(&app, &["assessments.read"]);
     let login = app.http.get(app.url("/console/login")).send().await.unwrap();
     let cookies: Vec<String> = login

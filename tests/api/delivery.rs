@@ -116,7 +116,7 @@ impl TestApp {
 async fn a_result_is_pushed_signed_with_callback_auth_and_retried_with_one_idempotency_key() {
     let receiver = Receiver::start().await;
     receiver.answer_next(&[500, 503]);
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let id = app.order_to(&receiver.url("/results/r1"), "r1").await;
     let response = app.post_result(&id, &result_input()).await;
     assert_eq!(response.status(), 200);
@@ -177,7 +177,7 @@ async fn a_result_is_pushed_signed_with_callback_auth_and_retried_with_one_idemp
 #[tokio::test]
 async fn recording_the_same_result_again_changes_nothing_and_a_different_one_is_409() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let id = app.order_to(&receiver.url("/r"), "same").await;
     assert_eq!(app.post_result(&id, &result_input()).await.status(), 200);
     let again: Value = app.post_result(&id, &result_input()).await.json().await.unwrap();
@@ -243,7 +243,7 @@ async fn results_are_checked_against_the_lens() {
 async fn a_receiver_that_is_down_then_up_gets_its_result() {
     let receiver = Receiver::start().await;
     receiver.stop().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let id = app.order_to(&receiver.url("/down"), "down").await;
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;
@@ -267,11 +267,13 @@ async fn a_receiver_that_is_down_then_up_gets_its_result() {
 async fn an_always_failing_receiver_goes_dead_at_the_deadline_then_replay_delivers() {
     let receiver = Receiver::start().await;
     receiver.answer_always(500);
-    let app = spawn_fast_app_with(|s| {
-        s.delivery.retry_schedule = vec![Duration::from_millis(150)];
-        s.delivery.max_age = Duration::from_millis(600);
-    })
-    .await;
+    let app = spawn_app()
+        .fast()
+        .with(|s| {
+            s.delivery.retry_schedule = vec![Duration::from_millis(150)];
+            s.delivery.max_age = Duration::from_millis(600);
+        })
+        .await;
     let id = app.order_to(&receiver.url("/dead"), "dead").await;
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;
@@ -333,7 +335,7 @@ async fn an_always_failing_receiver_goes_dead_at_the_deadline_then_replay_delive
 async fn gone_is_final() {
     let receiver = Receiver::start().await;
     receiver.answer_always(410);
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let id = app.order_to(&receiver.url("/gone"), "gone").await;
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;
@@ -347,7 +349,7 @@ async fn gone_is_final() {
 async fn pending_deliveries_survive_a_restart() {
     let receiver = Receiver::start().await;
     // First instance: API only, no worker, so the row waits.
-    let api_only = spawn_fast_api_only().await;
+    let api_only = spawn_app().fast().without_worker().await;
     let id = api_only.order_to(&receiver.url("/restart"), "restart").await;
     api_only.post_result(&id, &result_input()).await;
     let delivery_id = api_only.only_delivery_of(&id).await;
@@ -359,7 +361,7 @@ async fn pending_deliveries_survive_a_restart() {
     assert!(receiver.requests().is_empty());
     api_only.stop.stop().await;
     // A new instance on the same database delivers it.
-    let next = spawn_fast_joining(&api_only).await;
+    let next = spawn_app().fast().joining(&api_only).await;
     next.wait_for_delivery(&delivery_id, "delivered").await;
     assert_eq!(
         receiver.wait_for(1, WAIT).await[0].header("idempotency-key"),
@@ -371,7 +373,7 @@ async fn pending_deliveries_survive_a_restart() {
 async fn calls_for_one_assessment_and_target_go_out_in_order() {
     let receiver = Receiver::start().await;
     receiver.answer_next(&[500, 500, 500]);
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let assessment = uuid::Uuid::new_v4();
     let org = uuid::Uuid::parse_str(ORG_A).unwrap();
     for n in 0..3 {
@@ -385,7 +387,7 @@ async fn calls_for_one_assessment_and_target_go_out_in_order() {
         outbox::enqueue(&app.db, new, app.clock.now()).await.unwrap();
     }
     app.stop.stop().await; // (the rows were enqueued behind its back; a fresh worker picks them up)
-    let worker = spawn_fast_joining(&app).await;
+    let worker = spawn_app().fast().joining(&app).await;
     let requests = receiver.wait_for(6, WAIT).await;
     let order: Vec<i64> = requests.iter().map(|r| r.json()["n"].as_i64().unwrap()).collect();
     assert_eq!(
@@ -400,10 +402,12 @@ async fn calls_for_one_assessment_and_target_go_out_in_order() {
 async fn an_order_e_mails_the_invitation_to_smtp_in_its_locale() {
     let smtp = SmtpSink::start().await;
     let port = smtp.port;
-    let app = spawn_fast_app_with(|s| {
-        s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
-    })
-    .await;
+    let app = spawn_app()
+        .fast()
+        .with(|s| {
+            s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        })
+        .await;
     let mut body = order_body("mail-1", "ada@example.com");
     body["locale"] = json!("sv-SE");
     let id: String = app
@@ -443,7 +447,7 @@ async fn an_order_e_mails_the_invitation_to_smtp_in_its_locale() {
 
 #[tokio::test]
 async fn without_smtp_e_mails_land_as_eml_files() {
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     assert_eq!(
         app.order(
             "/recruitment/v1/assessment-order",
@@ -470,11 +474,13 @@ async fn without_smtp_e_mails_land_as_eml_files() {
 #[tokio::test]
 async fn private_callback_targets_are_refused_unless_allowed() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app_with(|s| {
-        s.delivery.allow_private_networks = false;
-        s.delivery.max_age = Duration::from_millis(300);
-    })
-    .await;
+    let app = spawn_app()
+        .fast()
+        .with(|s| {
+            s.delivery.allow_private_networks = false;
+            s.delivery.max_age = Duration::from_millis(300);
+        })
+        .await;
     for url in [
         "http://127.0.0.1/x",
         "http://localhost:8080/x",
@@ -524,7 +530,7 @@ async fn private_callback_targets_are_refused_unless_allowed() {
 #[tokio::test]
 async fn metrics_count_deliveries_and_requests() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let id = app.order_to(&receiver.url("/m"), "metrics").await;
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;
@@ -547,7 +553,7 @@ async fn metrics_count_deliveries_and_requests() {
 async fn shutdown_lets_an_attempt_in_flight_finish() {
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_millis(700));
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let id = app.order_to(&receiver.url("/slow"), "slow").await;
     app.post_result(&id, &result_input()).await;
     let delivery_id = app.only_delivery_of(&id).await;

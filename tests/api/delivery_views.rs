@@ -20,7 +20,7 @@ fn strings_with(value: &Value, needle: &str) -> Vec<String> {
 #[tokio::test]
 async fn links_in_a_delivery_are_redacted_unless_revealed_and_a_reveal_is_audited() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let base = app.address.clone();
     let echoed = format!("{base}/a/EchoedToken_123");
     receiver.answer_json(json!({"seen": echoed}));

@@ -1,6 +1,6 @@
 //! `assessment-partner demo` as a new user meets it: what it prints runs as printed, and a
 //! restart keeps what was changed since the first start.
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
 use assessment_partner::entity::organization;
 use sea_orm::EntityTrait;
@@ -11,7 +11,7 @@ use crate::helpers::*;
 const DEMO_ORG: &str = "0d7e6c5b-4a39-4281-9f0e-1d2c3b4a5f60";
 
 /// `demo` on `app`'s (empty) database with `extra` arguments; its output goes to `out`.
-async fn start_demo(app: &TestApp, extra: &[&str], out: &std::path::Path) -> (Child, String) {
+async fn start_demo(app: &TestApp, extra: &[&str], out: &std::path::Path) -> ServingChild {
     let file = std::fs::File::create(out).unwrap();
     let mut args = vec!["demo"];
     args.extend_from_slice(extra);
@@ -27,11 +27,6 @@ async fn demo_org(app: &TestApp) -> organization::Model {
         .await
         .unwrap()
         .unwrap()
-}
-
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// The lines of the printed text from `from` up to the next blank line.
@@ -72,17 +67,9 @@ fn run(app: &TestApp, text: &str, script: &str) -> String {
 
 #[tokio::test]
 async fn the_demo_prints_an_ashby_start_that_works_and_a_restart_keeps_what_changed() {
-    let app = spawn_app_with(
-        Options {
-            seed: false,
-            mode: assessment_partner::startup::Mode::ApiOnly,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_app().unseeded().without_worker().await;
     let out = app.dir.path().join("demo-1.txt");
-    let (child, _) = start_demo(&app, &[], &out).await;
+    let child = start_demo(&app, &[], &out).await;
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("seeded"), "{text}");
     assert!(!text.contains("cargo run"), "hints call the built binary: {text}");
@@ -134,27 +121,27 @@ async fn the_demo_prints_an_ashby_start_that_works_and_a_restart_keeps_what_chan
     assert_eq!(put["ashby"]["hasApiKey"], true, "the keys stay: {put}");
 
     // An operator renames the organisation; the demo restarts and keeps it.
-    stop(child);
+    drop(child);
     let renamed = demo_org(&app).await;
     let mut active: organization::ActiveModel = renamed.into();
     active.name = sea_orm::ActiveValue::Set("Renamed AB".into());
     sea_orm::ActiveModelTrait::update(active, &app.db).await.unwrap();
 
     let out = app.dir.path().join("demo-2.txt");
-    let (child, _) = start_demo(&app, &[], &out).await;
+    let child = start_demo(&app, &[], &out).await;
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("kept as they are"), "{text}");
-    stop(child);
+    drop(child);
     let org = demo_org(&app).await;
     assert_eq!(org.name, "Renamed AB");
     assert_eq!(org.ashby_base_url.as_deref(), Some("http://127.0.0.1:9998"));
 
     // --reseed writes the seed file over it, and says so.
     let out = app.dir.path().join("demo-3.txt");
-    let (child, _) = start_demo(&app, &["--reseed"], &out).await;
+    let child = start_demo(&app, &["--reseed"], &out).await;
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("--reseed"), "{text}");
-    stop(child);
+    drop(child);
     let org = demo_org(&app).await;
     assert_eq!(org.name, "Example AB");
 }

@@ -63,7 +63,7 @@ async fn a_slow_receiver_gets_its_share_and_a_fast_one_is_not_kept_waiting() {
     let slow = Receiver::start().await;
     slow.delay(Duration::from_millis(1500));
     let fast = Receiver::start().await;
-    let app = spawn_fast_app_with(two_per_target).await;
+    let app = spawn_app().fast().with(two_per_target).await;
     app.pushes_to(&slow, "slow", 6).await;
     // The slow one answers its first two; the rest wait without holding the worker's places.
     slow.wait_for_arrivals(2, WAIT).await;
@@ -88,21 +88,10 @@ async fn a_slow_receiver_gets_its_share_and_a_fast_one_is_not_kept_waiting() {
 async fn each_instance_keeps_its_own_per_target_limit() {
     let slow = Receiver::start().await;
     slow.delay(Duration::from_millis(400));
-    let api = spawn_app_with(
-        Options {
-            running_clock: true,
-            mode: assessment_partner::startup::Mode::ApiOnly,
-            ..Options::default()
-        },
-        |s| {
-            fast_delivery(s);
-            two_per_target(s);
-        },
-    )
-    .await;
+    let api = spawn_app().fast().without_worker().with(two_per_target).await;
     api.pushes_to(&slow, "both", 12).await;
-    let one = spawn_fast_joining_with(&api, two_per_target).await;
-    let two = spawn_fast_joining_with(&api, two_per_target).await;
+    let one = spawn_app().fast().joining(&api).with(two_per_target).await;
+    let two = spawn_app().fast().joining(&api).with(two_per_target).await;
     slow.wait_for(12, WAIT).await;
     one.wait_until_settled().await;
     two.wait_until_settled().await;
@@ -116,7 +105,7 @@ async fn retry_after_pauses_every_row_to_the_receiver_until_it_is_over() {
     // Both first attempts are in flight when the first answer, a 429, comes back.
     receiver.delay(Duration::from_millis(300));
     receiver.answer_next_retry_after(429, 5);
-    let app = spawn_fast_app_with(two_per_target).await;
+    let app = spawn_app().fast().with(two_per_target).await;
     app.pushes_to(&receiver, "ra", 6).await;
     let paused = app.target_until(&receiver, |t| t["pausedUntil"].is_string()).await;
     assert_eq!(paused["pauseReason"], "throttled (429 Retry-After)");
@@ -153,11 +142,13 @@ async fn retry_after_pauses_every_row_to_the_receiver_until_it_is_over() {
 async fn refused_connections_open_the_breaker_and_an_answer_closes_it() {
     let receiver = Receiver::start().await;
     receiver.stop().await;
-    let app = spawn_fast_app_with(|s| {
-        // Each row's next retry step (3 s) is also how long the open breaker pauses the target.
-        s.delivery.retry_schedule = vec![Duration::from_secs(3)];
-    })
-    .await;
+    let app = spawn_app()
+        .fast()
+        .with(|s| {
+            // Each row's next retry step (3 s) is also how long the open breaker pauses the target.
+            s.delivery.retry_schedule = vec![Duration::from_secs(3)];
+        })
+        .await;
     app.pushes_to(&receiver, "brk", 4).await;
     let failing = app
         .target_until(&receiver, |t| t["consecutiveFailures"].as_u64() == Some(4))
@@ -186,7 +177,7 @@ async fn refused_connections_open_the_breaker_and_an_answer_closes_it() {
 #[tokio::test]
 async fn an_integrators_cap_spaces_its_deliveries() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let path = format!("/admin/v1/integrators/{INTEGRATOR_A}");
     let put = |cap: Value| {
         let body = serde_json::json!({ "name": "ATS A", "maxDeliveriesPerSecond": cap });

@@ -21,7 +21,7 @@ fn is_html(response: &reqwest::Response) -> bool {
 
 #[tokio::test]
 async fn a_nul_in_a_query_string_or_a_form_is_refused_by_every_surface_and_never_reaches_the_database() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     add_operator(&app, &["assessments.read", "audit.read"]);
 
     // The console's sign-in form: a 400 page, and no failure counted for any address.
@@ -81,7 +81,7 @@ async fn a_nul_in_a_query_string_or_a_form_is_refused_by_every_surface_and_never
 
 #[tokio::test]
 async fn refusals_of_malformed_ids_are_in_the_audit_log() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     for (method, path, scope) in [
         (Method::PUT, "/admin/v1/lenses/a%00b", Scope::LensesWrite),
         (Method::POST, "/admin/v1/deliveries/%00/replay", Scope::DeliveriesWrite),
@@ -161,11 +161,13 @@ async fn a_completion_dated_before_the_order_or_in_the_future_is_refused_and_cha
 
 #[tokio::test]
 async fn retention_erases_a_finished_assessment_whatever_date_it_carries() {
-    let app = spawn_fast_app_with(|s| {
-        s.retention.period = Some(std::time::Duration::from_millis(300));
-        s.retention.sweep_interval = std::time::Duration::from_millis(100);
-    })
-    .await;
+    let app = spawn_app()
+        .fast()
+        .with(|s| {
+            s.retention.period = Some(std::time::Duration::from_millis(300));
+            s.retention.sweep_interval = std::time::Duration::from_millis(100);
+        })
+        .await;
     let ordered = app
         .order(
             "/recruitment/v1/assessment-order",
@@ -204,7 +206,7 @@ fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
 
 #[tokio::test]
 async fn every_answer_says_nosniff_and_every_page_carries_a_strict_policy() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     let link = link_for(&app, "https://ats.example.com/results/h", "headers-1", "en-US").await;
     let candidate_path = link.strip_prefix(&app.address).unwrap().to_owned();
     let id = assessment::Entity::find().one(&app.db).await.unwrap().unwrap().id;

@@ -69,15 +69,23 @@ pub struct TestApp {
     pub dir: Arc<tempfile::TempDir>,
 }
 
-/// How to start a test application.
-pub struct Options {
+/// How a test starts an application: `spawn_app().await` (API and worker, a standing clock, the
+/// test seed), or with any of the builder's choices first, e.g.
+/// `spawn_app().fast().without_worker().with(|s| …).await`.
+#[must_use = "an application starts when awaited"]
+pub struct Spawn<'a> {
     /// Time runs (delivery tests) instead of standing still (signature tests).
-    pub running_clock: bool,
-    pub mode: Mode,
+    running_clock: bool,
+    mode: Mode,
     /// Join an existing application's database (and its secrets) instead of a fresh one.
-    pub join: Option<Joined>,
-    pub seed: bool,
+    join: Option<Joined>,
+    seed: bool,
+    /// Applied in the order given, after the tests' defaults.
+    tweaks: Vec<Tweak<'a>>,
 }
+
+/// A change a test makes to the settings.
+type Tweak<'a> = Box<dyn FnOnce(&mut Settings) + 'a>;
 
 /// What a second instance shares with the first.
 #[derive(Clone)]
@@ -85,17 +93,6 @@ pub struct Joined {
     pub database_url: String,
     pub master_key: [u8; 32],
     pub dir: Arc<tempfile::TempDir>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            running_clock: false,
-            mode: Mode::ApiAndWorker,
-            join: None,
-            seed: true,
-        }
-    }
 }
 
 impl TestApp {
@@ -136,20 +133,15 @@ fn test_seed() -> Value {
     })
 }
 
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Options::default(), |_| {}).await
-}
-
-/// An app without a delivery worker, for tests that lease and record outbox rows by hand.
-pub async fn spawn_app_without_worker() -> TestApp {
-    spawn_app_with(
-        Options {
-            mode: Mode::ApiOnly,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await
+/// A test application to start; see [`Spawn`].
+pub fn spawn_app<'a>() -> Spawn<'a> {
+    Spawn {
+        running_clock: false,
+        mode: Mode::ApiAndWorker,
+        join: None,
+        seed: true,
+        tweaks: Vec::new(),
+    }
 }
 
 /// Quick delivery settings for tests: short waits, short deadline.
@@ -161,63 +153,59 @@ pub fn fast_delivery(settings: &mut Settings) {
     settings.delivery.poll_interval = std::time::Duration::from_millis(50);
 }
 
-/// An instance (API and worker) with fast delivery settings, a running clock and `tweak`.
-pub async fn spawn_fast_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn_app_with(
-        Options {
-            running_clock: true,
-            ..Options::default()
-        },
-        |s| {
-            fast_delivery(s);
-            tweak(s);
-        },
-    )
-    .await
+impl<'a> Spawn<'a> {
+    /// A running clock and [`fast_delivery`] (applied before any later [`Spawn::with`]).
+    pub fn fast(self) -> Self {
+        self.running_clock().with(fast_delivery)
+    }
+
+    /// Time runs instead of standing still.
+    pub fn running_clock(mut self) -> Self {
+        self.running_clock = true;
+        self
+    }
+
+    /// No delivery worker: rows it enqueues wait for another instance (or a test that leases
+    /// them by hand).
+    pub fn without_worker(self) -> Self {
+        self.mode(Mode::ApiOnly)
+    }
+
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Another instance on `app`'s database, with its secrets; the seed is already there.
+    pub fn joining(mut self, app: &TestApp) -> Self {
+        self.join = Some(app.joined());
+        self.seed = false;
+        self
+    }
+
+    /// An empty database (migrated, nothing seeded).
+    pub fn unseeded(mut self) -> Self {
+        self.seed = false;
+        self
+    }
+
+    /// A change to the settings, after the tests' defaults and the choices before it.
+    pub fn with(mut self, tweak: impl FnOnce(&mut Settings) + 'a) -> Self {
+        self.tweaks.push(Box::new(tweak));
+        self
+    }
 }
 
-/// An instance (API and worker) with fast delivery settings and a running clock.
-pub async fn spawn_fast_app() -> TestApp {
-    spawn_fast_app_with(|_| {}).await
+impl<'a> std::future::IntoFuture for Spawn<'a> {
+    type Output = TestApp;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = TestApp> + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(start(self))
+    }
 }
 
-/// An instance without a worker, with fast delivery settings and a running clock: rows it
-/// enqueues wait for another instance (or a later one) to send them.
-pub async fn spawn_fast_api_only() -> TestApp {
-    spawn_app_with(
-        Options {
-            running_clock: true,
-            mode: Mode::ApiOnly,
-            ..Options::default()
-        },
-        fast_delivery,
-    )
-    .await
-}
-
-/// A second instance (API and worker, fast delivery) on `app`'s database.
-pub async fn spawn_fast_joining(app: &TestApp) -> TestApp {
-    spawn_fast_joining_with(app, |_| {}).await
-}
-
-/// [`spawn_fast_joining`] with `tweak` applied after the fast delivery settings.
-pub async fn spawn_fast_joining_with(app: &TestApp, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn_app_with(
-        Options {
-            running_clock: true,
-            join: Some(app.joined()),
-            seed: false,
-            ..Options::default()
-        },
-        |s| {
-            fast_delivery(s);
-            tweak(s);
-        },
-    )
-    .await
-}
-
-pub async fn spawn_app_with(options: Options, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+async fn start(options: Spawn<'_>) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         assessment_partner::telemetry::init(assessment_partner::config::LogFormat::Text);
     }
@@ -236,7 +224,9 @@ pub async fn spawn_app_with(options: Options, tweak: impl FnOnce(&mut Settings))
     // Tests send bursts (and failed attempts) far above the defaults; the limits' own tests set
     // theirs.
     settings.rate_limits = generous_limits();
-    tweak(&mut settings);
+    for tweak in options.tweaks {
+        tweak(&mut settings);
+    }
     let start = Utc::now();
     let clock = Arc::new(if options.running_clock {
         ManualClock::running(start)
@@ -481,35 +471,118 @@ pub fn child_command(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> std:
     command
 }
 
-/// A real instance in another process (API and worker, see [`child_command`]) on a free port,
-/// once it answers ready; with its base URL.
-pub async fn spawn_serving_child(app: &TestApp) -> (std::process::Child, String) {
+/// A real instance in another process (see [`child_command`]), serving; killed when dropped.
+pub struct ServingChild {
+    pub process: std::process::Child,
+    /// Its base URL.
+    pub base_url: String,
+    /// Its standard error, read to the end once the process ends.
+    log: Option<std::thread::JoinHandle<String>>,
+}
+
+impl ServingChild {
+    /// SIGKILL, and wait for the process to end.
+    pub fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+
+    /// Kills the process and answers everything it wrote to standard error.
+    pub fn into_log(mut self) -> String {
+        self.kill();
+        self.log
+            .take()
+            .map(|reader| reader.join().expect("the log reader"))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ServingChild {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A real instance in another process (API and worker, see [`child_command`]), once it answers
+/// ready.
+pub async fn spawn_serving_child(app: &TestApp) -> ServingChild {
     spawn_serving_child_with(app, &["serve"], |_| {}).await
 }
 
-/// Like [`spawn_serving_child`], with these arguments and a last word on the command.
+/// Like [`spawn_serving_child`], with these arguments and a last word on the command. The child
+/// binds port 0 and the port is read from its "serving" log line, so no other process can take
+/// the port between a pick and the bind.
 pub async fn spawn_serving_child_with(
     app: &TestApp,
     args: &[&str],
     tweak: impl FnOnce(&mut std::process::Command),
-) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut command = child_command(app, args, &[("AP_BIND", bind.as_str())]);
+) -> ServingChild {
+    use std::io::BufRead;
+
+    let mut command = child_command(
+        app,
+        args,
+        &[
+            ("AP_BIND", "127.0.0.1:0"),
+            ("RUST_LOG", "warn,assessment_partner::cli=info"),
+        ],
+    );
     tweak(&mut command);
-    let child = command.spawn().expect("start the child instance");
-    let url = format!("http://{bind}");
+    let mut process = command
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the child instance");
+    let stderr = process.stderr.take().expect("stderr is piped");
+    let (port_tx, port_rx) = std::sync::mpsc::channel::<u16>();
+    let log = std::thread::spawn(move || {
+        let mut log = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("serving")
+                && let Some(port) = logged_port(&line)
+            {
+                let _ = port_tx.send(port);
+            }
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log
+    });
+    let mut child = ServingChild {
+        process,
+        base_url: String::new(),
+        log: Some(log),
+    };
+    let port = eventually(std::time::Duration::from_secs(30), async || {
+        port_rx
+            .try_recv()
+            .map_err(|_| "the child instance never logged its port".to_owned())
+    })
+    .await;
+    child.base_url = format!("http://127.0.0.1:{port}");
     eventually(std::time::Duration::from_secs(30), async || {
-        match app.http.get(format!("{url}/health/ready")).send().await {
+        match app.http.get(child.url("/health/ready")).send().await {
             Ok(r) if r.status() == 200 => Ok(()),
             other => Err(format!("the child instance never became ready: {other:?}")),
         }
     })
     .await;
-    (child, url)
+    child
+}
+
+impl ServingChild {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+/// The port in a "serving" log line, text (`port=8080`) or JSON (`"port":8080`).
+fn logged_port(line: &str) -> Option<u16> {
+    let at = line
+        .find("port=")
+        .map(|i| i + 5)
+        .or_else(|| line.find("\"port\":").map(|i| i + 7))?;
+    let digits: String = line[at..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// An admin token that instances started by [`child_command`] accept.

@@ -9,19 +9,15 @@ use crate::helpers::*;
 
 /// An instance as production runs it: callbacks to public addresses only; no worker.
 async fn public_only_app() -> TestApp {
-    spawn_app_with(
-        Options {
-            mode: assessment_partner::startup::Mode::ApiOnly,
-            ..Options::default()
-        },
-        |s| s.delivery.allow_private_networks = false,
-    )
-    .await
+    spawn_app()
+        .without_worker()
+        .with(|s| s.delivery.allow_private_networks = false)
+        .await
 }
 
 #[tokio::test]
 async fn a_nul_character_is_refused_naming_the_field_on_every_surface() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     for (pointer, field) in [
         ("/recruitment/title", "recruitment.title"),
         ("/recruitment/description", "recruitment.description"),
@@ -87,7 +83,7 @@ async fn a_nul_character_is_refused_naming_the_field_on_every_surface() {
 
 #[tokio::test]
 async fn trailing_data_after_the_json_value_is_400_on_every_json_surface() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     let order = order_body("trailing", "t@example.com").to_string();
     for tail in ["garbage", "{}", "[1]", " x"] {
         let body = format!("{order}{tail}");
@@ -170,7 +166,7 @@ async fn trailing_data_after_the_json_value_is_400_on_every_json_surface() {
 
 #[tokio::test]
 async fn a_url_with_spaces_or_control_characters_is_refused_not_cleaned() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     for url in [
         " https://ats.example.com/r",
         "https://ats.example.com/r\n",
@@ -295,7 +291,7 @@ async fn admin_tokens_from_the_future_or_for_too_long_are_refused() {
 
 #[tokio::test]
 async fn admin_filters_and_locales_refuse_what_the_databases_would_treat_apart() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     let token = app.admin_token(&[Scope::AssessmentsRead, Scope::OrganizationsWrite]);
     for query in [
         "createdFrom=%2B10000-01-01T00:00:00Z",
@@ -325,7 +321,7 @@ async fn admin_filters_and_locales_refuse_what_the_databases_would_treat_apart()
 
 #[tokio::test]
 async fn a_wrong_method_on_a_documented_path_is_405_with_allow_in_the_surface_format() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     for (method, path, allow) in [
         (Method::DELETE, "/recruitment/v1/config", "GET"),
         (Method::TRACE, "/recruitment/v1/config", "GET"),

@@ -36,7 +36,7 @@ async fn config(app: &TestApp, key: &str, secret: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn an_organisation_over_its_burst_is_refused_and_others_are_not() {
-    let app = spawn_app_with(Options::default(), |s| s.rate_limits = tight()).await;
+    let app = spawn_app().with(|s| s.rate_limits = tight()).await;
     for left in [2, 1, 0] {
         let ok = config(&app, KEY_A, SECRET_A).await;
         assert_eq!(ok.status(), 200);
@@ -70,7 +70,7 @@ async fn an_organisation_over_its_burst_is_refused_and_others_are_not() {
 
 #[tokio::test]
 async fn an_integrators_own_rate_replaces_the_default_until_set_back() {
-    let app = spawn_app_with(Options::default(), |s| s.rate_limits = tight()).await;
+    let app = spawn_app().with(|s| s.rate_limits = tight()).await;
     let token = app.admin_token(&[Scope::IntegratorsRead, Scope::IntegratorsWrite]);
     let put = |limit: Value| {
         let token = token.clone();
@@ -125,7 +125,7 @@ async fn ashby_list(app: &TestApp, key: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn ashby_calls_are_limited_per_partner_key_in_ashbys_envelope() {
-    let app = spawn_app_with(Options::default(), |s| s.rate_limits = tight()).await;
+    let app = spawn_app().with(|s| s.rate_limits = tight()).await;
     for _ in 0..3 {
         let ok = ashby_list(&app, ASHBY_KEY_A).await;
         assert_eq!(ok.status(), 200);
@@ -164,7 +164,7 @@ async fn bad_call(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Respon
 
 #[tokio::test]
 async fn failed_authentication_is_limited_per_address_and_a_good_key_is_never_refused_by_it() {
-    let app = spawn_app_with(Options::default(), |s| s.rate_limits = tight_failed_auth()).await;
+    let app = spawn_app().with(|s| s.rate_limits = tight_failed_auth()).await;
     for left in [2, 1, 0] {
         let wrong = config(&app, "not-a-key", SECRET_A).await;
         assert_eq!(wrong.status(), 401);
@@ -192,11 +192,12 @@ async fn failed_authentication_is_limited_per_address_and_a_good_key_is_never_re
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
-    let app = spawn_app_with(Options::default(), |s| {
-        s.rate_limits = tight_failed_auth();
-        s.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").unwrap();
-    })
-    .await;
+    let app = spawn_app()
+        .with(|s| {
+            s.rate_limits = tight_failed_auth();
+            s.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").unwrap();
+        })
+        .await;
     for _ in 0..3 {
         assert_eq!(bad_call(&app, Some("203.0.113.1")).await.status(), 401);
     }
@@ -211,7 +212,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
 
 #[tokio::test]
 async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
-    let app = spawn_app_with(Options::default(), |s| s.rate_limits = tight_failed_auth()).await;
+    let app = spawn_app().with(|s| s.rate_limits = tight_failed_auth()).await;
     for client in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
         assert_eq!(bad_call(&app, Some(client)).await.status(), 401);
     }
@@ -223,19 +224,11 @@ async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
 }
 
 /// On PostgreSQL two instances take from one bucket per organisation; on SQLite (one instance is
-/// what it is for) each instance keeps its own, as the README says.
+/// what it is for) each instance keeps its own, as docs/integrators.md says.
 #[tokio::test]
-async fn instances_on_one_postgresql_share_each_organisations_limit() {
-    let first = spawn_app_with(Options::default(), |s| s.rate_limits = tight()).await;
-    let second = spawn_app_with(
-        Options {
-            join: Some(first.joined()),
-            seed: false,
-            ..Options::default()
-        },
-        |s| s.rate_limits = tight(),
-    )
-    .await;
+async fn instances_share_each_organisations_limit_on_postgresql_and_keep_their_own_on_sqlite() {
+    let first = spawn_app().with(|s| s.rate_limits = tight()).await;
+    let second = spawn_app().joining(&first).with(|s| s.rate_limits = tight()).await;
     let statuses = [
         config(&first, KEY_A, SECRET_A).await.status(),
         config(&second, KEY_A, SECRET_A).await.status(),

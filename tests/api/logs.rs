@@ -1,7 +1,6 @@
 //! What a production operator's log shows: the route templates of candidate, report and
 //! recruitment links (never their tokens), no candidate address, no key, and no colour codes
 //! when the log is not a terminal. A real instance in another process, its stderr read whole.
-use std::io::Read;
 
 use assessment_partner::auth::admin::Scope;
 use assessment_partner::links::LinkKind;
@@ -12,17 +11,12 @@ use crate::helpers::*;
 #[tokio::test]
 async fn the_log_names_routes_and_holds_no_token_address_or_key() {
     // No worker anywhere: nothing is sent.
-    let app = spawn_app_without_worker().await;
-    let (mut child, url) = spawn_serving_child_with(&app, &["serve", "--no-worker"], |c| {
-        c.env("RUST_LOG", "info").stderr(std::process::Stdio::piped());
+    let app = spawn_app().without_worker().await;
+    let child = spawn_serving_child_with(&app, &["serve", "--no-worker"], |c| {
+        c.env("RUST_LOG", "info");
     })
     .await;
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let reader = std::thread::spawn(move || {
-        let mut log = String::new();
-        std::io::BufReader::new(stderr).read_to_string(&mut log).ok();
-        log
-    });
+    let url = child.base_url.clone();
 
     let email = "private.person@example.com";
     let post = |path: &str, body: Value| {
@@ -193,9 +187,7 @@ async fn the_log_names_routes_and_holds_no_token_address_or_key() {
     assert_eq!(rotated.status(), 200);
     let new_key =
         crate::candidate::capture(&rotated.text().await.expect("page"), r#"<code class="secret">"#, '<').remove(0);
-    let _ = child.kill();
-    let _ = child.wait();
-    let log = reader.join().expect("the log reader");
+    let log = child.into_log();
 
     assert!(log.contains("/a/{token}"), "the route template is logged:\n{log}");
     for route in ["/console/organizations/{id}/provider-key", "/console/assessments"] {

@@ -99,7 +99,10 @@ fn mail_holds(app: &TestApp, needle: &str) -> bool {
 async fn an_erasure_leaves_no_byte_of_the_person_and_their_links_are_gone() {
     let ashby = Receiver::start().await;
     let base = ashby.url("");
-    let app = spawn_fast_app_with(move |s| s.ashby_base_url = base.trim_end_matches('/').to_owned()).await;
+    let app = spawn_app()
+        .fast()
+        .with(move |s| s.ashby_base_url = base.trim_end_matches('/').to_owned())
+        .await;
     // A recruitment order (with answers) and an Ashby start (with names, ids, custom fields).
     // Every outgoing call of the test goes to the local receiver (none is expected).
     let mut body = order_body("gdpr-1", EMAIL);
@@ -238,12 +241,14 @@ async fn bad_erasure_requests_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn retention_erases_finished_assessments_and_old_deliveries_on_its_own() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app_with(|s| {
-        s.retention.period = Some(std::time::Duration::from_millis(300));
-        s.retention.sweep_interval = std::time::Duration::from_millis(100);
-        s.retention.deliveries = Some(std::time::Duration::from_millis(300));
-    })
-    .await;
+    let app = spawn_app()
+        .fast()
+        .with(|s| {
+            s.retention.period = Some(std::time::Duration::from_millis(300));
+            s.retention.sweep_interval = std::time::Duration::from_millis(100);
+            s.retention.deliveries = Some(std::time::Duration::from_millis(300));
+        })
+        .await;
     let mut body = order_body("keep-1", EMAIL);
     body["resultUpdateUrl"] = json!(receiver.url("/results"));
     let ordered = app.order("/recruitment/v1/assessment-order", &body).await;

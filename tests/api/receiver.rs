@@ -59,6 +59,34 @@ pub struct Receiver {
     pub port: u16,
     shared: Shared,
     handle: Mutex<Option<ServerHandle>>,
+    /// Bound to the port and never listening, for the receiver's whole life: while the receiver
+    /// is stopped, connections are refused and no other process can take the port.
+    held: socket2::Socket,
+}
+
+/// A socket on 127.0.0.1:`port` (0: any free port) that shares the port with this receiver's
+/// other sockets (SO_REUSEPORT).
+fn shared_socket(port: u16) -> socket2::Socket {
+    use socket2::{Domain, Socket, Type};
+
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+    socket.set_reuse_port(true).expect("SO_REUSEPORT");
+    let address: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    socket.bind(&address.into()).expect("bind");
+    socket
+}
+
+/// A listener on the port `held` holds.
+fn listener_beside(held: &socket2::Socket) -> TcpListener {
+    let port = held
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("an IPv4 address")
+        .port();
+    let socket = shared_socket(port);
+    socket.listen(1024).expect("listen");
+    socket.into()
 }
 
 async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
@@ -129,7 +157,8 @@ fn start(listener: TcpListener, shared: Shared) -> ServerHandle {
 impl Receiver {
     /// Starts answering 200 to everything.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let held = shared_socket(0);
+        let listener = listener_beside(&held);
         let port = listener.local_addr().unwrap().port();
         let shared = Shared::default();
         shared.script.lock().unwrap().default = 200;
@@ -138,6 +167,7 @@ impl Receiver {
             port,
             shared,
             handle: Mutex::new(Some(handle)),
+            held,
         }
     }
 
@@ -227,7 +257,7 @@ impl Receiver {
     }
 
     pub async fn restart(&self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("rebind the same port");
+        let listener = listener_beside(&self.held);
         *self.handle.lock().unwrap() = Some(start(listener, self.shared.clone()));
     }
 }

@@ -96,10 +96,12 @@ async fn expired_orders_are_pulled_and_pushed_to_integrators_that_asked() {
     use crate::receiver::Receiver;
 
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app_with(|s| {
-        s.expiry_sweep_interval = Duration::from_millis(50);
-    })
-    .await;
+    let app = spawn_app()
+        .fast()
+        .with(|s| {
+            s.expiry_sweep_interval = Duration::from_millis(50);
+        })
+        .await;
     let token = app.admin_token(&[assessment_partner::auth::admin::Scope::IntegratorsWrite]);
     let response = app
         .http

@@ -83,7 +83,7 @@ async fn rotating_during_an_overlap_ends_the_oldest_secret_and_0s_ends_the_previ
 #[tokio::test]
 async fn result_pushes_carry_one_signature_per_live_secret_newest_first() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let (_, rotated) = app
         .rotate(
             &secret_rotations(),

@@ -45,7 +45,7 @@ impl TestApp {
 #[tokio::test]
 async fn a_sandbox_logs_its_invitations_and_its_outcomes_drive_the_real_pushes() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     app.make_c_a_sandbox().await;
     app.sandbox_order("sb-1", &receiver.url("/results")).await;
 
@@ -180,7 +180,7 @@ async fn outcomes_are_refused_outside_a_sandbox_and_for_what_does_not_fit() {
 #[tokio::test]
 async fn a_captured_outcome_replayed_is_refused() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     app.make_c_a_sandbox().await;
     app.sandbox_order("sb-replay", &receiver.url("/results")).await;
     let body = json!({"resultId": "sb-replay", "outcome": "completed"}).to_string();

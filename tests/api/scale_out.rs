@@ -49,9 +49,9 @@ fn delivered_by(metrics: &str) -> u64 {
 async fn two_instances_share_a_thousand_deliveries_and_send_none_twice() {
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_millis(10));
-    let seeder = spawn_fast_api_only().await;
+    let seeder = spawn_app().fast().without_worker().await;
     enqueue_many(&seeder, &receiver, 1000).await;
-    let (a, b) = tokio::join!(spawn_fast_joining(&seeder), spawn_fast_joining(&seeder));
+    let (a, b) = tokio::join!(spawn_app().fast().joining(&seeder), spawn_app().fast().joining(&seeder));
 
     receiver.wait_for(1000, Duration::from_secs(120)).await;
     seeder.wait_until_settled().await;
@@ -95,7 +95,7 @@ async fn two_instances_share_a_thousand_deliveries_and_send_none_twice() {
 async fn a_killed_instances_rows_are_taken_over_after_its_lease() {
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_millis(200));
-    let seeder = spawn_fast_api_only().await;
+    let seeder = spawn_app().fast().without_worker().await;
     enqueue_many(&seeder, &receiver, 100).await;
 
     // A real second process, worker only, killed with SIGKILL mid-run.
@@ -110,7 +110,7 @@ async fn a_killed_instances_rows_are_taken_over_after_its_lease() {
     assert!(sent_by_child < 100, "the child was killed mid-run");
 
     // This instance finishes the work, including the rows the child had leased.
-    let survivor = spawn_fast_joining(&seeder).await;
+    let survivor = spawn_app().fast().joining(&seeder).await;
     eventually(Duration::from_secs(60), async || {
         match delivered_count(&survivor).await {
             100.. => Ok(()),
@@ -139,10 +139,11 @@ async fn a_result_push_handed_to_an_instance_killed_mid_attempt_is_delivered_by_
     let receiver = Receiver::start().await;
     // The child's attempt is still waiting for its answer when the child is killed.
     receiver.delay(Duration::from_secs(10));
-    let seeder = spawn_fast_api_only().await;
+    let seeder = spawn_app().fast().without_worker().await;
     let assessment_id = seeder.order_to(&receiver.url("/handed"), "handed").await;
 
-    let (mut child, child_url) = spawn_serving_child(&seeder).await;
+    let mut child = spawn_serving_child(&seeder).await;
+    let child_url = child.base_url.clone();
     let token = child_admin_token(Scope::ResultsWrite);
     let recorded = seeder
         .http
@@ -154,13 +155,12 @@ async fn a_result_push_handed_to_an_instance_killed_mid_attempt_is_delivered_by_
         .unwrap();
     assert_eq!(recorded.status(), 200);
     receiver.wait_for_arrivals(1, Duration::from_secs(10)).await;
-    child.kill().expect("SIGKILL");
-    child.wait().ok();
+    child.kill();
     let killed_at = tokio::time::Instant::now();
     let delivery_id = seeder.only_delivery_of(&assessment_id).await;
 
     receiver.delay(Duration::ZERO);
-    let survivor = spawn_fast_joining(&seeder).await;
+    let survivor = spawn_app().fast().joining(&seeder).await;
     survivor.wait_for_delivery(&delivery_id, "delivered").await;
     assert!(
         killed_at.elapsed() >= Duration::from_secs(2),

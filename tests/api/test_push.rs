@@ -30,7 +30,7 @@ async fn test_rows(app: &TestApp) -> Vec<delivery::Model> {
 async fn a_test_push_is_sent_as_a_real_push_and_answers_what_the_receiver_did() {
     let receiver = Receiver::start().await;
     receiver.answer_json(json!({ "received": true }));
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let response = test_push(&app, &receiver.url("/results")).await;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.unwrap();
@@ -66,7 +66,7 @@ async fn a_test_push_is_sent_as_a_real_push_and_answers_what_the_receiver_did() 
 async fn a_failed_test_push_says_why_and_is_not_retried() {
     let receiver = Receiver::start().await;
     receiver.answer_always(500);
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let answer: Value = test_push(&app, &receiver.url("/results")).await.json().await.unwrap();
     assert_eq!(answer["delivered"], false, "{answer}");
     assert_eq!(answer["status"], 500);
@@ -92,7 +92,7 @@ async fn a_failed_test_push_says_why_and_is_not_retried() {
 
 #[tokio::test]
 async fn a_test_push_where_pushes_may_not_go_is_refused_before_anything_is_written() {
-    let app = spawn_app_with(Options::default(), |s| s.delivery.allow_private_networks = false).await;
+    let app = spawn_app().with(|s| s.delivery.allow_private_networks = false).await;
     for url in [
         "http://127.0.0.1:9/results",
         "http://10.0.0.1/results",
@@ -107,7 +107,7 @@ async fn a_test_push_where_pushes_may_not_go_is_refused_before_anything_is_writt
 
 #[tokio::test]
 async fn an_instance_without_a_worker_sends_no_test_push() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app().without_worker().await;
     let response = test_push(&app, "http://127.0.0.1:9/results").await;
     let problem = expect_problem(response, 503).await;
     assert!(problem["detail"].as_str().unwrap().contains("no delivery worker"));
@@ -117,8 +117,8 @@ async fn an_instance_without_a_worker_sends_no_test_push() {
 #[tokio::test]
 async fn a_captured_test_push_replayed_inside_the_signature_window_sends_nothing_more() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
-    let other = spawn_fast_joining(&app).await;
+    let app = spawn_app().fast().await;
+    let other = spawn_app().fast().joining(&app).await;
     let body = json!({ "resultUpdateUrl": receiver.url("/results") }).to_string();
     let captured = app.sign(SECRET_A, body.as_bytes());
     let send = |target: &TestApp, header: String| {
@@ -154,7 +154,7 @@ async fn a_captured_test_push_replayed_inside_the_signature_window_sends_nothing
 #[tokio::test]
 async fn a_test_push_samples_the_lens_asked_for_and_its_report_link_opens_a_sample_report() {
     let receiver = Receiver::start().await;
-    let app = spawn_fast_app().await;
+    let app = spawn_app().fast().await;
     let push = |key: &'static str, secret: &'static str, lens: Option<&str>| {
         let mut body = json!({ "resultUpdateUrl": receiver.url("/results") });
         if let Some(lens) = lens {
