@@ -223,7 +223,7 @@ async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
 }
 
 /// On PostgreSQL two instances take from one bucket per organisation; on SQLite (one instance is
-/// what it is for) each instance keeps its own, as the README says.
+/// what it is for) each instance keeps its own, as docs/integrators.md says.
 #[tokio::test]
 async fn instances_on_one_postgresql_share_each_organisations_limit() {
     let first = spawn_app_with(Options::default(), |s| s.rate_limits = tight()).await;
