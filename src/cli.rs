@@ -72,7 +72,7 @@ enum Command {
     Token {
         /// One or more of: lenses.read lenses.write integrators.read integrators.write
         /// organizations.read organizations.write assessments.read results.write
-        /// deliveries.read deliveries.write
+        /// deliveries.read deliveries.write candidates.read candidates.erase audit.read
         #[arg(long = "scope", required = true, num_args = 1..)]
         scopes: Vec<Scope>,
         /// Lifetime, e.g. 15m, 1h, 7d.

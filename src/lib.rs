@@ -1,7 +1,7 @@
 //! assessment-partner: an assessment provider's server.
 //!
 //! Applicant tracking systems order assessments through the Recruitment API; candidates take
-//! them; results go back to the ATS. See README.md for the tour and DESIGN.md for the layout.
+//! them; results go back to the ATS. See README.md for the tour and docs/ARCHITECTURE.md for the layout.
 pub mod admin;
 pub mod ashby;
 pub mod assessment;

@@ -90,7 +90,7 @@ const SHARED_RESPONSES: &[(&str, &str, &str, &str, &str)] = &[
     (
         "PayloadTooLarge",
         "413",
-        "The body is larger than the server accepts (`AP_MAX_BODY_BYTES`)",
+        "The body is larger than the server accepts (64 KiB; a logo 256 KiB)",
         "Problem",
         PROBLEM_JSON,
     ),

@@ -1,6 +1,6 @@
 """Talk to a running server through the Python client generated from openapi/openapi.json.
 
-Usage: python ci/client_check.py BASE_URL   (run by .ci/run against `assessment-partner demo`)
+Usage: python .ci/client_check.py BASE_URL   (run by .ci/run against `assessment-partner demo`)
 
 The point is to prove that a client generated from the committed OpenAPI document works against
 the real server: the security schemes, the request body schema and the documented responses

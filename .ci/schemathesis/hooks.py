@@ -1,6 +1,6 @@
 """Schemathesis hooks for assessment-partner: authenticate each API surface.
 
-Loaded by ci/schemathesis/run.sh through SCHEMATHESIS_HOOKS=hooks (with this folder on PYTHONPATH).
+Loaded by .ci/schemathesis/run.sh through SCHEMATHESIS_HOOKS=hooks (with this folder on PYTHONPATH).
 
 One auth provider per surface, each limited to its paths with `.apply_to(path_regex=...)`:
 

@@ -1,6 +1,6 @@
 """Create the data Schemathesis cannot create itself, and a config file that points it there.
 
-Usage: python ci/schemathesis/prepare.py BASE_URL CONFIG_OUT   (run by ci/schemathesis/run.sh)
+Usage: python .ci/schemathesis/prepare.py BASE_URL CONFIG_OUT   (run by .ci/schemathesis/run.sh)
 
 Random identifiers only ever reach the 404 branch of an operation that reads by id. This places,
 through the API itself (loopback only):
@@ -14,7 +14,7 @@ and offers the seeded values that make an order, a start or an organisation acce
 demo organisation's lenses, the offered locales, the integrators), so that schema-valid data
 reaches the operations' success paths and not only their 422s;
 
-and writes the run's schemathesis.toml: the committed ci/schemathesis/schemathesis.toml, then
+and writes the run's schemathesis.toml: the committed .ci/schemathesis/schemathesis.toml, then
 dictionaries that offer those identifiers (and the deliveries they queued) to the operations that
 read them, half of the time, the other half being generated as usual.
 Credentials come from the same environment as the hooks (hooks.py is imported for them).
@@ -138,7 +138,7 @@ def main() -> None:
     static = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
     with open(static) as f:
         config = f.read()
-    config += "\n# ---- written by ci/schemathesis/prepare.py for this run ----\n"
+    config += "\n# ---- written by .ci/schemathesis/prepare.py for this run ----\n"
     for name, items in dictionaries.items():
         if items:
             config += f"\n[dictionaries.{name}]\nvalues = {json.dumps(items)}\n"

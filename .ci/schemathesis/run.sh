@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Schemathesis (pinned) over the whole OpenAPI document against a live assessment-partner on loopback.
 #
-#   bash ci/schemathesis/run.sh [BINARY]
+#   bash .ci/schemathesis/run.sh [BINARY]
 #
 # BINARY defaults to $AP_BIN, else ${CARGO_TARGET_DIR:-target}/debug/assessment-partner (it is not
 # built here). For each database (SQLite in a temporary directory; then PostgreSQL, on a fresh
@@ -9,11 +9,11 @@
 #   - seeds examples/seed.json and starts `serve --no-worker` on a random free 127.0.0.1 port;
 #   - waits for /health/ready and mints an admin token with every scope;
 #   - places a little data through the API (prepare.py: a recorded result, an open assessment, an
-#     Ashby assessment) and writes the run's config: ci/schemathesis/schemathesis.toml plus
+#     Ashby assessment) and writes the run's config: .ci/schemathesis/schemathesis.toml plus
 #     dictionaries that offer those ids to the operations that read them by id;
 #   - runs `schemathesis run` over the server's /openapi.json: every check, positive and negative
 #     data, all phases (examples, coverage, fuzzing, stateful), each surface authenticated by
-#     ci/schemathesis/hooks.py (the Recruitment API signed over the exact bytes sent).
+#     .ci/schemathesis/hooks.py (the Recruitment API signed over the exact bytes sent).
 # Exit status: non-zero when any check fails on any database. About 5-6 minutes on 2 cores.
 #
 # The Recruitment API and Ashby surfaces (and /health) are run first, then the admin API, both
@@ -52,7 +52,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 [[ -x $BIN ]] || { echo "schemathesis: $BIN is missing (cargo build --bin assessment-partner)" >&2; exit 2; }
 bin_path=$(realpath "$BIN")
-hooks_dir=$(realpath ci/schemathesis)
+hooks_dir=$(realpath .ci/schemathesis)
 seed_file=$(realpath examples/seed.json)
 
 [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
@@ -119,7 +119,7 @@ run_against() {
   [[ -n $token ]] || { echo "schemathesis: could not mint an admin token" >&2; return 2; }
   # Something for the operations that read by id to find (a recorded result, an open assessment,
   # an Ashby assessment), and the run's schemathesis.toml that offers them those ids.
-  PYTHONPATH="$hooks_dir" AP_ST_ADMIN_TOKEN="$token" "$venv_python" ci/schemathesis/prepare.py "$base_url" "$dir/schemathesis.toml" ||
+  PYTHONPATH="$hooks_dir" AP_ST_ADMIN_TOKEN="$token" "$venv_python" .ci/schemathesis/prepare.py "$base_url" "$dir/schemathesis.toml" ||
     { tail -n 40 "$dir/server.log" >&2; echo "schemathesis: preparing test data on $name failed" >&2; return 2; }
 
   # Every check is on by default (schemathesis.toml turns one off for one operation, which a
