@@ -7,7 +7,8 @@
 # built here). For each database (SQLite in a temporary directory; then PostgreSQL, on a fresh
 # database created and dropped here, when 127.0.0.1:5432 answers) it
 #   - seeds examples/seed.json and starts `serve --no-worker` on a random free 127.0.0.1 port;
-#   - waits for /health/ready and mints an admin token with every scope;
+#   - waits for /health/ready and mints an admin token with every scope but candidates.* and
+#     audit.read (the fuzzer must not erase or export the data the other operations read);
 #   - places a little data through the API (prepare.py: a recorded result, an open assessment, an
 #     Ashby assessment) and writes the run's config: .ci/schemathesis/schemathesis.toml plus
 #     dictionaries that offer those ids to the operations that read them by id;
