@@ -12,7 +12,7 @@ use sea_orm::{
     Statement,
 };
 
-use crate::delivery::due::Due;
+use crate::delivery::due::{Due, KNOWN_KINDS_SQL};
 use crate::delivery::outbox::{self, DeliveryState};
 use crate::entity::delivery;
 
@@ -38,13 +38,14 @@ pub fn claim_statement(
         "UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2 \
          WHERE id IN (SELECT d.id FROM deliveries d \
            WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
-             AND (d.lease_expires_at IS NULL OR d.lease_expires_at < $3) \
+             AND (d.lease_expires_at IS NULL OR d.lease_expires_at < $3) AND d.kind IN {known} \
              AND (SELECT e.id FROM deliveries e WHERE e.ordering_key = d.ordering_key \
                AND e.state NOT IN {not_pending} AND e.id < d.id LIMIT 1) IS NULL \
            ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
          RETURNING {columns}",
         not_pending = outbox::NOT_PENDING_SQL,
         columns = Due::COLUMNS,
+        known = KNOWN_KINDS_SQL.as_str(),
     );
     if backend == DbBackend::Sqlite {
         sql = sql.replace('$', "?");
@@ -78,12 +79,13 @@ pub async fn claim(
     rows.iter().map(|r| Due::read(r, backend)).collect()
 }
 
-/// When the next pending row falls due, if any.
+/// When the next pending row of a kind this build sends falls due, if any.
 pub async fn next_due(db: &DatabaseConnection) -> Result<Option<DateTime<Utc>>, DbErr> {
     let due: Option<Option<DateTime<Utc>>> = delivery::Entity::find()
         .select_only()
         .column_as(delivery::Column::NextAttemptAt.min(), "due")
         .filter(delivery::Column::State.eq(DeliveryState::Pending))
+        .filter(delivery::Column::Kind.is_in(outbox::Kind::ALL))
         .into_tuple()
         .one(db)
         .await?;
@@ -164,6 +166,37 @@ mod tests {
             );
             assert!(!plan.contains("Seq Scan"), "reads the whole table:\n{plan}");
         }
+    }
+
+    /// A row of a kind this build does not send (a newer release's, during a rolling upgrade)
+    /// is left pending for an instance that sends it: not claimed, and not "due" to this worker.
+    #[tokio::test]
+    async fn rows_of_a_kind_this_build_does_not_know_are_left_pending() {
+        use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = &crate::testing::migrated_database(dir.path()).await;
+        let backend = db.get_database_backend();
+        let now = chrono::Utc::now();
+        let later = now + chrono::Duration::minutes(1);
+        let txn = db.begin().await.unwrap();
+        enqueue_result_pushes(&txn, 1, now - chrono::Duration::seconds(1), || json!({})).await;
+        txn.commit().await.unwrap();
+        db.execute_raw(Statement::from_string(
+            backend,
+            "UPDATE deliveries SET kind = 'from_a_newer_release'",
+        ))
+        .await
+        .unwrap();
+        assert_eq!(next_due(db).await.unwrap(), None);
+        assert!(claim(db, "me", later, now, 64).await.unwrap().is_empty());
+
+        let txn = db.begin().await.unwrap();
+        enqueue_result_pushes(&txn, 1, now - chrono::Duration::seconds(1), || json!({})).await;
+        txn.commit().await.unwrap();
+        assert!(next_due(db).await.unwrap().is_some());
+        let claimed = claim(db, "me", later, now, 64).await.unwrap();
+        assert_eq!(claimed.iter().map(|d| d.kind).collect::<Vec<_>>(), [Kind::Result]);
     }
 
     /// The plan of `record::POSTGRES_RECORD` as the worker runs it (after the planner settings of

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, DbErr, QueryResult};
 use uuid::Uuid;
 
+use crate::delivery::outbox::Kind;
 use crate::entity::delivery;
 use crate::types::{AssessmentId, OrganizationId};
 
@@ -18,8 +19,8 @@ use crate::types::{AssessmentId, OrganizationId};
 #[derive(Debug, Clone)]
 pub struct Due {
     pub id: Uuid,
-    /// `outbox::Kind` as stored.
-    pub kind: String,
+    /// What the row sends: decoded once, as the row is read, and matched on from then on.
+    pub kind: Kind,
     pub organization_id: Option<OrganizationId>,
     pub assessment_id: Option<AssessmentId>,
     pub ordering_key: String,
@@ -39,7 +40,8 @@ impl Due {
     pub const COLUMNS: &str = "id, kind, organization_id, assessment_id, ordering_key, target, payload, attempts, \
          replay_base, next_attempt_at, first_attempt_at, deadline_at, lease_expires_at";
 
-    /// One row of a query that selected [`Due::COLUMNS`].
+    /// One row of a query that selected [`Due::COLUMNS`]. The claim takes only the kinds this
+    /// build knows ([`KNOWN_KINDS_SQL`]), so the kind decodes.
     ///
     /// Every attempt of a row must send the same bytes (the receiver may compare them, and they
     /// are what the `Signature` covers), whether the row came from a claim or was handed over
@@ -70,12 +72,20 @@ impl Due {
     }
 }
 
+/// The kinds this build sends, as an SQL list: `('result', 'ashby_update', …)`. The claim and the
+/// worker's "when is the next row due" read only these, so an instance leaves rows of a kind it
+/// does not know (a newer release's, during a rolling upgrade) pending for an instance that does.
+pub static KNOWN_KINDS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let kinds: Vec<String> = Kind::ALL.iter().map(|k| format!("'{}'", k.as_str())).collect();
+    format!("({})", kinds.join(", "))
+});
+
 impl From<delivery::Model> for Due {
     fn from(m: delivery::Model) -> Self {
         Self {
             id: m.id,
             payload: m.payload.to_string(),
-            kind: m.kind.as_str().to_owned(),
+            kind: m.kind,
             organization_id: m.organization_id,
             assessment_id: m.assessment_id,
             ordering_key: m.ordering_key,

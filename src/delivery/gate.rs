@@ -33,7 +33,7 @@ pub struct TargetKey(String);
 impl TargetKey {
     /// The row's target, or `None` for e-mails (and targets that are not URLs, which fail anyway).
     pub fn of(row: &Due) -> Option<TargetKey> {
-        match Kind::parse(&row.kind)? {
+        match row.kind {
             Kind::InvitationEmail | Kind::ReminderEmail | Kind::RecruiterNotice => None,
             Kind::Result | Kind::AshbyUpdate | Kind::TestPush => Self::of_url(&row.target),
         }
@@ -541,7 +541,7 @@ mod tests {
     fn row(target: &str, n: u128) -> Due {
         Due {
             id: Uuid::from_u128(n),
-            kind: "result".into(),
+            kind: Kind::Result,
             organization_id: None,
             assessment_id: None,
             ordering_key: format!("k{n}"),
@@ -585,7 +585,7 @@ mod tests {
         assert_eq!(key("http://a.example:8080/"), key("http://a.example:8080/other"));
         assert_ne!(key("http://a.example/"), key("https://a.example/"));
         let mut mail = row("ada@example.com", 1);
-        mail.kind = "invitation_email".into();
+        mail.kind = Kind::InvitationEmail;
         assert_eq!(TargetKey::of(&mail), None, "e-mails are not paced here");
     }
 

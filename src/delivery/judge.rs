@@ -71,7 +71,7 @@ mod tests {
     fn row(attempts: i32) -> Due {
         Due {
             id: Uuid::nil(),
-            kind: "result".into(),
+            kind: crate::delivery::outbox::Kind::Result,
             organization_id: None,
             assessment_id: None,
             ordering_key: "k".into(),

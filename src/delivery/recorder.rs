@@ -140,7 +140,7 @@ impl DeliveryContext {
                 }
                 for (a, outcome) in batch.iter().zip(recorded.outcomes) {
                     self.metrics
-                        .record_delivery(&a.row.kind, outcome, a.elapsed.as_secs_f64());
+                        .record_delivery(a.row.kind.as_str(), outcome, a.elapsed.as_secs_f64());
                     let _entered = a.span.enter();
                     let (status, error) = (a.report.status, a.report.error.as_deref().unwrap_or(""));
                     match outcome {

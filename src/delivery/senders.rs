@@ -1,7 +1,7 @@
-//! One sender per delivery kind, registered at start-up: the worker hands each claimed row to
-//! its kind's sender and records what it reports. A new kind of outgoing call is a new
-//! [`Sender`] and one [`Senders::register`], with no change to the worker's loop.
-use std::collections::HashMap;
+//! One sender per delivery kind: the worker hands each claimed row to its kind's sender and
+//! records what it reports. A new kind of outgoing call is a new `DeliveryKind` variant, a new
+//! [`Sender`] and its field in [`Senders`] (the compiler lists each place a kind is matched),
+//! with no change to the worker's loop.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,19 +29,19 @@ pub trait Sender: Send + Sync {
     fn send<'a>(&'a self, row: &'a Due, now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport>;
 }
 
-/// The senders by kind.
-#[derive(Clone, Default)]
+/// The senders, one per kind: [`Senders::of`] matches on the kind, so a kind without a sender
+/// does not compile.
+#[derive(Clone)]
 pub struct Senders {
-    by_kind: HashMap<Kind, Arc<dyn Sender>>,
+    result: Arc<dyn Sender>,
+    test_push: Arc<dyn Sender>,
+    ashby_update: Arc<dyn Sender>,
+    invitation_email: Arc<dyn Sender>,
+    reminder_email: Arc<dyn Sender>,
+    recruiter_notice: Arc<dyn Sender>,
 }
 
 impl Senders {
-    /// `sender` sends the rows of `kind` (replacing any sender registered before).
-    pub fn register(mut self, kind: Kind, sender: impl Sender + 'static) -> Self {
-        self.by_kind.insert(kind, Arc::new(sender));
-        self
-    }
-
     /// The senders of every kind the outbox holds: result pushes (real and test), Ashby
     /// updates, invitations, reminders and recruiters' notices.
     pub fn standard(
@@ -52,57 +52,46 @@ impl Senders {
         metrics: Arc<Metrics>,
         credentials: Arc<CredentialCache>,
     ) -> Self {
-        let reminder_db = db.clone();
-        Self::default()
-            .register(
-                Kind::Result,
-                ResultPush {
-                    db: db.clone(),
-                    vault: vault.clone(),
-                    http: http.clone(),
-                    credentials: credentials.clone(),
-                    test_delivery: false,
-                },
-            )
-            .register(
-                Kind::TestPush,
-                ResultPush {
-                    db: db.clone(),
-                    vault: vault.clone(),
-                    http: http.clone(),
-                    credentials,
-                    test_delivery: true,
-                },
-            )
-            .register(
-                Kind::AshbyUpdate,
-                AshbyUpdate {
-                    db,
-                    vault,
-                    http,
-                    metrics,
-                },
-            )
-            .register(Kind::InvitationEmail, StoredMail { mailer: mailer.clone() })
-            .register(Kind::RecruiterNotice, StoredMail { mailer: mailer.clone() })
-            .register(
-                Kind::ReminderEmail,
-                ReminderMail {
-                    db: reminder_db,
-                    mail: StoredMail { mailer },
-                },
-            )
+        let result_push = |test_delivery| ResultPush {
+            db: db.clone(),
+            vault: vault.clone(),
+            http: http.clone(),
+            credentials: credentials.clone(),
+            test_delivery,
+        };
+        Self {
+            result: Arc::new(result_push(false)),
+            test_push: Arc::new(result_push(true)),
+            ashby_update: Arc::new(AshbyUpdate {
+                db: db.clone(),
+                vault: vault.clone(),
+                http: http.clone(),
+                metrics,
+            }),
+            invitation_email: Arc::new(StoredMail { mailer: mailer.clone() }),
+            recruiter_notice: Arc::new(StoredMail { mailer: mailer.clone() }),
+            reminder_email: Arc::new(ReminderMail {
+                db: db.clone(),
+                mail: StoredMail { mailer },
+            }),
+        }
     }
 
-    /// One attempt of `row` by its kind's sender; a row of a kind without one is final.
-    pub fn send<'a>(&'a self, row: &'a Due, now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport> {
-        match Kind::parse(&row.kind).and_then(|kind| self.by_kind.get(&kind)) {
-            Some(sender) => sender.send(row, now),
-            None => {
-                let report = final_failure(format!("no sender for delivery kind '{}'", row.kind));
-                Box::pin(std::future::ready(report))
-            }
+    /// The sender of `kind`'s rows.
+    fn of(&self, kind: Kind) -> &dyn Sender {
+        match kind {
+            Kind::Result => &*self.result,
+            Kind::TestPush => &*self.test_push,
+            Kind::AshbyUpdate => &*self.ashby_update,
+            Kind::InvitationEmail => &*self.invitation_email,
+            Kind::ReminderEmail => &*self.reminder_email,
+            Kind::RecruiterNotice => &*self.recruiter_notice,
         }
+    }
+
+    /// One attempt of `row` by its kind's sender.
+    pub fn send<'a>(&'a self, row: &'a Due, now: DateTime<Utc>) -> BoxFuture<'a, AttemptReport> {
+        self.of(row.kind).send(row, now)
     }
 }
 

@@ -117,7 +117,7 @@ impl DeliveryContext {
         let span = tracing::info_span!(
             "delivery",
             delivery_id = %row.id,
-            kind = %row.kind,
+            kind = row.kind.as_str(),
             assessment_id = row.assessment_id.map(|a| a.to_string()).unwrap_or_default(),
             attempt = row.attempts + 1,
         );
