@@ -330,9 +330,9 @@ async fn demo(settings: Settings, file: Option<&Path>, reseed: bool) -> anyhow::
     };
     let seed: SeedFile = seed::parse(&text)?;
     let seeder = Seeder::new(&settings);
-    let bind = settings.bind;
+    let (bind, mode) = (settings.bind, Mode::ApiAndWorker);
     // Build (connect, migrate) first, then seed through the application's own connection.
-    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    let app = Application::build_with_mode(settings, Arc::new(SystemClock), mode).await?;
     let report = if reseed {
         let report = seeder.apply(app.db(), &seed).await?;
         print_seed_report(&source, &report);
@@ -366,7 +366,7 @@ async fn demo(settings: Settings, file: Option<&Path>, reseed: bool) -> anyhow::
             &this_binary()
         )
     );
-    log_serving(bind, &app, Mode::ApiAndWorker);
+    log_serving(bind, &app, mode);
     app.run_until_stopped().await?;
     Ok(())
 }
